@@ -1,0 +1,294 @@
+"""The statistics behind detection and attribution, on per-bucket aggregates.
+
+Rates are handled as counts (events out of trials), never as per-bucket
+ratios: a bucket of 3 requests and a bucket of 3,000 must not weigh the same.
+Latency, cost and token signals are handled on the log scale through per-bucket
+sufficient statistics (count, mean and variance of the log), which makes a
+multiplicative slowdown an additive shift and tames the heavy right tail.
+
+Everything here is plain numpy/scipy on arrays so it can be checked on
+hand-made numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+# ---------------------------------------------------------------- rates
+
+
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x * log(y) with 0 * log(0) = 0."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    out = np.zeros(np.broadcast(x, y).shape)
+    mask = np.broadcast_to(x > 0, out.shape)
+    out[mask] = (np.broadcast_to(x, out.shape)[mask]
+                 * np.log(np.broadcast_to(y, out.shape)[mask]))
+    return out
+
+
+def binomial_loglik(events, trials) -> np.ndarray:
+    """Maximised binomial log-likelihood of `events` out of `trials` (rate = events/trials)."""
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n > 0, x / np.where(n > 0, n, 1), 0.0)
+    return _xlogy(x, p) + _xlogy(n - x, 1 - p)
+
+
+def binomial_split_scan(events, trials, min_trials: float = 1.0) -> np.ndarray:
+    """Log-likelihood ratio of "the rate changed at bucket k" against "one rate".
+
+    Entry k is the split with buckets [0, k) before and [k, T) after; entries
+    whose either side has fewer than `min_trials` trials are -inf. Computed from
+    cumulative counts, so a full scan costs O(T).
+    """
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    cx = np.concatenate([[0.0], np.cumsum(x)])
+    cn = np.concatenate([[0.0], np.cumsum(n)])
+    before = binomial_loglik(cx, cn)
+    after = binomial_loglik(cx[-1] - cx, cn[-1] - cn)
+    llr = before + after - binomial_loglik(cx[-1], cn[-1])
+    ok = (cn >= min_trials) & (cn[-1] - cn >= min_trials)
+    return np.where(ok, np.maximum(llr, 0.0), -np.inf)
+
+
+def binomial_dispersion(events, trials) -> float:
+    """Pearson chi-square per degree of freedom of buckets around their pooled rate.
+
+    1 for pure binomial noise; larger when buckets vary more than chance (mix
+    shifts, bursts). Likelihood ratios are divided by it (quasi-likelihood) so a
+    noisy signal does not produce confident change points.
+    """
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    keep = n > 0
+    x, n = x[keep], n[keep]
+    if len(n) < 3 or n.sum() == 0:
+        return 1.0
+    p = x.sum() / n.sum()
+    if p <= 0 or p >= 1:
+        return 1.0
+    chi2 = float((((x - n * p) ** 2) / (n * p * (1 - p))).sum())
+    return max(1.0, chi2 / (len(n) - 1))
+
+
+@dataclass(frozen=True)
+class RateContrast:
+    """Rate of group b against group a: difference with its interval and test."""
+
+    rate_a: float
+    rate_b: float
+    diff: float            # rate_b - rate_a
+    ci_low: float
+    ci_high: float
+    z: float
+    p_value: float
+    n_a: int
+    n_b: int
+    test: str              # "two-proportion z" or "Fisher exact"
+
+
+def two_proportion_test(x_a: float, n_a: float, x_b: float, n_b: float,
+                        confidence: float = 0.95) -> RateContrast:
+    """Two-sided test that two rates differ, with a Wald interval on the difference.
+
+    Uses the pooled two-proportion z-test, or Fisher's exact test when an
+    expected cell count is under 5 (where the normal approximation misleads).
+    """
+    if n_a <= 0 or n_b <= 0:
+        raise ValueError("both groups need at least one trial")
+    if not (0 <= x_a <= n_a and 0 <= x_b <= n_b):
+        raise ValueError("events must lie between 0 and the number of trials")
+    p_a, p_b = x_a / n_a, x_b / n_b
+    diff = p_b - p_a
+    pooled = (x_a + x_b) / (n_a + n_b)
+    se_pooled = math.sqrt(max(pooled * (1 - pooled) * (1 / n_a + 1 / n_b), 0.0))
+    z = diff / se_pooled if se_pooled > 0 else 0.0
+    expected = min(pooled * n_a, pooled * n_b, (1 - pooled) * n_a, (1 - pooled) * n_b)
+    if expected < 5:
+        table = [[int(round(x_a)), int(round(n_a - x_a))], [int(round(x_b)), int(round(n_b - x_b))]]
+        p_value = float(sps.fisher_exact(table).pvalue)
+        test = "Fisher exact"
+    else:
+        p_value = float(2 * sps.norm.sf(abs(z)))
+        test = "two-proportion z"
+    zc = sps.norm.ppf(0.5 + confidence / 2)
+    se = math.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
+    return RateContrast(p_a, p_b, diff, diff - zc * se, diff + zc * se, z, p_value,
+                        int(n_a), int(n_b), test)
+
+
+# ---------------------------------------------------------------- log-scale measures
+
+
+def pool_log_stats(count, mean, var) -> tuple[float, float, float]:
+    """Combine per-bucket (count, mean, sample variance) into one (count, mean, variance)."""
+    n = np.asarray(count, dtype=float)
+    m = np.asarray(mean, dtype=float)
+    v = np.nan_to_num(np.asarray(var, dtype=float), nan=0.0)
+    keep = n > 0
+    n, m, v = n[keep], m[keep], v[keep]
+    total = n.sum()
+    if total == 0:
+        return 0.0, float("nan"), float("nan")
+    mu = float((n * m).sum() / total)
+    ss = float(((n - 1) * v).sum() + (n * (m - mu) ** 2).sum())
+    return float(total), mu, ss / max(total - 1, 1)
+
+
+def gaussian_split_scan(count, mean, var, min_count: float = 2.0) -> tuple[np.ndarray, float]:
+    """Reduction in sum of squares from splitting the mean at bucket k, and the residual variance.
+
+    Returns (gain, sigma2): gain[k] = n1 n2 / (n1 + n2) * (mean1 - mean2)^2 for
+    the split [0, k) | [k, T), -inf where a side has fewer than `min_count`;
+    gain / sigma2 is then a chi-square(1) statistic under "no change".
+    """
+    n = np.asarray(count, dtype=float)
+    m = np.nan_to_num(np.asarray(mean, dtype=float))
+    v = np.nan_to_num(np.asarray(var, dtype=float))
+    cn = np.concatenate([[0.0], np.cumsum(n)])
+    cs = np.concatenate([[0.0], np.cumsum(n * m)])
+    n1, n2 = cn, cn[-1] - cn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m1 = np.where(n1 > 0, cs / np.where(n1 > 0, n1, 1), 0.0)
+        m2 = np.where(n2 > 0, (cs[-1] - cs) / np.where(n2 > 0, n2, 1), 0.0)
+        gain = np.where((n1 >= min_count) & (n2 >= min_count),
+                        n1 * n2 / np.where(cn[-1] > 0, cn[-1], 1) * (m1 - m2) ** 2, -np.inf)
+    _, _, sigma2 = pool_log_stats(n, m, v)
+    return gain, float(sigma2) if np.isfinite(sigma2) and sigma2 > 0 else 1.0
+
+
+def gaussian_dispersion(count, mean, var) -> float:
+    """How much bucket means scatter beyond what their within-bucket variance explains (>= 1)."""
+    n = np.asarray(count, dtype=float)
+    m = np.asarray(mean, dtype=float)
+    keep = (n > 1) & np.isfinite(m)
+    if keep.sum() < 3:
+        return 1.0
+    total, mu, sigma2 = pool_log_stats(n[keep], m[keep], np.asarray(var, dtype=float)[keep])
+    within = float(np.nanmean(np.asarray(var, dtype=float)[keep]))
+    if not within > 0:
+        return 1.0
+    chi2 = float((n[keep] * (m[keep] - mu) ** 2).sum() / within)
+    return max(1.0, chi2 / (keep.sum() - 1))
+
+
+@dataclass(frozen=True)
+class LogContrast:
+    """Geometric-mean ratio of group b to group a (on the log scale: Welch's t-test)."""
+
+    mean_a: float          # mean of the log in group a
+    mean_b: float
+    ratio: float           # exp(mean_b - mean_a): 1.25 = 25% higher
+    ci_low: float          # interval on the ratio
+    ci_high: float
+    t: float
+    df: float
+    p_value: float
+    n_a: int
+    n_b: int
+    test: str = "Welch t on log scale"
+
+
+def welch_log_test(n_a: float, mean_a: float, var_a: float, n_b: float, mean_b: float,
+                   var_b: float, confidence: float = 0.95) -> LogContrast:
+    """Welch's unequal-variance t-test on log-scale summary statistics."""
+    if n_a < 2 or n_b < 2:
+        raise ValueError("each group needs at least two observations")
+    se2_a, se2_b = max(var_a, 0.0) / n_a, max(var_b, 0.0) / n_b
+    se = math.sqrt(se2_a + se2_b)
+    diff = mean_b - mean_a
+    if se == 0:
+        t, df, p_value = (0.0 if diff == 0 else math.copysign(math.inf, diff)), float(n_a + n_b - 2), \
+            (1.0 if diff == 0 else 0.0)
+        half = 0.0
+    else:
+        t = diff / se
+        df = (se2_a + se2_b) ** 2 / (se2_a ** 2 / (n_a - 1) + se2_b ** 2 / (n_b - 1)) \
+            if (se2_a + se2_b) > 0 else float(n_a + n_b - 2)
+        p_value = float(2 * sps.t.sf(abs(t), df))
+        half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
+    return LogContrast(mean_a, mean_b, math.exp(diff), math.exp(diff - half), math.exp(diff + half),
+                       float(t), float(df), p_value, int(n_a), int(n_b))
+
+
+# ---------------------------------------------------------------- power: what can be seen, and when
+
+
+def _z(alpha: float, power: float) -> tuple[float, float]:
+    return float(sps.norm.ppf(1 - alpha / 2)), float(sps.norm.ppf(power))
+
+
+def rate_samples_needed(p0: float, delta: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Trials needed in EACH of two equal windows (before, after) to detect p0 -> p0 + delta.
+
+    The standard two-proportion sample size: a before/after split compares the
+    new window against an equally long window of the old rate.
+    """
+    p1 = p0 + delta
+    if not (0 < p0 < 1 and 0 < p1 < 1) or delta == 0:
+        raise ValueError("need 0 < p0, p0 + delta < 1 and a non-zero delta")
+    za, zb = _z(alpha, power)
+    pbar = (p0 + p1) / 2
+    root = za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p0 * (1 - p0) + p1 * (1 - p1))
+    return root ** 2 / delta ** 2
+
+
+def rate_time_to_detect(p0: float, delta: float, trials_per_minute: float,
+                        alpha: float = 0.05, power: float = 0.8) -> float:
+    """Minutes of traffic after a shift before a shift of `delta` in rate `p0` is reliably seen."""
+    if trials_per_minute <= 0:
+        return math.inf
+    return rate_samples_needed(p0, delta, alpha, power) / trials_per_minute
+
+
+def rate_mde(p0: float, trials_per_minute: float, minutes: float,
+             alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest upward shift of rate `p0` detectable with `minutes` of traffic on each side."""
+    n = trials_per_minute * minutes
+    if n <= 0:
+        return math.inf
+    lo, hi = 1e-9, 1 - p0 - 1e-9
+    if rate_samples_needed(p0, hi, alpha, power) > n:
+        return math.inf
+    for _ in range(80):  # bisection: samples needed falls as delta grows
+        mid = (lo + hi) / 2
+        if rate_samples_needed(p0, mid, alpha, power) > n:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def log_time_to_detect(sd_log: float, ratio: float, samples_per_minute: float,
+                       alpha: float = 0.05, power: float = 0.8) -> float:
+    """Minutes before a multiplicative shift `ratio` (1.2 = +20%) of a log-normal measure is seen."""
+    if samples_per_minute <= 0 or ratio <= 0 or ratio == 1:
+        return math.inf
+    za, zb = _z(alpha, power)
+    n = 2 * (za + zb) ** 2 * sd_log ** 2 / math.log(ratio) ** 2
+    return n / samples_per_minute
+
+
+def log_mde(sd_log: float, samples_per_minute: float, minutes: float,
+            alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest multiplicative increase (as a ratio) detectable with `minutes` on each side."""
+    n = samples_per_minute * minutes
+    if n <= 0:
+        return math.inf
+    za, zb = _z(alpha, power)
+    return math.exp((za + zb) * sd_log * math.sqrt(2 / n))
+
+
+def chi2_pvalue(statistic: float, tests: int = 1) -> float:
+    """p-value of a chi-square(1) statistic, Bonferroni-corrected for `tests` looks."""
+    if not np.isfinite(statistic):
+        return 0.0 if statistic > 0 else 1.0
+    return float(min(1.0, sps.chi2.sf(max(statistic, 0.0), 1) * max(tests, 1)))
