@@ -1,0 +1,39 @@
+# The two commands the README gives: `make run` and `make test`.
+# Everything else here is a step they depend on.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= $(or $(WARROOM_DATA),data)
+PORT   ?= 8501
+
+.PHONY: run test install system-deps demo-data bench clean
+
+run: install demo-data
+	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) -- --data $(DATA)
+
+test: install system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,e2e]'
+	touch $@
+
+# Debian's chromium for the browser tests; never a downloaded browser build.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+# Generate the embedded demo week once; an existing store is left alone.
+demo-data: install
+	@if [ -z "$$(ls $(DATA)/requests/*.parquet 2>/dev/null)" ]; then \
+		$(BIN)/warroom demo --data $(DATA); \
+	else echo "demo data present in $(DATA)/ (delete it to regenerate)"; fi
+
+bench: install demo-data
+	$(BIN)/warroom bench query --data $(DATA)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,48 @@
+"""`warroom`: the command line over the same core the app uses.
+
+Each subcommand lives in its own module with a `register(subparsers)` that
+adds its parser and sets `func`; this file only assembles them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# module name -> registers one or more subcommands
+COMMAND_MODULES = (
+    "demo",
+    "ingest",
+    "bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="warroom", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"dashboard.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"warroom {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad file, bad argument): printed, exit 2."""
+
+
+def add_data_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="DIR", default=None,
+                        help="data folder (default: $WARROOM_DATA or data/)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
