@@ -55,7 +55,7 @@ SIGNALS: dict[str, SignalMath] = {
     "cost_per_request": SignalMath("cost_per_request", "mean", "cost_usd", "requests"),
     "input_tokens_per_request": SignalMath("input_tokens_per_request", "mean", "input_tokens", "requests"),
     "output_tokens_per_request": SignalMath("output_tokens_per_request", "mean", "output_tokens", "requests"),
-    "quality_score": SignalMath("quality_score", "mean", "quality_score_sum", "quality_score_n"),
+    "quality_score": SignalMath("quality_score", "mean", "quality_sum", "quality_n"),
     "latency_p50_ms": SignalMath("latency_p50_ms", "quantile", column="latency_p50_ms"),
     "latency_p95_ms": SignalMath("latency_p95_ms", "quantile", column="latency_p95_ms"),
     "latency_p99_ms": SignalMath("latency_p99_ms", "quantile", column="latency_p99_ms"),
