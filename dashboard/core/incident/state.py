@@ -1,0 +1,276 @@
+"""The current state of an incident, folded from its events (a pure function)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from dashboard.core.incident import events as ev
+from dashboard.core.incident.events import Event
+from dashboard.core.incident.soak import VerificationMetric
+
+
+class RoleChange(BaseModel):
+    role: str
+    person: str
+    previous: str | None  # set when this was a handover
+    at: datetime
+    by: str
+
+
+class StatusChange(BaseModel):
+    from_status: str | None
+    to_status: str
+    at: datetime
+    by: str
+    note: str = ""
+
+
+class CommsUpdate(BaseModel):
+    seq: int
+    audience: str
+    message: str
+    at: datetime
+    by: str
+    severity: str | None  # severity when it was posted
+
+
+class ChecklistMark(BaseModel):
+    item_id: str
+    at: datetime
+    by: str
+    note: str = ""
+
+
+class ActionItem(BaseModel):
+    action_id: str
+    title: str
+    owner: str | None
+    due: date | None
+    term: str
+    added_at: datetime
+    added_by: str
+    done_at: datetime | None = None
+    done_by: str | None = None
+
+
+class SoakBreachRecord(BaseModel):
+    metric: str
+    breach_at: datetime
+    observed: float
+    threshold: float
+    sample_size: int
+    recorded_by: str
+
+
+class SoakRecord(BaseModel):
+    started_at: datetime | None = None
+    started_by: str | None = None
+    breaches: list[SoakBreachRecord] = Field(default_factory=list)
+    passed_at: datetime | None = None
+    evidence: list[ev.MetricEvidence] = Field(default_factory=list)
+
+
+class OverrideRecord(BaseModel):
+    reason: str
+    at: datetime
+    by: str
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    kind: str
+    text: str
+    tone: str = "normal"  # "danger" for overrides and soak breaks, "success" for soak passed / closed
+
+
+class IncidentState(BaseModel):
+    id: str
+    version: int  # number of events; every write names the version it was based on
+    title: str
+    type: str | None
+    service: str | None
+    summary: str
+    status: str
+    severity: str | None
+    severity_reason: str = ""
+    opened_at: datetime
+    opened_by: str
+    detected_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    signals: list[str]
+    segments: dict[str, str]
+    suspects: list[str]
+    source: str | None
+    roles: dict[str, str]  # role -> person
+    role_history: list[RoleChange]
+    status_history: list[StatusChange]
+    updates: list[CommsUpdate]
+    checklist_done: dict[str, ChecklistMark]
+    actions: list[ActionItem]
+    verification: list[VerificationMetric]
+    verification_defined_at: datetime | None
+    verification_defined_by: str | None
+    soak: SoakRecord
+    override: OverrideRecord | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    closed_via: str | None
+    notes: list[TimelineEntry]
+    timeline: list[TimelineEntry]
+    last_event_at: datetime
+
+    @property
+    def commander(self) -> str | None:
+        return self.roles.get("commander")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ev.ACTIVE_STATUSES
+
+    @property
+    def last_update_at(self) -> datetime | None:
+        return self.updates[-1].at if self.updates else None
+
+    def status_entered_at(self, status: str) -> datetime | None:
+        """When the incident first entered `status` (None if it never did)."""
+        for change in self.status_history:
+            if change.to_status == status:
+                return change.at
+        return None
+
+
+class CorruptIncidentError(ValueError):
+    pass
+
+
+def fold(events: Sequence[Event]) -> IncidentState:
+    """Derive the incident's state from its events, oldest first."""
+    if not events:
+        raise CorruptIncidentError("an incident needs at least its 'opened' event")
+    first = events[0]
+    if first.kind != "opened" or first.seq != 1:
+        raise CorruptIncidentError(f"{first.incident_id}: first event is {first.kind!r}, expected 'opened'")
+    opened: ev.Opened = first.payload  # type: ignore[assignment]
+    commander = opened.commander or first.actor
+    st = IncidentState(
+        id=first.incident_id, version=0, title=opened.title, type=opened.type, service=opened.service,
+        summary=opened.summary, status="investigating", severity=opened.severity,
+        severity_reason="; ".join(opened.severity_reasons), opened_at=first.at, opened_by=first.actor,
+        detected_at=opened.detected_at, window_start=opened.window_start, window_end=opened.window_end,
+        signals=list(opened.signals), segments=dict(opened.segments), suspects=list(opened.suspects),
+        source=opened.source, roles={"commander": commander},
+        role_history=[RoleChange(role="commander", person=commander, previous=None, at=first.at, by=first.actor)],
+        status_history=[StatusChange(from_status=None, to_status="investigating", at=first.at, by=first.actor)],
+        updates=[], checklist_done={}, actions=[], verification=[], verification_defined_at=None,
+        verification_defined_by=None, soak=SoakRecord(), override=None, resolved_at=None, resolved_by=None,
+        closed_via=None, notes=[], timeline=[], last_event_at=first.at,
+    )
+    for event in events:
+        _apply(st, event)
+        st.version = event.seq
+        st.last_event_at = max(st.last_event_at, event.at)
+    return st
+
+
+def _entry(event: Event, text: str, tone: str = "normal") -> TimelineEntry:
+    return TimelineEntry(seq=event.seq, at=event.at, actor=event.actor, kind=event.kind, text=text, tone=tone)
+
+
+def _apply(st: IncidentState, event: Event) -> None:  # noqa: C901 - one branch per kind reads best
+    p = event.payload
+    kind = event.kind
+    if kind == "opened":
+        sev = f" at {p.severity}" if p.severity else ""
+        text = f"Opened{sev}: {p.title}"
+        if p.source:
+            text += f" (from {p.source})"
+        st.timeline.append(_entry(event, text))
+        if p.commander and p.commander != event.actor:
+            st.timeline.append(_entry(event, f"{p.commander} is incident commander"))
+    elif kind == "severity_set":
+        before = st.severity
+        st.severity, st.severity_reason = p.severity, p.reason
+        change = f"{before} → {p.severity}" if before and before != p.severity else p.severity
+        st.timeline.append(_entry(event, f"Severity {change}" + (f": {p.reason}" if p.reason else "")))
+    elif kind == "role_assigned":
+        previous = st.roles.get(p.role)
+        st.roles[p.role] = p.person
+        st.role_history.append(RoleChange(role=p.role, person=p.person, previous=previous, at=event.at,
+                                          by=event.actor))
+        label = ev.ROLE_LABELS[p.role]
+        text = (f"{label} handed over from {previous} to {p.person}" if previous and previous != p.person
+                else f"{p.person} is {label.lower()}")
+        st.timeline.append(_entry(event, text))
+    elif kind == "status_changed":
+        st.status_history.append(StatusChange(from_status=st.status, to_status=p.to, at=event.at,
+                                              by=event.actor, note=p.note))
+        st.timeline.append(_entry(event, f"Status {st.status} → {p.to}" + (f": {p.note}" if p.note else "")))
+        st.status = p.to
+    elif kind == "update_posted":
+        st.updates.append(CommsUpdate(seq=event.seq, audience=p.audience, message=p.message, at=event.at,
+                                      by=event.actor, severity=st.severity))
+        st.timeline.append(_entry(event, f"Update to {p.audience} posted"))
+    elif kind == "checklist_item_done":
+        st.checklist_done[p.item_id] = ChecklistMark(item_id=p.item_id, at=event.at, by=event.actor, note=p.note)
+        st.timeline.append(_entry(event, f"Checklist: {_checklist_label(st.type, p.item_id)} done"
+                                  + (f" ({p.note})" if p.note else "")))
+    elif kind == "action_added":
+        st.actions.append(ActionItem(action_id=p.action_id, title=p.title, owner=p.owner, due=p.due, term=p.term,
+                                     added_at=event.at, added_by=event.actor))
+        st.timeline.append(_entry(event, f"Action added: {p.title}" + (f" (owner {p.owner})" if p.owner else "")))
+    elif kind == "action_done":
+        for item in st.actions:
+            if item.action_id == p.action_id:
+                item.done_at, item.done_by = event.at, event.actor
+                st.timeline.append(_entry(event, f"Action done: {item.title}"))
+    elif kind == "verification_defined":
+        st.verification = list(p.metrics)
+        st.verification_defined_at, st.verification_defined_by = event.at, event.actor
+        # new conditions mean the old soak proves nothing about them
+        st.soak = SoakRecord()
+        st.timeline.append(_entry(event, "Verification defined: " + "; ".join(m.describe() for m in p.metrics)))
+    elif kind == "soak_started":
+        st.soak = SoakRecord(started_at=event.at, started_by=event.actor)
+        st.timeline.append(_entry(event, "Verification soak started" + (f": {p.note}" if p.note else "")))
+    elif kind == "soak_broken":
+        st.soak.breaches.append(SoakBreachRecord(metric=p.metric, breach_at=p.breach_at, observed=p.observed,
+                                                 threshold=p.threshold, sample_size=p.sample_size,
+                                                 recorded_by=event.actor))
+        st.timeline.append(_entry(event, f"Soak broken: {p.metric} at {p.observed:.4g} vs threshold "
+                                  f"{p.threshold:g} (n={p.sample_size}); clock restarted", "danger"))
+    elif kind == "soak_passed":
+        st.soak.passed_at = event.at
+        st.soak.evidence = list(p.evidence)
+        held = ", ".join(f"{e.metric} held {e.held_minutes} min (n={e.sample_size})" for e in p.evidence)
+        st.timeline.append(_entry(event, f"Soak passed: {held}", "success"))
+    elif kind == "override":
+        st.override = OverrideRecord(reason=p.reason, at=event.at, by=event.actor)
+        st.timeline.append(_entry(event, f"Close override by {event.actor}: {p.reason}", "danger"))
+    elif kind == "closed":
+        st.status_history.append(StatusChange(from_status=st.status, to_status="resolved", at=event.at,
+                                              by=event.actor, note=p.note))
+        st.status = "resolved"
+        st.resolved_at, st.resolved_by, st.closed_via = event.at, event.actor, p.via
+        how = "after the verification soak passed" if p.via == "soak" else "by override"
+        st.timeline.append(_entry(event, f"Resolved {how}" + (f": {p.note}" if p.note else ""),
+                                  "success" if p.via == "soak" else "danger"))
+    elif kind == "note":
+        entry = _entry(event, p.text)
+        st.notes.append(entry)
+        st.timeline.append(entry)
+    elif kind == "type_set":
+        st.type = p.type
+        st.timeline.append(_entry(event, f"Incident type set to {p.type}"))
+
+
+def _checklist_label(incident_type: str | None, item_id: str) -> str:
+    from dashboard.core.incident.playbooks import find_item
+
+    item = find_item(item_id)
+    return item.text if item else item_id
