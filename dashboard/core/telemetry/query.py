@@ -1,0 +1,220 @@
+"""The query layer: named SQL files from queries/, run on DuckDB over the Parquet store.
+
+One DuckDB connection per store; every query runs on its own cursor, because a
+shared connection refuses concurrent calls from several browser sessions.
+Telemetry stays in Parquet files (no database file lock), so ingestion and the
+live simulator can add files while the app reads: the views re-glob per query.
+
+A query that reads `scoped` gets a CTE prepended: the requests in a time range,
+narrowed by segment filters, with a `grp` column (one dimension's value, or the
+name of the time window a row falls in). Filter values always travel as
+parameters; column names are checked against the schema before they are quoted.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.contract import RELEASE_SCHEMA
+
+QUERIES_DIR = Path(__file__).resolve().parents[3] / "queries"
+PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+# Bucket widths a chart may use; the first that keeps a series under the cap wins.
+BUCKET_STEPS = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)]
+MAX_POINTS = 1500
+
+
+def choose_bucket(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> timedelta:
+    span = end - start
+    for step in BUCKET_STEPS:
+        if span / step <= max_points:
+            return step
+    return BUCKET_STEPS[-1]
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    name: str
+    text: str
+    params: frozenset[str]
+    declared: frozenset[str]
+    uses_scope: bool
+
+
+@lru_cache(maxsize=None)
+def load_sql(name: str) -> SqlFile:
+    path = QUERIES_DIR / f"{name}.sql"
+    if not path.exists():
+        raise FileNotFoundError(f"no query named {name!r} in {QUERIES_DIR.name}/")
+    text = path.read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    header = next((line for line in text.splitlines() if line.startswith("-- params:")), "-- params:")
+    return SqlFile(name, text, frozenset(PARAM_RE.findall(body)), frozenset(PARAM_RE.findall(header)),
+                   bool(re.search(r"\bscoped\b", body)))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which requests a query sees and how they are grouped."""
+
+    start: datetime
+    end: datetime
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by: str | None = None  # group by this dimension's value
+    windows: tuple[tuple[str, datetime, datetime], ...] = ()  # or by named time window
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime, filters: dict | None = None, by: str | None = None,
+           windows=()) -> "Scope":
+        norm = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items() if v}
+        return cls(start, end, norm, by, tuple(windows))
+
+
+class TelemetryStore:
+    def __init__(self, data: DataDir):
+        self.data = data
+        self.schema = data.schema()
+        self._con = duckdb.connect()  # without ICU, TIMESTAMPTZ is plain UTC
+        self._lock = threading.Lock()
+        self._views_have_files: tuple[bool, bool] | None = None
+        self._ensure_views()
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _ensure_views(self) -> None:
+        """(Re)create the views when files first appear (an empty store has no glob to read)."""
+        state = (self.data.has_requests(), any(self.data.releases.glob("*.parquet")))
+        if state == self._views_have_files:
+            return
+        with self._lock:
+            con = self._con
+            if state[0]:
+                con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT * FROM read_parquet("
+                            f"'{_glob(self.data.requests)}', union_by_name = true)")
+            else:
+                con.register("_empty_requests", pl.DataFrame(schema=self.schema.request_schema()).to_arrow())
+                con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
+            if state[1]:
+                con.execute(f"CREATE OR REPLACE VIEW releases AS SELECT * FROM read_parquet("
+                            f"'{_glob(self.data.releases)}', union_by_name = true)")
+            else:
+                con.register("_empty_releases", pl.DataFrame(schema=RELEASE_SCHEMA).to_arrow())
+                con.execute("CREATE OR REPLACE VIEW releases AS SELECT * FROM _empty_releases")
+            self._views_have_files = state
+
+    def _scope_sql(self, scope: Scope) -> tuple[str, dict]:
+        params: dict = {"scope_start": scope.start, "scope_end": scope.end}
+        where = ["ts >= $scope_start", "ts < $scope_end"]
+        for i, (column, values) in enumerate(sorted(scope.filters.items())):
+            where.append(f"{self._column(column)} IN (SELECT unnest($scope_f{i}))")
+            params[f"scope_f{i}"] = list(values)
+        if scope.windows:
+            cases = []
+            for i, (label, a, b) in enumerate(scope.windows):
+                cases.append(f"WHEN ts >= $scope_w{i}_start AND ts < $scope_w{i}_end THEN $scope_w{i}_label")
+                params.update({f"scope_w{i}_start": a, f"scope_w{i}_end": b, f"scope_w{i}_label": label})
+            grp = f"CASE {' '.join(cases)} END"
+        elif scope.by:
+            grp = f"CAST({self._column(scope.by)} AS VARCHAR)"
+        else:
+            grp = "CAST(NULL AS VARCHAR)"
+        cte = f"WITH scoped AS (SELECT *, {grp} AS grp FROM requests WHERE {' AND '.join(where)})"
+        if scope.windows:
+            cte = cte[:-1] + " AND grp IS NOT NULL)"
+        return cte, params
+
+    def _column(self, name: str) -> str:
+        allowed = set(self.schema.dimension_columns) | {"service", "error_type", "user_id"}
+        if name not in allowed:
+            raise ValueError(f"unknown column {name!r}; known dimensions: {sorted(self.schema.dimension_columns)}")
+        return '"' + name.replace('"', '""') + '"'
+
+    def run_sql(self, name: str, params: dict | None = None, scope: Scope | None = None) -> pl.DataFrame:
+        """Run queries/<name>.sql; its declared parameters must be exactly the ones given."""
+        sql = load_sql(name)
+        params = dict(params or {})
+        if set(params) != sql.params:
+            raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
+        text = sql.text
+        if sql.uses_scope:
+            if scope is None:
+                raise ValueError(f"query {name} reads `scoped`: pass a Scope")
+            cte, scope_params = self._scope_sql(scope)
+            text, params = f"{cte}\n{text}", {**params, **scope_params}
+        self._ensure_views()
+        cursor = self._con.cursor()
+        try:
+            return cursor.sql(text, params=params).pl()
+        finally:
+            cursor.close()
+
+    # -- what pages and commands ask ---------------------------------------
+
+    def time_range(self) -> tuple[datetime | None, datetime | None, int]:
+        row = self.run_sql("time_range").row(0)
+        return row[0], row[1], int(row[2] or 0)
+
+    def now(self) -> datetime | None:
+        """The data's clock: the newest telemetry timestamp."""
+        return self.time_range()[1]
+
+    def series(self, start: datetime, end: datetime, filters: dict | None = None,
+               bucket: timedelta | None = None, by: str | None = None) -> pl.DataFrame:
+        bucket = bucket or choose_bucket(start, end)
+        return self.run_sql("signal_series", _bucket_params(bucket, start), Scope.of(start, end, filters, by))
+
+    def window_totals(self, windows: list[tuple[str, datetime, datetime]], filters: dict | None = None,
+                      by: str | None = None) -> pl.DataFrame:
+        """One row per named window (and `by` value when given): the series counts over it."""
+        start = min(w[1] for w in windows)
+        end = max(w[2] for w in windows)
+        if by is None:
+            scope = Scope.of(start, end, filters, windows=windows)
+            return self.run_sql("signal_series", _bucket_params(end - start, start, whole_window=True), scope).drop("bucket")
+        frames = []
+        for label, a, b in windows:
+            part = self.run_sql("signal_series", _bucket_params(b - a, a, whole_window=True), Scope.of(a, b, filters, by))
+            frames.append(part.drop("bucket").rename({"grp": by}).with_columns(pl.lit(label).alias("grp")))
+        return pl.concat(frames) if frames else pl.DataFrame()
+
+    def releases(self, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+        first, last, _ = self.time_range()
+        lo = start or first or datetime(1970, 1, 1).astimezone()
+        hi = end or (last + timedelta(seconds=1) if last else datetime(2100, 1, 1).astimezone())
+        return self.run_sql("releases_in_range", {"start": lo, "end": hi})
+
+    def dimension_values(self, start: datetime, end: datetime, filters: dict | None = None) -> dict[str, list[str]]:
+        frame = self.run_sql("dimension_values", {"dims": self.schema.dimension_columns},
+                             Scope.of(start, end, filters))
+        out: dict[str, list[str]] = {d: [] for d in self.schema.dimension_columns}
+        for dim, value in frame.select("dim", "value").iter_rows():
+            out.setdefault(dim, []).append(value)
+        return out
+
+    def segment_leaves(self, windows: list[tuple[str, datetime, datetime]], dims: list[str] | None = None,
+                       filters: dict | None = None) -> pl.DataFrame:
+        dims = dims or list(self.schema.segments)
+        for d in dims:
+            self._column(d)
+        start = min(w[1] for w in windows)
+        end = max(w[2] for w in windows)
+        return self.run_sql("segment_leaves", {"dims": dims}, Scope.of(start, end, filters, windows=windows))
+
+
+def _bucket_params(width: timedelta, origin: datetime, whole_window: bool = False) -> dict:
+    # a whole-window bucket gets one extra microsecond so the window's last instant stays in it
+    return {"bucket_us": int(width.total_seconds() * 1e6) + int(whole_window), "origin": origin}
+
+
+def _glob(folder: Path) -> str:
+    return str(folder.resolve() / "*.parquet").replace("'", "''")
