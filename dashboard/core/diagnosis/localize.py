@@ -1,0 +1,214 @@
+"""Segment localization: which dimension combinations carry a change.
+
+`localize(frame, dims, kind=...)` takes one row per leaf (a full combination
+of dimension values) with the observed and the expected value, and returns the
+ranked root-cause combinations, each with its share of the total change, how
+surprising its shift is, its real and expected values and its support.
+
+Two metric kinds:
+- additive (`real`, `predict`): traffic, cost, error counts. A leaf's excess
+  is `real - predict`.
+- ratio (`real_num`, `real_den`, `predict_num`, `predict_den`): a rate such as
+  refusals / requests. A leaf's excess is the events beyond what its expected
+  rate predicts for the traffic it actually received, so a pure traffic-mix
+  shift does not look like a rate anomaly; each returned combination reports
+  its rate effect and its mix effect separately, and they sum over a partition
+  to the total change of the rate.
+
+Method, in three steps:
+1. Per leaf, the excess in noise units (a z-score under a variance that has a
+   count term and a relative term, both estimated robustly from the quietest
+   quarter of the leaves, so it fits count data and forecast-error data alike).
+2. Leaves beyond `z_threshold` (and `min_relative_change`) are labelled
+   abnormal, by direction.
+3. `localize_search.cover_abnormal`: coarse-first, the pure combinations that
+   explain the abnormal volume (see there for the succinctness rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+import polars as pl
+
+from dashboard.core.diagnosis.localize_leaves import LeafScores, direction_input, score_leaves
+from dashboard.core.diagnosis.localize_search import build_cuboids, cover_abnormal
+
+Kind = Literal["additive", "ratio"]
+ADDITIVE_COLUMNS = ("real", "predict")
+RATIO_COLUMNS = ("real_num", "real_den", "predict_num", "predict_den")
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """One localized combination.
+
+    `real` / `expected` are sums for additive metrics and rates for ratio ones.
+    `share_of_change` (explanatory power) is this combination's contribution
+    to the total change (1.0 = all of it; negative = it moved the other way).
+    `surprise` is its pooled shift in noise standard deviations; `deviation`
+    the relative change (real - expected) / expected. `support_rows` counts
+    leaves, `support_volume` the expected volume (additive) or observed
+    denominator, e.g. requests (ratio). `purity` is the share of its volume in
+    leaves that moved in `direction`. Ratio only: `rate_effect` + `mix_effect`
+    = its contribution to the rate change, in rate units.
+    """
+
+    combination: dict[str, str]
+    direction: Literal["up", "down"]
+    share_of_change: float
+    surprise: float
+    deviation: float
+    real: float
+    expected: float
+    support_rows: int
+    support_volume: float
+    purity: float
+    rate_effect: float | None = None
+    mix_effect: float | None = None
+
+    @property
+    def label(self) -> str:
+        """`dim=value&dim=value`, the format of the public benchmarks."""
+        return "&".join(f"{k}={v}" for k, v in self.combination.items())
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, **asdict(self)}
+
+
+def localize(
+    frame: pl.DataFrame,
+    dims: Sequence[str],
+    *,
+    kind: Kind = "additive",
+    max_order: int = 3,
+    z_threshold: float | None = None,
+    min_relative_change: float = 0.02,
+    purity: float = 0.98,
+    max_causes: int = 10,
+) -> list[RootCause]:
+    """Ranked root-cause combinations of the change between expected and real.
+
+    `frame` has one row per leaf; rows sharing all `dims` values are summed.
+    Returns at most `max_causes` combinations of at most `max_order` dims,
+    largest share of the change first; an empty list when no leaf moved
+    beyond the noise. `z_threshold` is the leaf-level |z| for "moved"
+    (default: Bonferroni over the leaves at 5%); `min_relative_change` the
+    smallest relative shift worth reporting; `purity` the share of an element's
+    decided volume that must have moved for the element to be a root cause
+    (looser levels are tried only when the strict one explains too little).
+    """
+    dims = list(dims)
+    leaves = _prepare(frame, dims, kind)
+    if leaves.height == 0:
+        return []
+    codes, values = [], []
+    for dim in dims:
+        uniques, inverse = np.unique(leaves[dim].to_numpy(), return_inverse=True)
+        codes.append(inverse.astype(np.int64))
+        values.append(uniques)
+    cardinalities = [len(v) for v in values]
+    scores = score_leaves(leaves, kind, z_threshold=z_threshold,
+                          min_relative_change=min_relative_change)
+    layers = build_cuboids(codes, cardinalities, max_order)
+
+    found: list[RootCause] = []
+    magnitude = {d: float(scores.weight[scores.label == d].sum()) for d in (-1, 1)}
+    for direction in (-1, 1):
+        # a direction holding a sliver of the abnormal volume is noise around the real change
+        if magnitude[direction] <= 0.02 * max(magnitude.values()):
+            continue
+        picks = cover_abnormal(
+            layers, direction_input(scores, direction),
+            purity_levels=(purity, purity - 0.1, purity - 0.25),
+            min_z=scores.z_threshold, fallback_leftover=0.05, max_picks=max_causes,
+        )
+        for pick in picks:
+            mask = pick.cuboid.leaf_element == pick.element
+            found.append(_describe(pick, mask, direction, dims, values, cardinalities, leaves, scores, kind))
+    found.sort(key=lambda c: -abs(c.share_of_change))
+    return found[:max_causes]
+
+
+def _prepare(frame: pl.DataFrame, dims: list[str], kind: Kind) -> pl.DataFrame:
+    if kind not in ("additive", "ratio"):
+        raise ValueError(f"kind must be 'additive' or 'ratio', got {kind!r}")
+    if not dims:
+        raise ValueError("localize needs at least one dimension")
+    measures = ADDITIVE_COLUMNS if kind == "additive" else RATIO_COLUMNS
+    missing = [c for c in (*dims, *measures) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{kind} localization needs column(s) {missing}; frame has {frame.columns}")
+    for col in measures:
+        if not frame.schema[col].is_numeric():
+            raise ValueError(f"column {col!r} must be numeric, got {frame.schema[col]}")
+        values = frame[col]
+        if values.null_count():
+            row = int(values.is_null().arg_max())
+            raise ValueError(f"column {col!r} is null at row {row}")
+        if (values < 0).any() or values.cast(pl.Float64).is_nan().any():
+            row = int(((values < 0) | values.cast(pl.Float64).is_nan()).arg_max())
+            raise ValueError(f"column {col!r} must be a non-negative number; row {row} has {values[row]}")
+    keys = [pl.col(d).cast(pl.String).fill_null("(null)") for d in dims]
+    return (frame.lazy().group_by(keys)
+            .agg([pl.col(c).cast(pl.Float64).sum() for c in measures])
+            .collect())
+
+
+def _describe(pick, mask, direction, dims, values, cardinalities, leaves, scores: LeafScores, kind) -> RootCause:
+    value_codes = pick.cuboid.decode(pick.element, cardinalities)
+    combination = {dims[d]: str(values[d][code]) for d, code in zip(pick.cuboid.dims, value_codes)}
+    excess = float(scores.excess[mask].sum())
+    expected_mass = float(scores.expected[mask].sum())
+    surprise = excess / float(np.sqrt(scores.variance[mask].sum()) or 1.0)
+    common = dict(combination=combination, direction="down" if direction < 0 else "up",
+                  surprise=surprise, support_rows=int(mask.sum()), purity=pick.purity)
+    if kind == "additive":
+        real = float(leaves["real"].to_numpy()[mask].sum())
+        expected = float(leaves["predict"].to_numpy()[mask].sum())
+        total_change = float(leaves["real"].sum() - leaves["predict"].sum())
+        return RootCause(share_of_change=_share(real - expected, total_change),
+                         deviation=_relative(real - expected, expected), real=real,
+                         expected=expected, support_volume=expected, **common)
+    rn, rd, pn, pd_ = (leaves[c].to_numpy() for c in RATIO_COLUMNS)
+    rate_effect, mix_effect, total_change = ratio_contribution(
+        rn[mask].sum(), rd[mask].sum(), pn[mask].sum(), pd_[mask].sum(),
+        rn.sum(), rd.sum(), pn.sum(), pd_.sum())
+    real_rate = _safe_div(rn[mask].sum(), rd[mask].sum())
+    expected_rate = _safe_div(pn[mask].sum(), pd_[mask].sum())
+    return RootCause(share_of_change=_share(rate_effect + mix_effect, total_change),
+                     deviation=_relative(excess, expected_mass), real=real_rate,
+                     expected=expected_rate, support_volume=float(rd[mask].sum()),
+                     rate_effect=rate_effect, mix_effect=mix_effect, **common)
+
+
+def ratio_contribution(seg_rn, seg_rd, seg_pn, seg_pd, rn, rd, pn, pd_) -> tuple[float, float, float]:
+    """A segment's (rate effect, mix effect) on the overall rate, and the overall change.
+
+    With w the segment's share of the denominator and r its rate (hat =
+    expected): rate effect = w (r - r_hat), mix effect = (w - w_hat)(r_hat -
+    R_hat). Summed over any partition they equal R - R_hat exactly, so a
+    segment whose rate rose and a segment whose traffic grew while its usual
+    rate is high are both credited with their real part of the change.
+    """
+    real_rate, expected_rate = _safe_div(rn, rd), _safe_div(pn, pd_)
+    share, expected_share = _safe_div(seg_rd, rd), _safe_div(seg_pd, pd_)
+    seg_expected_rate = _safe_div(seg_pn, seg_pd) if seg_pd > 0 else expected_rate
+    seg_real_rate = _safe_div(seg_rn, seg_rd) if seg_rd > 0 else seg_expected_rate
+    rate_effect = share * (seg_real_rate - seg_expected_rate)
+    mix_effect = (share - expected_share) * (seg_expected_rate - expected_rate)
+    return float(rate_effect), float(mix_effect), float(real_rate - expected_rate)
+
+
+def _safe_div(num, den) -> float:
+    return float(num) / float(den) if den else 0.0
+
+
+def _relative(change: float, base: float) -> float:
+    return change / base if base else float("inf") if change else 0.0
+
+
+def _share(part: float, total: float) -> float:
+    return part / total if total else 0.0
