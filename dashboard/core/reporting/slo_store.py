@@ -1,0 +1,53 @@
+"""Evaluate the declared SLOs against the telemetry store (the thin, I/O side of slo.py)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.query import Scope
+from dashboard.core.reporting.signal_math import SIGNALS
+from dashboard.core.reporting.slo import DEFAULT_POLICIES, BurnPolicy, SloStatus, evaluate_slo
+from dashboard.core.reporting.slo_config import SloConfig, SloDecl, load_slo_config, slo_file_for
+
+REQUEST_BUCKET = timedelta(minutes=5)  # request-based SLOs: fine enough for the 5-minute burn window
+
+
+def load_slos(data: DataDir) -> SloConfig:
+    """The data folder's slos.toml, else the shipped default; validated against known signals."""
+    return load_slo_config(slo_file_for(data.root), known_signals=set(SIGNALS))
+
+
+def slo_bucket(slo: SloDecl) -> timedelta:
+    return slo.window if slo.method == "windows" else REQUEST_BUCKET
+
+
+def slo_counts(store, slo: SloDecl, now: datetime, period: timedelta,
+               cache: dict | None = None) -> pl.DataFrame:
+    """Per-bucket counts for the SLO's segment over the period, buckets aligned to end at `now`."""
+    bucket = slo_bucket(slo)
+    # one microsecond past now so the newest row is inside; the origin makes buckets end there
+    end = now + timedelta(microseconds=1)
+    start = end - bucket * math.ceil(period / bucket)
+    key = (tuple(sorted(slo.segment.items())), bucket, start, end)
+    if cache is not None and key in cache:
+        return cache[key]
+    params = {"bucket_us": int(bucket / timedelta(microseconds=1)), "origin": start}
+    frame = store.run_sql("reporting_slo_counts", params, Scope.of(start, end, dict(slo.segment) or None))
+    if cache is not None:
+        cache[key] = frame
+    return frame
+
+
+def evaluate_slos(store, config: SloConfig, now: datetime | None = None,
+                  policies: tuple[BurnPolicy, ...] = DEFAULT_POLICIES) -> list[SloStatus]:
+    """Every declared SLO's status as of `now` (default: the newest telemetry timestamp)."""
+    now = now or store.now()
+    if now is None:
+        return [SloStatus(slo, None, None, 0, 0, None, None, notes=("no telemetry",)) for slo in config.slos]
+    cache: dict = {}
+    return [evaluate_slo(slo_counts(store, slo, now, config.period, cache), slo, now, config.period, policies)
+            for slo in config.slos]
