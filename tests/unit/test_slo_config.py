@@ -28,7 +28,7 @@ def test_shipped_default_declares_the_issue_objectives():
     assert by_name["latency-p95"].threshold == 5000
     assert by_name["deflection"].op == ">=" and by_name["deflection"].threshold == 0.38
     assert by_name["availability"].method == "requests"
-    assert by_name["availability"].allowed_bad_fraction == pytest.approx(0.005)
+    assert by_name["availability"].allowed_bad_fraction == pytest.approx(0.01)
     assert by_name["refusals"].allowed_bad_fraction == pytest.approx(0.01)
 
 
