@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from dashboard.core.reporting.signal_math import SignalMath, signal_math
+from dashboard.core.reporting.signal_math import HIGHER_IS_WORSE, SignalMath, signal_math
 
 TREND_WINDOW = timedelta(minutes=30)
 # signals shown as quality and safety deltas, in reading order, with what one excess event is called
@@ -34,12 +34,6 @@ DELTA_SIGNALS: dict[str, str] = {
     "fallback_rate": "fallbacks",
     "quality_score": "",
     "cost_per_request": "",
-}
-# which way is bad for each delta signal (True: up is bad)
-HIGHER_IS_BAD: dict[str, bool] = {
-    "refusal_rate": True, "task_success_rate": False, "error_rate": True, "policy_violation_rate": True,
-    "fallback_rate": True, "quality_score": False, "cost_per_request": True, "tool_error_rate": True,
-    "output_tokens_per_request": True, "input_tokens_per_request": True,
 }
 Z_NOISE = 2.0  # a trend must exceed two standard errors to be called better or worse
 MEAN_NOISE = 0.05  # for means without variance: a relative move of at least 5%
@@ -192,7 +186,7 @@ def trend(frame: pl.DataFrame, math_: SignalMath, now: datetime, higher_is_bad: 
 def signal_delta(frame: pl.DataFrame, baseline: pl.DataFrame, signal: str, now: datetime,
                  label: str = "") -> SignalDelta:
     math_ = signal_math(signal)
-    bad_up = HIGHER_IS_BAD.get(signal, True)
+    bad_up = HIGHER_IS_WORSE.get(signal, True)
     if math_.kind == "quantile":
         base = _median_or_none(baseline, math_.column)
         during = _median_or_none(frame, math_.column)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from dashboard.core.telemetry import signals as registry
+
 
 @dataclass(frozen=True)
 class SignalMath:
@@ -44,22 +46,22 @@ class SignalMath:
         return tuple(c for c in (self.numerator, self.denominator, self.column) if c)
 
 
-# Signal name -> count columns of TelemetryStore.series().
+# Signal name -> count columns, from the telemetry signal registry (one source of truth).
 SIGNALS: dict[str, SignalMath] = {
-    "error_rate": SignalMath("error_rate", "rate", "errors", "requests"),
-    "refusal_rate": SignalMath("refusal_rate", "rate", "refused", "requests"),
-    "task_success_rate": SignalMath("task_success_rate", "rate", "task_success", "task_success_n"),
-    "policy_violation_rate": SignalMath("policy_violation_rate", "rate", "policy_violations", "requests"),
-    "tool_error_rate": SignalMath("tool_error_rate", "rate", "tool_errors", "tool_calls"),
-    "fallback_rate": SignalMath("fallback_rate", "rate", "fallbacks", "requests"),
-    "cost_per_request": SignalMath("cost_per_request", "mean", "cost_usd", "requests"),
-    "input_tokens_per_request": SignalMath("input_tokens_per_request", "mean", "input_tokens", "requests"),
-    "output_tokens_per_request": SignalMath("output_tokens_per_request", "mean", "output_tokens", "requests"),
-    "quality_score": SignalMath("quality_score", "mean", "quality_sum", "quality_n"),
-    "latency_p50_ms": SignalMath("latency_p50_ms", "quantile", column="latency_p50_ms"),
-    "latency_p95_ms": SignalMath("latency_p95_ms", "quantile", column="latency_p95_ms"),
-    "latency_p99_ms": SignalMath("latency_p99_ms", "quantile", column="latency_p99_ms"),
+    s.name: SignalMath(s.name, s.kind, s.numerator, s.denominator, s.column)
+    for s in registry.SIGNALS if s.kind != "count"
 }
+HIGHER_IS_WORSE: dict[str, bool] = {s.name: s.higher_is_worse for s in registry.SIGNALS}
+
+
+def label(name: str) -> str:
+    return registry.BY_NAME[name].label if name in registry.BY_NAME else name
+
+
+def format_signal(name: str, value: float | None) -> str:
+    if name in registry.BY_NAME:
+        return registry.BY_NAME[name].format(value)
+    return "–" if value is None else f"{value:.3g}"
 
 
 def signal_math(name: str) -> SignalMath:

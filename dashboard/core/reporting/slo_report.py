@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dashboard.core.reporting.signal_math import format_signal
 from dashboard.core.reporting.slo import SloStatus
 
-PERCENT_SIGNALS = {"error_rate", "refusal_rate", "task_success_rate", "policy_violation_rate",
-                   "tool_error_rate", "fallback_rate"}
-
-
 def format_value(signal: str, value: float | None) -> str:
-    if value is None:
-        return "—"
-    if signal in PERCENT_SIGNALS:
-        return f"{value:.1%}"
-    if signal.endswith("_ms"):
-        return f"{value:,.0f} ms"
-    if signal == "cost_per_request":
-        return f"${value:.4f}"
-    return f"{value:.3g}"
+    return format_signal(signal, value)
 
 
 def _pct(value: float | None) -> str:
