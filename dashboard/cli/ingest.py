@@ -1,0 +1,49 @@
+"""`warroom ingest requests|releases FILE... [--data DIR] [--mapping FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from dashboard.cli import UserError, add_data_arg
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.ingest import (
+    IngestError,
+    SchemaConflict,
+    UnreadableFile,
+    ingest_releases,
+    ingest_requests,
+)
+from dashboard.core.telemetry.mapping import MappingError, load_mapping
+
+FORMATS_HELP = "Parquet (.parquet), CSV (.csv, .tsv) or JSONL (.jsonl, .ndjson); CSV/JSONL may be gzip'd (.gz)"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ingest",
+        help="load your own request telemetry or release log",
+        description="Validate files against the telemetry contract, quarantine bad rows with the reason, "
+                    "and add the accepted rows to the data folder. Prints a JSON summary.",
+    )
+    kinds = parser.add_subparsers(dest="ingest_kind", required=True)
+    for kind, what, many in (("requests", "request-level telemetry", True), ("releases", "release events", True)):
+        sub = kinds.add_parser(kind, help=f"ingest {what}", description=f"Ingest {what}. Files: {FORMATS_HELP}.")
+        sub.add_argument("files", nargs="+" if many else 1, metavar="FILE", help="file(s) to ingest")
+        add_data_arg(sub)
+        sub.add_argument("--mapping", metavar="FILE", default=None,
+                         help="TOML or YAML mapping of your column names onto the contract (see docs/INGEST.md)")
+        sub.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = DataDir.at(args.data)
+    try:
+        mapping = load_mapping(args.mapping) if args.mapping else None
+        origin = f"{args.mapping}: defaults" if args.ingest_kind == "requests" else f"{args.mapping}: releases.defaults"
+        ingest = ingest_requests if args.ingest_kind == "requests" else ingest_releases
+        summary = ingest(args.files, data_dir, mapping, origin)
+    except (UnreadableFile, MappingError, SchemaConflict, IngestError) as exc:
+        raise UserError(f"{exc} (nothing was written)") from None
+    print(json.dumps(summary.as_dict(), indent=2))
+    return summary.exit_code

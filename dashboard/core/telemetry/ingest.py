@@ -1,0 +1,236 @@
+"""`warroom ingest`: load a team's own request telemetry or release log into the data folder.
+
+Two phases, so a bad file never leaves half an ingest behind:
+1. read and validate every file (an unreadable one stops everything, nothing written);
+2. write the quarantine file, the schema (if the mapping declares one) and the
+   accepted rows, each atomically, undoing the earlier writes if a later one fails.
+
+Accepted rows land in a new uniquely named Parquet file with exactly the store
+schema, so the query layer unions them with any other file of the store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Literal
+
+import polars as pl
+
+from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_text
+from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema
+from dashboard.core.telemetry.ingest_read import UnreadableFile, read_source
+from dashboard.core.telemetry.ingest_validate import (
+    RELEASE_RULES,
+    FileResult,
+    TableSpec,
+    request_rules,
+    validate_file,
+)
+from dashboard.core.telemetry.mapping import IngestMapping, MappingError
+
+__all__ = [
+    "IngestError",
+    "MappingError",
+    "SchemaConflict",
+    "UnreadableFile",
+    "IngestSummary",
+    "ingest_requests",
+    "ingest_releases",
+]
+
+TableKind = Literal["requests", "releases"]
+
+
+class IngestError(Exception):
+    """Writing failed; the store was left as it was."""
+
+
+class SchemaConflict(ValueError):
+    """The mapping's segments/artifacts disagree with the data already in the folder."""
+
+
+@dataclass
+class IngestSummary:
+    kind: TableKind
+    rows: int
+    accepted: int
+    quarantined: int
+    quarantine_path: str | None
+    written: str | None
+    files: list[dict]
+    ignored_columns: list[str]
+    schema: TelemetrySchema
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "rows": self.rows,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined,
+            "quarantine_path": self.quarantine_path,
+            "written": self.written,
+            "files": self.files,
+            "ignored_columns": self.ignored_columns,
+            "segments": list(self.schema.segments),
+            "artifacts": dict(self.schema.artifacts),
+        }
+
+    @property
+    def exit_code(self) -> int:
+        """0 when something was stored or there was nothing to store; 1 when every row was rejected."""
+        return 0 if self.accepted or self.rows == 0 else 1
+
+
+def target_schema(data_dir: DataDir, mapping: IngestMapping | None) -> tuple[TelemetrySchema, bool]:
+    """The store schema this ingest writes, and whether schema.json must be (re)written."""
+    stored = data_dir.schema()
+    if mapping is None or not mapping.declares_schema:
+        return stored, False
+    wanted = mapping.telemetry_schema(stored)
+    same = set(wanted.segments) == set(stored.segments) and wanted.artifacts == stored.artifacts
+    if same:
+        # Keep the stored column order so every request file has the same layout.
+        return stored, not data_dir.schema_file.exists()
+    if data_dir.has_requests():
+        raise SchemaConflict(
+            f"{data_dir.root} already holds requests with segments {list(stored.segments)} and artifacts "
+            f"{dict(stored.artifacts)}; the mapping declares segments {list(wanted.segments)} and artifacts "
+            f"{dict(wanted.artifacts)}. Declare the same segments and artifacts, or ingest into a new --data folder."
+        )
+    return wanted, True
+
+
+def request_spec(schema: TelemetrySchema, mapping: IngestMapping) -> TableSpec:
+    store_schema = schema.request_schema()
+    return TableSpec(
+        kind="requests",
+        schema=store_schema,
+        rules=request_rules(store_schema),
+        columns=dict(mapping.columns),
+        defaults=dict(mapping.defaults),
+        timestamp=mapping.timestamp,
+        booleans=mapping.booleans.lookup(),
+    )
+
+
+def release_spec(schema: TelemetrySchema, mapping: IngestMapping) -> TableSpec:
+    return TableSpec(
+        kind="releases",
+        schema=dict(RELEASE_SCHEMA),
+        rules=list(RELEASE_RULES),
+        columns=dict(mapping.releases.columns),
+        defaults=dict(mapping.releases.defaults),
+        timestamp=mapping.release_timestamp(),
+        booleans=mapping.booleans.lookup(),
+        extra_checks=[_release_checks(schema, mapping.releases.kinds)],
+    )
+
+
+def _release_checks(schema: TelemetrySchema, aliases: dict[str, str]):
+    known = sorted(set(ARTIFACT_KINDS) | set(schema.artifacts))
+    # A release log may name the kind by its request column (prompt_version) or by a word of its own.
+    words = {column: kind for kind, column in schema.artifacts.items()}
+    words.update({word.strip().lower(): kind for word, kind in aliases.items()})
+    segments = "|".join(sorted(schema.segments, key=len, reverse=True)) or "(?!)"
+    scope_pattern = rf"^\s*(?:{segments})\s*=\s*[^,=]+?(?:\s*,\s*(?:{segments})\s*=\s*[^,=]+?)*\s*$"
+
+    def check(typed: pl.DataFrame):
+        normalized = typed.select(
+            pl.col("artifact").str.strip_chars().str.to_lowercase().replace(words).alias("artifact"))
+        unknown = (normalized["artifact"].is_not_null() & ~normalized["artifact"].is_in(known))
+        bad_scope = (typed["scope"].is_not_null() & ~typed["scope"].str.contains(scope_pattern)).fill_null(False)
+        problems = [
+            (unknown, "artifact", f"unknown artifact kind (known: {', '.join(known)})"),
+            (bad_scope, "scope",
+             f"scope must look like segment=value (segments: {', '.join(schema.segments) or 'none declared'})"),
+        ]
+        return typed.with_columns(normalized["artifact"]), problems
+
+    return check
+
+
+def _validate_all(paths: Iterable[str | Path], spec: TableSpec, origin: str) -> list[FileResult]:
+    paths = list(paths)
+    if not paths:
+        raise UnreadableFile("(no files)", "give at least one file to ingest")
+    return [validate_file(read_source(path), spec, origin) for path in paths]
+
+
+def _unique_name(prefix: str = "ingest") -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema: TelemetrySchema,
+           save_schema: bool) -> tuple[str | None, str | None]:
+    """Write quarantine, schema and accepted rows; on any failure undo what was written."""
+    accepted_frames = [r.accepted for r in results if r.accepted.height]
+    quarantine_frames = [r.quarantined for r in results if r.quarantined.height]
+    name = _unique_name()
+    quarantine_path = data_dir.quarantine / f"{kind}-{name}" if quarantine_frames else None
+    target_dir = data_dir.requests if kind == "requests" else data_dir.releases
+    written_path = target_dir / name if accepted_frames else None
+    previous_schema = data_dir.schema_file.read_text() if data_dir.schema_file.exists() else None
+    done: list[Path] = []
+    schema_saved = False
+    try:
+        if quarantine_path is not None:
+            quarantine = pl.concat(quarantine_frames, how="diagonal_relaxed")
+            done.append(atomic_write_parquet(quarantine, quarantine_path))
+        if save_schema:
+            schema_saved = True
+            data_dir.save_schema(schema)
+        if written_path is not None:
+            accepted = pl.concat(accepted_frames, how="vertical")
+            if not accepted["ts"].is_sorted():
+                # Time-ordered row groups let queries skip whole groups by their min/max ts.
+                accepted = accepted.sort("ts")
+            atomic_write_parquet(accepted, written_path)
+    except BaseException as exc:
+        for path in done:
+            path.unlink(missing_ok=True)
+        if schema_saved:
+            if previous_schema is None:
+                data_dir.schema_file.unlink(missing_ok=True)
+            else:
+                atomic_write_text(data_dir.schema_file, previous_schema)
+        if isinstance(exc, OSError):
+            raise IngestError(f"could not write to {data_dir.root} ({exc})") from exc
+        raise
+    return (str(quarantine_path) if quarantine_path else None), (str(written_path) if written_path else None)
+
+
+def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
+            mapping: IngestMapping | None, mapping_origin: str) -> IngestSummary:
+    effective = mapping or IngestMapping()
+    schema, save_schema = target_schema(data_dir, mapping)
+    spec = request_spec(schema, effective) if kind == "requests" else release_spec(schema, effective)
+    results = _validate_all(paths, spec, mapping_origin)
+    quarantine_path, written = _store(kind, results, data_dir, schema, save_schema)
+    ignored = sorted({c for r in results for c in r.ignored_columns})
+    return IngestSummary(
+        kind=kind,
+        rows=sum(r.rows for r in results),
+        accepted=sum(r.accepted.height for r in results),
+        quarantined=sum(r.quarantined.height for r in results),
+        quarantine_path=quarantine_path,
+        written=written,
+        files=[r.summary() for r in results],
+        ignored_columns=ignored,
+        schema=schema,
+    )
+
+
+def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
+                    mapping_origin: str = "mapping defaults") -> IngestSummary:
+    """Validate request telemetry files and add their accepted rows to the store."""
+    return _ingest("requests", paths, data_dir, mapping, mapping_origin)
+
+
+def ingest_releases(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
+                    mapping_origin: str = "mapping releases.defaults") -> IngestSummary:
+    """Validate release-log files and add their accepted events to the store."""
+    return _ingest("releases", paths, data_dir, mapping, mapping_origin)

@@ -1,0 +1,184 @@
+"""Reading a user's telemetry file (Parquet, CSV, JSONL; CSV/JSONL may be gzip'd).
+
+The format comes from the extension. A file that cannot be read at all raises
+UnreadableFile naming the file and the problem; a JSONL line that is not a
+JSON object is kept aside (with its line number) so the rest of the file can
+still be ingested and the line quarantined.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+_WHITESPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)
+
+
+class UnreadableFile(Exception):
+    """The whole file is unusable; the message names the file and the reason."""
+
+    def __init__(self, path: Path | str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+@dataclass
+class SourceFile:
+    path: Path
+    format: str
+    frame: pl.DataFrame  # the file's own columns, untouched
+    row_numbers: pl.Series  # 1-based row (CSV, header excluded; Parquet) or line (JSONL) of each frame row
+    bad_lines: pl.DataFrame  # JSONL lines that are not JSON objects: row_number, line
+
+    @property
+    def rows(self) -> int:
+        return self.frame.height + self.bad_lines.height
+
+
+def detect_format(path: Path) -> tuple[str, bool]:
+    """(format, gzip'd) from the file name, e.g. events.csv.gz -> ("csv", True)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compressed = bool(suffixes) and suffixes[-1] == ".gz"
+    if compressed:
+        suffixes = suffixes[:-1]
+    fmt = FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None:
+        known = ", ".join(sorted(FORMATS))
+        raise UnreadableFile(path, f"unknown file type; expected one of {known} (CSV/JSONL may end in .gz)")
+    if compressed and fmt == "parquet":
+        raise UnreadableFile(path, "Parquet files are compressed internally; do not gzip them")
+    return fmt, compressed
+
+
+def read_source(path: str | Path) -> SourceFile:
+    path = Path(path)
+    fmt, compressed = detect_format(path)
+    if not path.is_file():
+        raise UnreadableFile(path, "file not found")
+    if fmt == "parquet":
+        return _read_parquet(path)
+    raw = path.read_bytes()
+    if compressed:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise UnreadableFile(path, f"not a valid gzip file ({exc})") from None
+    if fmt in ("csv", "tsv"):
+        return _read_csv(path, raw, "," if fmt == "csv" else "\t", fmt)
+    return _read_jsonl(path, raw)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _empty_bad_lines() -> pl.DataFrame:
+    return pl.DataFrame(schema={"row_number": pl.Int64, "line": pl.String})
+
+
+def _read_parquet(path: Path) -> SourceFile:
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # polars raises several error types for a bad file
+        raise UnreadableFile(path, f"not a readable Parquet file ({_first_line(exc)})") from None
+    numbers = pl.int_range(1, frame.height + 1, dtype=pl.Int64, eager=True)
+    return SourceFile(path, "parquet", frame, numbers, _empty_bad_lines())
+
+
+def _read_csv(path: Path, raw: bytes, separator: str, fmt: str) -> SourceFile:
+    if not raw.strip():
+        return SourceFile(path, fmt, pl.DataFrame(), pl.Series([], dtype=pl.Int64), _empty_bad_lines())
+    try:
+        # Every value stays text: parsing happens in validation, where a bad
+        # value quarantines one row instead of failing the file.
+        frame = pl.read_csv(io.BytesIO(raw), separator=separator, infer_schema=False)
+    except Exception as exc:
+        hint = ""
+        if "ragged" in str(exc) or "more fields" in str(exc):
+            hint = "; some rows have more fields than the header"
+        raise UnreadableFile(path, f"not a readable {fmt.upper()} file ({_first_line(exc)}{hint})") from None
+    duplicated = [c for c in frame.columns if "_duplicated_" in c]
+    if duplicated:
+        raise UnreadableFile(path, f"the header repeats column names ({', '.join(duplicated)})")
+    numbers = pl.int_range(1, frame.height + 1, dtype=pl.Int64, eager=True)
+    return SourceFile(path, fmt, frame, numbers, _empty_bad_lines())
+
+
+def _line_spans(raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, end and 1-based number of every non-blank line (JSONL readers skip blank ones)."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [data.size]))
+    visible = np.concatenate(([0], np.cumsum(~np.isin(data, _WHITESPACE), dtype=np.int64)))
+    non_blank = (visible[ends] - visible[starts]) > 0
+    return starts[non_blank], ends[non_blank], np.flatnonzero(non_blank) + 1
+
+
+def _read_jsonl(path: Path, raw: bytes) -> SourceFile:
+    starts, ends, line_numbers = _line_spans(raw)
+    if line_numbers.size == 0:
+        return SourceFile(path, "jsonl", pl.DataFrame(), pl.Series([], dtype=pl.Int64), _empty_bad_lines())
+    try:
+        frame = pl.read_ndjson(io.BytesIO(raw), infer_schema_length=None)
+    except Exception:
+        frame = None
+    if frame is not None and frame.height == line_numbers.size:
+        return SourceFile(path, "jsonl", _flatten_nested(frame), pl.Series(line_numbers, dtype=pl.Int64),
+                          _empty_bad_lines())
+    # Some lines are not JSON objects: find them (only on this error path do we
+    # look at lines one by one), set them aside, and read the rest.
+    good_rows: list[bytes] = []
+    good_numbers: list[int] = []
+    bad_numbers: list[int] = []
+    bad_text: list[str] = []
+    for start, end, number in zip(starts, ends, line_numbers):
+        line = raw[start:end]
+        try:
+            ok = isinstance(json.loads(line), dict)
+        except ValueError:
+            ok = False
+        if ok:
+            good_rows.append(line)
+            good_numbers.append(int(number))
+        else:
+            bad_numbers.append(int(number))
+            bad_text.append(line.decode("utf-8", errors="replace").strip())
+    if not good_rows:
+        raise UnreadableFile(path, "not a JSONL file: no line is a JSON object "
+                                   f"(line {bad_numbers[0]}: {bad_text[0][:60]!r})")
+    try:
+        frame = pl.read_ndjson(io.BytesIO(b"\n".join(good_rows)), infer_schema_length=None)
+    except Exception as exc:
+        raise UnreadableFile(path, f"not a readable JSONL file ({_first_line(exc)})") from None
+    bad = pl.DataFrame({"row_number": bad_numbers, "line": bad_text}, schema={"row_number": pl.Int64, "line": pl.String})
+    return SourceFile(path, "jsonl", _flatten_nested(frame), pl.Series(good_numbers, dtype=pl.Int64), bad)
+
+
+def _flatten_nested(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested JSON values become their JSON text, so every column can be shown as a string."""
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    if not nested:
+        return frame
+    return frame.with_columns(
+        pl.when(pl.col(name).is_not_null())
+        .then(pl.struct(pl.col(name)).struct.json_encode().str.slice(len(json.dumps(name)) + 2).str.head(-1))
+        .alias(name)
+        for name in nested
+    )

@@ -1,0 +1,286 @@
+"""Checking one source file against the contract: accepted rows and quarantined rows.
+
+Each contract field has a rule (type, required, bounds). The file's columns
+are parsed whole-column; every check yields a boolean row mask; rows with any
+mask set go to quarantine with their original values as text, the file, the
+row number and every reason, the others come out typed exactly as the store
+schema says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from dashboard.core.telemetry.ingest_parse import (
+    Parsed,
+    parse_bool,
+    parse_float,
+    parse_int,
+    parse_string,
+    parse_timestamp,
+)
+from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile
+from dashboard.core.telemetry.mapping import IngestMapping, MappingError, TimestampSpec
+
+Kind = Literal["timestamp", "string", "float", "int", "bool"]
+QUARANTINE_META = ("source_file", "row_number", "field", "reason")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    name: str
+    kind: Kind
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    allowed: tuple[int, ...] | None = None
+    percent_sign: bool = False  # "25%" reads as 25
+
+
+def request_rules(schema: dict[str, pl.DataType]) -> list[FieldRule]:
+    """One rule per column of the store's request schema (contract plus declared segments/artifacts)."""
+    special = {
+        "ts": FieldRule("ts", "timestamp", required=True),
+        "request_id": FieldRule("request_id", "string", required=True),
+        "latency_ms": FieldRule("latency_ms", "float", required=True, minimum=0),
+        "ttft_ms": FieldRule("ttft_ms", "float", minimum=0),
+        "cost_usd": FieldRule("cost_usd", "float", minimum=0),
+        "quality_score": FieldRule("quality_score", "float", minimum=0, maximum=1),
+        "user_feedback": FieldRule("user_feedback", "int", allowed=(-1, 0, 1)),
+    }
+    rules = []
+    for name, dtype in schema.items():
+        if name in special:
+            rules.append(special[name])
+        elif dtype == pl.Boolean:
+            rules.append(FieldRule(name, "bool"))
+        elif dtype.is_integer():
+            rules.append(FieldRule(name, "int", minimum=0))
+        elif dtype.is_float():
+            rules.append(FieldRule(name, "float", minimum=0))
+        else:
+            rules.append(FieldRule(name, "string"))
+    return rules
+
+
+RELEASE_RULES = [
+    FieldRule("ts", "timestamp", required=True),
+    FieldRule("service", "string"),
+    FieldRule("artifact", "string", required=True),
+    FieldRule("version", "string", required=True),
+    FieldRule("previous_version", "string"),
+    FieldRule("rollout_pct", "float", minimum=0, maximum=100, percent_sign=True),
+    FieldRule("author", "string"),
+    FieldRule("note", "string"),
+    FieldRule("scope", "string"),
+]
+
+
+@dataclass
+class TableSpec:
+    """What one kind of table (requests or releases) is checked against."""
+
+    kind: Literal["requests", "releases"]
+    schema: dict[str, pl.DataType]
+    rules: list[FieldRule]
+    columns: dict[str, str]  # contract name -> user's column
+    defaults: dict[str, object]
+    timestamp: TimestampSpec
+    booleans: dict[str, bool]
+    # callables (typed rows) -> (typed rows, [(mask, field, message)]): checks across or beyond one column
+    extra_checks: list = field(default_factory=list)
+
+
+@dataclass
+class FileResult:
+    path: str
+    format: str
+    rows: int
+    accepted: pl.DataFrame
+    quarantined: pl.DataFrame
+    ignored_columns: list[str]
+    missing_columns: list[str]
+
+    def summary(self) -> dict:
+        return {
+            "file": self.path,
+            "format": self.format,
+            "rows": self.rows,
+            "accepted": self.accepted.height,
+            "quarantined": self.quarantined.height,
+            "ignored_columns": self.ignored_columns,
+            "missing_columns": self.missing_columns,
+        }
+
+
+def parse_column(raw: pl.Series, rule: FieldRule, spec: TableSpec) -> Parsed:
+    if rule.kind == "timestamp":
+        return parse_timestamp(raw, spec.timestamp)
+    if rule.kind == "float":
+        if rule.percent_sign and raw.dtype == pl.String:
+            raw = raw.str.strip_chars().str.strip_suffix("%")
+        return parse_float(raw)
+    if rule.kind == "int":
+        return parse_int(raw, spec.schema[rule.name])
+    if rule.kind == "bool":
+        return parse_bool(raw, spec.booleans)
+    return parse_string(raw)
+
+
+def default_value(rule: FieldRule, spec: TableSpec, where: str) -> pl.Series | None:
+    """The mapping's constant for this field, parsed and checked like any value."""
+    if rule.name not in spec.defaults:
+        return None
+    raw = pl.Series(rule.name, [spec.defaults[rule.name]])
+    parsed = parse_column(raw, rule, spec)
+    masks = [(mask, message) for mask, message in parsed.problems] + _bound_checks(parsed.values, rule)
+    for mask, message in masks:
+        if mask.any():
+            raise MappingError(f"{where}.{rule.name} = {spec.defaults[rule.name]!r}: {message}")
+    return parsed.values
+
+
+def _bound_checks(values: pl.Series, rule: FieldRule) -> list[tuple[pl.Series, str]]:
+    checks = []
+    if rule.allowed is not None:
+        allowed = ", ".join(str(a) for a in rule.allowed)
+        checks.append((~values.is_in(list(rule.allowed)).fill_null(True), f"not one of {allowed}"))
+    if rule.minimum is not None and rule.maximum is not None:
+        outside = ((values < rule.minimum) | (values > rule.maximum)).fill_null(False)
+        checks.append((outside, f"outside {rule.minimum:g}-{rule.maximum:g}"))
+    elif rule.minimum is not None:
+        checks.append(((values < rule.minimum).fill_null(False), "negative"))
+    return checks
+
+
+def resolve_columns(source: SourceFile, spec: TableSpec) -> dict[str, str | None]:
+    """Contract field -> the file's column feeding it (None = absent); unusable files raise."""
+    available = set(source.frame.columns)
+    resolved: dict[str, str | None] = {}
+    for rule in spec.rules:
+        wanted = spec.columns.get(rule.name, rule.name)
+        if wanted in available:
+            resolved[rule.name] = wanted
+            continue
+        if rule.name in spec.columns:
+            raise UnreadableFile(
+                source.path,
+                f"column {wanted!r} (mapped to {rule.name}) not found; the file's columns are "
+                f"{sorted(available)}")
+        if rule.required and rule.name not in spec.defaults:
+            raise UnreadableFile(
+                source.path,
+                f"missing required column {rule.name!r}; the file's columns are {sorted(available)} "
+                f"(if yours is named differently, map it in the mapping file: [columns] {rule.name} = \"your_column\")")
+        resolved[rule.name] = None
+    return resolved
+
+
+def validate_file(source: SourceFile, spec: TableSpec, mapping_origin: str = "mapping defaults") -> FileResult:
+    empty_file = source.frame.width == 0 and source.bad_lines.height == 0
+    if empty_file:
+        return FileResult(str(source.path), source.format, 0, pl.DataFrame(schema=spec.schema),
+                          pl.DataFrame(), [], [])
+    resolved = resolve_columns(source, spec)
+    frame = source.frame
+    height = frame.height
+    values: dict[str, pl.Series] = {}
+    checks: list[tuple[pl.Series, str, str]] = []  # (mask, field, message)
+    for rule in spec.rules:
+        column = resolved[rule.name]
+        default = default_value(rule, spec, mapping_origin)
+        if column is None:
+            constant = default if default is not None else pl.Series([None], dtype=spec.schema[rule.name])
+            values[rule.name] = constant.cast(spec.schema[rule.name]).new_from_index(0, height).alias(rule.name)
+            continue
+        parsed = parse_column(frame[column], rule, spec)
+        series = parsed.values
+        if default is not None:
+            series = series.fill_null(default.item())
+        checks.extend((mask, rule.name, message) for mask, message in parsed.problems)
+        if rule.required:
+            checks.append((series.is_null() & ~_any(parsed.problems, height), rule.name, "missing"))
+        checks.extend((mask, rule.name, message) for mask, message in _bound_checks(series, rule))
+        values[rule.name] = series.cast(spec.schema[rule.name]).alias(rule.name)
+    typed = pl.DataFrame(values)
+    for extra in spec.extra_checks:
+        typed, more = extra(typed)
+        checks.extend(more)
+    checks = [c for c in checks if c[0].any()]
+    bad = _any([(mask, "") for mask, _, _ in checks], height)
+    accepted = typed.filter(~bad) if checks else typed
+    quarantined = _quarantine_rows(source, bad, checks, resolved) if checks else pl.DataFrame()
+    if source.bad_lines.height:
+        quarantined = pl.concat([quarantined, _bad_line_rows(source)], how="diagonal_relaxed")
+    used = {c for c in resolved.values() if c is not None}
+    return FileResult(
+        path=str(source.path),
+        format=source.format,
+        rows=source.rows,
+        accepted=accepted,
+        quarantined=quarantined,
+        ignored_columns=[c for c in frame.columns if c not in used],
+        missing_columns=[name for name, column in resolved.items() if column is None and name not in spec.defaults],
+    )
+
+
+def _any(problems: list[tuple[pl.Series, str]], height: int) -> pl.Series:
+    if not problems:
+        return pl.repeat(False, height, dtype=pl.Boolean, eager=True)
+    return pl.DataFrame({f"m{i}": mask for i, (mask, _) in enumerate(problems)}).select(
+        pl.any_horizontal(pl.all())).to_series()
+
+
+def as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as its original text, for people to read in quarantine."""
+    out = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if dtype == pl.String:
+            out.append(column)
+        elif isinstance(dtype, pl.Datetime) or dtype in (pl.Date, pl.Time):
+            out.append(column.dt.to_string().alias(name))
+        elif dtype.is_nested():
+            out.append(pl.struct(column).struct.json_encode().alias(name))
+        else:
+            out.append(column.cast(pl.String, strict=False).alias(name))
+    return frame.select(out)
+
+
+def _quarantine_rows(source: SourceFile, bad: pl.Series, checks, resolved: dict[str, str | None]) -> pl.DataFrame:
+    rows = bad.arg_true()
+    original = as_text(source.frame[rows])
+    # Quarantine's own columns come first; a user column with the same name keeps its value under another name.
+    original = original.rename({c: f"original_{c}" for c in original.columns if c in QUARANTINE_META})
+    shown = {field_name: resolved.get(field_name) for _, field_name, _ in checks}
+    parts = pl.DataFrame({f"m{i}": mask.gather(rows) for i, (mask, _, _) in enumerate(checks)})
+    reasons, fields = [], []
+    for i, (_, field_name, message) in enumerate(checks):
+        column = shown[field_name]
+        label = field_name if column in (None, field_name) else f"{field_name} (column {column!r})"
+        raw = pl.lit(None, dtype=pl.String) if column is None else pl.lit(as_text(source.frame[[column]].gather(rows)).to_series())
+        text = pl.when(raw.is_null() | (raw.str.strip_chars() == "")).then(pl.lit(f"{label}: {message}")).otherwise(
+            pl.format(f"{label}: {message} (got '{{}}')", raw))
+        reasons.append(pl.when(pl.col(f"m{i}")).then(text))
+        fields.append(pl.when(pl.col(f"m{i}")).then(pl.lit(field_name)))
+    meta = parts.select(
+        pl.lit(str(source.path)).alias("source_file"),
+        pl.lit(source.row_numbers.gather(rows)).alias("row_number"),
+        pl.concat_list(fields).list.drop_nulls().list.unique(maintain_order=True).list.join(", ").alias("field"),
+        pl.concat_list(reasons).list.drop_nulls().list.join("; ").alias("reason"),
+    )
+    return pl.concat([meta, original], how="horizontal")
+
+
+def _bad_line_rows(source: SourceFile) -> pl.DataFrame:
+    lines = source.bad_lines
+    return pl.DataFrame({
+        "source_file": [str(source.path)] * lines.height,
+        "row_number": lines["row_number"],
+        "field": ["(line)"] * lines.height,
+        "reason": ["line is not a JSON object"] * lines.height,
+        "original_line": lines["line"],
+    }, schema_overrides={"row_number": pl.Int64})
