@@ -83,7 +83,19 @@ def test_deflection_delta_is_tickets_not_deflected(impact):
 def test_unchanged_signal_has_no_excess(impact):
     d = impact.delta("error_rate")
     assert d.excess_events == pytest.approx(0.0)
-    assert not d.degraded
+    assert not d.changed and not d.degraded
+
+
+def test_small_move_within_noise_is_not_a_change():
+    # 2 -> 3 errors per 1000 on 12,000 vs 24,000 requests: z is about 1.7
+    noisy = INCIDENT.with_columns(pl.lit(3).alias("errors"))
+    d = compute_impact(noisy, BASELINE, start=START, end=END, now=NOW).delta("error_rate")
+    assert d.during == pytest.approx(0.003)
+    assert not d.changed
+    # a clear move on the same traffic is one
+    clear = INCIDENT.with_columns(pl.lit(6).alias("errors"))
+    d = compute_impact(clear, BASELINE, start=START, end=END, now=NOW).delta("error_rate")
+    assert d.changed and d.degraded
 
 
 def test_trend_over_last_30_minutes(impact):

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from dashboard.core.reporting.signal_math import HIGHER_IS_WORSE, SignalMath, signal_math
+from dashboard.core.reporting.signal_math import HIGHER_IS_WORSE, SignalMath, signal_math, utc, utc_buckets
 
 TREND_WINDOW = timedelta(minutes=30)
 # signals shown as quality and safety deltas, in reading order, with what one excess event is called
@@ -50,6 +50,8 @@ class SignalDelta:
     event_label: str
     trend: str  # "better" | "worse" | "steady" | "unknown"
     higher_is_bad: bool
+    changed: bool = False  # during differs from baseline beyond noise
+
 
     @property
     def delta(self) -> float | None:
@@ -59,10 +61,10 @@ class SignalDelta:
 
     @property
     def degraded(self) -> bool:
-        """Did the signal move the bad way at its worst?"""
-        if self.baseline is None or self.worst is None:
+        """Did the signal move the bad way over the window, beyond noise?"""
+        if not self.changed or self.baseline is None or self.during is None:
             return False
-        return self.worst > self.baseline if self.higher_is_bad else self.worst < self.baseline
+        return self.during > self.baseline if self.higher_is_bad else self.during < self.baseline
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,24 @@ def signal_delta(frame: pl.DataFrame, baseline: pl.DataFrame, signal: str, now: 
         signal=signal, baseline=base, during=during, worst=worst_trailing(frame, math_, bad_up),
         current=current, excess_events=excess_events(frame, math_, base, bad_up), event_label=label,
         trend=trend(frame, math_, now, bad_up), higher_is_bad=bad_up,
+        changed=differs(frame, baseline, math_, base, during),
     )
+
+
+def differs(frame: pl.DataFrame, baseline: pl.DataFrame, math_: SignalMath, base: float | None,
+            during: float | None) -> bool:
+    """Window vs baseline beyond noise: two-proportion z for rates, a 5% relative move otherwise."""
+    if base is None or during is None:
+        return False
+    if math_.kind != "rate":
+        return abs(during - base) > MEAN_NOISE * max(abs(base), 1e-12)
+    d1 = float(baseline[math_.denominator].sum() or 0)
+    d2 = float(frame[math_.denominator].sum() or 0)
+    if d1 <= 0 or d2 <= 0:
+        return False
+    pooled = (base * d1 + during * d2) / (d1 + d2)
+    se = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / d1 + 1 / d2))
+    return abs(during - base) > Z_NOISE * se if se > 0 else during != base
 
 
 def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: datetime, end: datetime,
@@ -212,8 +231,10 @@ def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: dateti
     `frame` and `baseline` are per-bucket counts for the same filters;
     `requests_total` is every request in the window (for the share affected).
     """
-    scoped = window(frame, start, end)
-    now = now or end
+    start, end = utc(start), utc(end)
+    now = utc(now or end)
+    scoped = window(utc_buckets(frame), start, end)
+    baseline = utc_buckets(baseline)
     wanted = signals if signals is not None else DELTA_SIGNALS
     deltas = []
     for signal, label in wanted.items():

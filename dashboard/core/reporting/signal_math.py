@@ -9,6 +9,7 @@ exactly. Quantiles cannot be merged that way; they are only judged per bucket.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import polars as pl
 
@@ -69,3 +70,23 @@ def signal_math(name: str) -> SignalMath:
         return SIGNALS[name]
     except KeyError:
         raise KeyError(f"unknown signal {name!r}; known: {sorted(SIGNALS)}") from None
+
+
+def utc_buckets(frame: pl.DataFrame, column: str = "bucket") -> pl.DataFrame:
+    """The bucket column as UTC (DuckDB hands back 'Etc/UTC', which Polars will not compare with 'UTC')."""
+    if column not in frame.columns:
+        return frame
+    dtype = frame.schema[column]
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return frame.with_columns(pl.col(column).dt.replace_time_zone("UTC"))
+        if dtype.time_zone != "UTC":
+            return frame.with_columns(pl.col(column).dt.convert_time_zone("UTC"))
+    return frame
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware UTC datetime (naive ones are taken to be UTC already)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

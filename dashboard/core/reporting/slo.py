@@ -48,7 +48,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from dashboard.core.reporting.signal_math import SignalMath, signal_math
+from dashboard.core.reporting.signal_math import SignalMath, signal_math, utc, utc_buckets
 from dashboard.core.reporting.slo_config import SloDecl
 
 
@@ -139,6 +139,8 @@ def slo_events(frame: pl.DataFrame, slo: SloDecl, math: SignalMath | None = None
 
 def window_totals(events: pl.DataFrame, now: datetime, length: timedelta) -> tuple[int, int]:
     """(good, bad) over the buckets starting at or after now - length, up to now."""
+    now = utc(now)
+    events = utc_buckets(events)
     inside = events.filter((pl.col("bucket") >= now - length) & (pl.col("bucket") <= now))
     return int(inside["good"].sum() or 0), int(inside["bad"].sum() or 0)
 
@@ -180,7 +182,8 @@ def evaluate_slo(frame: pl.DataFrame, slo: SloDecl, now: datetime, period: timed
                  math: SignalMath | None = None) -> SloStatus:
     """Attainment and budget over `period` ending at `now` (or the data available), plus alerts."""
     math = math or signal_math(slo.signal)
-    in_period = frame.filter((pl.col("bucket") >= now - period) & (pl.col("bucket") <= now))
+    now = utc(now)
+    in_period = utc_buckets(frame).filter((pl.col("bucket") >= now - period) & (pl.col("bucket") <= now))
     events = slo_events(in_period, slo, math)
     good, bad = int(events["good"].sum() or 0), int(events["bad"].sum() or 0)
     notes: list[str] = []
