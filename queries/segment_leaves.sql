@@ -11,10 +11,10 @@ SELECT
     count(*) FILTER (WHERE refused)          AS refused,
     count(*) FILTER (WHERE task_success)     AS task_success,
     count(*) FILTER (WHERE policy_violation) AS policy_violations,
-    sum(tool_calls)                          AS tool_calls,
-    sum(tool_errors)                         AS tool_errors,
+    sum(tool_calls)::BIGINT                          AS tool_calls,
+    sum(tool_errors)::BIGINT                         AS tool_errors,
     count(*) FILTER (WHERE fallback_used)    AS fallbacks,
     sum(cost_usd)                            AS cost_usd,
-    sum(output_tokens)                       AS output_tokens
+    sum(output_tokens)::BIGINT                       AS output_tokens
 FROM scoped
 GROUP BY ALL

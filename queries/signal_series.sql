@@ -5,7 +5,8 @@
 --   quality_sum, quality_n, policy_violations, guardrail_blocks, tool_calls,
 --   tool_errors, fallbacks, input_tokens, output_tokens, cost_usd,
 --   latency_p50_ms, latency_p95_ms, latency_p99_ms,
---   log_latency_mean, log_latency_var, log_cost_mean, log_cost_var, users
+--   log_latency_mean, log_latency_var, log_cost_mean, log_cost_var,
+--   input_tokens_var, output_tokens_var, quality_var, users
 -- params: $bucket_us, $origin (buckets are aligned to it)
 SELECT
     time_bucket(to_microseconds($bucket_us), ts, $origin) AS bucket,
@@ -19,11 +20,11 @@ SELECT
     count(quality_score)                            AS quality_n,
     count(*) FILTER (WHERE policy_violation)        AS policy_violations,
     count(*) FILTER (WHERE guardrail_blocked)       AS guardrail_blocks,
-    sum(tool_calls)                                 AS tool_calls,
-    sum(tool_errors)                                AS tool_errors,
+    sum(tool_calls)::BIGINT                                 AS tool_calls,
+    sum(tool_errors)::BIGINT                                AS tool_errors,
     count(*) FILTER (WHERE fallback_used)           AS fallbacks,
-    sum(input_tokens)                               AS input_tokens,
-    sum(output_tokens)                              AS output_tokens,
+    sum(input_tokens)::BIGINT                               AS input_tokens,
+    sum(output_tokens)::BIGINT                              AS output_tokens,
     sum(cost_usd)                                   AS cost_usd,
     quantile_cont(latency_ms, 0.50)                 AS latency_p50_ms,
     quantile_cont(latency_ms, 0.95)                 AS latency_p95_ms,
@@ -32,6 +33,9 @@ SELECT
     var_samp(ln(greatest(latency_ms, 0.001)))       AS log_latency_var,
     avg(ln(greatest(cost_usd, 1e-9)))               AS log_cost_mean,
     var_samp(ln(greatest(cost_usd, 1e-9)))          AS log_cost_var,
+    var_samp(input_tokens)                          AS input_tokens_var,
+    var_samp(output_tokens)                         AS output_tokens_var,
+    var_samp(quality_score)                         AS quality_var,
     approx_count_distinct(user_id)                  AS users
 FROM scoped
 GROUP BY ALL

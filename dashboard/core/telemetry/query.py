@@ -72,12 +72,13 @@ class Scope:
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     by: str | None = None  # group by this dimension's value
     windows: tuple[tuple[str, datetime, datetime], ...] = ()  # or by named time window
+    minutes: tuple[datetime, ...] = ()  # only these minutes (e.g. when two versions overlap)
 
     @classmethod
     def of(cls, start: datetime, end: datetime, filters: dict | None = None, by: str | None = None,
-           windows=()) -> "Scope":
+           windows=(), minutes=()) -> "Scope":
         norm = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items() if v}
-        return cls(start, end, norm, by, tuple(windows))
+        return cls(start, end, norm, by, tuple(windows), tuple(minutes))
 
 
 class TelemetryStore:
@@ -118,6 +119,9 @@ class TelemetryStore:
         for i, (column, values) in enumerate(sorted(scope.filters.items())):
             where.append(f"{self._column(column)} IN (SELECT unnest($scope_f{i}))")
             params[f"scope_f{i}"] = list(values)
+        if scope.minutes:
+            where.append("time_bucket(INTERVAL 1 minute, ts) IN (SELECT unnest($scope_minutes))")
+            params["scope_minutes"] = list(scope.minutes)
         if scope.windows:
             cases = []
             for i, (label, a, b) in enumerate(scope.windows):
@@ -174,16 +178,17 @@ class TelemetryStore:
         return self.run_sql("signal_series", _bucket_params(bucket, start), Scope.of(start, end, filters, by))
 
     def window_totals(self, windows: list[tuple[str, datetime, datetime]], filters: dict | None = None,
-                      by: str | None = None) -> pl.DataFrame:
+                      by: str | None = None, minutes: tuple[datetime, ...] = ()) -> pl.DataFrame:
         """One row per named window (and `by` value when given): the series counts over it."""
         start = min(w[1] for w in windows)
         end = max(w[2] for w in windows)
         if by is None:
-            scope = Scope.of(start, end, filters, windows=windows)
+            scope = Scope.of(start, end, filters, windows=windows, minutes=minutes)
             return self.run_sql("signal_series", _bucket_params(end - start, start, whole_window=True), scope).drop("bucket")
         frames = []
         for label, a, b in windows:
-            part = self.run_sql("signal_series", _bucket_params(b - a, a, whole_window=True), Scope.of(a, b, filters, by))
+            part = self.run_sql("signal_series", _bucket_params(b - a, a, whole_window=True),
+                                Scope.of(a, b, filters, by, minutes=minutes))
             frames.append(part.drop("bucket").rename({"grp": by}).with_columns(pl.lit(label).alias("grp")))
         return pl.concat(frames) if frames else pl.DataFrame()
 

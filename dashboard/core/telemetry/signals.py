@@ -28,6 +28,7 @@ class Signal:
     column: str | None = None  # per-bucket column (quantile, count)
     log_mean: str | None = None  # per-bucket mean of ln(value), for log-scale tests
     log_var: str | None = None
+    var: str | None = None  # per-row variance column, for tests on plain means
 
     def format(self, value: float | None) -> str:
         if value is None:
@@ -53,14 +54,15 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("latency_p99_ms", "Latency p99", "latency", "quantile", "ms", True, column="latency_p99_ms",
            log_mean="log_latency_mean", log_var="log_latency_var"),
     Signal("input_tokens_per_request", "Input tokens / request", "cost", "mean", "tokens", True,
-           "input_tokens", "requests"),
+           "input_tokens", "requests", var="input_tokens_var"),
     Signal("output_tokens_per_request", "Output tokens / request", "cost", "mean", "tokens", True,
-           "output_tokens", "requests"),
+           "output_tokens", "requests", var="output_tokens_var"),
     Signal("cost_per_request", "Cost / request", "cost", "mean", "$", True, "cost_usd", "requests",
            log_mean="log_cost_mean", log_var="log_cost_var"),
     Signal("task_success_rate", "Task success (deflection)", "quality", "rate", "%", False,
            "task_success", "task_success_n"),
-    Signal("quality_score", "Quality score", "quality", "mean", "score", False, "quality_sum", "quality_n"),
+    Signal("quality_score", "Quality score", "quality", "mean", "score", False, "quality_sum", "quality_n",
+           var="quality_var"),
     Signal("refusal_rate", "Refusal rate", "safety", "rate", "%", True, "refused", "requests"),
     Signal("policy_violation_rate", "Policy violations", "safety", "rate", "%", True,
            "policy_violations", "requests"),

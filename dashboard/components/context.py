@@ -1,0 +1,61 @@
+"""What every page needs: the data folder, the store over it, the data's clock.
+
+The data folder comes from `streamlit run dashboard/app.py -- --data DIR`, else
+$WARROOM_DATA, else data/. The store is one process-wide resource (DuckDB over
+Parquet); each query uses its own cursor, so sessions can share it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.query import TelemetryStore
+
+
+def data_dir() -> DataDir:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data", default=None)
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return DataDir.at(known.data)
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> TelemetryStore:
+    return TelemetryStore(DataDir(root))
+
+
+def store() -> TelemetryStore:
+    return _store(str(data_dir().root.resolve()))
+
+
+def data_now(s: TelemetryStore) -> datetime | None:
+    """'Now' follows the data's clock: the newest telemetry timestamp."""
+    return s.now()
+
+
+def require_data(s: TelemetryStore) -> datetime:
+    """Stop the page with instructions when there is no telemetry yet."""
+    now = data_now(s)
+    if now is None:
+        st.info(
+            f"No telemetry in `{s.data.root}` yet.\n\n"
+            "- Generate the demo week: `warroom demo --data " + str(s.data.root) + "` (or `make run`).\n"
+            "- Or load your own: `warroom ingest requests FILE... --data " + str(s.data.root)
+            + " --mapping mapping.toml` (see docs/INGEST.md)."
+        )
+        st.stop()
+    return now
+
+
+def as_of_caption(now: datetime) -> None:
+    st.caption(f"As of {now:%Y-%m-%d %H:%M} UTC (newest telemetry)")
+
+
+def floor_minute(ts: datetime, minutes: int = 1) -> datetime:
+    ts = ts.replace(second=0, microsecond=0)
+    return ts - timedelta(minutes=ts.minute % minutes)

@@ -1,0 +1,65 @@
+"""View-state widgets shared by pages; each is bound to the URL so a link reproduces the view."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.contract import ARTIFACT_KINDS
+
+RANGE_PRESETS = ("Incident day", "Last 6 h", "Last 24 h", "Whole store", "Custom")
+
+
+def time_range(now: datetime, first: datetime, key: str = "range") -> tuple[datetime, datetime]:
+    """A preset range ending at the data's 'now', or a custom one."""
+    preset = st.segmented_control("Time range", RANGE_PRESETS, default="Incident day", key=key,
+                                  bind="query-params") or "Incident day"
+    end = now + timedelta(seconds=1)
+    if preset == "Incident day":
+        return now.replace(hour=0, minute=0, second=0, microsecond=0), end
+    if preset == "Last 6 h":
+        return now - timedelta(hours=6), end
+    if preset == "Last 24 h":
+        return now - timedelta(hours=24), end
+    if preset == "Whole store":
+        return first.replace(second=0, microsecond=0), end
+    c1, c2 = st.columns(2)
+    naive_now = now.replace(tzinfo=None, second=0, microsecond=0)
+    start = c1.datetime_input("From (UTC)", naive_now - timedelta(hours=4), key=f"{key}_from",
+                              bind="query-params", step=timedelta(minutes=5))
+    stop = c2.datetime_input("To (UTC)", naive_now, key=f"{key}_to", bind="query-params", step=timedelta(minutes=5))
+    start = (start or naive_now - timedelta(hours=4)).replace(tzinfo=now.tzinfo)
+    stop = (stop or naive_now).replace(tzinfo=now.tzinfo)
+    if stop <= start:
+        st.warning("The end of the range is before its start; showing the four hours before it instead.")
+        start = stop - timedelta(hours=4)
+    return start, stop
+
+
+def segment_filters(values: dict[str, list[str]], segments: list[str]) -> dict[str, list[str]]:
+    """One multiselect per segment; an empty one means 'all'."""
+    chosen: dict[str, list[str]] = {}
+    cols = st.columns(len(segments)) if segments else []
+    for col, seg in zip(cols, segments):
+        options = sorted(values.get(seg, []))
+        picked = col.multiselect(seg.replace("_", " ").title(), options, key=f"f_{seg}", bind="query-params",
+                                 placeholder="all")
+        if picked:
+            chosen[seg] = picked
+    return chosen
+
+
+def signal_groups(key: str = "groups") -> list[str]:
+    groups = st.pills("Signals", list(sig.GROUP_ORDER), selection_mode="multi",
+                      default=["quality", "safety", "latency", "cost"], key=key, bind="query-params")
+    names = [n for g in sig.GROUP_ORDER if g in (groups or []) for n in sig.GROUPS[g]]
+    return names or ["refusal_rate"]
+
+
+def marker_kinds(present: list[str], key: str = "markers") -> set[str]:
+    kinds = [k for k in ARTIFACT_KINDS if k in present]
+    picked = st.pills("Release markers", kinds, selection_mode="multi", default=kinds, key=key,
+                      bind="query-params")
+    return set(picked or [])

@@ -1,0 +1,158 @@
+"""Side-by-side comparisons the explorer offers: cohorts by version, before/after a release.
+
+Each comparison is between two rows of counts (a cohort's totals, a window's
+totals), tested the way its signal is built: rates with a two-proportion test,
+latency and cost on the log scale (Welch), plain means with a Welch z.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+from scipy import stats as sps
+
+from dashboard.core.diagnosis.stats import two_proportion_test, welch_log_test
+from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.query import TelemetryStore
+
+NOISE_ALPHA = 0.01  # many signals are compared at once: keep false alarms rare
+
+
+@dataclass(frozen=True)
+class Comparison:
+    signal: str
+    label: str
+    baseline: float | None
+    value: float | None
+    delta: float | None
+    relative: float | None
+    n_baseline: int
+    n_value: int
+    p_value: float | None
+    beyond_noise: bool
+    worse: bool
+    test: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(signal: sig.Signal, base: dict, other: dict) -> Comparison:
+    """Compare `other` against `base`, two dicts of counts as the series query returns them."""
+    a = _value(signal, base)
+    b = _value(signal, other)
+    n_a, n_b = _size(signal, base), _size(signal, other)
+    p, test, tested_sign = _p_value(signal, base, other, n_a, n_b)
+    delta = None if a is None or b is None else b - a
+    relative = None if delta is None or not a else delta / a
+    # a quantile is judged by the log-scale mean: only claim a change both agree on
+    agrees = tested_sign is None or delta is None or tested_sign * delta > 0
+    beyond = p is not None and p < NOISE_ALPHA and agrees
+    worse = bool(beyond and delta is not None and (delta > 0) == signal.higher_is_worse and delta != 0)
+    return Comparison(signal.name, signal.label, a, b, delta, relative, n_a, n_b, p, beyond, worse, test)
+
+
+def _value(signal: sig.Signal, row: dict) -> float | None:
+    if signal.kind in ("rate", "mean"):
+        den = row.get(signal.denominator) or 0
+        return None if den <= 0 else float(row[signal.numerator]) / den
+    v = row.get(signal.column)
+    return None if v is None else float(v)
+
+
+def _size(signal: sig.Signal, row: dict) -> int:
+    return int(row.get(signal.denominator or "requests") or 0)
+
+
+def _p_value(signal: sig.Signal, a: dict, b: dict, n_a: int, n_b: int) -> tuple[float | None, str, int | None]:
+    """(p-value, test name, sign of the tested difference when it is not the signal's own)."""
+    try:
+        if signal.kind == "rate" and n_a > 0 and n_b > 0:
+            r = two_proportion_test(a[signal.numerator], n_a, b[signal.numerator], n_b)
+            return r.p_value, r.test, None
+        if signal.log_mean and n_a > 1 and n_b > 1 and a.get(signal.log_var) is not None \
+                and b.get(signal.log_var) is not None:
+            r = welch_log_test(n_a, a[signal.log_mean], a[signal.log_var], n_b, b[signal.log_mean], b[signal.log_var])
+            return r.p_value, r.test, (1 if r.ratio > 1 else -1)
+        if signal.var and n_a > 1 and n_b > 1 and a.get(signal.var) is not None and b.get(signal.var) is not None:
+            se = math.sqrt(a[signal.var] / n_a + b[signal.var] / n_b)
+            if se > 0:
+                z = (_value(signal, b) - _value(signal, a)) / se
+                return float(2 * sps.norm.sf(abs(z))), "Welch z on means", None
+    except ValueError:
+        pass
+    return None, "not testable (too few samples)", None
+
+
+def comparisons_frame(rows: list[Comparison]) -> pl.DataFrame:
+    return pl.DataFrame([r.as_dict() for r in rows]) if rows else pl.DataFrame()
+
+
+def overlap_minutes(store: TelemetryStore, kind: str, start: datetime, end: datetime,
+                    filters: dict | None = None, min_share: float = 0.05) -> tuple[datetime, ...]:
+    """Minutes in which at least two versions each served `min_share` of the traffic.
+
+    Comparing versions only inside these minutes (a canary, a ramp, a rollback)
+    cancels time-of-day and everything else that changed at the same time.
+    """
+    column = store.schema.artifact_column(kind)
+    per_minute = store.series(start, end, filters, bucket=timedelta(minutes=1), by=column)
+    if per_minute.is_empty():
+        return ()
+    shares = per_minute.with_columns(
+        (pl.col("requests") / pl.col("requests").sum().over("bucket")).alias("share"))
+    mixed = (shares.filter(pl.col("share") >= min_share).group_by("bucket").agg(pl.len().alias("versions"))
+             .filter(pl.col("versions") >= 2).sort("bucket"))
+    return tuple(mixed["bucket"].to_list())
+
+
+def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: datetime,
+                      filters: dict | None = None, names: list[str] | None = None,
+                      baseline: str | None = None, same_minutes: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each version of an artifact kind against a baseline version.
+
+    With `same_minutes`, only the minutes where versions overlapped count (when
+    there are any); otherwise the whole window. Returns (totals per version with
+    sample sizes, comparisons per version and signal). The baseline defaults to the
+    previous version of the first release of this kind in the window.
+    """
+    column = store.schema.artifact_column(kind)
+    minutes = overlap_minutes(store, kind, start, end, filters) if same_minutes else ()
+    totals = (store.window_totals([("window", start, end)], filters, by=column, minutes=minutes)
+              .with_columns(pl.lit(len(minutes)).alias("overlap_minutes"))
+              .sort("requests", descending=True))
+    versions = totals[column].to_list()
+    if not versions:
+        return totals, pl.DataFrame()
+    baseline = baseline if baseline in versions else default_baseline(store, kind, start, end, versions)
+    rows = {r[column]: r for r in totals.iter_rows(named=True)}
+    chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS if s.kind != "count"])]
+    out = [
+        {"version": v, **compare(s, rows[baseline], rows[v]).as_dict()}
+        for v in versions if v != baseline for s in chosen
+    ]
+    return totals.with_columns(pl.col(column).alias("version")), pl.DataFrame(out) if out else pl.DataFrame()
+
+
+def default_baseline(store: TelemetryStore, kind: str, start: datetime, end: datetime, versions: list[str]) -> str:
+    rel = store.releases(start, end).filter(pl.col("artifact") == kind)
+    if rel.height:
+        previous = rel.row(0, named=True)["previous_version"]
+        if previous in versions:
+            return previous
+    return versions[0]
+
+
+def before_after(store: TelemetryStore, at: datetime, minutes: int = 30, filters: dict | None = None,
+                 names: list[str] | None = None) -> pl.DataFrame:
+    """Every signal in the `minutes` before and after `at` (e.g. a release)."""
+    span = timedelta(minutes=minutes)
+    totals = store.window_totals([("before", at - span, at), ("after", at, at + span)], filters)
+    rows = {r["grp"]: r for r in totals.iter_rows(named=True)}
+    if "before" not in rows or "after" not in rows:
+        return pl.DataFrame()
+    chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS])]
+    return comparisons_frame([compare(s, rows["before"], rows["after"]) for s in chosen])

@@ -1,0 +1,78 @@
+"""Explorer: every signal on one time axis with release markers; cohorts; before/after."""
+
+from datetime import timedelta
+
+import polars as pl
+import streamlit as st
+
+from dashboard.components import context, filters
+from dashboard.components.signal_stack import build_signal_stack
+from dashboard.components.tables import comparison_table
+from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.compare import before_after, cohort_comparison
+from dashboard.core.telemetry.query import choose_bucket
+
+store = context.store()
+now = context.require_data(store)
+first, _, _ = store.time_range()
+
+st.title("Explorer")
+context.as_of_caption(now)
+
+start, end = filters.time_range(now, first)
+values = store.dimension_values(start, end)
+chosen_filters = filters.segment_filters(values, store.schema.segments)
+names = filters.signal_groups()
+releases = store.releases(start, end)
+kinds = filters.marker_kinds(sorted(set(releases["artifact"].to_list())))
+
+series = store.series(start, end, chosen_filters)
+if series.is_empty():
+    st.warning("No requests match these filters in this time range. Widen the range or clear a filter.")
+    st.stop()
+
+bucket = choose_bucket(start, end)
+st.caption(f"{int(series['requests'].sum()):,} requests · {bucket.total_seconds() / 60:g}-minute buckets · "
+           f"{releases.height} releases in range")
+fig = build_signal_stack(sig.with_signals(series, names), names, releases, kinds)
+st.plotly_chart(fig, width="stretch", key="signal_stack", config={"displaylogo": False})
+
+cohort_tab, before_after_tab, release_tab = st.tabs(["Cohorts by version", "Before / after a release", "Releases"])
+
+with cohort_tab:
+    artifact_kinds = list(store.schema.artifacts)
+    kind = st.selectbox("Compare versions of", artifact_kinds, index=artifact_kinds.index("prompt")
+                        if "prompt" in artifact_kinds else 0, key="cohort", bind="query-params")
+    same_minutes = st.toggle("Only minutes where versions overlapped (canary, ramp, rollback)", value=True,
+                             key="same_minutes", bind="query-params")
+    totals, deltas = cohort_comparison(store, kind, start, end, chosen_filters, names, same_minutes=same_minutes)
+    if totals.height < 2:
+        st.info(f"Only one {kind} version served traffic in this range: nothing to compare. "
+                "Widen the time range to include a release of this kind.")
+    else:
+        overlap = int(totals["overlap_minutes"][0])
+        st.caption(f"{overlap} overlapping minutes compared" if overlap else "Whole range compared "
+                   "(the versions never overlapped; differences include time-of-day effects)")
+        comparison_table(deltas, group="version")
+        column = store.schema.artifact_column(kind)
+        by_version = store.series(start, end, chosen_filters, by=column).rename({"grp": column})
+        lines = sig.with_signals(by_version, names)
+        st.plotly_chart(build_signal_stack(lines, names[:4], releases.filter(pl.col("artifact") == kind), {kind},
+                                           cohort_column=column, row_height=110),
+                        width="stretch", key="cohort_lines")
+
+with before_after_tab:
+    if releases.is_empty():
+        st.info("No release in this range. Widen the time range to pick one.")
+    else:
+        labels = [f"{r['ts']:%m-%d %H:%M} · {r['artifact']} {r['previous_version']} → {r['version']}"
+                  for r in releases.iter_rows(named=True)]
+        picked = st.selectbox("Release", labels, index=len(labels) - 1, key="release", bind="query-params")
+        minutes = st.number_input("Minutes before and after", 5, 240, 30, step=5, key="ba_minutes",
+                                  bind="query-params")
+        at = releases["ts"][labels.index(picked)]
+        comparison_table(before_after(store, at, int(minutes), chosen_filters, names))
+
+with release_tab:
+    st.dataframe(releases.select("ts", "artifact", "version", "previous_version", "scope", "author", "note"),
+                 hide_index=True, width="stretch")
