@@ -175,6 +175,8 @@ def fold(events: Sequence[Event]) -> IncidentState:
         _apply(st, event)
         st.version = event.seq
         st.last_event_at = max(st.last_event_at, event.at)
+    # events carry their own time (a breach is recorded after it happened): read in time order
+    st.timeline.sort(key=lambda e: (e.at, e.seq))
     return st
 
 

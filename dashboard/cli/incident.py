@@ -1,0 +1,305 @@
+"""`warroom incident ...`: the incident record for automation (alert hooks, scripts).
+
+Writes go through the same rules as the war room page: every change names a
+person (`--as`), is checked against the incident's current version, and
+`close` is refused unless the verification soak has passed on telemetry or the
+commander overrides with a reason. Event times follow the data's clock (the
+newest telemetry timestamp) unless `--at` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+
+from dashboard.cli import UserError, add_data_arg
+from dashboard.core.datadir import DataDir
+from dashboard.core.incident.events import AUDIENCES, INCIDENT_TYPES, ROLES, SEVERITIES, STATUSES, EventError, utc
+from dashboard.core.incident.lifecycle import LifecycleError
+from dashboard.core.incident.service import Incidents
+from dashboard.core.incident.soak import VerificationMetric
+from dashboard.core.incident.store import IncidentStoreError
+from dashboard.core.incident.summary import incident_summary
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("incident", help="list, open and update incidents; close is gated on the soak")
+    sub = p.add_subparsers(dest="incident_command", required=True)
+
+    def cmd(name: str, help_: str, writes: bool = True, with_id: bool = True) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=help_)
+        add_data_arg(q)
+        q.add_argument("--json", action="store_true", help="machine-readable output")
+        if with_id:
+            q.add_argument("id", help="incident id, e.g. INC-1")
+        if writes:
+            q.add_argument("--as", dest="actor", required=True, metavar="NAME",
+                           help="who is making the change (recorded on the event)")
+            q.add_argument("--at", type=_timestamp, default=None, metavar="ISO",
+                           help="event time (default: the data's clock)")
+            if with_id:
+                q.add_argument("--expect-version", type=int, default=None, metavar="N",
+                               help="refuse if the incident is no longer at version N")
+        return q
+
+    q = cmd("list", "incidents with status, severity, commander and soak", writes=False, with_id=False)
+    q.add_argument("--open", action="store_true", help="only open incidents")
+    q.set_defaults(func=run_list)
+
+    q = cmd("show", "one incident: state, soak, comms clock and timeline", writes=False)
+    q.set_defaults(func=run_show)
+
+    q = cmd("open", "open an incident", with_id=False)
+    q.add_argument("--title", required=True)
+    q.add_argument("--type", choices=INCIDENT_TYPES)
+    q.add_argument("--severity", choices=SEVERITIES)
+    q.add_argument("--commander", help="incident commander (default: the person opening it)")
+    q.add_argument("--service")
+    q.add_argument("--summary", default="")
+    q.add_argument("--signal", action="append", default=[], help="affected signal (repeatable)")
+    q.add_argument("--segment", action="append", default=[], metavar="COL=VALUE", help="affected segment")
+    q.add_argument("--suspect", action="append", default=[], help="suspect, e.g. prompt:prompt-v7")
+    q.add_argument("--source", help="what opened it, e.g. alert name")
+    q.add_argument("--started", type=_timestamp, metavar="ISO", help="when the regression started")
+    q.add_argument("--detected", type=_timestamp, metavar="ISO", help="when it was detected (alert time)")
+    q.set_defaults(func=run_open)
+
+    q = cmd("post", "post a comms update")
+    q.add_argument("--audience", required=True, choices=AUDIENCES)
+    q.add_argument("--message", required=True)
+    q.set_defaults(func=run_post)
+
+    q = cmd("status", "move the incident to another status (resolving goes through close)")
+    q.add_argument("status", choices=[s for s in STATUSES if s != "resolved"])
+    q.add_argument("--note", default="")
+    q.set_defaults(func=run_status)
+
+    q = cmd("close", "resolve: refused unless the soak passed, or the commander overrides with a reason")
+    q.add_argument("--override", metavar="REASON", help="commander only: close without a passed soak")
+    q.add_argument("--note", default="")
+    q.set_defaults(func=run_close)
+
+    q = cmd("severity", "set the severity")
+    q.add_argument("severity", choices=SEVERITIES)
+    q.add_argument("--reason", default="")
+    q.set_defaults(func=run_severity)
+
+    q = cmd("assign", "assign or hand over a role")
+    q.add_argument("role", choices=ROLES)
+    q.add_argument("person")
+    q.set_defaults(func=run_assign)
+
+    q = cmd("verify", "define the verification metrics (and start the soak)")
+    q.add_argument("--metric", action="append", default=[], metavar="SIGNAL<=X",
+                   help="e.g. 'refusal_rate<=0.06' or 'task_success_rate>=0.40' (repeatable)")
+    q.add_argument("--default", action="store_true", help="propose the defaults from the incident's telemetry")
+    q.add_argument("--segment", action="append", default=None, metavar="COL=VALUE",
+                   help="segment filter (default: the incident's segments)")
+    q.add_argument("--soak", type=int, default=60, metavar="MIN", help="soak minutes (default 60)")
+    q.add_argument("--window", type=int, default=10, metavar="MIN", help="rolling window minutes (default 10)")
+    q.add_argument("--min-samples", type=int, default=200, help="fewest requests for a window to be judged")
+    q.add_argument("--start-soak", action="store_true", help="start the soak now (automatic in monitoring)")
+    q.set_defaults(func=run_verify)
+
+
+# --- shared -------------------------------------------------------------------
+
+class _Context:
+    def __init__(self, args: argparse.Namespace):
+        self.data = DataDir.at(args.data)
+        self.incidents = Incidents.for_data_dir(self.data)
+        self._telemetry = None
+
+    @property
+    def telemetry(self):
+        """The TelemetryStore, or None where the data folder holds no telemetry."""
+        if self._telemetry is None and self.data.has_requests():
+            from dashboard.core.telemetry.query import TelemetryStore
+
+            self._telemetry = TelemetryStore(self.data)
+        return self._telemetry
+
+    def now(self) -> datetime:
+        from dashboard.core.incident.telemetry_adapter import telemetry_now
+
+        return telemetry_now(self.telemetry)
+
+    def evaluate(self, state):
+        if self.telemetry is None or not state.is_open or state.soak.started_at is None:
+            return None
+        from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak
+
+        return evaluate_incident_soak(state, self.telemetry, self.now())
+
+    def summary(self, state, full: bool = False) -> dict:
+        return incident_summary(state, self.evaluate(state), self.now(), full=full)
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        return utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO timestamp: {text!r} (e.g. 2025-02-18T15:35:00Z)") from None
+
+
+def _segments(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        column, sep, value = item.partition("=")
+        if not sep or not column.strip() or not value.strip():
+            raise UserError(f"--segment {item!r}: expected COLUMN=VALUE, e.g. tier=paid")
+        out[column.strip()] = value.strip()
+    return out
+
+
+def _write(args: argparse.Namespace, change) -> int:
+    """Run one change against the version loaded now (or --expect-version); print the result."""
+    ctx = _Context(args)
+    at = args.at or ctx.now()
+    try:
+        version = args.expect_version
+        if version is None:
+            version = ctx.incidents.get(args.id).version
+        state = change(ctx, version, at)
+    except (IncidentStoreError, LifecycleError, EventError, ValueError, KeyError) as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+    _print_state(args, ctx, state)
+    return 0
+
+
+def _print_state(args: argparse.Namespace, ctx: _Context, state) -> None:
+    summary = ctx.summary(state)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    soak = summary["soak"]
+    print(f"{state.id} v{state.version} · {state.status} · {state.severity or 'no severity'} · "
+          f"commander {state.commander} · soak {soak['status']}" +
+          (f" ({soak['summary']})" if soak.get("summary") else ""))
+
+
+# --- commands -----------------------------------------------------------------
+
+def run_list(args: argparse.Namespace) -> int:
+    ctx = _Context(args)
+    states = ctx.incidents.list(include_closed=not args.open) if ctx.data.incidents_db.exists() else []
+    rows = [ctx.summary(s) for s in states]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no incidents")
+    for r in rows:
+        print(f"{r['id']:<8} {r['status']:<13} {r['severity'] or '-':<5} {r['commander'] or '-':<16} "
+              f"soak {r['soak']['status']:<12} {r['title']}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    ctx = _Context(args)
+    try:
+        state = ctx.incidents.get(args.id)
+    except IncidentStoreError as exc:
+        raise UserError(str(exc)) from None
+    summary = ctx.summary(state, full=args.json)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{state.id}: {state.title}")
+    print(f"  status {state.status} · severity {state.severity or '-'} · type {state.type or '-'} · v{state.version}")
+    print("  roles: " + ", ".join(f"{role} {person}" for role, person in state.roles.items()))
+    soak = summary["soak"]
+    print(f"  soak: {soak.get('summary') or soak['status']}")
+    for m in soak.get("metrics", []):
+        value = "-" if m["current_value"] is None else f"{m['current_value']:.4g}"
+        print(f"    {m['label']} {m['condition']}: {m['status']}, now {value} (n={m['current_sample_size']}), "
+              f"{m['time_left_minutes']} min left, {len(m['breaches'])} breach(es)")
+    if summary.get("next_update_due"):
+        print(f"  next update due {summary['next_update_due']}" + (" (OVERDUE)" if summary["update_overdue"] else ""))
+    if summary.get("close_blockers"):
+        print("  close blocked: " + "; ".join(summary["close_blockers"]))
+    print("  timeline:")
+    for entry in state.timeline:
+        mark = "!! " if entry.tone == "danger" else ""
+        print(f"    {entry.at:%Y-%m-%d %H:%M} {entry.actor}: {mark}{entry.text}")
+    return 0
+
+
+def run_open(args: argparse.Namespace) -> int:
+    ctx = _Context(args)
+    try:
+        state = ctx.incidents.open(
+            args.actor, args.title, at=args.at or ctx.now(), type=args.type, severity=args.severity,
+            commander=args.commander, service=args.service, summary=args.summary, signals=args.signal,
+            segments=_segments(args.segment), suspects=args.suspect, source=args.source,
+            window_start=args.started, detected_at=args.detected)
+    except (IncidentStoreError, EventError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    _print_state(args, ctx, state)
+    return 0
+
+
+def run_post(args: argparse.Namespace) -> int:
+    return _write(args, lambda ctx, v, at: ctx.incidents.post_update(args.id, v, args.actor, args.audience,
+                                                                     args.message, at=at))
+
+
+def run_status(args: argparse.Namespace) -> int:
+    return _write(args, lambda ctx, v, at: ctx.incidents.set_status(args.id, v, args.actor, args.status,
+                                                                    note=args.note, at=at))
+
+
+def run_severity(args: argparse.Namespace) -> int:
+    return _write(args, lambda ctx, v, at: ctx.incidents.set_severity(args.id, v, args.actor, args.severity,
+                                                                      reason=args.reason, at=at))
+
+
+def run_assign(args: argparse.Namespace) -> int:
+    return _write(args, lambda ctx, v, at: ctx.incidents.assign_role(args.id, v, args.actor, args.role,
+                                                                     args.person, at=at))
+
+
+def run_close(args: argparse.Namespace) -> int:
+    def change(ctx: _Context, version: int, at: datetime):
+        state = ctx.incidents.get(args.id)
+        return ctx.incidents.close(args.id, version, args.actor, ctx.evaluate(state),
+                                   override_reason=args.override, note=args.note, at=at)
+    return _write(args, change)
+
+
+def parse_metric(text: str, segment: dict[str, str], soak: int, window: int, min_samples: int) -> VerificationMetric:
+    for comparator in ("<=", ">="):
+        signal, sep, threshold = text.partition(comparator)
+        if sep:
+            try:
+                value = float(threshold)
+            except ValueError:
+                raise UserError(f"--metric {text!r}: threshold {threshold!r} is not a number") from None
+            from dashboard.core.incident.telemetry_adapter import ratio_columns
+
+            ratio_columns(signal.strip())  # unsupported signals are refused here, not at evaluation
+            return VerificationMetric(signal=signal.strip(), segment=segment, comparator=comparator,
+                                      threshold=value, soak_minutes=soak, window_minutes=window,
+                                      min_samples=min_samples)
+    raise UserError(f"--metric {text!r}: expected SIGNAL<=THRESHOLD or SIGNAL>=THRESHOLD")
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    def change(ctx: _Context, version: int, at: datetime):
+        state = ctx.incidents.get(args.id)
+        segment = _segments(args.segment) if args.segment is not None else dict(state.segments)
+        if args.default:
+            if ctx.telemetry is None:
+                raise UserError("--default needs telemetry in the data folder to measure baselines")
+            from dashboard.core.incident.telemetry_adapter import propose_for_incident
+
+            metrics = propose_for_incident(state.model_copy(update={"segments": segment}), ctx.telemetry,
+                                           soak_minutes=args.soak)
+        elif args.metric:
+            metrics = [parse_metric(m, segment, args.soak, args.window, args.min_samples) for m in args.metric]
+        else:
+            raise UserError("give --metric SIGNAL<=X (repeatable) or --default")
+        return ctx.incidents.define_verification(args.id, version, args.actor, metrics,
+                                                 start_soak=True if args.start_soak else None, at=at)
+    return _write(args, change)

@@ -1,0 +1,118 @@
+"""From telemetry to what the incident logic judges: per-minute counts, baselines, "now".
+
+`evaluate_soak` and `propose_verification` stay independent of the store;
+this module is the only place in incident/ that reads telemetry, through the
+TelemetryStore's `series` (per-bucket counts and sums).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+
+from dashboard.core.incident.soak import MinuteCount, SoakEvaluation, VerificationMetric, evaluate_soak
+from dashboard.core.incident.state import IncidentState
+from dashboard.core.incident.verification import propose_verification
+
+MINUTE = timedelta(minutes=1)
+
+# signal -> (numerator column, denominator column) in a `series` frame. Quantile
+# signals (latency percentiles) are absent: they cannot be pooled over a window
+# from per-minute values, so they cannot be verification metrics here.
+RATIO_COLUMNS: dict[str, tuple[str, str]] = {
+    "error_rate": ("errors", "requests"),
+    "refusal_rate": ("refused", "requests"),
+    "task_success_rate": ("task_success", "task_success_n"),
+    "quality_score": ("quality_sum", "quality_n"),
+    "policy_violation_rate": ("policy_violations", "requests"),
+    "guardrail_block_rate": ("guardrail_blocks", "requests"),
+    "tool_error_rate": ("tool_errors", "tool_calls"),
+    "fallback_rate": ("fallbacks", "requests"),
+    "cost_per_request": ("cost_usd", "requests"),
+    "input_tokens_per_request": ("input_tokens", "requests"),
+    "output_tokens_per_request": ("output_tokens", "requests"),
+}
+
+
+def ratio_columns(signal: str) -> tuple[str, str]:
+    try:
+        return RATIO_COLUMNS[signal]
+    except KeyError:
+        raise ValueError(f"signal {signal!r} cannot be verified on pooled per-minute counts; "
+                         f"use one of: {', '.join(RATIO_COLUMNS)}") from None
+
+
+def minute_counts(frame: pl.DataFrame, signal: str) -> list[MinuteCount]:
+    """(minute, numerator, denominator) per bucket of a `TelemetryStore.series` frame."""
+    num_col, den_col = ratio_columns(signal)
+    missing = [c for c in ("bucket", num_col, den_col) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"series frame lacks column(s) {missing} needed for {signal}")
+    rows = frame.select("bucket", pl.col(num_col).fill_null(0), pl.col(den_col).fill_null(0)).iter_rows()
+    return [MinuteCount(_utc(b), float(n), float(d)) for b, n, d in rows]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def telemetry_now(store) -> datetime:
+    """The data's clock (newest telemetry timestamp); the wall clock when there is no telemetry."""
+    newest = store.now() if store is not None else None
+    return _utc(newest) if newest is not None else datetime.now(timezone.utc)
+
+
+def soak_counts(store, metrics: Sequence[VerificationMetric], start: datetime,
+                end: datetime) -> dict[str, list[MinuteCount]]:
+    """Per-minute counts for every metric, one series query per distinct segment filter."""
+    origin = _utc(start).replace(second=0, microsecond=0)
+    frames: dict[tuple, pl.DataFrame] = {}
+    out: dict[str, list[MinuteCount]] = {}
+    for metric in metrics:
+        ratio_columns(metric.signal)  # refuse unsupported signals before querying
+        seg = tuple(sorted(metric.segment.items()))
+        if seg not in frames:
+            frames[seg] = store.series(origin, _utc(end) + MINUTE, filters=dict(seg) or None, bucket=MINUTE)
+        out[metric.key] = minute_counts(frames[seg], metric.signal)
+    return out
+
+
+def evaluate_incident_soak(state: IncidentState, store, now: datetime | None = None) -> SoakEvaluation:
+    """The incident's soak, judged on telemetry up to `now` (default: the data's clock)."""
+    now = _utc(now) if now is not None else telemetry_now(store)
+    started = state.soak.started_at
+    if started is None or not state.verification or now < started:
+        return evaluate_soak(state.verification, {}, None, now)
+    counts = soak_counts(store, state.verification, started, now)
+    return evaluate_soak(state.verification, counts, started, now)
+
+
+def pooled_values(store, signals: Sequence[str], start: datetime, end: datetime,
+                  segment: dict[str, str] | None = None) -> dict[str, float]:
+    """Each signal pooled over [start, end) on a segment (signals with no samples are left out)."""
+    frame = store.window_totals([("w", _utc(start), _utc(end))], filters=segment or None)
+    out: dict[str, float] = {}
+    if frame.is_empty():
+        return out
+    row = frame.row(0, named=True)
+    for signal in signals:
+        num_col, den_col = ratio_columns(signal)
+        den = row.get(den_col) or 0
+        if den:
+            out[signal] = float(row.get(num_col) or 0) / float(den)
+    return out
+
+
+def propose_for_incident(state: IncidentState, store, baseline_hours: float = 3.0,
+                         soak_minutes: int = 60) -> list[VerificationMetric]:
+    """Default verification for an incident: its first signal on its segment, thresholds from the
+    `baseline_hours` before the regression started."""
+    key = next((s for s in state.signals if s in RATIO_COLUMNS), None) or "error_rate"
+    # without a known regression start, step back an hour from detection so the
+    # baseline is less likely to contain the regression itself
+    start = state.window_start or (state.detected_at or state.opened_at) - timedelta(hours=1)
+    signals = list(dict.fromkeys([key, "policy_violation_rate", "refusal_rate", "task_success_rate"]))
+    baselines = pooled_values(store, signals, start - timedelta(hours=baseline_hours), start, state.segments)
+    return propose_verification(key, baselines, state.segments, soak_minutes=soak_minutes)
