@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "ingest",
     "bench",
     "postmortem",
+    "incident",
 )
 
 
