@@ -160,22 +160,27 @@ def resolve_columns(source: SourceFile, spec: TableSpec) -> dict[str, str | None
     """Contract field -> the file's column feeding it (None = absent); unusable files raise."""
     available = set(source.frame.columns)
     resolved: dict[str, str | None] = {}
+    not_found: list[str] = []
+    missing_required: list[str] = []
     for rule in spec.rules:
         wanted = spec.columns.get(rule.name, rule.name)
         if wanted in available:
             resolved[rule.name] = wanted
-            continue
-        if rule.name in spec.columns:
-            raise UnreadableFile(
-                source.path,
-                f"column {wanted!r} (mapped to {rule.name}) not found; the file's columns are "
-                f"{sorted(available)}")
-        if rule.required and rule.name not in spec.defaults:
-            raise UnreadableFile(
-                source.path,
-                f"missing required column {rule.name!r}; the file's columns are {sorted(available)} "
-                f"(if yours is named differently, map it in the mapping file: [columns] {rule.name} = \"your_column\")")
-        resolved[rule.name] = None
+        elif rule.name in spec.columns:
+            not_found.append(f"{wanted!r} (mapped to {rule.name})")
+        elif rule.required and rule.name not in spec.defaults:
+            missing_required.append(rule.name)
+        else:
+            resolved[rule.name] = None
+    problems = []
+    if not_found:
+        problems.append(f"column {', '.join(not_found)} not found")
+    if missing_required:
+        names = ", ".join(repr(n) for n in missing_required)
+        problems.append(f"missing required column {names} (if yours is named differently, map it in the "
+                        f"mapping file: [columns] {missing_required[0]} = \"your_column\")")
+    if problems:
+        raise UnreadableFile(source.path, "; ".join(problems) + f"; the file's columns are {sorted(available)}")
     return resolved
 
 

@@ -53,6 +53,16 @@ NO_DEFAULT_FIELDS = frozenset({"ts", "request_id"})
 Scalar = str | int | float | bool
 
 
+class _YamlWordsLoader(yaml.SafeLoader):
+    """YAML without implicit booleans: `true:`/`yes`/`no` stay words (the booleans table lists words)."""
+
+
+_YamlWordsLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class MappingError(ValueError):
     """The mapping file itself is wrong (unreadable, unknown key, bad value)."""
 
@@ -249,7 +259,7 @@ def load_mapping(path: str | Path) -> IngestMapping:
         if suffix == ".toml":
             data = tomllib.loads(text)
         elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
+            data = yaml.load(text, Loader=_YamlWordsLoader) or {}
         else:
             raise MappingError(f"{path}: mapping must be a .toml, .yaml or .yml file")
     except tomllib.TOMLDecodeError as exc:
