@@ -163,7 +163,8 @@ def _write(args: argparse.Namespace, change) -> int:
             version = ctx.incidents.get(args.id).version
         state = change(ctx, version, at)
     except (IncidentStoreError, LifecycleError, EventError, ValueError, KeyError) as exc:
-        raise UserError(str(exc).strip("'\"")) from None
+        # a KeyError's str() is its repr; show the message itself
+        raise UserError(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) from None
     _print_state(args, ctx, state)
     return 0
 
