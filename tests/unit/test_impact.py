@@ -67,7 +67,7 @@ def test_refusal_delta_and_extra_refusals(impact):
     assert d.current == pytest.approx(0.05)
     assert d.excess_events == pytest.approx(3060 - 0.04 * 24_000)  # 2,100 extra refusals
     assert d.degraded
-    assert d.event_label == "refusals"
+    assert d.event_label == "extra refusals"
 
 
 def test_deflection_delta_is_tickets_not_deflected(impact):

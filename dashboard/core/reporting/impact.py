@@ -27,11 +27,11 @@ from dashboard.core.reporting.signal_math import HIGHER_IS_WORSE, SignalMath, si
 TREND_WINDOW = timedelta(minutes=30)
 # signals shown as quality and safety deltas, in reading order, with what one excess event is called
 DELTA_SIGNALS: dict[str, str] = {
-    "refusal_rate": "refusals",
+    "refusal_rate": "extra refusals",
     "task_success_rate": "tickets not deflected",
-    "error_rate": "errors",
-    "policy_violation_rate": "policy violations",
-    "fallback_rate": "fallbacks",
+    "error_rate": "extra errors",
+    "policy_violation_rate": "extra policy violations",
+    "fallback_rate": "extra fallbacks",
     "quality_score": "",
     "cost_per_request": "",
 }

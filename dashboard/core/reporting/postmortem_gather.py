@@ -1,0 +1,112 @@
+"""Collect what a postmortem is built from: the record, the releases, and measured phases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from dashboard.core.datadir import DataDir
+from dashboard.core.incident.service import Incidents
+from dashboard.core.incident.state import IncidentState
+from dashboard.core.incident.store import IncidentStoreError
+from dashboard.core.reporting.impact_store import incident_impact
+from dashboard.core.reporting.postmortem import (
+    build_postmortem, incident_releases, mark_rollbacks, phase_windows,
+)
+from dashboard.core.reporting.postmortem_edits import PostmortemEdits
+from dashboard.core.reporting.postmortem_model import Phase, Postmortem
+from dashboard.core.reporting.signal_math import SIGNALS, utc
+
+DETECTION_WINDOW = timedelta(minutes=10)
+MAX_KEY_SIGNALS = 2
+
+
+class PostmortemError(Exception):
+    """The postmortem cannot be produced as asked (unknown incident, unreadable store)."""
+
+
+def key_signals_of(state: IncidentState) -> list[str]:
+    """What the team verifies recovery on, else the incident's own signals (rates and means only)."""
+    names = [m.signal for m in state.verification] + list(state.signals)
+    known = [n for n in dict.fromkeys(names) if n in SIGNALS and SIGNALS[n].kind != "quantile"]
+    return known[:MAX_KEY_SIGNALS]
+
+
+def measurement_segment(state: IncidentState) -> dict[str, str]:
+    """Where recovery is judged: the verification segment when defined, else the incident's."""
+    if state.verification and state.verification[0].segment:
+        return dict(state.verification[0].segment)
+    return dict(state.segments)
+
+
+def measure_windows(store, windows: list[tuple[str, datetime, datetime]], signals: list[str],
+                    segment: dict[str, str]) -> dict[str, tuple[int, dict[str, float | None]]]:
+    """label -> (requests, {signal: value pooled over the window}) on the segment."""
+    if not windows:
+        return {}
+    frame = store.window_totals(windows, filters=segment or None)
+    out: dict[str, tuple[int, dict[str, float | None]]] = {}
+    for label, _, _ in windows:
+        row = frame.filter(pl.col("grp") == label) if not frame.is_empty() else frame
+        requests = int(row["requests"].sum() or 0) if not row.is_empty() else 0
+        out[label] = (requests, {s: (SIGNALS[s].pooled(row) if not row.is_empty() else None) for s in signals})
+    return out
+
+
+def measure_phases(store, releases: list[dict], start: datetime, end: datetime, signals: list[str],
+                   segment: dict[str, str]) -> list[Phase]:
+    spans = phase_windows(releases, start, end)
+    named = [(f"p{i}", a, b) for i, (_, a, b, _) in enumerate(spans)]
+    measured = measure_windows(store, named, signals, segment)
+    phases = []
+    for (name, a, b), (label, _, _, rel) in zip(named, spans):
+        requests, values = measured.get(name, (0, {}))
+        phases.append(Phase(label, a, b, requests, values, rel))
+    return phases
+
+
+def soak_line(state: IncidentState, store, as_of: datetime) -> str | None:
+    if not state.is_open or state.soak.started_at is None or not state.verification:
+        return None
+    from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak
+
+    evaluation = evaluate_incident_soak(state, store, as_of)
+    return f"As of {as_of:%H:%M} UTC: {evaluation.summary()}"
+
+
+def gather_postmortem(data: DataDir, incident_id: str, store=None) -> Postmortem:
+    try:
+        state = Incidents.for_data_dir(data).get(incident_id)
+    except IncidentStoreError as exc:
+        raise PostmortemError(f"{data.incidents_db}: {exc}") from None
+    if store is None and data.has_requests():
+        from dashboard.core.telemetry.query import TelemetryStore
+
+        store = TelemetryStore(data)
+    edits = {k: (e.text, e.author, e.edited_at) for k, e in PostmortemEdits(data.incidents_db).latest(state.id).items()}
+    reproducer = (f"`warroom incident packet {state.id} --out DIR` exports affected and unaffected requests from "
+                  "the incident window with every artifact version (Parquet, JSONL and a manifest) for the "
+                  "regression suite.")
+    if store is None or store.now() is None:
+        as_of = state.last_event_at
+        return build_postmortem(state, releases=pl.DataFrame(), phases=[], key_signals=key_signals_of(state),
+                                as_of=as_of, edits=edits, reproducer=reproducer)
+    as_of = utc(store.now())
+    start = state.window_start or state.detected_at or state.opened_at
+    end = min(state.resolved_at or as_of, as_of)
+    signals = key_signals_of(state)
+    segment = measurement_segment(state)
+    releases = store.releases(start - timedelta(hours=1), end + timedelta(seconds=1))
+    releases = releases.with_columns(pl.col("ts").dt.convert_time_zone("UTC")) if not releases.is_empty() else releases
+    rel_rows = mark_rollbacks(incident_releases(releases, state, end))
+    phases = measure_phases(store, rel_rows, start, end, signals, segment)
+    detection = {}
+    if state.detected_at is not None:
+        detected = measure_windows(store, [("d", state.detected_at - DETECTION_WINDOW, state.detected_at)],
+                                   signals, segment)
+        detection = detected.get("d", (0, {}))[1]
+    impact = incident_impact(store, state, now=as_of)
+    return build_postmortem(state, releases=releases, phases=phases, key_signals=signals, as_of=as_of,
+                            impact=impact, detection_values=detection, soak_line=soak_line(state, store, as_of),
+                            edits=edits, reproducer=reproducer)
