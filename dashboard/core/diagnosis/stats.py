@@ -226,6 +226,13 @@ def _z(alpha: float, power: float) -> tuple[float, float]:
     return float(sps.norm.ppf(1 - alpha / 2)), float(sps.norm.ppf(power))
 
 
+def _rate_n(p0: float, delta: float, za: float, zb: float) -> float:
+    p1 = p0 + delta
+    pbar = (p0 + p1) / 2
+    root = za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p0 * (1 - p0) + p1 * (1 - p1))
+    return root ** 2 / delta ** 2
+
+
 def rate_samples_needed(p0: float, delta: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Trials needed in EACH of two equal windows (before, after) to detect p0 -> p0 + delta.
 
@@ -235,10 +242,7 @@ def rate_samples_needed(p0: float, delta: float, alpha: float = 0.05, power: flo
     p1 = p0 + delta
     if not (0 < p0 < 1 and 0 < p1 < 1) or delta == 0:
         raise ValueError("need 0 < p0, p0 + delta < 1 and a non-zero delta")
-    za, zb = _z(alpha, power)
-    pbar = (p0 + p1) / 2
-    root = za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p0 * (1 - p0) + p1 * (1 - p1))
-    return root ** 2 / delta ** 2
+    return _rate_n(p0, delta, *_z(alpha, power))
 
 
 def rate_time_to_detect(p0: float, delta: float, trials_per_minute: float,
@@ -253,14 +257,15 @@ def rate_mde(p0: float, trials_per_minute: float, minutes: float,
              alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest upward shift of rate `p0` detectable with `minutes` of traffic on each side."""
     n = trials_per_minute * minutes
-    if n <= 0:
+    if n <= 0 or not 0 < p0 < 1:
         return math.inf
+    za, zb = _z(alpha, power)
     lo, hi = 1e-9, 1 - p0 - 1e-9
-    if rate_samples_needed(p0, hi, alpha, power) > n:
+    if _rate_n(p0, hi, za, zb) > n:
         return math.inf
-    for _ in range(80):  # bisection: samples needed falls as delta grows
+    for _ in range(60):  # bisection: samples needed falls as delta grows
         mid = (lo + hi) / 2
-        if rate_samples_needed(p0, mid, alpha, power) > n:
+        if _rate_n(p0, mid, za, zb) > n:
             lo = mid
         else:
             hi = mid
@@ -292,3 +297,69 @@ def chi2_pvalue(statistic: float, tests: int = 1) -> float:
     if not np.isfinite(statistic):
         return 0.0 if statistic > 0 else 1.0
     return float(min(1.0, sps.chi2.sf(max(statistic, 0.0), 1) * max(tests, 1)))
+
+
+# ---------------------------------------------------------------- same-minute cohort contrasts
+
+
+@dataclass(frozen=True)
+class StratifiedContrast:
+    """Group b against group a compared within strata (time buckets), then combined.
+
+    Comparing within each minute removes whatever else changed over time (another
+    release, the daily cycle) from a cohort contrast whose mix shifts during a
+    ramp. `effect` is a rate difference, or a log-mean difference for log data.
+    """
+
+    level_a: float          # pooled level of group a over the compared strata
+    level_b: float
+    effect: float
+    ci_low: float
+    ci_high: float
+    z: float
+    p_value: float
+    n_a: int
+    n_b: int
+    strata: int
+
+
+def _combine(d: np.ndarray, var: np.ndarray, w: np.ndarray, confidence: float):
+    sw = w.sum()
+    est = float((w * d).sum() / sw)
+    se = float(math.sqrt((w ** 2 * var).sum()) / sw)
+    z = est / se if se > 0 else (0.0 if est == 0 else math.copysign(math.inf, est))
+    zc = float(sps.norm.ppf(0.5 + confidence / 2))
+    return est, est - zc * se, est + zc * se, z, float(2 * sps.norm.sf(abs(z)))
+
+
+def stratified_rate_difference(x_a, n_a, x_b, n_b, confidence: float = 0.95) -> StratifiedContrast | None:
+    """Mantel-Haenszel-weighted rate difference (b - a) over strata where both groups have trials."""
+    x_a, n_a, x_b, n_b = (np.asarray(v, dtype=float) for v in (x_a, n_a, x_b, n_b))
+    keep = (n_a > 0) & (n_b > 0)
+    if not keep.any():
+        return None
+    x_a, n_a, x_b, n_b = x_a[keep], n_a[keep], x_b[keep], n_b[keep]
+    p_a, p_b = x_a / n_a, x_b / n_b
+    pooled = (x_a + x_b) / (n_a + n_b)
+    # the null variance per stratum keeps empty-looking strata (0 events) from claiming zero noise
+    var = np.maximum(pooled * (1 - pooled), 0.25 / (n_a + n_b)) * (1 / n_a + 1 / n_b)
+    w = n_a * n_b / (n_a + n_b)
+    est, lo, hi, z, p = _combine(p_b - p_a, var, w, confidence)
+    return StratifiedContrast(float(x_a.sum() / n_a.sum()), float(x_b.sum() / n_b.sum()), est, lo, hi, z, p,
+                              int(n_a.sum()), int(n_b.sum()), int(keep.sum()))
+
+
+def stratified_mean_difference(n_a, m_a, v_a, n_b, m_b, v_b, confidence: float = 0.95) -> StratifiedContrast | None:
+    """Precision-weighted difference of means (b - a) over strata where both groups have 2+ observations."""
+    n_a, m_a, v_a, n_b, m_b, v_b = (np.nan_to_num(np.asarray(v, dtype=float)) for v in (n_a, m_a, v_a, n_b, m_b, v_b))
+    keep = (n_a > 1) & (n_b > 1)
+    if not keep.any():
+        return None
+    n_a, m_a, v_a, n_b, m_b, v_b = (v[keep] for v in (n_a, m_a, v_a, n_b, m_b, v_b))
+    _, _, common = pool_log_stats(np.concatenate([n_a, n_b]), np.concatenate([m_a, m_b]),
+                                  np.concatenate([v_a, v_b]))
+    var = np.maximum(v_a, 1e-3 * common) / n_a + np.maximum(v_b, 1e-3 * common) / n_b
+    w = 1 / var
+    est, lo, hi, z, p = _combine(m_b - m_a, var, w, confidence)
+    return StratifiedContrast(float((n_a * m_a).sum() / n_a.sum()), float((n_b * m_b).sum() / n_b.sum()),
+                              est, lo, hi, z, p, int(n_a.sum()), int(n_b.sum()), int(keep.sum()))

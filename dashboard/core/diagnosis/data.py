@@ -1,0 +1,195 @@
+"""What diagnosis reads from the telemetry store, as per-bucket aggregates.
+
+Each diagnosable signal maps to the sufficient statistics it is tested on:
+event and trial counts for rates, log-scale count/mean/variance for latency,
+cost and tokens, plain count/mean/variance for the quality score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from dashboard.core.diagnosis.detect import BucketSeries
+from dashboard.core.telemetry.query import Scope, TelemetryStore
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    name: str
+    label: str
+    kind: Literal["rate", "log", "mean"]
+    direction: int                      # +1: up is bad; -1: down is bad
+    events: str | None = None           # rate: event count column
+    trials: str | None = None           # rate: trial count column
+    measure: str | None = None          # log/mean: request column
+    unit: str = ""
+
+    def format(self, level: float) -> str:
+        """A level in the signal's unit, for evidence lines."""
+        if not np.isfinite(level):
+            return "n/a"
+        if self.kind == "rate":
+            return f"{100 * level:.1f}%"
+        if self.unit == "USD":
+            return f"${level:.5f}"
+        if self.unit == "ms":
+            return f"{level:.0f} ms"
+        return f"{level:.3g}{(' ' + self.unit) if self.unit else ''}"
+
+    def format_effect(self, effect: float, label: str) -> str:
+        if label == "ratio":
+            return f"{100 * (effect - 1):+.1f}%"
+        if self.kind == "rate":
+            return f"{100 * effect:+.1f} pts"
+        return f"{effect:+.3g}"
+
+
+SIGNALS: dict[str, SignalSpec] = {s.name: s for s in (
+    SignalSpec("error_rate", "error rate", "rate", 1, "errors", "requests"),
+    SignalSpec("refusal_rate", "refusal rate", "rate", 1, "refused", "requests"),
+    SignalSpec("task_success_rate", "task success rate", "rate", -1, "task_success", "task_success_n"),
+    SignalSpec("policy_violation_rate", "policy violation rate", "rate", 1, "policy_violations", "requests"),
+    SignalSpec("guardrail_block_rate", "guardrail block rate", "rate", 1, "guardrail_blocks", "requests"),
+    SignalSpec("tool_error_rate", "tool error rate", "rate", 1, "tool_errors", "tool_calls"),
+    SignalSpec("fallback_rate", "fallback rate", "rate", 1, "fallbacks", "requests"),
+    # quantile signals are tested on the log-latency distribution: a slowdown shifts it
+    SignalSpec("latency_p50_ms", "latency (p50)", "log", 1, measure="latency_ms", unit="ms"),
+    SignalSpec("latency_p95_ms", "latency (p95)", "log", 1, measure="latency_ms", unit="ms"),
+    SignalSpec("latency_p99_ms", "latency (p99)", "log", 1, measure="latency_ms", unit="ms"),
+    SignalSpec("ttft_ms", "time to first token", "log", 1, measure="ttft_ms", unit="ms"),
+    SignalSpec("cost_per_request", "cost per request", "log", 1, measure="cost_usd", unit="USD"),
+    SignalSpec("input_tokens_per_request", "input tokens per request", "log", 1, measure="input_tokens",
+               unit="tokens"),
+    SignalSpec("output_tokens_per_request", "output tokens per request", "log", 1, measure="output_tokens",
+               unit="tokens"),
+    SignalSpec("quality_score", "quality score", "mean", -1, measure="quality_score"),
+)}
+
+
+def signal_spec(name: str) -> SignalSpec:
+    try:
+        return SIGNALS[name]
+    except KeyError:
+        raise KeyError(f"signal {name!r} cannot be diagnosed; choose one of: {', '.join(sorted(SIGNALS))}") from None
+
+
+def _grid(start: datetime, end: datetime, bucket: timedelta) -> np.ndarray:
+    first = np.datetime64(start.replace(tzinfo=None), "us")
+    step = np.timedelta64(int(bucket.total_seconds() * 1e6), "us")
+    n = max(int((end - start) / bucket), 1)
+    return first + step * np.arange(n)
+
+
+def _bucket_us(bucket: timedelta) -> int:
+    return int(bucket.total_seconds() * 1e6)
+
+
+def _align(start: datetime, bucket: timedelta) -> datetime:
+    """Floor to the bucket grid the SQL time_bucket uses (whole minutes from midnight)."""
+    epoch = datetime(2000, 1, 3, tzinfo=start.tzinfo)
+    steps = (start - epoch) // bucket
+    return epoch + steps * bucket
+
+
+def load_frame(store: TelemetryStore, spec: SignalSpec, start: datetime, end: datetime,
+               filters: dict | None, bucket: timedelta, by: str | None = None) -> pl.DataFrame:
+    """Per-bucket (and per `grp`) rows with columns bucket, grp, count, value, var."""
+    scope = Scope.of(start, end, filters, by)
+    if spec.kind == "rate":
+        frame = store.run_sql("diagnosis_rate_counts", {"bucket_us": _bucket_us(bucket)}, scope)
+        return frame.select(
+            "bucket", "grp",
+            pl.col(spec.trials).cast(pl.Float64).alias("count"),
+            pl.col(spec.events).cast(pl.Float64).alias("value"),
+            pl.lit(None, dtype=pl.Float64).alias("var"),
+        )
+    frame = store.run_sql("diagnosis_measure_stats", {"bucket_us": _bucket_us(bucket), "measure": spec.measure,
+                                                      "log": spec.kind == "log"}, scope)
+    return frame.select("bucket", "grp", pl.col("n").cast(pl.Float64).alias("count"),
+                        pl.col("mean").cast(pl.Float64).alias("value"),
+                        pl.col("var").cast(pl.Float64).fill_null(0.0).alias("var"))
+
+
+def to_series(frame: pl.DataFrame, spec: SignalSpec, start: datetime, end: datetime,
+              bucket: timedelta) -> BucketSeries:
+    """Place per-bucket rows on the full grid [start, end) (empty buckets: zero counts)."""
+    grid = _grid(start, end, bucket)
+    count = np.zeros(len(grid))
+    value = np.zeros(len(grid))
+    var = np.zeros(len(grid))
+    if frame.height:
+        ts = frame["bucket"].dt.replace_time_zone(None).to_numpy().astype("datetime64[us]")
+        idx = ((ts - grid[0]) // np.timedelta64(int(bucket.total_seconds() * 1e6), "us")).astype(int)
+        ok = (idx >= 0) & (idx < len(grid))
+        np.add.at(count, idx[ok], frame["count"].to_numpy()[ok])
+        if spec.kind == "rate":
+            np.add.at(value, idx[ok], frame["value"].to_numpy()[ok])
+        else:  # one row per bucket and group, so plain assignment
+            value[idx[ok]] = np.nan_to_num(frame["value"].to_numpy()[ok])
+            var[idx[ok]] = np.nan_to_num(frame["var"].to_numpy()[ok])
+    return BucketSeries(spec.kind, grid, count, value, None if spec.kind == "rate" else var,
+                        bucket.total_seconds() / 60)
+
+
+def load_series(store: TelemetryStore, spec: SignalSpec, start: datetime, end: datetime,
+                filters: dict | None, bucket: timedelta) -> BucketSeries:
+    start = _align(start, bucket)
+    frame = load_frame(store, spec, start, end, filters, bucket)
+    return to_series(frame, spec, start, end, bucket)
+
+
+def load_history(store: TelemetryStore, spec: SignalSpec, start: datetime, end: datetime,
+                 filters: dict | None, bucket: timedelta, days: int, first_ts: datetime | None) -> list[BucketSeries]:
+    """The same clock window on each of the previous `days` days that hold data (newest first)."""
+    start = _align(start, bucket)
+    out = []
+    for d in range(1, days + 1):
+        a, b = start - timedelta(days=d), end - timedelta(days=d)
+        if first_ts is not None and b <= first_ts:
+            break
+        frame = load_frame(store, spec, a, b, filters, bucket)
+        out.append(to_series(frame, spec, a, b, bucket))
+    return out
+
+
+def load_cohorts(store: TelemetryStore, spec: SignalSpec, column: str, start: datetime, end: datetime,
+                 filters: dict | None, bucket: timedelta) -> dict[str, BucketSeries]:
+    """One series per version of an artifact column, on the same grid."""
+    start = _align(start, bucket)
+    frame = load_frame(store, spec, start, end, filters, bucket, by=column)
+    return {str(version): to_series(part, spec, start, end, bucket)
+            for (version,), part in frame.group_by("grp") if version is not None}
+
+
+def load_window_totals(store: TelemetryStore, spec: SignalSpec, windows: list[tuple[str, datetime, datetime]],
+                       filters: dict | None, by: str | None = None) -> dict[tuple[str, str | None], tuple[float, float, float]]:
+    """(window label, value of `by`) -> pooled (count, value, var) over the window.
+
+    For rates value is the event count; for log/mean signals it is the mean.
+    """
+    from dashboard.core.diagnosis.stats import pool_log_stats
+
+    out: dict[tuple[str, str | None], tuple[float, float, float]] = {}
+    for label, a, b in windows:
+        if b <= a:
+            continue
+        frame = load_frame(store, spec, a, b, filters, timedelta(minutes=30), by=by)
+        for (grp,), part in frame.group_by("grp"):
+            if spec.kind == "rate":
+                out[(label, grp)] = (float(part["count"].sum()), float(part["value"].sum()), 0.0)
+            else:
+                out[(label, grp)] = pool_log_stats(part["count"].to_numpy(), part["value"].to_numpy(),
+                                                   part["var"].to_numpy())
+    return out
+
+
+def load_exposure(store: TelemetryStore, column: str, dims: list[str], start: datetime, end: datetime,
+                  filters: dict | None) -> pl.DataFrame:
+    """Requests per (version, dim, value) of one artifact column in [start, end)."""
+    return store.run_sql("diagnosis_exposure", {"dims": dims, "version_column": column},
+                         Scope.of(start, end, filters))

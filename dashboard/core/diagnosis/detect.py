@@ -1,0 +1,376 @@
+"""Change detection on a signal's per-bucket aggregates.
+
+Two families, both on sufficient statistics rather than per-bucket ratios:
+- rate signals: events out of trials per bucket; the split statistic is the
+  binomial likelihood ratio computed from cumulative counts;
+- log-scale signals (latency, cost, tokens) and plain means (quality score):
+  count, mean and variance per bucket; the split statistic is the reduction in
+  the sum of squares of a two-level mean.
+
+A daily-cycle baseline (the same minutes on previous days) is removed first, so
+a level that is normal for the time of day does not look like a change. Known
+release times are tried before a free search, so a change that lines up with a
+release is placed at the release rather than a bucket or two later where noise
+happens to peak. Binary segmentation then finds further changes (a second
+release, the recovery after a rollback).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from dashboard.core.diagnosis import stats
+
+SeriesKind = Literal["rate", "log", "mean"]
+
+
+@dataclass
+class BucketSeries:
+    """Per-bucket aggregates of one signal, oldest first.
+
+    rate: `count` = trials, `value` = events. log/mean: `count` = observations,
+    `value` = mean (of the log for "log"), `var` = sample variance.
+    """
+
+    kind: SeriesKind
+    ts: np.ndarray                      # datetime64[us] bucket starts, UTC
+    count: np.ndarray
+    value: np.ndarray
+    var: np.ndarray | None = None
+    bucket_minutes: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.ts = np.asarray(self.ts, dtype="datetime64[us]")
+        self.count = np.asarray(self.count, dtype=float)
+        self.value = np.asarray(self.value, dtype=float)
+        if self.var is not None:
+            self.var = np.asarray(self.var, dtype=float)
+        if not (len(self.ts) == len(self.count) == len(self.value)):
+            raise ValueError("ts, count and value must have the same length")
+        if self.kind != "rate" and self.var is None:
+            raise ValueError(f"a {self.kind} series needs a per-bucket variance")
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def level(self, lo: int, hi: int) -> float:
+        """The pooled level of buckets [lo, hi): a rate, or a mean (geometric mean for log)."""
+        n = self.count[lo:hi]
+        if n.sum() <= 0:
+            return float("nan")
+        if self.kind == "rate":
+            return float(self.value[lo:hi].sum() / n.sum())
+        _, mu, _ = stats.pool_log_stats(n, self.value[lo:hi], self.var[lo:hi])
+        return math.exp(mu) if self.kind == "log" else mu
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The level expected in each bucket from the same minutes on previous days."""
+
+    level: np.ndarray                   # rate, or mean (of the log for "log"), per bucket
+    days: int                           # previous days that contributed
+
+
+@dataclass
+class ChangePoint:
+    ts: np.datetime64
+    index: int
+    before: float                       # level on the stretch before (rate or geometric mean)
+    after: float
+    effect: float                       # rate: after - before; log: after / before; mean: after - before
+    effect_low: float
+    effect_high: float
+    effect_label: str                   # "difference" or "ratio"
+    p_value: float
+    statistic: float                    # chi-square(1) of the split, dispersion-adjusted
+    aligned_release: str | None         # "prompt prompt-v7" when placed at a release time
+    regression: bool                    # moved in the signal's bad direction
+    minutes_before: float
+    minutes_after: float
+    per_minute: float                   # traffic (trials or observations) per minute after it
+    mde: float                          # smallest shift detectable with an hour of that traffic
+    minutes_to_detect: float            # traffic time needed to be sure of a shift this size
+    notes: list[str] = field(default_factory=list)
+
+
+def daily_baseline(series: BucketSeries, history: list[BucketSeries], smooth_buckets: int = 15) -> Baseline | None:
+    """Expected level per bucket from previous days' same buckets.
+
+    `history[d]` holds the same clock buckets as `series`, d+1 days earlier. Each
+    day's level is smoothed over +/- `smooth_buckets`, then the median across days
+    is taken, so one earlier incident at the same time does not shift the
+    baseline.
+    """
+    days = [h for h in history if len(h) == len(series) and h.count.sum() > 0]
+    if not days:
+        return None
+    kernel = np.ones(2 * smooth_buckets + 1)
+    levels = []
+    for h in days:
+        n = np.convolve(h.count, kernel, mode="same")
+        if series.kind == "rate":
+            s = np.convolve(h.value, kernel, mode="same")
+        else:
+            s = np.convolve(np.nan_to_num(h.value) * h.count, kernel, mode="same")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            levels.append(np.where(n > 0, s / np.where(n > 0, n, 1), np.nan))
+    return Baseline(np.nanmedian(np.vstack(levels), axis=0), len(days))
+
+
+def deseasonalize(series: BucketSeries, baseline: Baseline | None) -> BucketSeries:
+    """Remove the daily cycle: rescale events (rate) or shift means so the baseline is flat."""
+    if baseline is None:
+        return series
+    b = baseline.level
+    ok = np.isfinite(b)
+    if series.kind == "rate":
+        ok &= b > 0
+        if not ok.any():
+            return series
+        flat = float((series.count[ok] * b[ok]).sum() / max(series.count[ok].sum(), 1e-9))
+        weight = np.where(ok, flat / np.where(ok, b, 1.0), 1.0)
+        events = np.minimum(series.value * weight, series.count)
+        return BucketSeries("rate", series.ts, series.count, events, None, series.bucket_minutes)
+    if not ok.any():
+        return series
+    flat = float(np.nansum(series.count[ok] * b[ok]) / max(series.count[ok].sum(), 1e-9))
+    shift = np.where(ok, b - flat, 0.0)
+    return BucketSeries(series.kind, series.ts, series.count, series.value - shift, series.var,
+                        series.bucket_minutes)
+
+
+def split_statistics(series: BucketSeries, lo: int, hi: int, min_buckets: int) -> np.ndarray:
+    """Dispersion-adjusted chi-square statistic of every split of buckets [lo, hi).
+
+    Entry j is the split at bucket lo + j (j = 0 .. hi - lo); -inf where a side is
+    shorter than `min_buckets`.
+    """
+    n = series.count[lo:hi]
+    v = series.value[lo:hi]
+    if series.kind == "rate":
+        llr = stats.binomial_split_scan(v, n, min_trials=1.0)
+        stat = 2 * llr
+    else:
+        gain, sigma2 = stats.gaussian_split_scan(n, v, series.var[lo:hi])
+        stat = gain / sigma2
+    j = np.arange(hi - lo + 1)
+    stat = np.where((j >= min_buckets) & (hi - lo - j >= min_buckets), stat, -np.inf)
+    if not np.isfinite(stat).any():
+        return stat
+    k = int(np.argmax(stat))
+    stat = stat / _residual_dispersion(series, lo, lo + k, hi)
+    return stat
+
+
+def _residual_dispersion(series: BucketSeries, lo: int, k: int, hi: int) -> float:
+    """Over-dispersion of buckets around a two-level fit split at k (1 = as noisy as chance)."""
+    if series.kind == "rate":
+        parts = [stats.binomial_dispersion(series.value[a:b], series.count[a:b]) for a, b in ((lo, k), (k, hi))]
+    else:
+        parts = [stats.gaussian_dispersion(series.count[a:b], series.value[a:b], series.var[a:b])
+                 for a, b in ((lo, k), (k, hi))]
+    weights = [max(k - lo, 1), max(hi - k, 1)]
+    return float(np.average(parts, weights=weights))
+
+
+@dataclass(frozen=True)
+class ReleaseMark:
+    ts: np.datetime64
+    label: str
+
+
+def _best_split(series: BucketSeries, lo: int, hi: int, releases: list[tuple[int, str]],
+                min_buckets: int, alpha: float, location_slack: float, align_buckets: int = 0) -> tuple[int, float, float, str | None] | None:
+    stat = split_statistics(series, lo, hi, min_buckets)
+    if not np.isfinite(stat).any():
+        return None
+    j_free = int(np.argmax(stat))
+    free_stat = float(stat[j_free])
+    inside = [(i, label) for i, label in releases if lo < i < hi and np.isfinite(stat[i - lo])]
+    if inside:
+        i_rel, label = max(inside, key=lambda r: stat[r[0] - lo])
+        rel_stat = float(stat[i_rel - lo])
+        p_rel = stats.chi2_pvalue(rel_stat, tests=len(inside))
+        # keep the release split when it is significant and its fit is statistically
+        # indistinguishable from the best free split (within a likelihood-ratio slack)
+        # the free optimum sits inside the release's rollout, or just before it where a
+        # short run of noise can pull a sparse rate's optimum
+        ramping = -align_buckets * 1.5 <= lo + j_free - i_rel <= align_buckets
+        if p_rel < alpha and (free_stat - rel_stat <= location_slack or ramping):
+            return i_rel, rel_stat, p_rel, label
+    p_free = stats.chi2_pvalue(free_stat, tests=hi - lo - 2 * min_buckets + 1)
+    if p_free < alpha:
+        return lo + j_free, free_stat, p_free, None
+    return None
+
+
+def find_change_points(series: BucketSeries, releases: list[ReleaseMark] | None = None,
+                       baseline: Baseline | None = None, direction: int = 1, alpha: float = 1e-3,
+                       max_changes: int = 6, min_buckets: int = 3, location_slack: float = 8.0,
+                       min_effect: float = 0.0, merge_minutes: float = 10.0) -> list[ChangePoint]:
+    """Change points of `series`, oldest first.
+
+    `direction` is +1 when up is bad (refusals, latency), -1 when down is bad
+    (task success). `min_effect` drops changes smaller than that (rate points
+    for rates, relative change for log signals) however significant they are.
+    A step that continues the previous one in the same direction within
+    `merge_minutes` (a rollout ramping up) is folded into it, unless it sits at
+    a release of its own.
+    """
+    adjusted = deseasonalize(series, baseline)
+    marks = []
+    for r in releases or []:
+        i = int(np.searchsorted(series.ts, np.datetime64(r.ts, "us"), side="left"))
+        if 0 < i < len(series):
+            marks.append((i, r.label))
+    found: dict[int, tuple[float, float, str | None]] = {}
+    stack = [(0, len(series))]
+    while stack and len(found) < max_changes:
+        # split the stretch whose best split is strongest first
+        candidates = []
+        for lo, hi in stack:
+            best = _best_split(adjusted, lo, hi, marks, min_buckets, alpha, location_slack,
+                               align_buckets=max(0, round(merge_minutes / series.bucket_minutes)))
+            if best:
+                candidates.append((best[1], lo, hi, best))
+        if not candidates:
+            break
+        candidates.sort(key=lambda c: -c[0])
+        _, lo, hi, (k, stat, p, label) = candidates[0]
+        stack.remove((lo, hi))
+        found[k] = (stat, p, label)
+        stack += [(lo, k), (k, hi)]
+    align = max(0, round(merge_minutes / series.bucket_minutes))
+    cuts = _snap_to_releases(adjusted, sorted(found), found, marks, align, alpha)
+    cuts = _prune(adjusted, cuts, found, alpha, min_buckets)
+    cuts = _merge_ramps(adjusted, cuts, found, merge_buckets=max(1, round(merge_minutes / series.bucket_minutes)))
+    points = []
+    for n, k in enumerate(cuts):
+        lo = cuts[n - 1] if n > 0 else 0
+        hi = cuts[n + 1] if n + 1 < len(cuts) else len(series)
+        cp = describe_change(series, adjusted, lo, k, hi, *found[k], direction=direction)
+        if abs(cp.effect - (1.0 if cp.effect_label == "ratio" else 0.0)) >= min_effect:
+            points.append(cp)
+    return points
+
+
+def _snap_to_releases(series: BucketSeries, cuts: list[int], found: dict, marks: list[tuple[int, str]],
+                      align: int, alpha: float) -> list[int]:
+    """Move a free cut onto a release just after it (or into it) when the release split holds.
+
+    With sparse events a short run of noise can pull the optimum a few minutes
+    ahead of the release that really caused the change.
+    """
+    out = list(cuts)
+    for k in cuts:
+        if found[k][2] is not None or k not in out:
+            continue
+        near = [(i, label) for i, label in marks if -align <= k - i <= 0 or 0 <= k - i <= align]
+        near.sort(key=lambda m: abs(m[0] - k))
+        for i, label in near:
+            if i in out:
+                out.remove(k)
+                break
+            pos = sorted(out)
+            n = pos.index(k)
+            lo = pos[n - 1] if n > 0 else 0
+            hi = pos[n + 1] if n + 1 < len(pos) else len(series)
+            if not lo < i < hi:
+                continue
+            stat = split_statistics(series, lo, hi, 1)
+            value = float(stat[i - lo]) if np.isfinite(stat[i - lo]) else 0.0
+            if stats.chi2_pvalue(value, tests=len(near)) < alpha:
+                out.remove(k)
+                out.append(i)
+                found[i] = (value, stats.chi2_pvalue(value, tests=len(near)), label)
+                break
+    return sorted(out)
+
+
+def _prune(series: BucketSeries, cuts: list[int], found: dict, alpha: float, min_buckets: int) -> list[int]:
+    """Re-test every cut against its neighbours only; drop the weakest that no longer holds.
+
+    A split made early in the segmentation (e.g. at a release hours before the
+    real change) can look significant only because the later change sits on one
+    side; once the later change has its own cut, the early one must stand alone.
+    """
+    while cuts:
+        bounds = [0, *cuts, len(series)]
+        weakest, weakest_p = None, alpha
+        for n, k in enumerate(cuts):
+            lo, hi = bounds[n], bounds[n + 2]
+            stat = split_statistics(series, lo, hi, 1)
+            value = float(stat[k - lo]) if np.isfinite(stat[k - lo]) else 0.0
+            p = stats.chi2_pvalue(value, tests=1 if found[k][2] else max(hi - lo - 2 * min_buckets + 1, 1))
+            if p >= weakest_p:
+                weakest, weakest_p = n, p
+        if weakest is None:
+            return cuts
+        del cuts[weakest]
+    return cuts
+
+
+def _merge_ramps(series: BucketSeries, cuts: list[int], found: dict, merge_buckets: int) -> list[int]:
+    """Drop a cut that continues the previous cut's move within `merge_buckets` (a ramp)."""
+    changed = True
+    while changed and len(cuts) > 1:
+        changed = False
+        bounds = [0, *cuts, len(series)]
+        levels = [series.level(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+        for n in range(1, len(cuts)):
+            close = cuts[n] - cuts[n - 1] <= merge_buckets
+            same_way = (levels[n] - levels[n - 1]) * (levels[n + 1] - levels[n]) > 0
+            if close and same_way and found[cuts[n]][2] is None:
+                del cuts[n]
+                changed = True
+                break
+    return cuts
+
+
+def describe_change(series: BucketSeries, adjusted: BucketSeries, lo: int, k: int, hi: int,
+                    statistic: float, p_value: float, label: str | None, direction: int) -> ChangePoint:
+    """Levels, effect with interval, and detectable-effect figures around a split at k."""
+    minutes_before = (k - lo) * series.bucket_minutes
+    minutes_after = (hi - k) * series.bucket_minutes
+    per_minute = float(series.count[k:hi].sum() / max(minutes_after, 1e-9))
+    notes: list[str] = []
+    if series.kind == "rate":
+        xa, na = adjusted.value[lo:k].sum(), series.count[lo:k].sum()
+        xb, nb = adjusted.value[k:hi].sum(), series.count[k:hi].sum()
+        c = stats.two_proportion_test(xa, na, xb, nb)
+        before, after = series.level(lo, k), series.level(k, hi)
+        effect, low, high, effect_label = c.diff, c.ci_low, c.ci_high, "difference"
+        p0 = min(max(before, 1e-6), 1 - 1e-6)
+        mde = stats.rate_mde(p0, per_minute, 60.0)
+        shift = max(min(abs(effect), 0.999 - p0), 1e-9)
+        to_detect = stats.rate_time_to_detect(p0, shift, per_minute) if 0 < p0 + shift < 1 else math.inf
+    else:
+        na, ma, va = stats.pool_log_stats(series.count[lo:k], adjusted.value[lo:k], series.var[lo:k])
+        nb, mb, vb = stats.pool_log_stats(series.count[k:hi], adjusted.value[k:hi], series.var[k:hi])
+        c = stats.welch_log_test(na, ma, va, nb, mb, vb)
+        before, after = series.level(lo, k), series.level(k, hi)
+        if series.kind == "log":
+            effect, low, high, effect_label = c.ratio, c.ci_low, c.ci_high, "ratio"
+            sd = math.sqrt(max(va, 1e-12))
+            mde = stats.log_mde(sd, per_minute, 60.0)
+            to_detect = stats.log_time_to_detect(sd, effect, per_minute)
+        else:
+            effect = mb - ma
+            low, high = math.log(c.ci_low) , math.log(c.ci_high)
+            effect_label = "difference"
+            sd = math.sqrt(max(va, 1e-12))
+            mde = math.log(stats.log_mde(sd, per_minute, 60.0))
+            to_detect = stats.log_time_to_detect(sd, math.exp(abs(effect)) if effect else 1.0, per_minute)
+    up = effect > (1.0 if effect_label == "ratio" else 0.0)
+    regression = up == (direction > 0)
+    if minutes_after < to_detect:
+        notes.append(f"only {minutes_after:.0f} min of traffic after the change; a shift this size needs "
+                     f"about {to_detect:.0f} min to be certain")
+    return ChangePoint(series.ts[k], k, before, after, float(effect), float(low), float(high), effect_label,
+                       float(p_value), float(statistic), label, regression, minutes_before, minutes_after,
+                       per_minute, float(mde), float(to_detect), notes)

@@ -1,0 +1,174 @@
+"""One call from a signal and a window to change points, ranked suspects and a rollback plan.
+
+`investigate(store, signal, start, end, filters)` is what the root-cause page
+and `warroom investigate` both call.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from dashboard.core.diagnosis import data as D
+from dashboard.core.diagnosis import stats
+from dashboard.core.diagnosis.attribute import Reader, attribute, rollback_plan
+from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint, ReleaseMark, daily_baseline, \
+    find_change_points
+from dashboard.core.diagnosis.evidence import Release
+from dashboard.core.diagnosis.models import ChangePointResult, Investigation
+from dashboard.core.telemetry.query import TelemetryStore
+
+DEFAULT_WINDOW = timedelta(hours=6)
+BASELINE_DAYS = 3
+MAX_BUCKETS = 720
+SEGMENT_WINDOW = timedelta(minutes=60)
+
+
+def choose_bucket(start: datetime, end: datetime) -> timedelta:
+    for minutes in (1, 2, 5, 10, 15, 30, 60):
+        if (end - start) / timedelta(minutes=minutes) <= MAX_BUCKETS:
+            return timedelta(minutes=minutes)
+    return timedelta(hours=2)
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+def load_releases(store: TelemetryStore, start: datetime, end: datetime) -> list[Release]:
+    frame = store.run_sql("releases_in_range", {"start": start, "end": end})
+    return [Release(_utc(r["ts"]), r["artifact"], r["version"], r["previous_version"], r["scope"], r["note"] or "")
+            for r in frame.sort("ts").iter_rows(named=True)]
+
+
+def describe(spec: D.SignalSpec, cp: ChangePoint) -> ChangePointResult:
+    if spec.kind == "rate":
+        mde_text = f"{100 * cp.mde:.2f} pts"
+    elif cp.effect_label == "ratio":
+        mde_text = f"{100 * (cp.mde - 1):.1f}%"
+    else:
+        mde_text = f"{cp.mde:.3g}"
+    effect_text = spec.format_effect(cp.effect, cp.effect_label)
+    if spec.kind == "rate":
+        effect_text += f" [{100 * cp.effect_low:+.1f}, {100 * cp.effect_high:+.1f}]"
+    elif cp.effect_label == "ratio":
+        effect_text += f" [{100 * (cp.effect_low - 1):+.1f}%, {100 * (cp.effect_high - 1):+.1f}%]"
+    if not math.isfinite(cp.minutes_to_detect):
+        to_detect = "more traffic than this window holds"
+    elif cp.minutes_to_detect < 1:
+        to_detect = "under a minute"
+    else:
+        to_detect = f"about {cp.minutes_to_detect:.0f} min"
+    detectability = (f"at {cp.per_minute:.0f} per minute, an hour of traffic detects a shift of {mde_text}; "
+                     f"a shift of {spec.format_effect(cp.effect, cp.effect_label)} needs {to_detect} to be certain")
+    return ChangePointResult(
+        ts=datetime.fromisoformat(str(cp.ts)).replace(tzinfo=timezone.utc), before=cp.before, after=cp.after,
+        before_text=spec.format(cp.before), after_text=spec.format(cp.after), effect=cp.effect,
+        effect_low=cp.effect_low, effect_high=cp.effect_high, effect_kind=cp.effect_label, effect_text=effect_text,
+        p_value=cp.p_value, regression=cp.regression, aligned_release=cp.aligned_release, mde=cp.mde,
+        minutes_to_detect=cp.minutes_to_detect if math.isfinite(cp.minutes_to_detect) else -1.0,
+        detectability=detectability, notes=cp.notes)
+
+
+def make_reader(store: TelemetryStore, spec: D.SignalSpec, bucket: timedelta, window_end: datetime) -> Reader:
+    schema = store.schema
+
+    def cohorts(column, a, b, filters):
+        return D.load_cohorts(store, spec, column, a, b, filters, bucket)
+
+    def exposure(column, version, a, b, filters):
+        if b <= a:
+            return {}
+        frame = D.load_exposure(store, column, list(schema.segments), a, b, filters)
+        shares: dict[tuple[str, str], float] = {}
+        for (dim, value), part in frame.group_by("dim", "value"):
+            total = part["requests"].sum()
+            served = part.filter(part["version"] == version)["requests"].sum()
+            if total:
+                shares[(dim, value)] = served / total
+        return shares
+
+    def segment_effects(at, filters):
+        windows = [("before", at - SEGMENT_WINDOW, at),
+                   ("after", at + timedelta(minutes=5), min(at + timedelta(minutes=5) + SEGMENT_WINDOW, window_end))]
+        out: dict[tuple[str, str], tuple[float, float]] = {}
+        for dim in schema.segments:
+            totals = D.load_window_totals(store, spec, windows, filters, by=dim)
+            for (label, value), before in totals.items():
+                after = totals.get(("after", value))
+                if label != "before" or not after or before[0] < 30 or after[0] < 30 or value is None:
+                    continue
+                if spec.kind == "rate":
+                    c = stats.two_proportion_test(before[1], before[0], after[1], after[0])
+                    out[(dim, value)] = (c.diff, c.z)
+                else:
+                    c = stats.welch_log_test(*before, *after)
+                    out[(dim, value)] = (math.log(c.ratio), c.t)
+        return out
+
+    return Reader(cohorts, exposure, segment_effects, dict(schema.artifacts))
+
+
+def localized_segments(store, spec, start, end, points, filters) -> tuple[list[dict], list[str]]:
+    """Segments from the localizer when it is available; otherwise an empty list and why."""
+    try:
+        from dashboard.core.diagnosis import localize  # noqa: PLC0415
+    except ImportError:
+        return [], ["segment localization is not available in this build"]
+    regressions = [cp for cp in points if cp.regression]
+    if not regressions:
+        return [], []
+    try:
+        result = localize.localize(store=store, signal=spec.name, change_at=regressions[0].ts, start=start,
+                                   end=end, filters=filters)
+    except TypeError as exc:  # the localizer's signature differs from what this build expects
+        return [], [f"segment localization skipped: {exc}"]
+    rows = [r.model_dump(mode="json") if hasattr(r, "model_dump") else dict(r) for r in result]
+    return rows, []
+
+
+def investigate(store: TelemetryStore, signal: str, start: datetime | None = None, end: datetime | None = None,
+                filters: dict | None = None, baseline_days: int = BASELINE_DAYS,
+                with_segments: bool = True) -> Investigation:
+    spec = D.signal_spec(signal)
+    first, last, _ = store.time_range()
+    if last is None:
+        raise ValueError("the store holds no requests")
+    end = _utc(end) if end else _utc(last) + timedelta(microseconds=1)
+    start = _utc(start) if start else end - DEFAULT_WINDOW
+    if end <= start:
+        raise ValueError(f"the window is empty: start {start.isoformat()} is not before end {end.isoformat()}")
+    bucket = choose_bucket(start, end)
+    filters = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items()}
+    series = D.load_series(store, spec, start, end, filters, bucket)
+    history = D.load_history(store, spec, start, end, filters, bucket, baseline_days, first) \
+        if bucket <= timedelta(hours=1) else []
+    baseline = daily_baseline(series, history) if history else None
+    releases = load_releases(store, start - timedelta(hours=12), end)
+    marks = [ReleaseMark(np.datetime64(r.ts.replace(tzinfo=None), "us"), f"{r.artifact} {r.version}")
+             for r in releases if start <= r.ts < end]
+    points = find_change_points(series, marks, baseline, direction=spec.direction)
+    reader = make_reader(store, spec, bucket, end)
+    suspects, cleared, verdict, reg = attribute(spec, series, points, releases, reader, filters)
+    plan = rollback_plan(spec, suspects, releases, reg)
+    notes = []
+    if baseline is None:
+        notes.append("no earlier days at the same clock times: compared within the window only")
+    segments: list[dict] = []
+    if with_segments:
+        segments, seg_notes = localized_segments(store, spec, start, end, points, filters)
+        notes += seg_notes
+    return Investigation(
+        signal=spec.name, signal_label=spec.label, start=start, end=end,
+        filters={k: list(v) for k, v in filters.items()}, bucket_minutes=bucket.total_seconds() / 60,
+        baseline_days=baseline.days if baseline else 0, change_points=[describe(spec, cp) for cp in points],
+        suspects=suspects, ruled_out=cleared, verdict=verdict, rollback_plan=plan, segments=segments, notes=notes)
+
+
+def series_for(store: TelemetryStore, signal: str, start: datetime, end: datetime,
+               filters: dict | None = None) -> BucketSeries:
+    """The per-bucket series investigate works on (for charts of the same numbers)."""
+    spec = D.signal_spec(signal)
+    return D.load_series(store, spec, start, end, filters, choose_bucket(start, end))

@@ -1,0 +1,79 @@
+"""The shapes an investigation returns; they serialize to `warroom investigate --json`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ChangePointResult(BaseModel):
+    ts: datetime
+    before: float                   # level before (rate as a fraction, geometric mean for log signals)
+    after: float
+    before_text: str
+    after_text: str
+    effect: float                   # rate difference, ratio (log signals) or mean difference
+    effect_low: float
+    effect_high: float
+    effect_kind: str                # "difference" or "ratio"
+    effect_text: str
+    p_value: float
+    regression: bool                # moved in the signal's bad direction
+    aligned_release: str | None     # "prompt prompt-v7" when the change sits at that release
+    mde: float                      # smallest shift detectable with an hour of current traffic
+    minutes_to_detect: float        # traffic time needed to be sure of a shift this size
+    detectability: str              # the same, in words
+    notes: list[str] = Field(default_factory=list)
+
+
+class Evidence(BaseModel):
+    kind: str                       # timing | cohort | exposure | rollback
+    score: float                    # -1 (rules it out) .. +1 (points at it); 0 = no information
+    text: str
+    numbers: dict[str, Any] = Field(default_factory=dict)
+
+
+class Suspect(BaseModel):
+    artifact: str
+    version: str
+    previous_version: str | None
+    released_at: datetime
+    scope: str | None = None
+    score: float                    # 0..1: confidence it caused the regression, weighted by what it explains
+    confidence: float
+    explained_share: float          # share of the regression this release's own effect accounts for
+    expected_effect: float | None   # its effect on the whole filtered traffic (difference, or log ratio)
+    evidence: list[Evidence]
+
+
+class RollbackStep(BaseModel):
+    order: int
+    artifact: str
+    from_version: str
+    to_version: str                 # the last-known-good version
+    expected_level: float | None
+    expected_text: str
+    status: str                     # "to do" or "done at HH:MM"
+    observed_text: str | None = None
+
+
+class Investigation(BaseModel):
+    signal: str
+    signal_label: str
+    start: datetime
+    end: datetime
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    bucket_minutes: float
+    baseline_days: int
+    change_points: list[ChangePointResult]
+    suspects: list[Suspect]                       # best first; empty = no release explains it
+    ruled_out: list[Suspect] = Field(default_factory=list)
+    verdict: str
+    rollback_plan: list[RollbackStep]
+    segments: list[dict[str, Any]] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
