@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "bench",
     "postmortem",
     "incident",
+    "investigate",
 )
 
 

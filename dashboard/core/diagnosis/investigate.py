@@ -10,6 +10,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import polars as pl
 
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis import stats
@@ -111,21 +112,59 @@ def make_reader(store: TelemetryStore, spec: D.SignalSpec, bucket: timedelta, wi
     return Reader(cohorts, exposure, segment_effects, dict(schema.artifacts))
 
 
-def localized_segments(store, spec, start, end, points, filters) -> tuple[list[dict], list[str]]:
-    """Segments from the localizer when it is available; otherwise an empty list and why."""
-    try:
-        from dashboard.core.diagnosis import localize  # noqa: PLC0415
-    except ImportError:
-        return [], ["segment localization is not available in this build"]
+# signal -> (numerator, denominator) among the segment_leaves count columns
+LEAF_RATIOS: dict[str, tuple[str, str]] = {
+    "error_rate": ("errors", "requests"),
+    "refusal_rate": ("refused", "requests"),
+    "task_success_rate": ("task_success", "requests"),
+    "policy_violation_rate": ("policy_violations", "requests"),
+    "tool_error_rate": ("tool_errors", "tool_calls"),
+    "fallback_rate": ("fallbacks", "requests"),
+    "cost_per_request": ("cost_usd", "requests"),
+    "output_tokens_per_request": ("output_tokens", "requests"),
+}
+LOCALIZE_WINDOW = timedelta(minutes=60)
+
+
+def localized_segments(store: TelemetryStore, spec: D.SignalSpec, start: datetime, end: datetime,
+                       points: list[ChangePoint], filters: dict) -> tuple[list[dict], list[str]]:
+    """Which segments carry the regression: the hour before it against its worst stretch."""
     regressions = [cp for cp in points if cp.regression]
     if not regressions:
         return [], []
-    try:
-        result = localize.localize(store=store, signal=spec.name, change_at=regressions[0].ts, start=start,
-                                   end=end, filters=filters)
-    except TypeError as exc:  # the localizer's signature differs from what this build expects
-        return [], [f"segment localization skipped: {exc}"]
-    rows = [r.model_dump(mode="json") if hasattr(r, "model_dump") else dict(r) for r in result]
+    if spec.name not in LEAF_RATIOS:
+        return [], [f"segment localization works on counts; {spec.label} has none to localize"]
+    from dashboard.core.diagnosis.localize import localize  # noqa: PLC0415
+
+    first = _utc(datetime.fromisoformat(str(regressions[0].ts)))
+    last = _utc(datetime.fromisoformat(str(regressions[-1].ts)))
+    recoveries = [_utc(datetime.fromisoformat(str(cp.ts))) for cp in points
+                  if not cp.regression and _utc(datetime.fromisoformat(str(cp.ts))) > last]
+    cur_start = last + timedelta(minutes=3)
+    cur_end = min([cur_start + LOCALIZE_WINDOW, end, *recoveries])
+    base_start = max(start, first - LOCALIZE_WINDOW)
+    if cur_end <= cur_start or first <= base_start:
+        return [], ["too little data on one side of the change to localize it"]
+    num, den = LEAF_RATIOS[spec.name]
+    dims = list(store.schema.segments)
+    leaves = store.segment_leaves([("baseline", base_start, first), ("current", cur_start, cur_end)], dims, filters)
+    if leaves.height == 0:
+        return [], []
+    wide = (leaves.group_by([*dims, "grp"]).agg(pl.col(num).cast(pl.Float64).sum().alias("num"),
+                                                  pl.col(den).cast(pl.Float64).sum().alias("den"))
+            .pivot(on="grp", index=dims, values=["num", "den"]).fill_null(0.0))
+    for col in ("num_current", "den_current", "num_baseline", "den_baseline"):
+        if col not in wide.columns:
+            wide = wide.with_columns(pl.lit(0.0).alias(col))
+    frame = wide.select(*dims, pl.col("num_current").alias("real_num"), pl.col("den_current").alias("real_den"),
+                        pl.col("num_baseline").alias("predict_num"), pl.col("den_baseline").alias("predict_den"))
+    causes = localize(frame, dims, kind="ratio")
+    rows = []
+    for c in causes:
+        row = c.to_dict()
+        row["baseline_window"] = [base_start.isoformat(), first.isoformat()]
+        row["current_window"] = [cur_start.isoformat(), cur_end.isoformat()]
+        rows.append(row)
     return rows, []
 
 
