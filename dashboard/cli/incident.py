@@ -277,9 +277,9 @@ def parse_metric(text: str, segment: dict[str, str], soak: int, window: int, min
                 value = float(threshold)
             except ValueError:
                 raise UserError(f"--metric {text!r}: threshold {threshold!r} is not a number") from None
-            from dashboard.core.incident.telemetry_adapter import ratio_columns
+            from dashboard.core.incident.telemetry_adapter import check_verifiable
 
-            ratio_columns(signal.strip())  # unsupported signals are refused here, not at evaluation
+            check_verifiable(signal.strip())  # unsupported signals are refused here, not at evaluation
             return VerificationMetric(signal=signal.strip(), segment=segment, comparator=comparator,
                                       threshold=value, soak_minutes=soak, window_minutes=window,
                                       min_samples=min_samples)

@@ -122,7 +122,7 @@ def test_verify_rejects_bad_metrics(data, capsys):
     run(capsys, "open", *d, "--title", "t", "--as", "ana")
     code, _, err = run(capsys, "verify", "INC-1", *d, "--as", "ana", "--metric", "refusal_rate=0.06")
     assert code == 2 and "expected SIGNAL<=THRESHOLD" in err
-    code, _, err = run(capsys, "verify", "INC-1", *d, "--as", "ana", "--metric", "latency_p95_ms<=900")
-    assert code == 2 and "cannot be verified" in err
+    code, _, err = run(capsys, "verify", "INC-1", *d, "--as", "ana", "--metric", "latency_ms<=900")
+    assert code == 2 and "cannot be a verification metric" in err
     code, _, err = run(capsys, "open", *d, "--title", "t", "--as", "ana", "--segment", "tier")
     assert code == 2 and "expected COLUMN=VALUE" in err

@@ -18,7 +18,8 @@ from dashboard.core.incident.playbooks import playbook_for
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import VerificationMetric
 from dashboard.core.incident.state import IncidentState
-from dashboard.core.incident.telemetry_adapter import RATIO_COLUMNS, evaluate_incident_soak, pooled_values
+from dashboard.core.incident.comms import cadence_minutes
+from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS, evaluate_incident_soak, pooled_values
 from dashboard.core.incident.verification import propose_verification
 
 ROSTERS: tuple[dict[str, str], ...] = (
@@ -93,39 +94,60 @@ def _update(writer: _Writer, roster: dict, audience: str, at: datetime, message:
     writer.post_update(roster["comms_lead"], audience, message, at=at)
 
 
+def _keep_cadence(w: _Writer, roster: dict, until: datetime, status_line: str) -> None:
+    """Post holding updates so no gap since the last one exceeds the severity's cadence."""
+    cadence = cadence_minutes(w.state.severity)
+    if cadence is None:
+        return
+    while True:
+        last = max(u.at for u in w.state.updates) if w.state.updates else w.state.opened_at
+        due = _min(last, cadence - 2)  # posted a little before it is due, as a comms lead would
+        if due >= until:
+            return
+        _update(w, roster, "executives", due, status_line)
+
+
 def _seed_resolved(incidents: Incidents, ti: dict, roster: dict, store) -> None:
     detected, end = _t(ti["detected_at"]), _t(ti["end"])
     opened = _min(detected, 4)
     w = _open(incidents, ti, roster, opened)
     book = playbook_for(ti["type"])
-    lead = roster["tech_lead"]
+    cmd, lead = roster["commander"], roster["tech_lead"]
+    item_ids = {i.id.rsplit(".", 1)[1]: i.id for i in book.items}
+    artifact = ti["cause"].get("artifact")
+    rollback_item = item_ids.get(f"rollback-{artifact}") if ti["cause"].get("kind") == "release" else None
+
     _update(w, roster, "executives", _min(opened, 5),
-            f"We are investigating {ti['title'].lower()}. Scope: {_scope(ti)}. Next update within the hour.")
+            f"We are investigating: {ti['title']}. Scope: {_scope(ti)}. Next update on the "
+            f"{w.state.severity} cadence.")
     w.check_item(lead, book.phase("diagnosis")[0].id, at=_min(opened, 8))
     w.check_item(lead, book.phase("diagnosis")[1].id, at=_min(opened, 14))
-    w.set_status(roster["commander"], "identified", note=f"cause: {', '.join(w.state.suspects)}", at=_min(opened, 16))
-    w.set_status(roster["commander"], "mitigating", at=_min(opened, 18))
+    w.set_status(cmd, "identified", note=f"cause: {', '.join(w.state.suspects)}", at=_min(opened, 16))
+    w.set_status(cmd, "mitigating", at=_min(opened, 18))
+    if rollback_item is None:
+        # nothing to roll back (an external outage): contain first, then wait for the dependency
+        w.check_item(lead, book.containment.id, at=_min(opened, 20))
+    _keep_cadence(w, roster, _min(end, -1), "Mitigation in progress; impact unchanged since the last update.")
     metrics = _resolved_verification(ti, store)
     if metrics:
-        w.define_verification(roster["commander"], metrics, at=_min(end, -1))
-    w.check_item(lead, book.containment.id, note="rollback / mitigation in place", at=end)
-    w.set_status(roster["commander"], "monitoring", note="mitigation in place; verifying recovery", at=end)
+        w.define_verification(cmd, metrics, at=_min(end, -1))
+    done = rollback_item or book.phase("rollback")[0].id
+    w.check_item(lead, done, note="mitigation in place", at=end)
+    w.set_status(cmd, "monitoring", note="mitigation in place; verifying recovery", at=end)
     _update(w, roster, "support", _min(end, 2), "Mitigation is in place; we are verifying recovery before closing.")
     soak_end = _min(end, (metrics[0].soak_minutes if metrics else 60) + 1)
+    _keep_cadence(w, roster, soak_end, "Recovery holding so far; the verification soak is running.")
     evaluation = evaluate_incident_soak(w.state, store, soak_end) if metrics and store is not None else None
     if evaluation is not None:
-        w.record_soak(roster["commander"], evaluation)
+        w.record_soak(cmd, evaluation)
     if evaluation is not None and evaluation.passed:
-        w.close(roster["commander"], evaluation, at=soak_end, note="verification held for the soak window")
+        w.close(cmd, evaluation, at=soak_end, note="verification held for the soak window")
     else:
-        why = (evaluation.summary() if evaluation is not None else
-               f"{ti['metric']} cannot be judged on pooled per-minute counts; recovery checked on the chart")
-        w.close(roster["commander"], evaluation, override_reason=f"closed on the dashboard's evidence: {why}",
-                at=soak_end)
+        why = evaluation.summary() if evaluation is not None else "no telemetry to judge the soak on"
+        w.close(cmd, evaluation, override_reason=f"closed without a passed soak: {why}", at=soak_end)
     _update(w, roster, "executives", _min(soak_end, 2), f"Resolved: {ti['title']}. Postmortem to follow.")
-    w.add_action(roster["commander"], f"Add a canary check on {ti['metric']} for {ti['cause'].get('artifact')} "
-                 "releases", owner=lead, due=(soak_end + timedelta(days=7)).date(), term="short",
-                 at=_min(soak_end, 5))
+    w.add_action(cmd, f"Add a canary check on {ti['metric']} for {artifact} releases", owner=lead,
+                 due=(soak_end + timedelta(days=7)).date(), term="short", at=_min(soak_end, 5))
 
 
 def _scope(ti: dict) -> str:
@@ -136,7 +158,7 @@ def _scope(ti: dict) -> str:
 def _resolved_verification(ti: dict, store) -> list[VerificationMetric]:
     """The incident's key metric, threshold from the 3 hours before it started, on its segment."""
     key = ti["metric"]
-    if key not in RATIO_COLUMNS or store is None:
+    if key not in VERIFIABLE_SIGNALS or store is None:
         return []
     start = _t(ti["start"])
     baselines = pooled_values(store, [key], start - timedelta(hours=3), start, _segments(ti))

@@ -93,6 +93,7 @@ _SPECS: dict[str, dict] = {
             ("inspect-prompt-length", "Check prompt length and retrieved context size"),
         ],
         "rollback": [
+            ("rollback-model", "Roll back the model if its answers got longer"),
             ("rollback-prompt", "Roll back the prompt if it grew"),
             ("rollback-router", "Roll back the router policy"),
         ],

@@ -13,6 +13,7 @@ telemetry series into them) and the "now".
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Literal, NamedTuple
@@ -20,6 +21,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SoakStatus = Literal["not_started", "soaking", "broken", "passed"]
+_PERCENTILE_SIGNAL = re.compile(r"^latency_p(\d{2})_ms$")
 MINUTE = timedelta(minutes=1)
 
 
@@ -50,7 +52,7 @@ class VerificationMetric(BaseModel):
     @property
     def is_proportion(self) -> bool:
         """Rates (x_rate) and 0..1 scores, whose sampling noise the binomial bound covers."""
-        return self.signal.endswith("_rate") or self.signal == "quality_score"
+        return self.signal.endswith("_rate") or self.signal == "quality_score" or self.quantile is not None
 
     @property
     def key(self) -> str:
@@ -58,27 +60,52 @@ class VerificationMetric(BaseModel):
         seg = ",".join(f"{k}={v}" for k, v in sorted(self.segment.items()))
         return f"{self.signal}[{seg}]" if seg else self.signal
 
+    @property
+    def quantile(self) -> float | None:
+        """0.95 for latency_p95_ms; None for signals that are not percentiles."""
+        match = _PERCENTILE_SIGNAL.match(self.signal)
+        return int(match.group(1)) / 100 if match else None
+
+    @property
+    def judged_threshold(self) -> float:
+        """What the pooled ratio is compared with. Percentiles do not pool over a window,
+        but "p95 <= L ms" holds exactly when at most 5 % of requests are slower than L,
+        so a percentile condition is judged on the share of requests slower than L."""
+        q = self.quantile
+        return self.threshold if q is None else round(1 - q, 6)
+
+    def value_text(self, value: float) -> str:
+        if self.quantile is not None:
+            return f"{value:.1%} of requests slower than {self.threshold:g} ms"
+        return f"{value:.4g}"
+
     def holds(self, value: float) -> bool:
-        return value <= self.threshold if self.comparator == "<=" else value >= self.threshold
+        t = self.judged_threshold
+        return value <= t if self.comparator == "<=" else value >= t
 
     def excess(self, value: float) -> float:
         """How far past the threshold, in the bad direction (negative when it holds)."""
-        return value - self.threshold if self.comparator == "<=" else self.threshold - value
+        t = self.judged_threshold
+        return value - t if self.comparator == "<=" else t - value
 
     def noise_margin(self, sample_size: float) -> float:
         """Excursion explainable by sampling noise: noise_z binomial standard errors at the threshold.
 
         Only meaningful for proportions; for other ratios (cost per request) any excursion counts.
         """
-        if self.noise_z == 0 or sample_size <= 0 or not self.is_proportion or not 0 < self.threshold < 1:
+        t = self.judged_threshold
+        if self.noise_z == 0 or sample_size <= 0 or not self.is_proportion or not 0 < t < 1:
             return 0.0
-        return self.noise_z * math.sqrt(self.threshold * (1 - self.threshold) / sample_size)
+        return self.noise_z * math.sqrt(t * (1 - t) / sample_size)
 
     def describe(self) -> str:
         seg = ", ".join(f"{k}={v}" for k, v in self.segment.items()) or "all traffic"
         name = self.label or self.signal
+        judged = (f"; judged as {'at most' if self.comparator == '<=' else 'at least'} "
+                  f"{self.judged_threshold:.0%} of requests slower than {self.threshold:g} ms"
+                  if self.quantile is not None else "")
         return (f"{name} {self.comparator} {self.threshold:g} on {seg} for {self.soak_minutes} min "
-                f"({self.window_minutes}-min rolling window, at least {self.min_samples} samples)")
+                f"({self.window_minutes}-min rolling window, at least {self.min_samples} samples{judged})")
 
 
 class MinuteCount(NamedTuple):
@@ -214,7 +241,7 @@ def evaluate_metric(metric: VerificationMetric, counts: Iterable[MinuteCount | t
         run_start = i + 1
         if open_breach is None:
             open_breach = Breach(metric=metric.key, first_at=window_end, last_at=window_end, worst_value=value,
-                                 threshold=metric.threshold, comparator=metric.comparator, excess=excess,
+                                 threshold=metric.judged_threshold, comparator=metric.comparator, excess=excess,
                                  sample_size=current_sample)
             breaches.append(open_breach)
         else:
@@ -233,15 +260,17 @@ def evaluate_metric(metric: VerificationMetric, counts: Iterable[MinuteCount | t
     run_holds = run_value is not None and run_den >= metric.min_samples and metric.holds(run_value)
     if held >= metric.soak_minutes and run_holds:
         status: SoakStatus = "passed"
-        note = f"held for {held} min (pooled {run_value:.4g}, n={int(run_den)})"
+        note = f"held for {held} min (pooled {metric.value_text(run_value)}, n={int(run_den)})"
     elif held >= metric.soak_minutes and not currently_breaching:
         status = "soaking"
-        pooled = "no judged samples" if run_value is None else f"pooled value {run_value:.4g} (n={int(run_den)})"
+        pooled = ("no judged samples" if run_value is None
+                  else f"pooled value {metric.value_text(run_value)} (n={int(run_den)})")
         note = (f"no breach for {held} min, but the {pooled} does not meet "
-                f"{metric.comparator} {metric.threshold:g}: not a pass")
+                f"{metric.comparator} {metric.judged_threshold:g}: not a pass")
     elif currently_breaching:
         status = "broken"
-        note = f"over the threshold now: {current_value:.4g} vs {metric.comparator} {metric.threshold:g}"
+        note = (f"over the threshold now: {metric.value_text(current_value)} vs "
+                f"{metric.comparator} {metric.judged_threshold:g}")
     else:
         status = "soaking"
         note = f"held for {held} of {metric.soak_minutes} min"

@@ -34,6 +34,7 @@ def soak_state(state: IncidentState, evaluation: SoakEvaluation | None) -> dict[
             "metric": m.metric.key,
             "label": m.metric.label or m.metric.signal,
             "condition": f"{m.metric.comparator} {m.metric.threshold:g}",
+            "judged_threshold": m.metric.judged_threshold,
             "status": m.status,
             "held_minutes": m.held_minutes,
             "time_left_minutes": m.time_left_minutes,

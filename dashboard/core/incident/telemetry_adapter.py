@@ -18,9 +18,10 @@ from dashboard.core.incident.verification import propose_verification
 
 MINUTE = timedelta(minutes=1)
 
-# signal -> (numerator column, denominator column) in a `series` frame. Quantile
-# signals (latency percentiles) are absent: they cannot be pooled over a window
-# from per-minute values, so they cannot be verification metrics here.
+# signal -> (numerator column, denominator column) in a `series` frame. Latency
+# percentiles are absent: per-minute percentiles do not pool, so they are
+# verified on their own counts (requests slower than the limit, see
+# queries/incident_slow_share.sql and VerificationMetric.judged_threshold).
 RATIO_COLUMNS: dict[str, tuple[str, str]] = {
     "error_rate": ("errors", "requests"),
     "refusal_rate": ("refused", "requests"),
@@ -36,12 +37,36 @@ RATIO_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+PERCENTILE_SIGNALS: tuple[str, ...] = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+VERIFIABLE_SIGNALS: tuple[str, ...] = (*RATIO_COLUMNS, *PERCENTILE_SIGNALS)
+
+
 def ratio_columns(signal: str) -> tuple[str, str]:
     try:
         return RATIO_COLUMNS[signal]
     except KeyError:
         raise ValueError(f"signal {signal!r} cannot be verified on pooled per-minute counts; "
                          f"use one of: {', '.join(RATIO_COLUMNS)}") from None
+
+
+def check_verifiable(signal: str) -> str:
+    if signal not in VERIFIABLE_SIGNALS:
+        raise ValueError(f"signal {signal!r} cannot be a verification metric; "
+                         f"use one of: {', '.join(VERIFIABLE_SIGNALS)}")
+    return signal
+
+
+def slow_counts(store, metric: VerificationMetric, start: datetime, end: datetime) -> list[MinuteCount]:
+    """Per minute: requests slower than the metric's latency limit, out of all requests."""
+    from dashboard.core.telemetry.query import Scope
+
+    origin = _utc(start).replace(second=0, microsecond=0)
+    frame = store.run_sql("incident_slow_share",
+                          {"bucket_us": int(MINUTE.total_seconds() * 1_000_000), "origin": origin,
+                           "limit_ms": float(metric.threshold)},
+                          Scope.of(origin, _utc(end) + MINUTE, metric.segment or None))
+    return [MinuteCount(_utc(b), float(n or 0), float(d or 0))
+            for b, n, d in frame.select("bucket", "slower", "requests").iter_rows()]
 
 
 def minute_counts(frame: pl.DataFrame, signal: str) -> list[MinuteCount]:
@@ -71,7 +96,10 @@ def soak_counts(store, metrics: Sequence[VerificationMetric], start: datetime,
     frames: dict[tuple, pl.DataFrame] = {}
     out: dict[str, list[MinuteCount]] = {}
     for metric in metrics:
-        ratio_columns(metric.signal)  # refuse unsupported signals before querying
+        check_verifiable(metric.signal)  # refuse unsupported signals before querying
+        if metric.quantile is not None:
+            out[metric.key] = slow_counts(store, metric, start, end)
+            continue
         seg = tuple(sorted(metric.segment.items()))
         if seg not in frames:
             frames[seg] = store.series(origin, _utc(end) + MINUTE, filters=dict(seg) or None, bucket=MINUTE)
@@ -98,6 +126,10 @@ def pooled_values(store, signals: Sequence[str], start: datetime, end: datetime,
         return out
     row = frame.row(0, named=True)
     for signal in signals:
+        if signal in PERCENTILE_SIGNALS:  # over one whole-window bucket the percentile is exact
+            if row.get(signal) is not None:
+                out[signal] = float(row[signal])
+            continue
         num_col, den_col = ratio_columns(signal)
         den = row.get(den_col) or 0
         if den:
@@ -109,7 +141,7 @@ def propose_for_incident(state: IncidentState, store, baseline_hours: float = 3.
                          soak_minutes: int = 60) -> list[VerificationMetric]:
     """Default verification for an incident: its first signal on its segment, thresholds from the
     `baseline_hours` before the regression started."""
-    key = next((s for s in state.signals if s in RATIO_COLUMNS), None) or "error_rate"
+    key = next((s for s in state.signals if s in VERIFIABLE_SIGNALS), None) or "error_rate"
     # without a known regression start, step back an hour from detection so the
     # baseline is less likely to contain the regression itself
     start = state.window_start or (state.detected_at or state.opened_at) - timedelta(hours=1)
