@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from dashboard.core.diagnosis.localize_leaves import LeafScores, direction_input, score_leaves
+from dashboard.core.diagnosis.localize_pursuit import pooled_pursuit
 from dashboard.core.diagnosis.localize_search import build_cuboids, cover_abnormal
 
 Kind = Literal["additive", "ratio"]
@@ -52,8 +53,12 @@ class RootCause:
     the relative change (real - expected) / expected. `support_rows` counts
     leaves, `support_volume` the expected volume (additive) or observed
     denominator, e.g. requests (ratio). `purity` is the share of its volume in
-    leaves that moved in `direction`. Ratio only: `rate_effect` + `mix_effect`
-    = its contribution to the rate change, in rate units.
+    leaves that moved in `direction`. `effect` says what moved: "value"
+    (additive metric), "rate" (the segment's own rate; `deviation` and
+    `surprise` are of its events against its expected rate) or "mix" (its
+    share of the traffic; `deviation` and `surprise` are of its traffic
+    against the baseline share). Ratio only: `rate_effect` + `mix_effect` =
+    its contribution to the rate change, in rate units.
     """
 
     combination: dict[str, str]
@@ -66,6 +71,7 @@ class RootCause:
     support_rows: int
     support_volume: float
     purity: float
+    effect: Literal["value", "rate", "mix"] = "value"
     rate_effect: float | None = None
     mix_effect: float | None = None
 
@@ -88,6 +94,7 @@ def localize(
     min_relative_change: float = 0.02,
     purity: float = 0.98,
     max_causes: int = 10,
+    method: Literal["auto", "labels", "pooled"] = "auto",
 ) -> list[RootCause]:
     """Ranked root-cause combinations of the change between expected and real.
 
@@ -109,27 +116,105 @@ def localize(
         uniques, inverse = np.unique(leaves[dim].to_numpy(), return_inverse=True)
         codes.append(inverse.astype(np.int64))
         values.append(uniques)
-    cardinalities = [len(v) for v in values]
-    scores = score_leaves(leaves, kind, z_threshold=z_threshold,
-                          min_relative_change=min_relative_change)
-    layers = build_cuboids(codes, cardinalities, max_order)
+    cube = _Cube(dims, values, [len(v) for v in values], leaves, kind)
+    layers = build_cuboids(codes, cube.cardinalities, max_order)
+    options = dict(z_threshold=z_threshold, min_relative_change=min_relative_change,
+                   purity=purity, max_causes=max_causes, method=method)
 
-    found: list[RootCause] = []
+    found = _search(layers, cube, score_leaves(leaves, kind, z_threshold=z_threshold,
+                                               min_relative_change=min_relative_change),
+                    "rate" if kind == "ratio" else "value", options)
+    if kind == "ratio":
+        found += _mix_causes(layers, cube, options, seen={c.label for c in found})
+    found.sort(key=lambda c: -abs(c.share_of_change))
+    return found[:max_causes]
+
+
+@dataclass(frozen=True)
+class _Cube:
+    dims: list[str]
+    values: list[np.ndarray]
+    cardinalities: list[int]
+    leaves: pl.DataFrame
+    kind: Kind
+
+
+def _search(layers, cube: _Cube, scores: LeafScores, effect: str, options: dict) -> list[RootCause]:
+    """Leaf labels when the leaves are decisive, pooled evidence when they are not.
+
+    Leaf labels are exact when every leaf of a cause shows the shift on its
+    own (large leaves, small noise), and they tolerate causes whose leaves
+    moved by different amounts. They are decisive when (1) every combination
+    was found at the strict purity level and (2) the leaves they leave
+    unexplained hold no pooled evidence of another cause. Otherwise (small
+    leaves, e.g. a rate over a few dozen requests each) the pooled search
+    decides on all leaves.
+    """
+    method = options["method"]
+    if method in ("auto", "labels"):
+        labelled = _label_search(layers, scores, options)
+        explained = np.zeros(cube.leaves.height, dtype=bool)
+        for pick, _ in labelled:
+            explained |= pick.cuboid.leaf_element == pick.element
+        decisive = method == "labels" or (
+            all(pick.strict for pick, _ in labelled)
+            and not _pooled(layers, scores, options, active=~explained))
+        if decisive:
+            return _drop_descendants([
+                _describe(pick, pick.cuboid.leaf_element == pick.element, direction, cube, scores, effect)
+                for pick, direction in labelled])
+    return _drop_descendants([
+        _describe(p, p.cuboid.leaf_element == p.element, 1 if p.shift > 0 else -1, cube, scores, effect)
+        for p in _pooled(layers, scores, options)])
+
+
+def _label_search(layers, scores: LeafScores, options: dict) -> list[tuple]:
+    picks = []
     magnitude = {d: float(scores.weight[scores.label == d].sum()) for d in (-1, 1)}
     for direction in (-1, 1):
         # a direction holding a sliver of the abnormal volume is noise around the real change
         if magnitude[direction] <= 0.02 * max(magnitude.values()):
             continue
-        picks = cover_abnormal(
+        tau = options["purity"]
+        found = cover_abnormal(
             layers, direction_input(scores, direction),
-            purity_levels=(purity, purity - 0.1, purity - 0.25),
-            min_z=scores.z_threshold, fallback_leftover=0.05, max_picks=max_causes,
+            purity_levels=(tau, tau - 0.1, tau - 0.25),
+            min_z=scores.z_threshold, fallback_leftover=0.05, max_picks=options["max_causes"],
         )
-        for pick in picks:
-            mask = pick.cuboid.leaf_element == pick.element
-            found.append(_describe(pick, mask, direction, dims, values, cardinalities, leaves, scores, kind))
-    found.sort(key=lambda c: -abs(c.share_of_change))
-    return found[:max_causes]
+        picks += [(pick, direction) for pick in found]
+    return picks
+
+
+def _pooled(layers, scores: LeafScores, options: dict, active=None):
+    return pooled_pursuit(layers, scores.excess, scores.expected, scores.variance,
+                          min_relative_change=options["min_relative_change"],
+                          max_picks=options["max_causes"], active=active)
+
+
+def _drop_descendants(causes: list[RootCause]) -> list[RootCause]:
+    """Keep the coarsest: a combination refining another one in the answer adds nothing."""
+    items = [set(c.combination.items()) for c in causes]
+    return [c for c, mine in zip(causes, items)
+            if not any(other < mine for other in items)]
+
+
+def _mix_causes(layers, cube: _Cube, options: dict, seen: set[str]) -> list[RootCause]:
+    """Segments whose share of the traffic moved enough to move the rate by itself.
+
+    The denominator is localized as an additive metric against the baseline
+    traffic rescaled to today's total (a busier hour is not a shift); a found
+    segment is kept when its mix effect is at least a tenth of the rate change.
+    """
+    rd, pd_ = cube.leaves["real_den"], cube.leaves["predict_den"]
+    if pd_.sum() <= 0:
+        return []
+    traffic = pl.DataFrame({"real": rd, "predict": pd_ * (rd.sum() / pd_.sum())})
+    scores = score_leaves(traffic, "additive", z_threshold=options["z_threshold"],
+                          min_relative_change=options["min_relative_change"])
+    causes = _search(layers, cube, scores, "mix", options)
+    total = _ratio_totals(cube.leaves)[2]
+    return [c for c in causes if c.label not in seen and total
+            and abs(c.mix_effect or 0.0) >= 0.1 * abs(total)]
 
 
 def _prepare(frame: pl.DataFrame, dims: list[str], kind: Kind) -> pl.DataFrame:
@@ -157,31 +242,38 @@ def _prepare(frame: pl.DataFrame, dims: list[str], kind: Kind) -> pl.DataFrame:
             .collect())
 
 
-def _describe(pick, mask, direction, dims, values, cardinalities, leaves, scores: LeafScores, kind) -> RootCause:
-    value_codes = pick.cuboid.decode(pick.element, cardinalities)
-    combination = {dims[d]: str(values[d][code]) for d, code in zip(pick.cuboid.dims, value_codes)}
+def _describe(pick, mask, direction, cube: _Cube, scores: LeafScores, effect: str) -> RootCause:
+    value_codes = pick.cuboid.decode(pick.element, cube.cardinalities)
+    combination = {cube.dims[d]: str(cube.values[d][code]) for d, code in zip(pick.cuboid.dims, value_codes)}
     excess = float(scores.excess[mask].sum())
-    expected_mass = float(scores.expected[mask].sum())
-    surprise = excess / float(np.sqrt(scores.variance[mask].sum()) or 1.0)
+    deviation = _relative(excess, float(scores.expected[mask].sum()))
     common = dict(combination=combination, direction="down" if direction < 0 else "up",
-                  surprise=surprise, support_rows=int(mask.sum()), purity=pick.purity)
-    if kind == "additive":
+                  surprise=excess / float(np.sqrt(scores.variance[mask].sum()) or 1.0),
+                  deviation=deviation, support_rows=int(mask.sum()), effect=effect,
+                  purity=_safe_div(scores.weight[mask & (scores.label == direction)].sum(),
+                                   scores.weight[mask].sum()))
+    leaves = cube.leaves
+    if cube.kind == "additive":
         real = float(leaves["real"].to_numpy()[mask].sum())
         expected = float(leaves["predict"].to_numpy()[mask].sum())
         total_change = float(leaves["real"].sum() - leaves["predict"].sum())
-        return RootCause(share_of_change=_share(real - expected, total_change),
-                         deviation=_relative(real - expected, expected), real=real,
+        return RootCause(share_of_change=_share(real - expected, total_change), real=real,
                          expected=expected, support_volume=expected, **common)
     rn, rd, pn, pd_ = (leaves[c].to_numpy() for c in RATIO_COLUMNS)
     rate_effect, mix_effect, total_change = ratio_contribution(
-        rn[mask].sum(), rd[mask].sum(), pn[mask].sum(), pd_[mask].sum(),
-        rn.sum(), rd.sum(), pn.sum(), pd_.sum())
-    real_rate = _safe_div(rn[mask].sum(), rd[mask].sum())
-    expected_rate = _safe_div(pn[mask].sum(), pd_[mask].sum())
+        rn[mask].sum(), rd[mask].sum(), pn[mask].sum(), pd_[mask].sum(), *_ratio_totals(leaves)[3])
     return RootCause(share_of_change=_share(rate_effect + mix_effect, total_change),
-                     deviation=_relative(excess, expected_mass), real=real_rate,
-                     expected=expected_rate, support_volume=float(rd[mask].sum()),
+                     real=_safe_div(rn[mask].sum(), rd[mask].sum()),
+                     expected=_safe_div(pn[mask].sum(), pd_[mask].sum()),
+                     support_volume=float(rd[mask].sum()),
                      rate_effect=rate_effect, mix_effect=mix_effect, **common)
+
+
+def _ratio_totals(leaves: pl.DataFrame):
+    """(real rate, expected rate, change, the four column sums)."""
+    sums = tuple(float(leaves[c].sum()) for c in RATIO_COLUMNS)
+    real, expected = _safe_div(sums[0], sums[1]), _safe_div(sums[2], sums[3])
+    return real, expected, real - expected, sums
 
 
 def ratio_contribution(seg_rn, seg_rd, seg_pn, seg_pd, rn, rd, pn, pd_) -> tuple[float, float, float]:

@@ -4,10 +4,8 @@ Every leaf gets an excess x (observed minus expected, in the metric's own
 mass: value for additive metrics, events for ratio metrics), its expected mass
 e, and a variance var = a * e + (b * e)^2: a count-noise term (Poisson-like,
 right for request and event counts) plus a relative term (right for forecast
-error, which grows with the leaf). a and b are estimated from the quietest
-quarter of the leaves (the 25th percentile of |x|/sqrt(e) and of |x|/e):
-an incident may move most of the volume, but rarely three leaves in four, so
-the estimate stays clean where a median would not.
+error, which grows with the leaf), estimated from the quiet leaves (see
+`_variance`) so that the incident itself does not inflate the noise.
 """
 
 from __future__ import annotations
@@ -90,17 +88,34 @@ def direction_input(scores: LeafScores, direction: int, *, compatible_z: float =
 
 
 def _variance(excess: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """var = a * e + b * e^2, in two passes.
+
+    Pass 1 (robust, conservative): a from the lower quartile of |x|/sqrt(e),
+    b from the volume-weighted lower quartile of |x|/e; a quartile stays clean
+    even when causes move most leaves. Pass 2 (accurate): leaves within 3
+    sigma of pass 1 are the quiet ones, and a and b become their mean squared
+    deviations, each fitted where it dominates (a over the smaller half, b over
+    the largest quarter, each net of the other). Quantiles alone would overstate the noise
+    of leaves expecting less than one event, whose counts are lumpy.
+    """
     positive = expected > 0
     if not positive.any():
         return np.ones_like(excess)
     e = expected[positive]
-    x = np.abs(excess[positive])
-    count_scale = np.quantile(x / np.sqrt(e), 0.25) / _Q25_ABS_NORMAL
-    relative_scale = _weighted_quantile(x / e, e, 0.25) / _Q25_ABS_NORMAL
+    x = excess[positive]
+    count_var = (np.quantile(np.abs(x) / np.sqrt(e), 0.25) / _Q25_ABS_NORMAL) ** 2
+    relative_var = (_weighted_quantile(np.abs(x) / e, e, 0.25) / _Q25_ABS_NORMAL) ** 2
+    quiet = x**2 < 9 * (count_var * e + relative_var * e**2)
+    small = quiet & (e <= np.quantile(e, 0.5))
+    large = quiet & (e >= np.quantile(e, 0.75))
+    if small.sum() >= 5 and large.sum() >= 5:
+        relative_var = 0.0
+        for _ in range(3):  # alternate: each term is estimated where it dominates
+            count_var = max(float(np.mean((x[small] ** 2 - relative_var * e[small] ** 2) / e[small])), 0.0)
+            relative_var = max(float(np.mean((x[large] ** 2 - count_var * e[large]) / e[large] ** 2)), 0.0)
     # leaves expected empty get the variance of a small leaf, not zero
-    floor = float(np.quantile(e, 0.05))
-    e_all = np.maximum(expected, floor)
-    variance = count_scale**2 * e_all + (relative_scale * e_all) ** 2
+    e_all = np.maximum(expected, float(np.quantile(e, 0.05)))
+    variance = count_var * e_all + relative_var * e_all**2
     # perfectly quiet data (a synthetic baseline equal to the observation) has no spread
     tiny = 1e-12 * max(float(e.mean()), 1.0) ** 2
     return np.maximum(variance, tiny)

@@ -62,6 +62,7 @@ class Pick:
     element: int
     purity: float
     covered_weight: float
+    strict: bool  # found at the strictest purity level, not by a fallback
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def cover_abnormal(
                 if best is None:
                     break
                 cuboid, element, element_purity, gain = best
-                picks.append(Pick(cuboid, element, element_purity, gain))
+                picks.append(Pick(cuboid, element, element_purity, gain, strict=level == 0))
                 unexplained[cuboid.leaf_element == element] = 0.0
     return picks
 
