@@ -13,8 +13,10 @@ parameters; column names are checked against the schema before they are quoted.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -82,13 +84,37 @@ class Scope:
 
 
 class TelemetryStore:
-    def __init__(self, data: DataDir):
+    """Queries over the store, with results cached until the set of files changes.
+
+    Telemetry files are immutable (new data arrives as new files), so a result
+    keyed by (query, parameters) stays right until a file is added or replaced;
+    the file listing is the cache key's version. `cache=False` measures the engine.
+    """
+
+    CACHE_ENTRIES = 256
+
+    def __init__(self, data: DataDir, cache: bool = True):
         self.data = data
         self.schema = data.schema()
         self._con = duckdb.connect()  # without ICU, TIMESTAMPTZ is plain UTC
         self._lock = threading.Lock()
         self._views_have_files: tuple[bool, bool] | None = None
+        self._cache_enabled = cache
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_version: tuple = ()
         self._ensure_views()
+
+    def files_version(self) -> tuple:
+        """Names, sizes and mtimes of every Parquet file: changes whenever data arrives."""
+        entries = []
+        for folder in (self.data.requests, self.data.releases):
+            if folder.is_dir():
+                with os.scandir(folder) as it:
+                    for e in it:
+                        if e.name.endswith(".parquet"):
+                            st = e.stat()
+                            entries.append((folder.name, e.name, st.st_size, st.st_mtime_ns))
+        return tuple(sorted(entries))
 
     # -- plumbing ---------------------------------------------------------
 
@@ -103,13 +129,13 @@ class TelemetryStore:
                 con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT * FROM read_parquet("
                             f"'{_glob(self.data.requests)}', union_by_name = true)")
             else:
-                con.register("_empty_requests", pl.DataFrame(schema=self.schema.request_schema()).to_arrow())
+                _create_empty_table(con, "_empty_requests", self.schema.request_schema())
                 con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
             if state[1]:
                 con.execute(f"CREATE OR REPLACE VIEW releases AS SELECT * FROM read_parquet("
                             f"'{_glob(self.data.releases)}', union_by_name = true)")
             else:
-                con.register("_empty_releases", pl.DataFrame(schema=RELEASE_SCHEMA).to_arrow())
+                _create_empty_table(con, "_empty_releases", RELEASE_SCHEMA)
                 con.execute("CREATE OR REPLACE VIEW releases AS SELECT * FROM _empty_releases")
             self._views_have_files = state
 
@@ -149,6 +175,16 @@ class TelemetryStore:
         params = dict(params or {})
         if set(params) != sql.params:
             raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
+        key = (name, repr(sorted(params.items())), repr(scope))
+        if self._cache_enabled:
+            version = self.files_version()
+            with self._lock:
+                if version != self._cache_version:
+                    self._cache.clear()
+                    self._cache_version = version
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    return self._cache[key]
         text = sql.text
         if sql.uses_scope:
             if scope is None:
@@ -158,9 +194,15 @@ class TelemetryStore:
         self._ensure_views()
         cursor = self._con.cursor()
         try:
-            return cursor.sql(text, params=params).pl()
+            result = cursor.sql(text, params=params).pl()
         finally:
             cursor.close()
+        if self._cache_enabled:
+            with self._lock:
+                self._cache[key] = result
+                while len(self._cache) > self.CACHE_ENTRIES:
+                    self._cache.popitem(last=False)
+        return result
 
     # -- what pages and commands ask ---------------------------------------
 
@@ -193,9 +235,11 @@ class TelemetryStore:
         return pl.concat(frames) if frames else pl.DataFrame()
 
     def releases(self, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
-        first, last, _ = self.time_range()
-        lo = start or first or datetime(1970, 1, 1).astimezone()
-        hi = end or (last + timedelta(seconds=1) if last else datetime(2100, 1, 1).astimezone())
+        if start is None or end is None:
+            first, last, _ = self.time_range()
+            start = start or first or datetime(1970, 1, 1).astimezone()
+            end = end or (last + timedelta(seconds=1) if last else datetime(2100, 1, 1).astimezone())
+        lo, hi = start, end
         return self.run_sql("releases_in_range", {"start": lo, "end": hi})
 
     def dimension_values(self, start: datetime, end: datetime, filters: dict | None = None) -> dict[str, list[str]]:
@@ -219,6 +263,13 @@ class TelemetryStore:
 def _bucket_params(width: timedelta, origin: datetime, whole_window: bool = False) -> dict:
     # a whole-window bucket gets one extra microsecond so the window's last instant stays in it
     return {"bucket_us": int(width.total_seconds() * 1e6) + int(whole_window), "origin": origin}
+
+
+def _create_empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: dict) -> None:
+    """A real table (a registered frame is private to one connection; cursors must see it)."""
+    con.register("_schema_source", pl.DataFrame(schema=schema).to_arrow())
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _schema_source")
+    con.unregister("_schema_source")
 
 
 def _glob(folder: Path) -> str:

@@ -1,0 +1,20 @@
+"""`warroom bench ...`: the shipped benchmarks (results go in docs/BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="run a benchmark")
+    bench = p.add_subparsers(dest="bench", required=True)
+    from dashboard.cli.bench_ingest import register_ingest_bench
+    from dashboard.cli.bench_query import register_query_bench
+
+    register_query_bench(bench)
+    register_ingest_bench(bench)
+    try:  # TEMP until bench_rca lands
+        from dashboard.cli.bench_rca import register_rca
+        register_rca(bench)
+    except ImportError:
+        pass

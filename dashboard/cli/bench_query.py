@@ -1,0 +1,35 @@
+"""`warroom bench query`: the explorer's whole query set on a store of N requests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from dashboard.cli import add_data_arg
+from dashboard.core.datadir import DataDir
+
+
+def register_query_bench(bench: argparse._SubParsersAction) -> None:
+    p = bench.add_parser("query", help="time the explorer's queries, cold and warm (median)")
+    add_data_arg(p)
+    p.add_argument("--rows", type=int, default=10_000_000,
+                   help="store size; a demo week of about this many requests is generated when the store is smaller")
+    p.add_argument("--repeats", type=int, default=5, help="warm runs per query (the median is reported)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dashboard.core.telemetry.bench import run_query_bench
+
+    result = run_query_bench(DataDir.at(args.data or "data/bench"), rows=args.rows, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"store: {result['rows']:,} requests; warm = median of {result['repeats']} runs")
+    print(f"{'query':32s} {'cold s':>8s} {'warm s':>8s}")
+    for q in result["queries"]:
+        print(f"{q['name']:32s} {q['cold_s']:8.3f} {q['warm_median_s']:8.3f}")
+    print(f"{'whole page view':32s} {result['page_cold_s']:8.3f} {result['page_warm_median_s']:8.3f}")
+    print(f"{'repeat view (result cache)':32s} {'':8s} {result['page_repeat_view_median_s']:8.3f}")
+    return 0

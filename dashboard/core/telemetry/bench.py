@@ -1,0 +1,91 @@
+"""Benchmark of the explorer's whole query set, cold and warm, on a store of a given size."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.compare import before_after, cohort_comparison
+from dashboard.core.telemetry.demo import write_demo
+from dashboard.core.telemetry.query import TelemetryStore
+
+PAID_ENGLISH = {"tier": ["paid"], "language": ["en"]}
+SECONDS_PER_WEEK_AT_1_RPS = 6 * 86400 + 16.25 * 3600  # the demo week ends at 16:15 on day 7
+
+
+@dataclass
+class QueryTiming:
+    name: str
+    cold_s: float
+    warm_median_s: float
+
+
+def ensure_bench_store(data: DataDir, rows: int) -> TelemetryStore:
+    """A demo week sized to about `rows` requests (generated once, reused after)."""
+    store = TelemetryStore(data)
+    if store.time_range()[2] < rows * 0.95:
+        write_demo(data, days=7, rps=rows / SECONDS_PER_WEEK_AT_1_RPS)
+        store = TelemetryStore(data)
+    return store
+
+
+def explorer_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], object]]]:
+    """What one explorer page view runs, on the incident day, unfiltered then on paid English."""
+    now = store.now()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    releases = store.releases(start, now)
+    last_release: datetime = releases["ts"][-1] if releases.height else now
+    return [
+        ("time_range", store.time_range),
+        ("dimension_values", lambda: store.dimension_values(start, now)),
+        ("releases", lambda: store.releases(start, now)),
+        ("series (all traffic)", lambda: store.series(start, now)),
+        ("series (paid English)", lambda: store.series(start, now, PAID_ENGLISH)),
+        ("cohort lines by prompt", lambda: store.series(start, now, PAID_ENGLISH, by="prompt_version")),
+        ("cohort comparison (prompt)", lambda: cohort_comparison(store, "prompt", start, now, PAID_ENGLISH)),
+        ("before/after a release", lambda: before_after(store, last_release, 30, PAID_ENGLISH)),
+    ]
+
+
+def run_query_bench(data: DataDir, rows: int = 10_000_000, repeats: int = 5) -> dict:
+    store = ensure_bench_store(data, rows)
+    total_rows = store.time_range()[2]
+    fresh = TelemetryStore(data, cache=False)  # the engine's own speed: no result cache
+    timings: list[QueryTiming] = []
+    for name, fn in explorer_queries(fresh):
+        t0 = time.perf_counter()
+        fn()
+        cold = time.perf_counter() - t0
+        warm = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            warm.append(time.perf_counter() - t0)
+        timings.append(QueryTiming(name, cold, statistics.median(warm)))
+    whole = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _, fn in explorer_queries(fresh):
+            fn()
+        whole.append(time.perf_counter() - t0)
+    cached = TelemetryStore(data)
+    for _, fn in explorer_queries(cached):
+        fn()
+    repeat_view = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _, fn in explorer_queries(cached):
+            fn()
+        repeat_view.append(time.perf_counter() - t0)
+    return {
+        "rows": total_rows,
+        "page_repeat_view_median_s": statistics.median(repeat_view),
+        "repeats": repeats,
+        "queries": [t.__dict__ for t in timings],
+        "page_cold_s": sum(t.cold_s for t in timings),
+        "page_warm_median_s": statistics.median(whole),
+    }
