@@ -129,3 +129,15 @@ def test_default_verification_for_the_demo_incident():
                                                       "task_success_rate": 0.42})
     assert [(m.signal, m.threshold) for m in latency] == [
         ("latency_p95_ms", 880.0), ("policy_violation_rate", 0.005), ("task_success_rate", 0.40)]
+
+
+def test_latency_percentile_is_judged_on_the_share_of_slow_requests():
+    p95 = VerificationMetric(signal="latency_p95_ms", comparator="<=", threshold=900, soak_minutes=30)
+    assert p95.quantile == 0.95 and p95.judged_threshold == pytest.approx(0.05)
+    fast = [MinuteCount(at(i), 8.0, 300.0) for i in range(40)]  # 2.7 % slower than 900 ms: p95 under 900
+    assert evaluate_metric(p95, fast, START, at(31)).status == "passed"
+    slow = fast[:10] + [MinuteCount(at(10 + i), 45.0, 300.0) for i in range(10)]  # 15 % slower: p95 over
+    result = evaluate_metric(p95, slow, START, at(20))
+    assert result.status == "broken"
+    assert result.breaches[0].threshold == pytest.approx(0.05)
+    assert "of requests slower than 900 ms" in result.note
