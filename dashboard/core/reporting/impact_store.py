@@ -64,8 +64,9 @@ def measure_impact(store, *, start: datetime, end: datetime | None = None, filte
 def incident_window(state, now: datetime) -> tuple[datetime, datetime]:
     """Regression start (or detection, or opening) to the recorded end (or resolution, or now)."""
     start = state.window_start or state.detected_at or state.opened_at
-    end = state.window_end or state.resolved_at or now
-    return start, min(end, now + timedelta(microseconds=1))
+    just_after_now = now + timedelta(microseconds=1)  # windows are [start, end): keep the newest row
+    end = state.window_end or state.resolved_at or just_after_now
+    return start, min(end, just_after_now)
 
 
 def incident_impact(store, state, now: datetime | None = None, baseline: str = "auto") -> Impact:

@@ -1,0 +1,178 @@
+"""The incident's reproducer packet: sampled requests with every artifact version, for a regression suite.
+
+`export_packet` writes into an output folder:
+
+    requests.parquet   the sampled rows (all request columns + `affected`)
+    requests.jsonl     the same rows, one JSON object per line
+    manifest.json      window, filters, suspects, how rows were chosen and
+                       sampled (seed), population and sample counts per group,
+                       artifact versions in the sample, file checksums
+
+Affected = in the incident window and segment, served by a suspect version
+(from the record's suspects, e.g. "prompt:prompt-v7"). Unaffected = same
+window and segment, served by none of them: same minutes, same users' kind,
+different versions, which is the comparison a regression test needs. When no
+suspect names a version, affected = the incident window and unaffected = the
+hour before it, on the same segment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_text
+from dashboard.core.incident.service import Incidents
+from dashboard.core.incident.store import IncidentStoreError
+from dashboard.core.reporting.impact_store import incident_window
+from dashboard.core.reporting.signal_math import utc
+from dashboard.core.telemetry.query import Scope
+
+DEFAULT_SAMPLE = 500  # per group (affected, unaffected)
+DEFAULT_SEED = 20250218
+MAX_SAMPLE = 100_000
+CONTROL_WINDOW = timedelta(hours=1)
+
+
+class PacketError(Exception):
+    """The packet cannot be exported as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class PacketResult:
+    out_dir: Path
+    manifest: dict
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.out_dir / f["name"] for f in self.manifest["files"]]
+
+
+def suspect_versions(suspects: list[str], artifact_columns: dict[str, str]) -> dict[str, list[str]]:
+    """artifact column -> suspect versions, from 'kind:version' suspects whose kind has a column."""
+    out: dict[str, list[str]] = {}
+    for s in suspects:
+        kind, _, version = s.partition(":")
+        if version and kind in artifact_columns:
+            out.setdefault(artifact_columns[kind], []).append(version)
+    return out
+
+
+def export_packet(data_dir: DataDir | str | Path, incident_id: str, out_dir: str | Path,
+                  sample: int = DEFAULT_SAMPLE, seed: int = DEFAULT_SEED, store=None) -> PacketResult:
+    """Write the reproducer packet of `incident_id` into `out_dir` (created if missing)."""
+    data = data_dir if isinstance(data_dir, DataDir) else DataDir(Path(data_dir))
+    if not 1 <= sample <= MAX_SAMPLE:
+        raise PacketError(f"sample must be between 1 and {MAX_SAMPLE:,} requests per group, got {sample}")
+    try:
+        state = Incidents.for_data_dir(data).get(incident_id)
+    except IncidentStoreError as exc:
+        raise PacketError(f"{data.incidents_db}: {exc}") from None
+    if store is None:
+        if not data.has_requests():
+            raise PacketError(f"no telemetry in {data.requests}")
+        from dashboard.core.telemetry.query import TelemetryStore
+
+        store = TelemetryStore(data)
+    now = utc(store.now())
+    start, end = incident_window(state, now)
+    schema = store.schema
+    artifact_cols = [c for c in schema.artifacts.values()]
+    bad = suspect_versions(state.suspects, schema.artifacts)
+    by_time = not bad
+    scope_start = start - CONTROL_WINDOW if by_time else start
+    params = {"artifact_cols": artifact_cols, "bad_versions": sorted({v for vs in bad.values() for v in vs}) or [""],
+              "by_time": by_time, "incident_start": start, "seed": seed, "per_group": sample}
+    rows = store.run_sql("reporting_packet_sample", params, Scope.of(scope_start, end, dict(state.segments) or None))
+    totals = {g: 0 for g in ("affected", "unaffected")}
+    for flag, total in rows.group_by("affected").agg(pl.col("group_total").first()).iter_rows():
+        totals["affected" if flag else "unaffected"] = int(total)
+    rows = rows.drop("group_total")
+    if "ts" in rows.columns:
+        rows = rows.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parquet = atomic_write_parquet(rows, out / "requests.parquet")
+    jsonl = atomic_write_text(out / "requests.jsonl", _jsonl(rows))
+    manifest = {
+        "incident": {"id": state.id, "title": state.title, "type": state.type, "severity": state.severity,
+                     "service": state.service, "status": state.status},
+        "window": {"start": start.isoformat(), "end": end.isoformat(),
+                   "control_start": scope_start.isoformat() if by_time else None},
+        "filters": dict(state.segments),
+        "suspects": list(state.suspects),
+        "affected_definition": (
+            "arrived in the incident window (unaffected: the hour before it), same segment" if by_time else
+            "in the incident window and segment, served by a suspect version: "
+            + "; ".join(f"{col} in {vs}" for col, vs in sorted(bad.items()))
+            + " (unaffected: same window and segment, none of those versions)"),
+        "sampling": {"method": "deterministic: rows ranked by hash(request_id, seed) within each group, "
+                               "first `per_group` kept", "seed": seed, "per_group": sample},
+        "counts": {"population": totals,
+                   "sampled": {"affected": int(rows["affected"].sum()),
+                               "unaffected": int((~rows["affected"]).sum())}},
+        "versions": _versions(rows, artifact_cols),
+        "columns": rows.columns,
+        "files": [_file_entry(parquet, rows.height), _file_entry(jsonl, rows.height)],
+        "as_of": now.isoformat(),
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return PacketResult(out, manifest)
+
+
+def _jsonl(rows: pl.DataFrame) -> str:
+    """One JSON object per request; timestamps as ISO 8601 UTC."""
+    frame = rows.with_columns(
+        [pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ") for c, t in rows.schema.items() if isinstance(t, pl.Datetime)])
+    return "".join(json.dumps(r, default=str) + "\n" for r in frame.iter_rows(named=True))
+
+
+def _versions(rows: pl.DataFrame, artifact_cols: list[str]) -> dict:
+    """Per artifact column: version -> {affected, unaffected} counts in the sample."""
+    out = {}
+    for col in artifact_cols:
+        if col not in rows.columns:
+            continue
+        counts = rows.group_by(col, "affected").len().sort(col)
+        per: dict[str, dict[str, int]] = {}
+        for version, affected, n in counts.iter_rows():
+            per.setdefault(str(version), {"affected": 0, "unaffected": 0})["affected" if affected else "unaffected"] = n
+        out[col] = per
+    return out
+
+
+def _file_entry(path: Path, rows: int) -> dict:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"name": path.name, "rows": rows, "bytes": path.stat().st_size, "sha256": digest}
+
+
+def register_packet(incident_subparsers) -> None:
+    """Add `packet ID --out DIR [--sample N] [--seed N]` under the `warroom incident` command group."""
+    from dashboard.cli import UserError, add_data_arg
+
+    p = incident_subparsers.add_parser("packet", help="export the incident's reproducer: sampled affected and "
+                                                      "unaffected requests with every artifact version")
+    p.add_argument("incident_id", metavar="ID")
+    p.add_argument("--out", metavar="DIR", required=True, help="folder to write requests.parquet, "
+                                                             "requests.jsonl and manifest.json into")
+    p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="requests per group (default %(default)s)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="sampling seed (default %(default)s)")
+    add_data_arg(p)
+
+    def run(args) -> int:
+        try:
+            result = export_packet(DataDir.at(args.data), args.incident_id, args.out, args.sample, args.seed)
+        except PacketError as exc:
+            raise UserError(str(exc)) from None
+        print(json.dumps({"out": str(result.out_dir), **result.manifest["counts"]}, indent=2))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+__all__ = ["export_packet", "register_packet", "PacketError", "PacketResult", "DEFAULT_SAMPLE", "DEFAULT_SEED"]
