@@ -1,0 +1,58 @@
+"""`warroom bench rca`: segment localization scored on a Squeeze-layout dataset.
+
+`bench.py` owns the `bench` command group and calls `register_rca` with its
+sub-parsers; this module owns only the `rca` entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dashboard.core.diagnosis.rca_bench import BenchDataError, run_benchmark
+
+# report key -> table header
+COLUMNS = {"f1": "F1", "precision": "precision", "recall": "recall", "hit_at_3": "hit@3",
+           "seconds_per_case": "s/case", "cases": "cases"}
+
+
+def register_rca(bench_subparsers) -> argparse.ArgumentParser:
+    parser = bench_subparsers.add_parser(
+        "rca", help="score segment localization on a root-cause dataset (Squeeze layout)",
+        description="Localize every case of DIR (settings folders with injection_info.csv; "
+                    "{ts}.csv[.gz] additive cases or {ts}.a.csv + {ts}.b.csv ratio cases) "
+                    "and report exact-match F1, precision, recall, hit@3 and seconds per case.")
+    parser.add_argument("--dataset", metavar="DIR", required=True, type=Path,
+                        help="dataset folder, e.g. the rca-b0 benchmark")
+    parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    parser.set_defaults(func=run_rca)
+    return parser
+
+
+def run_rca(args: argparse.Namespace) -> int:
+    from dashboard.cli import UserError  # late: the package imports its command modules
+
+    try:
+        report = run_benchmark(args.dataset).to_dict()
+    except BenchDataError as exc:
+        raise UserError(str(exc)) from exc
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_table(report))
+    return 0
+
+
+def format_table(report: dict) -> str:
+    rows = [(name, scores) for name, scores in report["settings"].items()]
+    rows.append(("overall", report["overall"]))
+    width = max(len(name) for name, _ in rows)
+    header = f"{'setting':<{width}}  " + "  ".join(f"{h:>9}" for h in COLUMNS.values())
+    lines = [header, "-" * len(header)]
+    for name, scores in rows:
+        cells = "  ".join(f"{scores[c]:>9}" if c == "cases" else f"{scores[c]:>9.3f}" for c in COLUMNS)
+        lines.append(f"{name:<{width}}  {cells}")
+    return "\n".join(lines) + "\n"
