@@ -118,7 +118,11 @@ def parse_bool(raw: pl.Series, words: dict[str, bool]) -> Parsed:
 
 def parse_string(raw: pl.Series) -> Parsed:
     if raw.dtype == pl.String:
-        # Parquet text is used as is; only an empty string counts as missing.
+        # Parquet text is used as is; only an empty string counts as missing
+        # (checked first: rewriting a column that has none would copy every string).
+        empty = raw.str.len_bytes() == 0
+        if not empty.any():
+            return Parsed(raw, [])
         return Parsed(_eval(raw, pl.when(pl.col("v").str.len_bytes() > 0).then(pl.col("v"))), [])
     if _is_text(raw.dtype):
         return parse_string(raw.cast(pl.String))
