@@ -40,9 +40,8 @@ def run(args: argparse.Namespace) -> int:
     data_dir = DataDir.at(args.data)
     try:
         mapping = load_mapping(args.mapping) if args.mapping else None
-        origin = f"{args.mapping}: defaults" if args.ingest_kind == "requests" else f"{args.mapping}: releases.defaults"
         ingest = ingest_requests if args.ingest_kind == "requests" else ingest_releases
-        summary = ingest(args.files, data_dir, mapping, origin)
+        summary = ingest(args.files, data_dir, mapping, args.mapping or "mapping")
     except (UnreadableFile, MappingError, SchemaConflict, IngestError) as exc:
         raise UserError(f"{exc} (nothing was written)") from None
     print(json.dumps(summary.as_dict(), indent=2))

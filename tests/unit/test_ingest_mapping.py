@@ -49,7 +49,7 @@ def test_yaml_mapping_is_equivalent(tmp_path):
 
 @pytest.mark.parametrize("data, message", [
     ({"colums": {}}, r"colums: unknown setting"),
-    ({"columns": {"latency": "duration"}}, r"columns: \['latency'\] not known fields"),
+    ({"segments": [], "artifacts": {}, "columns": {"latency": "duration"}}, r"columns: \['latency'\] not known fields"),
     ({"columns": {"ts": "t", "request_id": "t"}}, r"your column\(s\) \['t'\] mapped onto several fields"),
     ({"timestamp": {"timezone": "Mars/Olympus"}}, r"timestamp\.timezone: unknown time zone 'Mars/Olympus'"),
     ({"timestamp": {"format": "dd/mm/yyyy"}}, r"timestamp\.format: 'dd/mm/yyyy' is neither"),
@@ -57,7 +57,7 @@ def test_yaml_mapping_is_equivalent(tmp_path):
     ({"segments": ["latency_ms"]}, r"segment 'latency_ms' is already a contract column"),
     ({"segments": ["region"], "artifacts": {"model": "region"}}, r"'region' is declared both as a segment"),
     ({"defaults": {"request_id": "x"}}, r"defaults: \['request_id'\] cannot have a constant default"),
-    ({"defaults": {"colour": "red"}}, r"defaults: \['colour'\] not request columns"),
+    ({"segments": ["colour"], "artifacts": {}, "defaults": {"shade": "red"}}, r"defaults: \['shade'\] not request columns"),
     ({"booleans": {"true": ["yes"], "false": ["yes"]}}, r"words listed as both true and false"),
     ({"releases": {"kinds": {"llm": "database"}}}, r"releases\.kinds: \['database'\] not artifact kinds"),
     ({"releases": {"columns": {"kind": "component"}}}, r"releases\.columns: \['kind'\] not known fields"),
@@ -101,3 +101,15 @@ def test_custom_boolean_words_and_strftime_format_are_used(tmp_path):
     quarantine = pl.read_parquet(summary.quarantine_path).sort("row_number")
     assert quarantine["field"].to_list() == ["refused", "ts"]
     assert "not a timestamp in format '%d/%m/%Y %H:%M'" in quarantine["reason"][1]
+
+
+def test_field_names_are_checked_against_the_data_folder_schema_when_the_mapping_does_not_declare_one(tmp_path):
+    data = DataDir(tmp_path / "data")
+    ingest_requests([FIXTURES / "sample_requests.csv"], data, load_mapping(FIXTURES / "mapping.toml"))
+    source = tmp_path / "more.csv"
+    source.write_text("ts,request_id,latency_ms,tier_name\n2025-02-18T16:00:00Z,x1,5,paid\n")
+    # "plan" is a segment of this folder (declared by the first ingest), so it can be mapped without redeclaring
+    summary = ingest_requests([source], data, parse_mapping({"columns": {"plan": "tier_name"}}), "more.toml")
+    assert pl.read_parquet(summary.written)["plan"].to_list() == ["paid"]
+    with pytest.raises(MappingError, match=r"more\.toml: columns: \['tier'\] not known fields"):
+        ingest_requests([source], data, parse_mapping({"columns": {"tier": "tier_name"}}), "more.toml")

@@ -27,6 +27,7 @@ from dashboard.core.telemetry.ingest_validate import (
     RELEASE_RULES,
     FileResult,
     TableSpec,
+    parse_defaults,
     request_rules,
     validate_file,
 )
@@ -154,11 +155,13 @@ def _release_checks(schema: TelemetrySchema, aliases: dict[str, str]):
     return check
 
 
-def _validate_all(paths: Iterable[str | Path], spec: TableSpec, origin: str) -> list[FileResult]:
+def _validate_all(paths: Iterable[str | Path], spec: TableSpec, mapping_name: str) -> list[FileResult]:
     paths = list(paths)
     if not paths:
         raise UnreadableFile("(no files)", "give at least one file to ingest")
-    return [validate_file(read_source(path), spec, origin) for path in paths]
+    label = "defaults" if spec.kind == "requests" else "releases.defaults"
+    defaults = parse_defaults(spec, f"{mapping_name}: {label}")
+    return [validate_file(read_source(path), spec, defaults) for path in paths]
 
 
 def _unique_name(prefix: str = "ingest") -> str:
@@ -206,12 +209,13 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
 
 
 def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
-            mapping: IngestMapping | None, mapping_origin: str) -> IngestSummary:
+            mapping: IngestMapping | None, mapping_name: str) -> IngestSummary:
     effective = mapping or IngestMapping()
     schema, save_schema = target_schema(data_dir, mapping)
+    effective.check_fields(schema, mapping_name)
     spec = request_spec(schema, effective) if kind == "requests" else release_spec(schema, effective)
     began = time.perf_counter()
-    results = _validate_all(paths, spec, mapping_origin)
+    results = _validate_all(paths, spec, mapping_name)
     validated = time.perf_counter()
     quarantine_path, written = _store(kind, results, data_dir, schema, save_schema)
     phases = {"read_validate": validated - began, "write": time.perf_counter() - validated}
@@ -231,12 +235,15 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
 
 
 def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
-                    mapping_origin: str = "mapping defaults") -> IngestSummary:
-    """Validate request telemetry files and add their accepted rows to the store."""
-    return _ingest("requests", paths, data_dir, mapping, mapping_origin)
+                    mapping_name: str = "mapping") -> IngestSummary:
+    """Validate request telemetry files and add their accepted rows to the store.
+
+    `mapping_name` (usually the mapping file's path) prefixes errors about the mapping.
+    """
+    return _ingest("requests", paths, data_dir, mapping, mapping_name)
 
 
 def ingest_releases(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
-                    mapping_origin: str = "mapping releases.defaults") -> IngestSummary:
+                    mapping_name: str = "mapping") -> IngestSummary:
     """Validate release-log files and add their accepted events to the store."""
-    return _ingest("releases", paths, data_dir, mapping, mapping_origin)
+    return _ingest("releases", paths, data_dir, mapping, mapping_name)

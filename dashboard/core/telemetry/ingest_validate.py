@@ -130,17 +130,19 @@ def parse_column(raw: pl.Series, rule: FieldRule, spec: TableSpec) -> Parsed:
     return parse_string(raw)
 
 
-def default_value(rule: FieldRule, spec: TableSpec, where: str) -> pl.Series | None:
-    """The mapping's constant for this field, parsed and checked like any value."""
-    if rule.name not in spec.defaults:
-        return None
-    raw = pl.Series(rule.name, [spec.defaults[rule.name]])
-    parsed = parse_column(raw, rule, spec)
-    masks = [(mask, message) for mask, message in parsed.problems] + _bound_checks(parsed.values, rule)
-    for mask, message in masks:
-        if mask.any():
-            raise MappingError(f"{where}.{rule.name} = {spec.defaults[rule.name]!r}: {message}")
-    return parsed.values
+def parse_defaults(spec: TableSpec, where: str) -> dict[str, pl.Series]:
+    """The mapping's constants, parsed and checked like any value; `where` names them in errors."""
+    parsed_defaults = {}
+    for rule in spec.rules:
+        if rule.name not in spec.defaults:
+            continue
+        raw = pl.Series(rule.name, [spec.defaults[rule.name]])
+        parsed = parse_column(raw, rule, spec)
+        for mask, message in [*parsed.problems, *_bound_checks(parsed.values, rule)]:
+            if mask.any():
+                raise MappingError(f"{where}.{rule.name} = {spec.defaults[rule.name]!r}: {message}")
+        parsed_defaults[rule.name] = parsed.values.cast(spec.schema[rule.name])
+    return parsed_defaults
 
 
 def _bound_checks(values: pl.Series, rule: FieldRule) -> list[tuple[pl.Series, str]]:
@@ -184,7 +186,9 @@ def resolve_columns(source: SourceFile, spec: TableSpec) -> dict[str, str | None
     return resolved
 
 
-def validate_file(source: SourceFile, spec: TableSpec, mapping_origin: str = "mapping defaults") -> FileResult:
+def validate_file(source: SourceFile, spec: TableSpec, defaults: dict[str, pl.Series] | None = None) -> FileResult:
+    """Check one file; `defaults` are the mapping's constants as parse_defaults returns them."""
+    defaults = parse_defaults(spec, "defaults") if defaults is None else defaults
     empty_file = source.frame.width == 0 and source.bad_lines.height == 0
     if empty_file:
         return FileResult(str(source.path), source.format, 0, pl.DataFrame(schema=spec.schema),
@@ -196,7 +200,7 @@ def validate_file(source: SourceFile, spec: TableSpec, mapping_origin: str = "ma
     checks: list[tuple[pl.Series, str, str]] = []  # (mask, field, message)
     for rule in spec.rules:
         column = resolved[rule.name]
-        default = default_value(rule, spec, mapping_origin)
+        default = defaults.get(rule.name)
         if column is None:
             constant = default if default is not None else pl.Series([None], dtype=spec.schema[rule.name])
             values[rule.name] = constant.cast(spec.schema[rule.name]).new_from_index(0, height).alias(rule.name)

@@ -180,12 +180,11 @@ class IngestMapping(BaseModel):
             raise ValueError(f"artifact column {name!r} is already a contract column; pick another name")
         for name in sorted(segments & artifact_columns):
             raise ValueError(f"{name!r} is declared both as a segment and as an artifact column")
-        schema = self.telemetry_schema(TelemetrySchema())
-        targets = set(schema.request_schema())
-        _check_columns("columns", self.columns, targets)
-        unknown = sorted(set(self.defaults) - targets)
-        if unknown:
-            raise ValueError(f"defaults: {unknown} not request columns; known: {sorted(targets)}")
+        _check_columns("columns", self.columns, None)
+        if self.segments is not None and self.artifacts is not None:
+            # Fully declared: every field name can be checked now; otherwise the
+            # data folder's schema completes it and check_fields runs at ingest.
+            self._check_field_names(self.telemetry_schema(TelemetrySchema()))
         fixed = sorted(set(self.defaults) & NO_DEFAULT_FIELDS)
         if fixed:
             raise ValueError(f"defaults: {fixed} cannot have a constant default (every row needs its own)")
@@ -194,6 +193,20 @@ class IngestMapping(BaseModel):
         if unknown_kinds:
             raise ValueError(f"releases.kinds: {unknown_kinds} not artifact kinds; known: {sorted(kinds)}")
         return self
+
+    def _check_field_names(self, schema: TelemetrySchema) -> None:
+        targets = set(schema.request_schema())
+        _check_columns("columns", self.columns, targets)
+        unknown = sorted(set(self.defaults) - targets)
+        if unknown:
+            raise ValueError(f"defaults: {unknown} not request columns; known: {sorted(targets)}")
+
+    def check_fields(self, schema: TelemetrySchema, origin: str = "mapping") -> None:
+        """Every [columns]/[defaults] key must be a column of the store schema the ingest writes."""
+        try:
+            self._check_field_names(schema)
+        except ValueError as exc:
+            raise MappingError(f"{origin}: {exc}") from None
 
     @property
     def declares_schema(self) -> bool:
@@ -215,8 +228,8 @@ def _check_store_name(what: str, name: str) -> None:
         raise ValueError(f"{what} {name!r} must be lower_snake_case (letters, digits, underscores)")
 
 
-def _check_columns(where: str, columns: dict[str, str], targets: set[str]) -> None:
-    unknown = sorted(set(columns) - targets)
+def _check_columns(where: str, columns: dict[str, str], targets: set[str] | None) -> None:
+    unknown = sorted(set(columns) - targets) if targets is not None else []
     if unknown:
         raise ValueError(
             f"{where}: {unknown} not known fields (keys are contract/store names, values your column names); "
