@@ -135,9 +135,9 @@ def build_timeline(state: IncidentState, releases: list[dict], phases: list[Phas
                                   "success" if rel["rollback"] else "normal"))
     start = state.window_start
     if start is not None:
-        items.append(TimelineItem(start, "regression", "Regression starts: " + (", ".join(key_signals) or "signals")
-                                  + " depart from baseline" + _segment_suffix(state.segments), "telemetry",
-                                  "danger"))
+        names = " and ".join(_label(s).lower() for s in key_signals) or "signals"
+        items.append(TimelineItem(start, "regression", f"Regression starts: {names} depart from baseline"
+                                  + _segment_suffix(state.segments), "telemetry", "danger"))
     if state.detected_at is not None:
         levels = ", ".join(f"{_label(s)} {_fmt(s, detection_values.get(s))}" for s in key_signals
                            if detection_values.get(s) is not None)

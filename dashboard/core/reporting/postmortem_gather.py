@@ -88,11 +88,11 @@ def gather_postmortem(data: DataDir, incident_id: str, store=None) -> Postmortem
     reproducer = (f"`warroom incident packet {state.id} --out DIR` exports affected and unaffected requests from "
                   "the incident window with every artifact version (Parquet, JSONL and a manifest) for the "
                   "regression suite.")
-    if store is None or store.now() is None:
-        as_of = state.last_event_at
+    data_now = store.now() if store is not None else None
+    if data_now is None:
         return build_postmortem(state, releases=pl.DataFrame(), phases=[], key_signals=key_signals_of(state),
-                                as_of=as_of, edits=edits, reproducer=reproducer)
-    as_of = utc(store.now())
+                                as_of=state.last_event_at, edits=edits, reproducer=reproducer)
+    as_of = utc(data_now)
     start = state.window_start or state.detected_at or state.opened_at
     end = min(state.resolved_at or as_of, as_of)
     signals = key_signals_of(state)
