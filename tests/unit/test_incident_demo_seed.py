@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -67,3 +68,24 @@ def test_the_other_incidents_are_resolved_with_full_records(record):
         assert s.verification and s.soak.started_at < s.resolved_at
         assert len(s.updates) >= 3 and s.actions and len(s.roles) == 4
         assert s.status_entered_at("monitoring") <= s.soak.started_at
+
+
+def test_a_draft_from_a_finding_is_measured_on_the_telemetry(demo_data, record):
+    from dashboard.core.incident.comms import render_update
+    from dashboard.core.incident.drafting import comms_facts_for, draft_incident
+
+    _, store, by_source = record
+    ti = incident_truth(demo_data, "support-bot-refusals")
+    start, detected = datetime.fromisoformat(ti["start"]), datetime.fromisoformat(ti["detected_at"])
+    draft = draft_incident(store, "refusal_rate", ti["headline_segment"], start, detected,
+                           suspects=["prompt:prompt-v7"], also_moves=["task_success_rate"])
+    assert draft.type == "quality_regression" and draft.suggestion.level == ti["severity"]
+    assert 0.2 < draft.impact.affected_share < 0.35  # paid English
+    assert draft.impact.baseline == pytest.approx(0.04, abs=0.01) and draft.impact.current > 0.12
+    assert [f.signal for f in draft.facts] == ["refusal_rate", "task_success_rate"]
+
+    s = by_source["demo:support-bot-refusals"]
+    facts = comms_facts_for(s, store, store.now())
+    text = render_update(facts, "executives")
+    assert "refusal rate" in text and re.search(r"\(2[0-9]% of traffic\)", text)
+    assert facts.signals[0].sample_size > 1000

@@ -33,7 +33,13 @@ class SignalFact(BaseModel):
     sample_size: int | None = None
 
     def fmt(self, value: float) -> str:
-        return f"{value:.1%}" if self.unit == "%" else f"{value:,.4g} {self.unit}".rstrip()
+        if self.unit == "%":
+            return f"{value:.1%}"
+        if self.unit == "$":
+            return f"${value:.4f}"
+        if self.unit in ("score", ""):
+            return f"{value:.3f}"
+        return f"{value:,.0f} {self.unit}" if abs(value) >= 100 else f"{value:.3g} {self.unit}"
 
     def sentence(self) -> str:
         n = f", n={self.sample_size:,}" if self.sample_size else ""

@@ -135,7 +135,8 @@ class IncidentState(BaseModel):
 
     @property
     def last_update_at(self) -> datetime | None:
-        return self.updates[-1].at if self.updates else None
+        # by event time: an update may be recorded after a later-dated event
+        return max(u.at for u in self.updates) if self.updates else None
 
     def status_entered_at(self, status: str) -> datetime | None:
         """When the incident first entered `status` (None if it never did)."""

@@ -15,6 +15,7 @@ import polars as pl
 from dashboard.core.incident.soak import MinuteCount, SoakEvaluation, VerificationMetric, evaluate_soak
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.verification import propose_verification
+from dashboard.core.telemetry.signals import SIGNALS
 
 MINUTE = timedelta(minutes=1)
 
@@ -23,21 +24,13 @@ MINUTE = timedelta(minutes=1)
 # verified on their own counts (requests slower than the limit, see
 # queries/incident_slow_share.sql and VerificationMetric.judged_threshold).
 RATIO_COLUMNS: dict[str, tuple[str, str]] = {
-    "error_rate": ("errors", "requests"),
-    "refusal_rate": ("refused", "requests"),
-    "task_success_rate": ("task_success", "task_success_n"),
-    "quality_score": ("quality_sum", "quality_n"),
-    "policy_violation_rate": ("policy_violations", "requests"),
-    "guardrail_block_rate": ("guardrail_blocks", "requests"),
-    "tool_error_rate": ("tool_errors", "tool_calls"),
-    "fallback_rate": ("fallbacks", "requests"),
-    "cost_per_request": ("cost_usd", "requests"),
-    "input_tokens_per_request": ("input_tokens", "requests"),
-    "output_tokens_per_request": ("output_tokens", "requests"),
+    s.name: (s.numerator, s.denominator) for s in SIGNALS if s.kind in ("rate", "mean")
 }
 
 
-PERCENTILE_SIGNALS: tuple[str, ...] = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+PERCENTILE_SIGNALS: tuple[str, ...] = tuple(
+    s.name for s in SIGNALS if s.kind == "quantile" and VerificationMetric(
+        signal=s.name, comparator="<=", threshold=1).quantile is not None)
 VERIFIABLE_SIGNALS: tuple[str, ...] = (*RATIO_COLUMNS, *PERCENTILE_SIGNALS)
 
 

@@ -11,16 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dashboard.core.incident.soak import VerificationMetric
+from dashboard.core.telemetry.signals import SIGNALS
 
 # which way is bad for each signal ("up": higher is worse)
-BAD_DIRECTION: dict[str, str] = {
-    "error_rate": "up", "refusal_rate": "up", "policy_violation_rate": "up", "tool_error_rate": "up",
-    "fallback_rate": "up", "guardrail_block_rate": "up",
-    "latency_p50_ms": "up", "latency_p95_ms": "up", "latency_p99_ms": "up",
-    "cost_per_request": "up", "input_tokens_per_request": "up", "output_tokens_per_request": "up",
-    "task_success_rate": "down", "quality_score": "down",
-}
-SAFETY_SIGNALS = ("refusal_rate", "policy_violation_rate", "guardrail_block_rate")
+BAD_DIRECTION: dict[str, str] = {s.name: "up" if s.higher_is_worse else "down"
+                                 for s in SIGNALS if s.kind != "count"}
+SAFETY_SIGNALS = tuple(s.name for s in SIGNALS if s.group == "safety")
 BUSINESS_SIGNAL = "task_success_rate"
 SAFETY_DEFAULT = "policy_violation_rate"
 LABELS: dict[str, str] = {"task_success_rate": "deflection", "refusal_rate": "refusal rate",
