@@ -188,11 +188,15 @@ def test_timezone_and_epoch_seconds_from_the_mapping(tmp_path):
     }
 
 
-def test_defaults_fill_missing_columns_and_empty_input_is_fine(tmp_path):
+def test_empty_input_is_fine_and_writes_nothing(tmp_path):
     data = DataDir(tmp_path / "data")
-    empty = tmp_path / "empty.csv"
-    empty.write_text("ts,request_id,latency_ms\n")
-    summary = ingest_requests([empty], data)
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text("ts,request_id,latency_ms\n")
+    zero_bytes = tmp_path / "zero.csv"
+    zero_bytes.write_bytes(b"")
+    blank_lines = tmp_path / "blank.jsonl"
+    blank_lines.write_text("\n  \n")
+    summary = ingest_requests([header_only, zero_bytes, blank_lines], data)
     assert (summary.rows, summary.accepted, summary.quarantined, summary.written) == (0, 0, 0, None)
     assert summary.exit_code == 0
     assert not data.requests.exists() or not any(data.requests.iterdir())

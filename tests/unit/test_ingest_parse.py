@@ -74,3 +74,10 @@ def test_booleans_from_words_numbers_and_native():
 def test_strings_empty_is_missing_and_numbers_become_text():
     assert parse_string(pl.Series(["a", "", None])).values.to_list() == ["a", None, None]
     assert parse_string(pl.Series([7, 8])).values.to_list() == ["7", "8"]
+
+
+def test_zone_words_and_offsets_win_over_the_mapping_zone():
+    raw = pl.Series("ts", ["2025-02-18T13:30Z", "2025-02-18 13:30:00 UTC", "2025-02-18T22:30:00+0900",
+                           "2025/02/18 22:30:00"])
+    parsed = parse_timestamp(raw, TimestampSpec(timezone="Asia/Tokyo"))
+    assert parsed.values.to_list() == [T, T, T, T]  # the last one is naive: Tokyo time

@@ -22,14 +22,21 @@ PLAUSIBLE_FROM = datetime(1990, 1, 1, tzinfo=timezone.utc)
 PLAUSIBLE_TO = datetime(2100, 1, 1, tzinfo=timezone.utc)
 
 # Tried in order of how well they fit a sample of the column (see _order_by_fit).
-AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
+AWARE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M%#z",
+)
 NAIVE_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S%.f",
     "%Y-%m-%d",
 )
+# Some warehouses export "2025-02-18 13:30:00 UTC": read the zone word as an offset.
+_ZONE_WORD = r"\s*(?:UTC|GMT)$"
 _EPOCH_TEXT = r"^-?\d+(\.\d+)?$"
 _EPOCH_FACTOR = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 
@@ -190,7 +197,10 @@ def parse_timestamp(raw: pl.Series, spec: TimestampSpec) -> Parsed:
     elif dtype.is_numeric():
         values = _from_epoch(raw, spec.format if spec.format in _EPOCH_FACTOR else "auto")
     elif _is_text(dtype):
-        values = _parse_text(_blank_to_null(raw.cast(pl.String).str.strip_chars()), spec)
+        text = _blank_to_null(raw.cast(pl.String).str.strip_chars())
+        if "%" not in spec.format and text.str.contains(_ZONE_WORD).any():
+            text = text.str.replace(_ZONE_WORD, "+00:00")
+        values = _parse_text(text, spec)
     else:
         values = pl.Series(raw.name, [None] * raw.len(), dtype=UTC_US)
     values = values.cast(UTC_US).alias(raw.name)

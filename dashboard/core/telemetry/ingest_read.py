@@ -72,6 +72,9 @@ def read_source(path: str | Path) -> SourceFile:
         raise UnreadableFile(path, "file not found")
     if fmt == "parquet":
         return _read_parquet(path)
+    if fmt in ("csv", "tsv") and not compressed:
+        # Polars maps a plain file itself: no copy of a large export in Python memory.
+        return _read_csv(path, path, "," if fmt == "csv" else "\t", fmt)
     raw = path.read_bytes()
     if compressed:
         try:
@@ -79,7 +82,7 @@ def read_source(path: str | Path) -> SourceFile:
         except (OSError, EOFError) as exc:
             raise UnreadableFile(path, f"not a valid gzip file ({exc})") from None
     if fmt in ("csv", "tsv"):
-        return _read_csv(path, raw, "," if fmt == "csv" else "\t", fmt)
+        return _read_csv(path, io.BytesIO(raw), "," if fmt == "csv" else "\t", fmt)
     return _read_jsonl(path, raw)
 
 
@@ -101,13 +104,21 @@ def _read_parquet(path: Path) -> SourceFile:
     return SourceFile(path, "parquet", frame, numbers, _empty_bad_lines())
 
 
-def _read_csv(path: Path, raw: bytes, separator: str, fmt: str) -> SourceFile:
-    if not raw.strip():
+def _is_blank(source: Path | io.BytesIO) -> bool:
+    """Nothing but whitespace is empty input, not a broken CSV (a large file never is)."""
+    limit = 65_536
+    if isinstance(source, Path):
+        return source.stat().st_size <= limit and not source.read_bytes().strip()
+    return source.getbuffer().nbytes <= limit and not source.getvalue().strip()
+
+
+def _read_csv(path: Path, source: Path | io.BytesIO, separator: str, fmt: str) -> SourceFile:
+    if _is_blank(source):
         return SourceFile(path, fmt, pl.DataFrame(), pl.Series([], dtype=pl.Int64), _empty_bad_lines())
     try:
         # Every value stays text: parsing happens in validation, where a bad
         # value quarantines one row instead of failing the file.
-        frame = pl.read_csv(io.BytesIO(raw), separator=separator, infer_schema=False)
+        frame = pl.read_csv(source, separator=separator, infer_schema=False)
     except Exception as exc:
         hint = ""
         if "ragged" in str(exc) or "more fields" in str(exc):
