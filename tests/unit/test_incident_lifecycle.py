@@ -149,3 +149,17 @@ def test_soak_breaches_are_recorded_once(inc):
     s = inc.record_soak(s.id, s.version, "monitor", evaluation)
     assert len(s.soak.breaches) == 1 and s.soak.breaches[0].observed > 0.06
     assert s.soak.breaches[0].breach_at == evaluation.breaches[0].first_at
+
+
+def test_reopening_needs_a_new_soak_and_postmortem_is_final(inc):
+    s = soaked(inc)
+    s = inc.close(s.id, s.version, "ana", None, override_reason="quiet night", at=at(80))
+    s = inc.set_status(s.id, s.version, "ana", "investigating", note="relapse", at=at(200))
+    assert s.is_open and s.resolved_at is None and s.override is None and s.soak.started_at is None
+    assert s.timeline[-1].text == "Reopened (resolved → investigating): relapse"
+    with pytest.raises(CloseRefused, match="soak has not started"):
+        inc.close(s.id, s.version, "ana", None)
+    s = inc.close(s.id, s.version, "ana", None, override_reason="fixed for good", at=at(300))
+    s = inc.set_status(s.id, s.version, "ana", "postmortem", at=at(400))
+    with pytest.raises(LifecycleError, match="not allowed"):
+        inc.set_status(s.id, s.version, "ana", "investigating")

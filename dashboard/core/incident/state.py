@@ -213,8 +213,15 @@ def _apply(st: IncidentState, event: Event) -> None:  # noqa: C901 - one branch 
     elif kind == "status_changed":
         st.status_history.append(StatusChange(from_status=st.status, to_status=p.to, at=event.at,
                                               by=event.actor, note=p.note))
-        st.timeline.append(_entry(event, f"Status {st.status} → {p.to}" + (f": {p.note}" if p.note else "")))
+        reopened = st.status == "resolved" and p.to in ev.ACTIVE_STATUSES
+        text = f"Reopened ({st.status} → {p.to})" if reopened else f"Status {st.status} → {p.to}"
+        st.timeline.append(_entry(event, text + (f": {p.note}" if p.note else ""), "danger" if reopened else "normal"))
         st.status = p.to
+        if reopened:
+            # the earlier close no longer stands: it needs a new soak (the timeline keeps the history)
+            st.resolved_at = st.resolved_by = st.closed_via = None
+            st.override = None
+            st.soak = SoakRecord()
     elif kind == "update_posted":
         st.updates.append(CommsUpdate(seq=event.seq, audience=p.audience, message=p.message, at=event.at,
                                       by=event.actor, severity=st.severity))
