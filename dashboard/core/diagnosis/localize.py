@@ -27,7 +27,7 @@ Method, in three steps:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal, Sequence
 
 import numpy as np
@@ -153,13 +153,12 @@ def _search(layers, cube: _Cube, scores: LeafScores, effect: str, options: dict)
     method = options["method"]
     if method in ("auto", "labels"):
         labelled = _label_search(layers, scores, options)
-        explained = np.zeros(cube.leaves.height, dtype=bool)
-        for pick, _ in labelled:
-            explained |= pick.cuboid.leaf_element == pick.element
+        explained = _covered([pick for pick, _ in labelled], np.zeros(cube.leaves.height, dtype=bool))
         decisive = method == "labels" or (
             all(pick.strict for pick, _ in labelled)
             and not _pooled(layers, scores, options, active=~explained))
         if decisive:
+            labelled = _widen(layers, scores, labelled)
             return _drop_descendants([
                 _describe(pick, pick.cuboid.leaf_element == pick.element, direction, cube, scores, effect)
                 for pick, direction in labelled])
@@ -169,20 +168,69 @@ def _search(layers, cube: _Cube, scores: LeafScores, effect: str, options: dict)
 
 
 def _label_search(layers, scores: LeafScores, options: dict) -> list[tuple]:
-    picks = []
     magnitude = {d: float(scores.weight[scores.label == d].sum()) for d in (-1, 1)}
-    for direction in (-1, 1):
-        # a direction holding a sliver of the abnormal volume is noise around the real change
-        if magnitude[direction] <= 0.02 * max(magnitude.values()):
-            continue
-        tau = options["purity"]
-        found = cover_abnormal(
-            layers, direction_input(scores, direction),
-            purity_levels=(tau, tau - 0.1, tau - 0.25),
-            min_z=scores.z_threshold, fallback_leftover=0.05, max_picks=options["max_causes"],
-        )
-        picks += [(pick, direction) for pick in found]
-    return picks
+    # a direction holding a sliver of the abnormal volume is noise around the real change
+    directions = [d for d in (-1, 1) if magnitude[d] > 0.02 * max(magnitude.values())]
+    tau = options["purity"]
+
+    def search(direction, set_aside):
+        leaves = direction_input(scores, direction)
+        leaves = replace(leaves, decided=leaves.decided & ~set_aside)
+        return cover_abnormal(layers, leaves, purity_levels=(tau, tau - 0.1, tau - 0.25),
+                              min_z=scores.z_threshold, fallback_leftover=0.05,
+                              max_picks=options["max_causes"])
+
+    nothing = np.zeros(len(scores.label), dtype=bool)
+    picks = {d: search(d, nothing) for d in directions}
+    if len(directions) == 2:
+        # a leaf inside a fall and a rise nets out either way; neither search may hold it against the other
+        covered = {d: _covered(picks[d], nothing) for d in directions}
+        picks = {d: search(d, covered[-d]) for d in directions}
+    return [(pick, d) for d in directions for pick in picks[d]]
+
+
+def _widen(layers, scores: LeafScores, picks: list[tuple], *, min_z: float = 3.0,
+           min_ratio: float = 0.5) -> list[tuple]:
+    """Replace a combination by its parent when the rest of the parent moved the same way.
+
+    Leaf labels can split one cause into children when some of its leaves are
+    too small to pass the leaf threshold on their own. If the parent's other
+    leaves, pooled, moved significantly (|z| >= `min_z`) and by at least
+    `min_ratio` of the child's relative shift, the change lives in the parent.
+    A sibling cause of a different size (two causes under one parent) does not
+    qualify: pooled with the parent's normal leaves its shift is diluted.
+    """
+    by_dims = {c.dims: c for layer in layers for c in layer}
+    widened = []
+    for pick, direction in picks:
+        while len(pick.cuboid.dims) > 1:
+            mask = pick.cuboid.leaf_element == pick.element
+            shift = scores.excess[mask].sum() / max(scores.expected[mask].sum(), 1e-300)
+            best = None
+            for dropped in pick.cuboid.dims:
+                parent = by_dims[tuple(d for d in pick.cuboid.dims if d != dropped)]
+                element = int(parent.leaf_element[mask][0])
+                rest = (parent.leaf_element == element) & ~mask
+                expected = scores.expected[rest].sum()
+                if expected <= 0:
+                    continue
+                z = direction * scores.excess[rest].sum() / np.sqrt(scores.variance[rest].sum())
+                if z >= min_z and scores.excess[rest].sum() / expected / shift >= min_ratio:
+                    if best is None or z > best[0]:
+                        best = (z, parent, element)
+            if best is None:
+                break
+            _, parent, element = best
+            pick = replace(pick, cuboid=parent, element=element)
+        widened.append((pick, direction))
+    return widened
+
+
+def _covered(picks, start: np.ndarray) -> np.ndarray:
+    covered = start.copy()
+    for pick in picks:
+        covered |= pick.cuboid.leaf_element == pick.element
+    return covered
 
 
 def _pooled(layers, scores: LeafScores, options: dict, active=None):
@@ -193,9 +241,9 @@ def _pooled(layers, scores: LeafScores, options: dict, active=None):
 
 def _drop_descendants(causes: list[RootCause]) -> list[RootCause]:
     """Keep the coarsest: a combination refining another one in the answer adds nothing."""
-    items = [set(c.combination.items()) for c in causes]
-    return [c for c, mine in zip(causes, items)
-            if not any(other < mine for other in items)]
+    unique = list({c.label: c for c in reversed(causes)}.values())[::-1]  # first of duplicates
+    items = [set(c.combination.items()) for c in unique]
+    return [c for c, mine in zip(unique, items) if not any(other < mine for other in items)]
 
 
 def _mix_causes(layers, cube: _Cube, options: dict, seen: set[str]) -> list[RootCause]:
