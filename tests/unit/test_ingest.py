@@ -227,3 +227,20 @@ def test_ingested_requests_union_with_the_demo_store(tmp_path):
     assert (total, ours) == (demo_rows + summary.accepted, summary.accepted)
     demo_file = next(p for p in data.requests.glob("*.parquet") if p != Path(summary.written))
     assert pl.read_parquet_schema(summary.written) == pl.read_parquet_schema(demo_file)
+
+
+def test_synthetic_export_bad_rows_are_exactly_the_quarantined_ones(tmp_path):
+    from dashboard.core.telemetry.ingest_bench import synthetic_requests
+
+    frame = synthetic_requests(50_000, seed=3)
+    expected_bad = frame.filter((pl.col("latency_ms") < 0) | (pl.col("quality_score") > 1))
+    source = tmp_path / "export.parquet"
+    frame.write_parquet(source)
+    summary = ingest_requests([source], DataDir(tmp_path / "data"))
+    assert summary.quarantined == expected_bad.height > 0
+    assert summary.accepted == frame.height - expected_bad.height
+    quarantine = quarantine_of(summary)
+    assert sorted(quarantine["request_id"]) == sorted(expected_bad["request_id"])
+    # row numbers point back at the same rows of the source file
+    positions = frame.with_row_index("n", offset=1).filter(pl.col("request_id").is_in(expected_bad["request_id"].to_list()))
+    assert sorted(quarantine["row_number"]) == sorted(positions["n"].cast(pl.Int64))

@@ -62,3 +62,12 @@ def test_every_row_rejected_exits_1(tmp_path, capsys):
     source.write_text("ts,request_id,latency_ms\n2025-02-18T10:00:00Z,a,-1\n")
     code, summary, _ = run(capsys, "ingest", "requests", str(source), "--data", str(tmp_path / "data"))
     assert code == 1 and summary["accepted"] == 0 and summary["written"] is None
+
+
+def test_bench_ingest_runs_and_reports_both_formats(capsys):
+    code, result, _ = run(capsys, "bench", "ingest", "--rows", "3000", "--csv-rows", "2000", "--repeats", "1")
+    assert code == 0
+    assert result["parquet"]["rows"] == 3000 and result["csv"]["rows"] == 2000
+    for fmt in ("parquet", "csv"):
+        assert result[fmt]["rows_per_second"] > 0
+        assert result[fmt]["quarantined"] > 0  # the synthetic export carries some bad rows
