@@ -145,6 +145,7 @@ def cohort_evidence(release: Release, reg: Regression, contrast, window_text: st
             f"({contrast.n_b} vs {contrast.n_a} requests), {eff}, p={_p(contrast.p_value)}")
     # how much of the regression the interval still allows, in the bad direction
     worst = max(contrast.ci_low * spec.direction, contrast.ci_high * spec.direction)
+    bad_effect = contrast.effect * spec.direction
     if contrast.p_value < SIGNIFICANT and bad > 0:
         score = min(1.0, bad / 5.0 + 0.4)
         text = f"cohort contrast points at it — {base}"
@@ -153,6 +154,10 @@ def cohort_evidence(release: Release, reg: Regression, contrast, window_text: st
     elif reg.total > 0 and worst < 0.25 * reg.total:
         score, text = -0.8, f"cohort contrast clears it: no difference, and at most a quarter of the regression " \
                             f"fits the interval — {base}"
+    elif reg.total > 0 and bad_effect < 0.33 * reg.total and worst < 0.6 * reg.total:
+        score = -0.6
+        text = f"cohort contrast clears it: the new version's own effect is too small to explain the " \
+               f"regression — {base}"
     else:
         score, text = 0.0, f"cohort contrast inconclusive — {base}"
     return Evidence(kind="cohort", score=round(score, 3), text=text,
