@@ -244,3 +244,18 @@ def test_synthetic_export_bad_rows_are_exactly_the_quarantined_ones(tmp_path):
     # row numbers point back at the same rows of the source file
     positions = frame.with_row_index("n", offset=1).filter(pl.col("request_id").is_in(expected_bad["request_id"].to_list()))
     assert sorted(quarantine["row_number"]) == sorted(positions["n"].cast(pl.Int64))
+
+
+def test_broken_lines_deep_inside_a_long_jsonl_file_are_found_by_line_number(tmp_path):
+    lines = [json.dumps({"ts": 1739885400 + i, "request_id": f"k{i}", "latency_ms": i}) for i in range(1, 1001)]
+    lines[416] = '{"ts": 1739885400, "request_id": "k417", "latency_ms": '  # line 417 cut off
+    lines[899] = '["not", "an", "object"]'  # line 900
+    lines.insert(100, "")  # a blank line shifts everything after it by one
+    source = tmp_path / "long.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    summary = ingest_requests([source], DataDir(tmp_path / "data"))
+    assert (summary.rows, summary.accepted, summary.quarantined) == (1000, 998, 2)
+    quarantine = quarantine_of(summary).sort("row_number")
+    assert quarantine["row_number"].to_list() == [418, 901]
+    assert quarantine["original_line"][1] == '["not", "an", "object"]'
+    assert set(stored_of(summary)["request_id"]) == {f"k{i}" for i in range(1, 1001)} - {"k417", "k900"}
