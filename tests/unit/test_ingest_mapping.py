@@ -10,7 +10,7 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import TelemetrySchema
-from dashboard.core.telemetry.ingest import ingest_requests
+from dashboard.core.telemetry.ingest import ingest_releases, ingest_requests
 from dashboard.core.telemetry.mapping import IngestMapping, MappingError, load_mapping, parse_mapping
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
@@ -59,7 +59,8 @@ def test_yaml_mapping_is_equivalent(tmp_path):
     ({"defaults": {"request_id": "x"}}, r"defaults: \['request_id'\] cannot have a constant default"),
     ({"segments": ["colour"], "artifacts": {}, "defaults": {"shade": "red"}}, r"defaults: \['shade'\] not request columns"),
     ({"booleans": {"true": ["yes"], "false": ["yes"]}}, r"words listed as both true and false"),
-    ({"releases": {"kinds": {"llm": "database"}}}, r"releases\.kinds: \['database'\] not artifact kinds"),
+    ({"artifacts": {"model": "model_version"}, "releases": {"kinds": {"llm": "database"}}},
+     r"releases\.kinds: \['database'\] not artifact kinds"),
     ({"releases": {"columns": {"kind": "component"}}}, r"releases\.columns: \['kind'\] not known fields"),
     (["not", "a", "table"], r"expected a table of settings"),
 ])
@@ -113,3 +114,13 @@ def test_field_names_are_checked_against_the_data_folder_schema_when_the_mapping
     assert pl.read_parquet(summary.written)["plan"].to_list() == ["paid"]
     with pytest.raises(MappingError, match=r"more\.toml: columns: \['tier'\] not known fields"):
         ingest_requests([source], data, parse_mapping({"columns": {"tier": "tier_name"}}), "more.toml")
+
+
+def test_release_kind_words_are_checked_at_ingest_when_the_mapping_declares_no_artifacts(tmp_path):
+    source = tmp_path / "releases.csv"
+    source.write_text("ts,artifact,version\n2025-02-18T13:30:00Z,llm,v2\n")
+    with pytest.raises(MappingError, match=r"rel\.toml: releases\.kinds: \['database'\] not artifact kinds"):
+        ingest_releases([source], DataDir(tmp_path / "data"), parse_mapping({"releases": {"kinds": {"llm": "database"}}}),
+                        "rel.toml")
+    summary = ingest_releases([source], DataDir(tmp_path / "data"), parse_mapping({"releases": {"kinds": {"llm": "model"}}}))
+    assert pl.read_parquet(summary.written)["artifact"].to_list() == ["model"]

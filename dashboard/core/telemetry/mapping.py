@@ -188,11 +188,15 @@ class IngestMapping(BaseModel):
         fixed = sorted(set(self.defaults) & NO_DEFAULT_FIELDS)
         if fixed:
             raise ValueError(f"defaults: {fixed} cannot have a constant default (every row needs its own)")
-        kinds = set(ARTIFACT_KINDS) | set(self.artifacts or ())
+        if self.artifacts is not None:
+            self._check_kinds(self.telemetry_schema(TelemetrySchema()))
+        return self
+
+    def _check_kinds(self, schema: TelemetrySchema) -> None:
+        kinds = set(ARTIFACT_KINDS) | set(schema.artifacts)
         unknown_kinds = sorted(set(self.releases.kinds.values()) - kinds)
         if unknown_kinds:
             raise ValueError(f"releases.kinds: {unknown_kinds} not artifact kinds; known: {sorted(kinds)}")
-        return self
 
     def _check_field_names(self, schema: TelemetrySchema) -> None:
         targets = set(schema.request_schema())
@@ -205,6 +209,7 @@ class IngestMapping(BaseModel):
         """Every [columns]/[defaults] key must be a column of the store schema the ingest writes."""
         try:
             self._check_field_names(schema)
+            self._check_kinds(schema)
         except ValueError as exc:
             raise MappingError(f"{origin}: {exc}") from None
 
