@@ -165,3 +165,22 @@ def test_markdown_escapes_table_pipes_and_html_escapes_markup(pm):
     assert "&lt;answerable&gt;" in html and "<answerable>" not in html
     assert html.startswith("<!DOCTYPE html>") and "@media print" in html
     assert "<link" not in html and "<script" not in html  # self-contained, prints as is
+
+
+def test_finder_evidence_joins_recorded_suspects_and_adds_new_ones(state):
+    from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect
+
+    rows = rows_of(state)
+    finder = FinderResult("refusal_rate", at("10:30"), at("14:50"), "prompt p7 is the most likely cause",
+                          (FinderSuspect("prompt", "p7", 0.67, 0.92, ("changed at 13:30",)),
+                           FinderSuspect("router", "r9", 0.1, 0.05, ())))
+    pm = build_postmortem(state, releases=RELEASES, phases=phases_for(rows), key_signals=KEYS,
+                          as_of=at("16:15"), finder=finder)
+    by = {(c.artifact, c.version): c for c in pm.causes}
+    assert "regression finder: score 0.67, explains 92% (changed at 13:30)" in by[("prompt", "p7")].evidence
+    assert by[("router", "r9")].role == "suspect"
+    assert "prompt p7 is the most likely cause" in pm.section("root_cause").text
+    failed = FinderResult("refusal_rate", at("10:30"), at("14:50"), "", error="the window is empty")
+    pm = build_postmortem(state, releases=RELEASES, phases=phases_for(rows), key_signals=KEYS,
+                          as_of=at("16:15"), finder=failed)
+    assert "could not run on refusal_rate: the window is empty" in pm.section("root_cause").text

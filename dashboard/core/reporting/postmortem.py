@@ -22,7 +22,7 @@ from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import format_duration, incident_times
 from dashboard.core.reporting.postmortem_model import (
-    EDITABLE_SECTIONS, ActionLine, CauseFinding, Phase, Postmortem, Section, TimelineItem,
+    EDITABLE_SECTIONS, ActionLine, CauseFinding, FinderResult, Phase, Postmortem, Section, TimelineItem,
 )
 from dashboard.core.reporting.postmortem_text import (
     actions_from_state, generated_sections, measured_after, recovery_label, release_text,
@@ -76,13 +76,16 @@ def phase_windows(releases: list[dict], start: datetime, end: datetime,
 
 
 def find_causes(state: IncidentState, releases: list[dict], phases: list[Phase],
-                key_signal: str | None) -> list[CauseFinding]:
-    """Suspects ranked by how much of the key signal's excess their rollback removed."""
+                key_signal: str | None, finder: FinderResult | None = None) -> list[CauseFinding]:
+    """Suspects (recorded, and any the regression finder adds) ranked by how much of the key
+    signal's excess their rollback removed; the finder's evidence is appended to each."""
     by_version = {(r["artifact"], r["version"]): r for r in releases if not r["rollback"]}
+    found = {(f.artifact, f.version): f for f in (finder.suspects if finder else ())}
+    suspects = list(dict.fromkeys([*state.suspects, *(f"{a}:{v}" for a, v in found)]))
     base = phases[0].values.get(key_signal) if phases and key_signal else None
     peak = _peak(phases, key_signal)
     findings: list[CauseFinding] = []
-    for suspect in state.suspects:
+    for suspect in suspects:
         kind, _, version = suspect.partition(":")
         if kind == "external" or not version:
             findings.append(CauseFinding(kind, version or "", None, None, "suspect",
@@ -98,11 +101,18 @@ def find_causes(state: IncidentState, releases: list[dict], phases: list[Phase],
             after = rollback_phase.values.get(key_signal)
             if before is not None and after is not None:
                 share = (before - after) / (peak - base)
-                evidence = (f"rolling it back at {rollback_phase.release['ts']:%H:%M} moved {key_signal} from "
+                evidence = (f"rolling it back at {rollback_phase.release['ts']:%H:%M} moved "
+                            f"{_label(key_signal).lower()} from "
                             f"{_fmt(key_signal, before)} to {_fmt(key_signal, after)}: "
                             f"{share:.0%} of the excess over the {_fmt(key_signal, base)} baseline")
+        elif rollback_phase is not None:
+            evidence = f"rolled back at {rollback_phase.release['ts']:%H:%M}; its effect could not be measured"
         elif deploy is not None:
             evidence = f"deployed at {deploy['ts']:%H:%M}, inside the regression window; not rolled back"
+        hit = found.get((kind, version))
+        if hit is not None:
+            evidence += (f"; regression finder: score {hit.score:.2f}, explains {hit.explained_share:.0%}"
+                         + (f" ({hit.evidence[0]})" if hit.evidence else ""))
         findings.append(CauseFinding(kind, version, deploy.get("previous_version") if deploy else None,
                                      deploy["ts"] if deploy else None, "suspect", evidence, share))
     ranked = sorted(findings, key=lambda f: -(f.recovered_share or 0.0))
@@ -159,13 +169,13 @@ def build_postmortem(state: IncidentState, *, releases: pl.DataFrame, phases: li
                      key_signals: list[str], as_of: datetime, impact: Impact | None = None,
                      detection_values: Mapping[str, float | None] | None = None, soak_line: str | None = None,
                      edits: Mapping[str, tuple[str, str, datetime]] | None = None,
-                     reproducer: str = "") -> Postmortem:
+                     reproducer: str = "", finder: FinderResult | None = None) -> Postmortem:
     """Assemble the document. `edits`: section -> (text, author, when) of the latest edit."""
     rel_rows = mark_rollbacks(incident_releases(releases, state, as_of))
     times = incident_times(state)
-    causes = find_causes(state, rel_rows, phases, key_signals[0] if key_signals else None)
+    causes = find_causes(state, rel_rows, phases, key_signals[0] if key_signals else None, finder)
     timeline = build_timeline(state, rel_rows, phases, key_signals, detection_values or {}, soak_line, as_of)
-    generated = generated_sections(state, times, impact, phases, causes, rel_rows, key_signals)
+    generated = generated_sections(state, times, impact, phases, causes, rel_rows, key_signals, finder)
     edits = edits or {}
     sections = {}
     for key, title in EDITABLE_SECTIONS.items():
@@ -176,7 +186,7 @@ def build_postmortem(state: IncidentState, *, releases: pl.DataFrame, phases: li
         incident_id=state.id, title=state.title, service=state.service, severity=state.severity,
         status=state.status, incident_type=state.type, segment=dict(state.segments), as_of=as_of, times=times,
         impact=impact, key_signals=tuple(key_signals), phases=tuple(phases), timeline=tuple(timeline),
-        causes=tuple(causes), actions=tuple(actions), sections=sections, reproducer=reproducer,
+        causes=tuple(causes), actions=tuple(actions), sections=sections, reproducer=reproducer, finder=finder,
     )
 
 

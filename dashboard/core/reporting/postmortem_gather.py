@@ -15,10 +15,11 @@ from dashboard.core.reporting.postmortem import (
     build_postmortem, incident_releases, mark_rollbacks, phase_windows,
 )
 from dashboard.core.reporting.postmortem_edits import PostmortemEdits
-from dashboard.core.reporting.postmortem_model import Phase, Postmortem
+from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect, Phase, Postmortem
 from dashboard.core.reporting.signal_math import SIGNALS, utc
 
 DETECTION_WINDOW = timedelta(minutes=10)
+FINDER_LEAD = timedelta(hours=3)  # the finder needs a stretch of normal traffic before the regression
 MAX_KEY_SIGNALS = 2
 
 
@@ -27,9 +28,9 @@ class PostmortemError(Exception):
 
 
 def key_signals_of(state: IncidentState) -> list[str]:
-    """What the team verifies recovery on, else the incident's own signals (rates and means only)."""
+    """What the team verifies recovery on, else the incident's own signals."""
     names = [m.signal for m in state.verification] + list(state.signals)
-    known = [n for n in dict.fromkeys(names) if n in SIGNALS and SIGNALS[n].kind != "quantile"]
+    known = [n for n in dict.fromkeys(names) if n in SIGNALS]
     return known[:MAX_KEY_SIGNALS]
 
 
@@ -50,8 +51,19 @@ def measure_windows(store, windows: list[tuple[str, datetime, datetime]], signal
     for label, _, _ in windows:
         row = frame.filter(pl.col("grp") == label) if not frame.is_empty() else frame
         requests = int(row["requests"].sum() or 0) if not row.is_empty() else 0
-        out[label] = (requests, {s: (SIGNALS[s].pooled(row) if not row.is_empty() else None) for s in signals})
+        out[label] = (requests, {s: _window_value(row, s) for s in signals})
     return out
+
+
+def _window_value(row: pl.DataFrame, signal: str) -> float | None:
+    """A rate or mean pooled over the window's counts; a quantile as computed over the whole window."""
+    if row.is_empty():
+        return None
+    math_ = SIGNALS[signal]
+    if math_.kind == "quantile":
+        value = row[math_.column][0]
+        return None if value is None else float(value)
+    return math_.pooled(row)
 
 
 def measure_phases(store, releases: list[dict], start: datetime, end: datetime, signals: list[str],
@@ -64,6 +76,20 @@ def measure_phases(store, releases: list[dict], start: datetime, end: datetime, 
         requests, values = measured.get(name, (0, {}))
         phases.append(Phase(label, a, b, requests, values, rel))
     return phases
+
+
+def run_finder(store, signal: str, start: datetime, end: datetime, segment: dict[str, str]) -> FinderResult:
+    """The regression finder on the key signal up to the first rollback (attribution is clean there)."""
+    from dashboard.core.diagnosis.investigate import investigate
+
+    lo = start - FINDER_LEAD
+    try:
+        result = investigate(store, signal, lo, end, dict(segment) or None, with_segments=False)
+    except ValueError as exc:  # e.g. an empty window: shown in the document, not hidden
+        return FinderResult(signal, lo, end, "", error=str(exc))
+    suspects = tuple(FinderSuspect(s.artifact, s.version, float(s.score), float(s.explained_share),
+                                   tuple(e.text for e in s.evidence)) for s in result.suspects)
+    return FinderResult(signal, lo, end, result.verdict, suspects)
 
 
 def soak_line(state: IncidentState, store, as_of: datetime) -> str | None:
@@ -107,6 +133,10 @@ def gather_postmortem(data: DataDir, incident_id: str, store=None) -> Postmortem
                                    signals, segment)
         detection = detected.get("d", (0, {}))[1]
     impact = incident_impact(store, state, now=as_of)
+    finder = None
+    if signals:
+        first_rollback = next((r["ts"] for r in rel_rows if r["rollback"]), end)
+        finder = run_finder(store, signals[0], start, min(first_rollback, end), segment)
     return build_postmortem(state, releases=releases, phases=phases, key_signals=signals, as_of=as_of,
                             impact=impact, detection_values=detection, soak_line=soak_line(state, store, as_of),
-                            edits=edits, reproducer=reproducer)
+                            edits=edits, reproducer=reproducer, finder=finder)

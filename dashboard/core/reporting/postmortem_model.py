@@ -51,6 +51,27 @@ class CauseFinding:
 
 
 @dataclass(frozen=True)
+class FinderSuspect:
+    artifact: str
+    version: str
+    score: float  # 0..1, the regression finder's confidence weighted by what it explains
+    explained_share: float
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FinderResult:
+    """What the regression finder concluded on the key signal, before any rollback."""
+
+    signal: str
+    start: datetime
+    end: datetime
+    verdict: str
+    suspects: tuple[FinderSuspect, ...] = ()
+    error: str | None = None  # set when the finder could not run; shown, never hidden
+
+
+@dataclass(frozen=True)
 class ActionLine:
     action_id: str | None  # None for a suggestion not yet adopted
     title: str
@@ -94,6 +115,7 @@ class Postmortem:
     actions: tuple[ActionLine, ...]
     sections: dict[str, Section] = field(default_factory=dict)
     reproducer: str = ""
+    finder: FinderResult | None = None
 
     def section(self, key: str) -> Section:
         return self.sections[key]

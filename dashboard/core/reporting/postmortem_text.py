@@ -7,7 +7,7 @@ from datetime import timedelta
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import IncidentTimes, format_duration
-from dashboard.core.reporting.postmortem_model import ActionLine, CauseFinding, Phase
+from dashboard.core.reporting.postmortem_model import ActionLine, CauseFinding, FinderResult, Phase
 from dashboard.core.reporting.signal_math import format_signal, label
 
 CODE_KINDS = ("app", "model")
@@ -82,7 +82,8 @@ def _rollbacks(releases: list[dict]) -> list[dict]:
 
 
 def generated_sections(state: IncidentState, times: IncidentTimes, impact: Impact | None, phases: list[Phase],
-                       causes: list[CauseFinding], releases: list[dict], key_signals: list[str]) -> dict[str, str]:
+                       causes: list[CauseFinding], releases: list[dict], key_signals: list[str],
+                       finder: FinderResult | None = None) -> dict[str, str]:
     start = times.regression_start
     code_change = any(r["artifact"] in CODE_KINDS and not r["rollback"] for r in releases)
     roots = [c for c in causes if c.role == "root cause"]
@@ -113,6 +114,11 @@ def generated_sections(state: IncidentState, times: IncidentTimes, impact: Impac
         root.append(f"- **{c.role.capitalize()}: {c.artifact} {c.version}**{prev}{when}. Evidence: {c.evidence}.")
     if not root:
         root.append("- No suspect recorded; see the regression finder in the explorer.")
+    if finder is not None and finder.error:
+        root.append(f"- The regression finder could not run on {finder.signal}: {finder.error}")
+    elif finder is not None:
+        root.append(f"- Regression finder on {label(finder.signal).lower()}, {finder.start:%H:%M}–{finder.end:%H:%M} "
+                    f"UTC (before any rollback): {finder.verdict}.")
     if len(roots + contributing) > 1:
         root.append("- Two artifacts, not one: rolling back the first left the signal above baseline until the "
                     "second was rolled back too.")
