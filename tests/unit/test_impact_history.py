@@ -59,7 +59,7 @@ def test_per_incident_durations_from_regression_start(states):
     assert first.duration("resolve") == timedelta(minutes=200)
     assert first.detection_gap == timedelta(minutes=5)
     assert first.artifact_kind == "prompt"
-    assert first.category == "quality"
+    assert first.category == "safety"  # refusal rate sits in the registry's safety group
 
 
 def test_open_incident_has_no_mitigation_or_resolution(states):
@@ -78,7 +78,7 @@ def test_medians_and_breakdowns(states):
     assert summary.medians["resolve"] == timedelta(minutes=165)  # 200, 130
     assert summary.by_type == {"quality_regression": 1, "latency_spike": 1, "tool_degradation": 1}
     assert summary.by_artifact_kind == {"prompt": 1, "router": 1, "external": 1}
-    assert summary.by_category == {"quality": 1, "latency": 1, "reliability": 1}
+    assert summary.by_category == {"safety": 1, "latency": 1, "reliability": 1}
 
 
 def test_empty_history():

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dashboard.core.incident.state import IncidentState
+from dashboard.core.telemetry import signals as registry
 from dashboard.core.telemetry.contract import ARTIFACT_KINDS
 
-# the category an incident type belongs to, where the record names no signal group
+# the category an incident type falls under when the record names no known signal
 TYPE_CATEGORY: dict[str, str] = {
     "quality_regression": "quality",
     "latency_spike": "latency",
@@ -31,13 +32,8 @@ TYPE_CATEGORY: dict[str, str] = {
     "tool_degradation": "reliability",
     "safety_pressure": "safety",
 }
-SIGNAL_CATEGORY: dict[str, str] = {
-    "refusal_rate": "quality", "task_success_rate": "quality", "quality_score": "quality",
-    "latency_p50_ms": "latency", "latency_p95_ms": "latency", "latency_p99_ms": "latency",
-    "cost_per_request": "cost", "input_tokens_per_request": "cost", "output_tokens_per_request": "cost",
-    "policy_violation_rate": "safety",
-    "error_rate": "reliability", "tool_error_rate": "reliability", "fallback_rate": "reliability",
-}
+# the category is the signal group the explorer shows it under (quality, safety, latency, cost, reliability)
+SIGNAL_CATEGORY: dict[str, str] = {s.name: s.group for s in registry.SIGNALS}
 STAGES = ("detect", "acknowledge", "mitigate", "resolve")
 
 
