@@ -102,6 +102,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--start-soak", action="store_true", help="start the soak now (automatic in monitoring)")
     q.set_defaults(func=run_verify)
 
+    q = sub.add_parser("bench", help="benchmark: concurrent appends, reads, soak evaluation (scratch store)")
+    q.add_argument("--processes", type=int, default=4)
+    q.add_argument("--events", type=int, default=250, help="events each process appends")
+    q.set_defaults(func=run_bench)
+
 
 # --- shared -------------------------------------------------------------------
 
@@ -304,3 +309,12 @@ def run_verify(args: argparse.Namespace) -> int:
         return ctx.incidents.define_verification(args.id, version, args.actor, metrics,
                                                  start_soak=True if args.start_soak else None, at=at)
     return _write(args, change)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from dashboard.core.incident.bench import run_bench as bench
+
+    if args.processes < 1 or args.events < 1:
+        raise UserError("--processes and --events must be at least 1")
+    print(json.dumps(bench(processes=args.processes, events_each=args.events), indent=2))
+    return 0

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from dashboard.core.incident.events import Event, NewEvent, utc_now, validate_payload
+from dashboard.core.incident.events import PAYLOADS, Event, NewEvent, utc_now, validate_payload
 
 BUSY_TIMEOUT_MS = 30_000
 ID_PREFIX = "INC-"
@@ -192,7 +192,9 @@ class IncidentStore:
 def _event(row: tuple, path: Path) -> Event:
     incident_id, seq, ts, actor, kind, payload, recorded_at = row
     try:
-        parsed = validate_payload(kind, json.loads(payload))
+        model = PAYLOADS.get(kind)
+        # straight from JSON: about twice as fast as json.loads then validating the dict
+        parsed = model.model_validate_json(payload) if model else validate_payload(kind, json.loads(payload))
     except Exception as exc:  # a row written by a newer or broken writer: say which one
         raise IncidentStoreError(f"{path}: event {incident_id}#{seq} ({kind}) cannot be read: {exc}") from None
     return Event(incident_id=incident_id, seq=seq, at=datetime.fromisoformat(ts), actor=actor, kind=kind,

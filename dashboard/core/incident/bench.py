@@ -1,0 +1,95 @@
+"""Benchmark of the incident store and the soak: `warroom incident bench`.
+
+Measures what a war room under load does: several processes appending to one
+incident at once (each reloading and retrying when refused as stale, as a
+person would), reading the state back, listing many incidents, and judging a
+soak over a day of per-minute counts.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from dashboard.core.incident.events import NewEvent
+from dashboard.core.incident.service import Incidents
+from dashboard.core.incident.soak import MinuteCount, VerificationMetric, evaluate_soak
+from dashboard.core.incident.store import IncidentStore, StaleIncidentError
+
+T0 = datetime(2025, 2, 18, tzinfo=timezone.utc)
+
+
+def _writer(path: str, worker: int, events: int, start_at: float, out) -> None:
+    incidents = Incidents(path)
+    while time.time() < start_at:  # start together so the writes really contend
+        time.sleep(0.001)
+    retries = 0
+    for k in range(events):
+        while True:
+            version = incidents.store.version("INC-1")
+            try:
+                incidents.store.append("INC-1", version, [NewEvent.make("note", {"text": f"{worker}-{k}"},
+                                                                        f"w{worker}", T0)])
+                break
+            except StaleIncidentError:
+                retries += 1
+    out.put(retries)
+
+
+def bench_concurrent_appends(folder: Path, processes: int, events_each: int) -> dict:
+    path = str(folder / "concurrent.sqlite")
+    Incidents(path).open("bench", "contended incident", at=T0)
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    start_at = time.time() + 0.5
+    procs = [ctx.Process(target=_writer, args=(path, w, events_each, start_at, out)) for w in range(processes)]
+    for p in procs:
+        p.start()
+    retries = sum(out.get(timeout=600) for _ in procs)
+    for p in procs:
+        p.join()
+    seconds = time.time() - start_at
+    total = IncidentStore(path).version("INC-1") - 1
+    return {"processes": processes, "events": total, "expected": processes * events_each,
+            "stale_retries": retries, "seconds": round(seconds, 3), "events_per_second": round(total / seconds, 1)}
+
+
+def bench_reads(folder: Path, incidents_count: int, events_each: int) -> dict:
+    incidents = Incidents(folder / "reads.sqlite")
+    for i in range(incidents_count):
+        state = incidents.open("bench", f"incident {i}", at=T0)
+        notes = [NewEvent.make("note", {"text": f"n{k}"}, "bench", T0) for k in range(events_each - 1)]
+        incidents.store.append(state.id, 1, notes)
+    t = time.perf_counter()
+    one = incidents.get("INC-1")
+    get_ms = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    states = incidents.list()
+    list_ms = (time.perf_counter() - t) * 1000
+    return {"incidents": len(states), "events_per_incident": one.version, "get_ms": round(get_ms, 2),
+            "list_ms": round(list_ms, 1)}
+
+
+def bench_soak(minutes: int) -> dict:
+    metrics = [VerificationMetric(signal="refusal_rate", comparator="<=", threshold=0.06, soak_minutes=60),
+               VerificationMetric(signal="task_success_rate", comparator=">=", threshold=0.40, soak_minutes=60)]
+    counts = {metrics[0].key: [MinuteCount(T0 + timedelta(minutes=i), 12.0, 250.0) for i in range(minutes)],
+              metrics[1].key: [MinuteCount(T0 + timedelta(minutes=i), 105.0, 250.0) for i in range(minutes)]}
+    t = time.perf_counter()
+    result = evaluate_soak(metrics, counts, T0, T0 + timedelta(minutes=minutes))
+    return {"minutes": minutes, "metrics": len(metrics), "status": result.status,
+            "ms": round((time.perf_counter() - t) * 1000, 2)}
+
+
+def run_bench(processes: int = 4, events_each: int = 250, incidents_count: int = 200,
+              events_per_incident: int = 40, soak_minutes: int = 1440) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        return {
+            "concurrent_appends": bench_concurrent_appends(folder, processes, events_each),
+            "reads": bench_reads(folder, incidents_count, events_per_incident),
+            "soak": bench_soak(soak_minutes),
+        }
