@@ -113,3 +113,17 @@ def test_update_is_rendered_for_each_audience_from_the_same_facts(incident):
     assert "**Notification triggers:**" in render_update(facts, "compliance")
     with pytest.raises(ValueError, match="unknown audience"):
         render_update(facts, "press")
+
+
+def test_checklist_status_lists_the_playbook_with_marks(incident):
+    from dashboard.core.incident.summary import checklist_status
+
+    inc, s = incident
+    s = inc.check_item(s.id, s.version, "Marcus", "quality_regression.rollback.rollback-prompt", note="v6",
+                       at=at(36))
+    phases = checklist_status(s)
+    assert [p["phase"] for p in phases] == list(PHASES)
+    items = {i["id"]: i for p in phases for i in p["items"]}
+    assert set(items) == {i.id for i in playbook_for("quality_regression").items}
+    assert items["quality_regression.rollback.rollback-prompt"]["by"] == "Marcus"
+    assert sum(i["done"] for i in items.values()) == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 from dashboard.core.incident.comms import comms_clock
 from dashboard.core.incident.lifecycle import close_gate
+from dashboard.core.incident.playbooks import PHASE_LABELS, PHASES, playbook_for
 from dashboard.core.incident.soak import SoakEvaluation
 from dashboard.core.incident.state import IncidentState
 
@@ -48,6 +49,23 @@ def soak_state(state: IncidentState, evaluation: SoakEvaluation | None) -> dict[
     }
 
 
+def checklist_status(state: IncidentState) -> list[dict[str, Any]]:
+    """The incident type's playbook, phase by phase, each item with who checked it and when."""
+    if state.type is None:
+        return []
+    book = playbook_for(state.type)
+    out = []
+    for phase in PHASES:
+        items = []
+        for item in book.phase(phase):
+            mark = state.checklist_done.get(item.id)
+            items.append({"id": item.id, "text": item.text, "done": mark is not None,
+                          "by": mark.by if mark else None, "at": _iso(mark.at) if mark else None,
+                          "note": mark.note if mark else ""})
+        out.append({"phase": phase, "label": PHASE_LABELS[phase], "items": items})
+    return out
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -78,6 +96,6 @@ def incident_summary(state: IncidentState, evaluation: SoakEvaluation | None = N
         out["can_close"] = gate.allowed
         out["close_blockers"] = [] if gate.allowed else gate.reasons
     if full:
-        record = state.model_dump(mode="json")
-        out["record"] = record
+        out["record"] = state.model_dump(mode="json")
+        out["checklist"] = checklist_status(state)
     return out
