@@ -234,8 +234,8 @@ def _covered(picks, start: np.ndarray) -> np.ndarray:
 
 
 def _pooled(layers, scores: LeafScores, options: dict, active=None):
-    return pooled_pursuit(layers, scores.excess, scores.expected, scores.variance,
-                          min_relative_change=options["min_relative_change"],
+    return pooled_pursuit(layers, scores.excess, scores.expected, scores.weighting,
+                          test_variance=scores.variance, min_relative_change=options["min_relative_change"],
                           max_picks=options["max_causes"], active=active)
 
 
@@ -256,9 +256,12 @@ def _mix_causes(layers, cube: _Cube, options: dict, seen: set[str]) -> list[Root
     rd, pd_ = cube.leaves["real_den"], cube.leaves["predict_den"]
     if pd_.sum() <= 0:
         return []
-    traffic = pl.DataFrame({"real": rd, "predict": pd_ * (rd.sum() / pd_.sum())})
+    scale = rd.sum() / pd_.sum()
+    traffic = pl.DataFrame({"real": rd, "predict": pd_ * scale})
+    # both windows are counts: the baseline's own sampling noise enters the comparison
+    two_sample = (rd + scale**2 * pd_).to_numpy().astype(float)
     scores = score_leaves(traffic, "additive", z_threshold=options["z_threshold"],
-                          min_relative_change=options["min_relative_change"])
+                          min_relative_change=options["min_relative_change"], count_unit=two_sample)
     causes = _search(layers, cube, scores, "mix", options)
     total = _ratio_totals(cube.leaves)[2]
     return [c for c in causes if c.label not in seen and total

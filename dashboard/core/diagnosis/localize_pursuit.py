@@ -38,19 +38,34 @@ class PooledPick:
 
 
 def layer_penalties(layers: list[list[Cuboid]], alpha: float = 0.05) -> list[float]:
-    """Chi-square a combination must explain, per layer (Bonferroni over the layer's size)."""
-    return [float(chi2.isf(alpha / max(sum(c.n_elements for c in layer), 1), df=1)) for layer in layers]
+    """Chi-square a combination must explain, per layer (Bonferroni over every candidate).
+
+    Each layer gets an equal part of `alpha`, spread over its combinations, so
+    the family of all layers holds a false alarm to about `alpha`.
+    """
+    share = alpha / max(len(layers), 1)
+    return [float(chi2.isf(share / max(sum(c.n_elements for c in layer), 1), df=1)) for layer in layers]
 
 
 def pooled_pursuit(layers: list[list[Cuboid]], excess: np.ndarray, expected: np.ndarray,
-                   variance: np.ndarray, *, min_relative_change: float, max_picks: int,
+                   variance: np.ndarray, *, test_variance: np.ndarray | None = None,
+                   min_relative_change: float, max_picks: int,
                    active: np.ndarray | None = None, alpha: float = 0.05) -> list[PooledPick]:
-    """Forward selection of combinations; leaves outside `active` are already explained."""
+    """Forward selection of combinations; leaves outside `active` are already explained.
+
+    `variance` weighs the leaves in the fit; `test_variance`, if given, is the
+    variance a pick's pooled excess must also clear its layer's threshold
+    against (a score-test variance that grows with today's count guards the
+    upper tail of small counts, which the Gaussian fit understates).
+    """
     penalties = layer_penalties(layers, alpha)
     keep = np.ones(len(excess), dtype=bool) if active is None else active
     residual = np.where(keep, excess, 0.0).astype(float)
     information = np.where(keep, expected**2 / variance, 0.0)  # how much a leaf tells about a relative shift
     excluded = [[np.zeros(c.n_elements, dtype=bool) for c in layer] for layer in layers]
+    tested = np.where(keep, variance if test_variance is None else test_variance, 0.0)
+    element_test_variance = [[np.bincount(c.leaf_element, weights=tested, minlength=c.n_elements)
+                              for c in layer] for layer in layers]
     element_information = [[np.bincount(c.leaf_element, weights=information, minlength=c.n_elements)
                             for c in layer] for layer in layers]
     picks: list[PooledPick] = []
@@ -65,7 +80,10 @@ def pooled_pursuit(layers: list[list[Cuboid]], excess: np.ndarray, expected: np.
                     shift = np.where(b > 0, a / b, 0.0)
                     gain = np.where(b > 0, a * shift, 0.0)
                 net = gain - penalties[layer_index]
-                net[excluded[layer_index][cuboid_index] | (np.abs(shift) < min_relative_change)] = -np.inf
+                pooled = np.bincount(cuboid.leaf_element, weights=residual, minlength=cuboid.n_elements)
+                passes_test = pooled**2 >= penalties[layer_index] * element_test_variance[layer_index][cuboid_index]
+                net[excluded[layer_index][cuboid_index] | (np.abs(shift) < min_relative_change)
+                    | ~passes_test] = -np.inf
                 element = int(np.argmax(net))
                 if net[element] > 0 and (best is None or net[element] > best[0]):
                     best = (float(net[element]), cuboid, element, float(shift[element]), float(gain[element]))
