@@ -21,7 +21,7 @@ import numpy as np
 from dashboard.core.diagnosis.data import SignalSpec
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint
 from dashboard.core.diagnosis.evidence import (
-    Regression, Release, _as_datetime, cohort_contrast, cohort_evidence, effect_units, exposure_evidence,
+    MAX_LAG_MIN, Regression, Release, _as_datetime, cohort_contrast, cohort_evidence, effect_units, exposure_evidence,
     hhmm, rollback_evidence, timing_evidence,
 )
 from dashboard.core.diagnosis.models import Evidence, RollbackStep, Suspect
@@ -108,7 +108,7 @@ def evaluate_release(release: Release, releases: list[Release], reg: Regression,
         new, old = cohorts.get(release.version), cohorts.get(release.previous_version or "")
         contrast = cohort_contrast(spec, new, old)
         where = f"{hhmm(release.ts)}–{hhmm(stop)}" + (f", {release.scope}" if release.scope else "")
-        evidence.append(cohort_evidence(release, reg, contrast, where))
+        evidence.append(cohort_evidence(release, reg, contrast, where, _aligned_size(evidence[0], reg)))
         if new is not None:
             settled = _pool(new, _as_datetime(release.ts) + RAMP_SETTLE, stop)
             overall = _pool(series, _as_datetime(release.ts) + RAMP_SETTLE, stop)
@@ -135,6 +135,15 @@ def evaluate_release(release: Release, releases: list[Release], reg: Regression,
     evidence.append(rb_ev)
 
     return _combine(release, evidence, reg, contrast, new_share)
+
+
+def _aligned_size(timing: Evidence, reg: Regression) -> float | None:
+    """Size of the regression step the release lines up with, in effect units."""
+    at = timing.numbers.get("change_at")
+    for cp in reg.points:
+        if at and _as_datetime(cp.ts).isoformat() == at:
+            return abs(effect_units(cp))
+    return None
 
 
 def _change_time(timing: Evidence, release: Release) -> datetime:
@@ -178,7 +187,9 @@ def attribute(spec: SignalSpec, series: BucketSeries, points: list[ChangePoint],
         return [], [], f"no regression of {spec.label} in this window", None
     first = _as_datetime(series.ts[0])
     last_regression = max(_as_datetime(cp.ts) for cp in reg.points)
-    candidates = [r for r in releases if first <= _as_datetime(r.ts) <= last_regression + timedelta(minutes=5)]
+    # releases up to MAX_LAG after the last regression step are shown too, cleared with the reason
+    candidates = [r for r in releases
+                  if first <= _as_datetime(r.ts) <= last_regression + timedelta(minutes=MAX_LAG_MIN)]
     evaluated = [evaluate_release(r, releases, reg, series, points, reader, filters) for r in candidates]
     blamed = sorted([s for s in evaluated if s.score > 0], key=lambda s: -s.score)
     cleared = [s for s in evaluated if s.score <= 0]

@@ -247,7 +247,7 @@ def find_change_points(series: BucketSeries, releases: list[ReleaseMark] | None 
         stack += [(lo, k), (k, hi)]
     align = max(0, round(merge_minutes / series.bucket_minutes))
     cuts = _snap_to_releases(adjusted, sorted(found), found, marks, align, alpha)
-    cuts = _prune(adjusted, cuts, found, alpha, min_buckets)
+    cuts = _prune(adjusted, cuts, found, alpha, min_buckets, align)
     cuts = _merge_ramps(adjusted, cuts, found, merge_buckets=max(1, round(merge_minutes / series.bucket_minutes)))
     points = []
     for n, k in enumerate(cuts):
@@ -292,18 +292,24 @@ def _snap_to_releases(series: BucketSeries, cuts: list[int], found: dict, marks:
     return sorted(out)
 
 
-def _prune(series: BucketSeries, cuts: list[int], found: dict, alpha: float, min_buckets: int) -> list[int]:
+def _prune(series: BucketSeries, cuts: list[int], found: dict, alpha: float, min_buckets: int,
+           align: int = 0) -> list[int]:
     """Re-test every cut against its neighbours only; drop the weakest that no longer holds.
 
     A split made early in the segmentation (e.g. at a release hours before the
     real change) can look significant only because the later change sits on one
     side; once the later change has its own cut, the early one must stand alone.
+    When the stretch before a cut is short (a rollout may still be ramping in
+    it), only its second half is compared, so the tail of a ramp does not pass
+    for a second change at the next release.
     """
     while cuts:
         bounds = [0, *cuts, len(series)]
         weakest, weakest_p = None, alpha
         for n, k in enumerate(cuts):
             lo, hi = bounds[n], bounds[n + 2]
+            if n > 0 and k - lo <= 2 * align:
+                lo = lo + (k - lo) // 2
             stat = split_statistics(series, lo, hi, 1)
             value = float(stat[k - lo]) if np.isfinite(stat[k - lo]) else 0.0
             p = stats.chi2_pvalue(value, tests=1 if found[k][2] else max(hi - lo - 2 * min_buckets + 1, 1))

@@ -120,8 +120,11 @@ def cohort_contrast(spec: SignalSpec, new: BucketSeries | None, old: BucketSerie
     return stats.stratified_mean_difference(old.count, old.value, old.var, new.count, new.value, new.var)
 
 
-def cohort_evidence(release: Release, reg: Regression, contrast, window_text: str) -> Evidence:
+def cohort_evidence(release: Release, reg: Regression, contrast, window_text: str,
+                    target: float | None = None) -> Evidence:
+    """`target` is the size of the step this release lines up with (default: the whole regression)."""
     spec = reg.spec
+    target = reg.total if target is None else target
     prev = release.previous_version or "the previous version"
     if contrast is None or contrast.n_a < 30 or contrast.n_b < 30:
         n_new = contrast.n_b if contrast else 0
@@ -151,10 +154,10 @@ def cohort_evidence(release: Release, reg: Regression, contrast, window_text: st
         text = f"cohort contrast points at it — {base}"
     elif contrast.p_value < SIGNIFICANT and bad < 0:
         score, text = -1.0, f"cohort contrast clears it: the new version is better — {base}"
-    elif reg.total > 0 and worst < 0.25 * reg.total:
-        score, text = -0.8, f"cohort contrast clears it: no difference, and at most a quarter of the regression " \
+    elif target > 0 and worst < 0.25 * target:
+        score, text = -0.8, f"cohort contrast clears it: no difference, and at most a quarter of the change " \
                             f"fits the interval — {base}"
-    elif reg.total > 0 and bad_effect < 0.33 * reg.total and worst < 0.6 * reg.total:
+    elif target > 0 and bad_effect < 0.33 * target and worst < 0.6 * target:
         score = -0.6
         text = f"cohort contrast clears it: the new version's own effect is too small to explain the " \
                f"regression — {base}"
