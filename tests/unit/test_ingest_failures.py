@@ -45,7 +45,7 @@ def test_unreadable_file_fails_naming_it_and_writes_nothing_even_for_good_files(
 
 
 def test_mapped_column_absent_from_the_file_is_an_unreadable_file(tmp_path):
-    with pytest.raises(UnreadableFile, match=r"sample_requests\.jsonl: column 'timestamp' \(mapped to ts\), "
+    with pytest.raises(UnreadableFile, match=r"sample_requests\.jsonl: columns 'timestamp' \(mapped to ts\), "
                                              r"'req_id' \(mapped to request_id\).* not found"):
         ingest_requests([SAMPLE_JSONL], DataDir(tmp_path / "data"), load_mapping(MAPPING))
 

@@ -176,10 +176,11 @@ def resolve_columns(source: SourceFile, spec: TableSpec) -> dict[str, str | None
             resolved[rule.name] = None
     problems = []
     if not_found:
-        problems.append(f"column {', '.join(not_found)} not found")
+        problems.append(f"column{'s' if len(not_found) > 1 else ''} {', '.join(not_found)} not found")
     if missing_required:
         names = ", ".join(repr(n) for n in missing_required)
-        problems.append(f"missing required column {names} (if yours is named differently, map it in the "
+        plural = "s" if len(missing_required) > 1 else ""
+        problems.append(f"missing required column{plural} {names} (if yours is named differently, map it in the "
                         f"mapping file: [columns] {missing_required[0]} = \"your_column\")")
     if problems:
         raise UnreadableFile(source.path, "; ".join(problems) + f"; the file's columns are {sorted(available)}")
@@ -189,7 +190,7 @@ def resolve_columns(source: SourceFile, spec: TableSpec) -> dict[str, str | None
 def validate_file(source: SourceFile, spec: TableSpec, defaults: dict[str, pl.Series] | None = None) -> FileResult:
     """Check one file; `defaults` are the mapping's constants as parse_defaults returns them."""
     defaults = parse_defaults(spec, "defaults") if defaults is None else defaults
-    empty_file = source.frame.width == 0 and source.bad_lines.height == 0
+    empty_file = source.frame.width == 0 and source.frame.height == 0 and source.bad_lines.height == 0
     if empty_file:
         return FileResult(str(source.path), source.format, 0, pl.DataFrame(schema=spec.schema),
                           pl.DataFrame(), [], [])
