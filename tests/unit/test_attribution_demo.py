@@ -52,7 +52,7 @@ def test_every_demo_incident_is_found_and_attributed(store, demo_data):
         for contributing in incident.get("contributing", []):
             ranked = [(s.artifact, s.version) for s in inv.suspects]
             assert ranked[1] == (contributing["artifact"], contributing["version"])
-        if incident["segments"] and incident["metric"] in LEAF_RATIOS:
+        if incident["segments"] and (incident["metric"] in LEAF_RATIOS or incident["metric"].startswith("latency")):
             top3 = [seg["combination"] for seg in inv.segments[:3]]
             for seg in incident["segments"]:
                 assert seg in top3, (incident["id"], top3)

@@ -19,7 +19,7 @@ from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint, ReleaseMa
     find_change_points
 from dashboard.core.diagnosis.evidence import Release
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation
-from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 DEFAULT_WINDOW = timedelta(hours=6)
 BASELINE_DAYS = 3
@@ -132,7 +132,8 @@ def localized_segments(store: TelemetryStore, spec: D.SignalSpec, start: datetim
     regressions = [cp for cp in points if cp.regression]
     if not regressions:
         return [], []
-    if spec.name not in LEAF_RATIOS:
+    latency = spec.measure == "latency_ms"
+    if spec.name not in LEAF_RATIOS and not latency:
         return [], [f"segment localization works on counts; {spec.label} has none to localize"]
     from dashboard.core.diagnosis.localize import localize  # noqa: PLC0415
 
@@ -145,9 +146,17 @@ def localized_segments(store: TelemetryStore, spec: D.SignalSpec, start: datetim
     base_start = max(start, first - LOCALIZE_WINDOW)
     if cur_end <= cur_start or first <= base_start:
         return [], ["too little data on one side of the change to localize it"]
-    num, den = LEAF_RATIOS[spec.name]
     dims = list(store.schema.segments)
-    leaves = store.segment_leaves([("baseline", base_start, first), ("current", cur_start, cur_end)], dims, filters)
+    windows = [("baseline", base_start, first), ("current", cur_start, cur_end)]
+    if latency:
+        # a latency regression localized as the share of requests slower than the baseline's p95
+        threshold = _baseline_quantile(store, base_start, first, filters, 0.95)
+        num, den = "slow", "requests"
+        leaves = store.run_sql("diagnosis_slow_leaves", {"dims": dims, "threshold_ms": threshold},
+                               Scope.of(base_start, cur_end, filters, windows=windows))
+    else:
+        num, den = LEAF_RATIOS[spec.name]
+        leaves = store.segment_leaves(windows, dims, filters)
     if leaves.height == 0:
         return [], []
     wide = (leaves.group_by([*dims, "grp"]).agg(pl.col(num).cast(pl.Float64).sum().alias("num"),
@@ -166,6 +175,13 @@ def localized_segments(store: TelemetryStore, spec: D.SignalSpec, start: datetim
         row["current_window"] = [cur_start.isoformat(), cur_end.isoformat()]
         rows.append(row)
     return rows, []
+
+
+def _baseline_quantile(store: TelemetryStore, start: datetime, end: datetime, filters: dict, q: float) -> float:
+    frame = store.series(start, end, filters, bucket=end - start + timedelta(microseconds=1))
+    column = {0.5: "latency_p50_ms", 0.95: "latency_p95_ms", 0.99: "latency_p99_ms"}[q]
+    values = frame[column].drop_nulls()
+    return float(values.mean()) if values.len() else 0.0
 
 
 def investigate(store: TelemetryStore, signal: str, start: datetime | None = None, end: datetime | None = None,
