@@ -15,14 +15,22 @@ Two metric kinds:
   its rate effect and its mix effect separately, and they sum over a partition
   to the total change of the rate.
 
-Method, in three steps:
-1. Per leaf, the excess in noise units (a z-score under a variance that has a
-   count term and a relative term, both estimated robustly from the quietest
-   quarter of the leaves, so it fits count data and forecast-error data alike).
-2. Leaves beyond `z_threshold` (and `min_relative_change`) are labelled
-   abnormal, by direction.
-3. `localize_search.cover_abnormal`: coarse-first, the pure combinations that
-   explain the abnormal volume (see there for the succinctness rule).
+Method:
+1. Per leaf, the excess in noise units: a z-score under a variance with a
+   count term and a relative term, fitted to the quiet leaves
+   (`localize_leaves`), so it suits event counts and forecast error alike;
+   for rates the count term is the two-proportion test's null variance.
+2. Leaf labels (`localize_search`): leaves beyond the Bonferroni threshold
+   are abnormal; coarse-first, the combinations nearly all of whose decided
+   volume moved ("pure") are kept, so `language=en` is returned rather than
+   `language=en&tier=paid` when all English moved; a child is widened to its
+   parent when the parent's other leaves, pooled, moved alike.
+3. When the leaves are too small to decide one by one (labels needed a
+   looser purity, or pooled evidence remains outside what they explain), a
+   pooled forward selection decides instead (`localize_pursuit`): each
+   combination gets one fitted relative shift and must explain more
+   chi-square than its layer's Bonferroni penalty.
+4. Ratio metrics also get traffic-mix causes (`localize_ratio`).
 """
 
 from __future__ import annotations
@@ -35,11 +43,13 @@ import polars as pl
 
 from dashboard.core.diagnosis.localize_leaves import LeafScores, direction_input, score_leaves
 from dashboard.core.diagnosis.localize_pursuit import pooled_pursuit
+from dashboard.core.diagnosis.localize_ratio import (
+    RATIO_COLUMNS, mix_causes, ratio_contribution, ratio_totals, safe_div,
+)
 from dashboard.core.diagnosis.localize_search import build_cuboids, cover_abnormal
 
 Kind = Literal["additive", "ratio"]
 ADDITIVE_COLUMNS = ("real", "predict")
-RATIO_COLUMNS = ("real_num", "real_den", "predict_num", "predict_den")
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,8 @@ def localize(
     smallest relative shift worth reporting; `purity` the share of an element's
     decided volume that must have moved for the element to be a root cause
     (looser levels are tried only when the strict one explains too little).
+    `method` forces one engine ("labels" or "pooled"); "auto" picks per case.
+    Raises ValueError naming the column (and row) on malformed input.
     """
     dims = list(dims)
     leaves = _prepare(frame, dims, kind)
@@ -126,7 +138,7 @@ def localize(
                                                min_relative_change=min_relative_change),
                     "rate" if kind == "ratio" else "value", options)
     if kind == "ratio":
-        found += _mix_causes(layers, cube, options, seen={c.label for c in found})
+        found += mix_causes(layers, cube, options, {c.label for c in found}, search=_search)
     found.sort(key=lambda c: -abs(c.share_of_change))
     return found[:max_causes]
 
@@ -247,28 +259,6 @@ def _drop_descendants(causes: list[RootCause]) -> list[RootCause]:
     return [c for c, mine in zip(unique, items) if not any(other < mine for other in items)]
 
 
-def _mix_causes(layers, cube: _Cube, options: dict, seen: set[str]) -> list[RootCause]:
-    """Segments whose share of the traffic moved enough to move the rate by itself.
-
-    The denominator is localized as an additive metric against the baseline
-    traffic rescaled to today's total (a busier hour is not a shift); a found
-    segment is kept when its mix effect is at least a tenth of the rate change.
-    """
-    rd, pd_ = cube.leaves["real_den"], cube.leaves["predict_den"]
-    if pd_.sum() <= 0:
-        return []
-    scale = rd.sum() / pd_.sum()
-    traffic = pl.DataFrame({"real": rd, "predict": pd_ * scale})
-    # both windows are counts: the baseline's own sampling noise enters the comparison
-    two_sample = (rd + scale**2 * pd_).to_numpy().astype(float)
-    scores = score_leaves(traffic, "additive", z_threshold=options["z_threshold"],
-                          min_relative_change=options["min_relative_change"], count_unit=two_sample)
-    causes = _search(layers, cube, scores, "mix", options)
-    total = _ratio_totals(cube.leaves)[2]
-    return [c for c in causes if c.label not in seen and total
-            and abs(c.mix_effect or 0.0) >= 0.1 * abs(total)]
-
-
 def _prepare(frame: pl.DataFrame, dims: list[str], kind: Kind) -> pl.DataFrame:
     if kind not in ("additive", "ratio"):
         raise ValueError(f"kind must be 'additive' or 'ratio', got {kind!r}")
@@ -302,7 +292,7 @@ def _describe(pick, mask, direction, cube: _Cube, scores: LeafScores, effect: st
     common = dict(combination=combination, direction="down" if direction < 0 else "up",
                   surprise=excess / float(np.sqrt(scores.variance[mask].sum()) or 1.0),
                   deviation=deviation, support_rows=int(mask.sum()), effect=effect,
-                  purity=_safe_div(scores.weight[mask & (scores.label == direction)].sum(),
+                  purity=safe_div(scores.weight[mask & (scores.label == direction)].sum(),
                                    scores.weight[mask].sum()))
     leaves = cube.leaves
     if cube.kind == "additive":
@@ -313,41 +303,12 @@ def _describe(pick, mask, direction, cube: _Cube, scores: LeafScores, effect: st
                          expected=expected, support_volume=expected, **common)
     rn, rd, pn, pd_ = (leaves[c].to_numpy() for c in RATIO_COLUMNS)
     rate_effect, mix_effect, total_change = ratio_contribution(
-        rn[mask].sum(), rd[mask].sum(), pn[mask].sum(), pd_[mask].sum(), *_ratio_totals(leaves)[3])
+        rn[mask].sum(), rd[mask].sum(), pn[mask].sum(), pd_[mask].sum(), *ratio_totals(leaves)[3])
     return RootCause(share_of_change=_share(rate_effect + mix_effect, total_change),
-                     real=_safe_div(rn[mask].sum(), rd[mask].sum()),
-                     expected=_safe_div(pn[mask].sum(), pd_[mask].sum()),
+                     real=safe_div(rn[mask].sum(), rd[mask].sum()),
+                     expected=safe_div(pn[mask].sum(), pd_[mask].sum()),
                      support_volume=float(rd[mask].sum()),
                      rate_effect=rate_effect, mix_effect=mix_effect, **common)
-
-
-def _ratio_totals(leaves: pl.DataFrame):
-    """(real rate, expected rate, change, the four column sums)."""
-    sums = tuple(float(leaves[c].sum()) for c in RATIO_COLUMNS)
-    real, expected = _safe_div(sums[0], sums[1]), _safe_div(sums[2], sums[3])
-    return real, expected, real - expected, sums
-
-
-def ratio_contribution(seg_rn, seg_rd, seg_pn, seg_pd, rn, rd, pn, pd_) -> tuple[float, float, float]:
-    """A segment's (rate effect, mix effect) on the overall rate, and the overall change.
-
-    With w the segment's share of the denominator and r its rate (hat =
-    expected): rate effect = w (r - r_hat), mix effect = (w - w_hat)(r_hat -
-    R_hat). Summed over any partition they equal R - R_hat exactly, so a
-    segment whose rate rose and a segment whose traffic grew while its usual
-    rate is high are both credited with their real part of the change.
-    """
-    real_rate, expected_rate = _safe_div(rn, rd), _safe_div(pn, pd_)
-    share, expected_share = _safe_div(seg_rd, rd), _safe_div(seg_pd, pd_)
-    seg_expected_rate = _safe_div(seg_pn, seg_pd) if seg_pd > 0 else expected_rate
-    seg_real_rate = _safe_div(seg_rn, seg_rd) if seg_rd > 0 else seg_expected_rate
-    rate_effect = share * (seg_real_rate - seg_expected_rate)
-    mix_effect = (share - expected_share) * (seg_expected_rate - expected_rate)
-    return float(rate_effect), float(mix_effect), float(real_rate - expected_rate)
-
-
-def _safe_div(num, den) -> float:
-    return float(num) / float(den) if den else 0.0
 
 
 def _relative(change: float, base: float) -> float:
