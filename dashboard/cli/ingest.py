@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_data_arg(sub)
         sub.add_argument("--mapping", metavar="FILE", default=None,
                          help="TOML or YAML mapping of your column names onto the contract (see docs/INGEST.md)")
+        sub.add_argument("--dry-run", action="store_true",
+                         help="check the files and the mapping and print the summary with the first rejected "
+                              "rows, without writing anything")
         sub.set_defaults(func=run)
 
 
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         mapping = load_mapping(args.mapping) if args.mapping else None
         ingest = ingest_requests if args.ingest_kind == "requests" else ingest_releases
-        summary = ingest(args.files, data_dir, mapping, args.mapping or "mapping")
+        summary = ingest(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run)
     except (UnreadableFile, MappingError, SchemaConflict, IngestError) as exc:
         raise UserError(f"{exc} (nothing was written)") from None
     print(json.dumps(summary.as_dict(), indent=2))

@@ -71,3 +71,14 @@ def test_bench_ingest_runs_and_reports_both_formats(capsys):
     for fmt in ("parquet", "csv"):
         assert result[fmt]["rows_per_second"] > 0
         assert result[fmt]["quarantined"] > 0  # the synthetic export carries some bad rows
+
+
+def test_dry_run_reports_the_first_rejections_and_writes_nothing(tmp_path, capsys):
+    data = tmp_path / "data"
+    code, summary, _ = run(capsys, "ingest", "requests", str(FIXTURES / "sample_requests.csv"),
+                           "--mapping", str(FIXTURES / "mapping.toml"), "--data", str(data), "--dry-run")
+    assert code == 0 and summary["dry_run"] is True
+    assert (summary["accepted"], summary["quarantined"], summary["written"]) == (14, 6, None)
+    assert [r["row_number"] for r in summary["quarantine_sample"]] == [5, 8, 11, 14, 17, 19]
+    assert summary["quarantine_sample"][0]["reason"] == "latency_ms (column 'duration_ms'): negative (got '-12')"
+    assert not data.exists()

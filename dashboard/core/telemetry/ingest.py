@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 TableKind = Literal["requests", "releases"]
+DRY_RUN_SAMPLE = 20
 
 
 class IngestError(Exception):
@@ -66,6 +67,8 @@ class IngestSummary:
     ignored_columns: list[str]
     schema: TelemetrySchema
     phase_seconds: dict[str, float] = field(default_factory=dict)  # read_validate, write (for the benchmark)
+    dry_run: bool = False
+    quarantine_sample: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -79,6 +82,7 @@ class IngestSummary:
             "ignored_columns": self.ignored_columns,
             "segments": list(self.schema.segments),
             "artifacts": dict(self.schema.artifacts),
+            **({"dry_run": True, "quarantine_sample": self.quarantine_sample} if self.dry_run else {}),
         }
 
     @property
@@ -209,7 +213,7 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
 
 
 def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
-            mapping: IngestMapping | None, mapping_name: str) -> IngestSummary:
+            mapping: IngestMapping | None, mapping_name: str, dry_run: bool = False) -> IngestSummary:
     effective = mapping or IngestMapping()
     schema, save_schema = target_schema(data_dir, mapping)
     effective.check_fields(schema, mapping_name)
@@ -217,7 +221,10 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
     began = time.perf_counter()
     results = _validate_all(paths, spec, mapping_name)
     validated = time.perf_counter()
-    quarantine_path, written = _store(kind, results, data_dir, schema, save_schema)
+    if dry_run:
+        quarantine_path, written = None, None
+    else:
+        quarantine_path, written = _store(kind, results, data_dir, schema, save_schema)
     phases = {"read_validate": validated - began, "write": time.perf_counter() - validated}
     ignored = sorted({c for r in results for c in r.ignored_columns})
     return IngestSummary(
@@ -231,19 +238,33 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
         ignored_columns=ignored,
         schema=schema,
         phase_seconds=phases,
+        dry_run=dry_run,
+        quarantine_sample=_first_rejections(results) if dry_run else [],
     )
 
 
+def _first_rejections(results: list[FileResult], limit: int = DRY_RUN_SAMPLE) -> list[dict]:
+    """A dry run writes no quarantine file, so it shows the first rejected rows instead."""
+    sample: list[dict] = []
+    for result in results:
+        if len(sample) >= limit or not result.quarantined.height:
+            continue
+        rows = result.quarantined.sort("row_number").head(limit - len(sample))
+        sample.extend(rows.select("source_file", "row_number", "field", "reason").to_dicts())
+    return sample
+
+
 def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
-                    mapping_name: str = "mapping") -> IngestSummary:
+                    mapping_name: str = "mapping", dry_run: bool = False) -> IngestSummary:
     """Validate request telemetry files and add their accepted rows to the store.
 
-    `mapping_name` (usually the mapping file's path) prefixes errors about the mapping.
+    `mapping_name` (usually the mapping file's path) prefixes errors about the mapping;
+    `dry_run` checks everything and reports, but writes nothing.
     """
-    return _ingest("requests", paths, data_dir, mapping, mapping_name)
+    return _ingest("requests", paths, data_dir, mapping, mapping_name, dry_run)
 
 
 def ingest_releases(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
-                    mapping_name: str = "mapping") -> IngestSummary:
+                    mapping_name: str = "mapping", dry_run: bool = False) -> IngestSummary:
     """Validate release-log files and add their accepted events to the store."""
-    return _ingest("releases", paths, data_dir, mapping, mapping_name)
+    return _ingest("releases", paths, data_dir, mapping, mapping_name, dry_run)
