@@ -137,11 +137,11 @@ def test_ratio_cause_found_from_pooled_evidence_when_leaves_are_small(seed):
 def test_traffic_mix_shift_is_reported_as_mix():
     frame = ratio_cube(10, 300, traffic_factor=[({"channel": "api"}, 3.0)])
     causes = localize(frame, list(DIMS), kind="ratio")
-    assert causes[0].label == "channel=api"
+    # the other channels shrank only because api grew: their mirror image is not reported
+    assert labels(causes) == ["channel=api"]
     assert causes[0].effect == "mix" and causes[0].direction == "up"
     assert causes[0].mix_effect > 0.5 * (frame["real_num"].sum() / frame["real_den"].sum()
                                          - frame["predict_num"].sum() / frame["predict_den"].sum())
-    assert all(c.effect == "mix" for c in causes)
 
 
 def test_ratio_contribution_sums_to_the_total_change_over_a_partition():

@@ -15,6 +15,7 @@ from dashboard.cli.bench_rca import register_rca
 from dashboard.core.diagnosis.rca_bench import (
     BenchDataError, Tally, discover_cases, load_case, parse_root_cause_set, run_benchmark, score_case,
 )
+from dashboard.core.diagnosis.rca_synthetic import write_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 B0 = REPO_ROOT.parent / "shared" / "benchmarks" / "rca-b0"
@@ -174,6 +175,14 @@ def test_cli_prints_json_and_table(tmp_path, capsys):
     args.func(args)
     table = capsys.readouterr().out
     assert "D_ratio" in table and "overall" in table and "hit@3" in table
+
+
+def test_synthetic_rate_dataset_is_readable_and_localized_at_high_traffic(tmp_path):
+    settings = write_dataset(tmp_path, seed=3)
+    cases = discover_cases(tmp_path)
+    assert len(cases) == 10 * len(settings) and all(c.kind == "ratio" for c in cases)
+    for setting in ("rate_300rpl_layer1", "rate_300rpl_layer2", "mix_300rpl"):
+        assert run_benchmark(tmp_path / setting).to_dict()["overall"]["f1"] >= 0.9, setting
 
 
 # --- the public benchmark ----------------------------------------------------
