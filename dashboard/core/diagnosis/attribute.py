@@ -21,7 +21,7 @@ import numpy as np
 from dashboard.core.diagnosis.data import SignalSpec
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint
 from dashboard.core.diagnosis.evidence import (
-    MAX_LAG_MIN, Regression, Release, _as_datetime, cohort_contrast, cohort_evidence, effect_units, exposure_evidence,
+    MAX_LAG_MIN, Regression, Release, as_utc, cohort_contrast, cohort_evidence, effect_units, exposure_evidence,
     hhmm, rollback_evidence, timing_evidence,
 )
 from dashboard.core.diagnosis.models import Evidence, RollbackStep, Suspect
@@ -72,7 +72,7 @@ def _pool(series: BucketSeries, a: datetime, b: datetime) -> tuple[float, float,
 
 def find_rollback(release: Release, releases: list[Release]) -> Release | None:
     for later in releases:
-        if later.artifact == release.artifact and _as_datetime(later.ts) > _as_datetime(release.ts):
+        if later.artifact == release.artifact and as_utc(later.ts) > as_utc(release.ts):
             if later.version == release.previous_version or later.previous_version == release.version:
                 return later if later.version != release.version else None
             return None  # a newer forward release replaced it first
@@ -80,22 +80,22 @@ def find_rollback(release: Release, releases: list[Release]) -> Release | None:
 
 
 def _next_same_artifact(release: Release, releases: list[Release]) -> datetime | None:
-    later = [_as_datetime(r.ts) for r in releases
-             if r.artifact == release.artifact and _as_datetime(r.ts) > _as_datetime(release.ts)]
+    later = [as_utc(r.ts) for r in releases
+             if r.artifact == release.artifact and as_utc(r.ts) > as_utc(release.ts)]
     return min(later) if later else None
 
 
 def evaluate_release(release: Release, releases: list[Release], reg: Regression, series: BucketSeries,
                      points: list[ChangePoint], reader: Reader, filters: dict | None) -> Suspect:
     spec = reg.spec
-    end = _as_datetime(series.ts[-1]) + timedelta(minutes=series.bucket_minutes)
+    end = as_utc(series.ts[-1]) + timedelta(minutes=series.bucket_minutes)
     evidence: list[Evidence] = [timing_evidence(release, reg, points, series.bucket_minutes)]
 
     # cohort: the new and the old version in the same minutes (within the rollout scope)
     column = reader.artifact_columns.get(release.artifact)
     scope = release.scope_filters()
     cohort_filters = merge_filters(filters, scope)
-    stop = min(x for x in (_next_same_artifact(release, releases), _as_datetime(release.ts) + COHORT_HORIZON, end)
+    stop = min(x for x in (_next_same_artifact(release, releases), as_utc(release.ts) + COHORT_HORIZON, end)
                if x is not None)
     new_share = None
     contrast = None
@@ -104,21 +104,21 @@ def evaluate_release(release: Release, releases: list[Release], reg: Regression,
                                  text=f"requests carry no {release.artifact} version, so no cohort contrast",
                                  numbers={"available": False}))
     else:
-        cohorts = reader.cohorts(column, _as_datetime(release.ts), stop, cohort_filters)
+        cohorts = reader.cohorts(column, as_utc(release.ts), stop, cohort_filters)
         new, old = cohorts.get(release.version), cohorts.get(release.previous_version or "")
         contrast = cohort_contrast(spec, new, old)
         where = f"{hhmm(release.ts)}–{hhmm(stop)}" + (f", {release.scope}" if release.scope else "")
         evidence.append(cohort_evidence(release, reg, contrast, where, _aligned_size(evidence[0], reg)))
         if new is not None:
-            settled = _pool(new, _as_datetime(release.ts) + RAMP_SETTLE, stop)
-            overall = _pool(series, _as_datetime(release.ts) + RAMP_SETTLE, stop)
+            settled = _pool(new, as_utc(release.ts) + RAMP_SETTLE, stop)
+            overall = _pool(series, as_utc(release.ts) + RAMP_SETTLE, stop)
             if settled and overall and overall[0] > 0:
                 new_share = min(1.0, settled[0] / overall[0])
 
     # exposure: only informative when the version reached some segments and not others
     if column is not None:
-        shares = reader.exposure(column, release.version, _as_datetime(release.ts) + RAMP_SETTLE,
-                                 min(_as_datetime(release.ts) + RAMP_SETTLE + EXPOSURE_WINDOW, stop),
+        shares = reader.exposure(column, release.version, as_utc(release.ts) + RAMP_SETTLE,
+                                 min(as_utc(release.ts) + RAMP_SETTLE + EXPOSURE_WINDOW, stop),
                                  filters or {})
         partial = any(s <= 0.05 for s in shares.values())
         effects = reader.segment_effects(_change_time(evidence[0], release), filters or {}) if partial else {}
@@ -128,8 +128,8 @@ def evaluate_release(release: Release, releases: list[Release], reg: Regression,
     rollback = find_rollback(release, releases)
     before = after = None
     if rollback is not None:
-        rts = _as_datetime(rollback.ts)
-        before = _pool(series, max(rts - ROLLBACK_WINDOW, _as_datetime(release.ts) + RAMP_SETTLE), rts)
+        rts = as_utc(rollback.ts)
+        before = _pool(series, max(rts - ROLLBACK_WINDOW, as_utc(release.ts) + RAMP_SETTLE), rts)
         after = _pool(series, rts + RAMP_SETTLE, min(rts + RAMP_SETTLE + ROLLBACK_WINDOW, end))
     rb_ev, _, _ = rollback_evidence(release, rollback, reg, before, after)
     evidence.append(rb_ev)
@@ -141,14 +141,14 @@ def _aligned_size(timing: Evidence, reg: Regression) -> float | None:
     """Size of the regression step the release lines up with, in effect units."""
     at = timing.numbers.get("change_at")
     for cp in reg.points:
-        if at and _as_datetime(cp.ts).isoformat() == at:
+        if at and as_utc(cp.ts).isoformat() == at:
             return abs(effect_units(cp))
     return None
 
 
 def _change_time(timing: Evidence, release: Release) -> datetime:
     at = timing.numbers.get("change_at")
-    return datetime.fromisoformat(at) if at else _as_datetime(release.ts)
+    return datetime.fromisoformat(at) if at else as_utc(release.ts)
 
 
 def _combine(release: Release, evidence: list[Evidence], reg: Regression, contrast, new_share) -> Suspect:
@@ -169,12 +169,12 @@ def _combine(release: Release, evidence: list[Evidence], reg: Regression, contra
     elif blamed:
         lag = by["timing"].numbers.get("lag_minutes")
         aligned = [cp for cp in reg.points if by["timing"].numbers.get("change_at")
-                   and _as_datetime(cp.ts).isoformat() == by["timing"].numbers["change_at"]]
+                   and as_utc(cp.ts).isoformat() == by["timing"].numbers["change_at"]]
         expected = abs(effect_units(aligned[0])) if aligned and lag is not None else None
     explained = min(1.0, expected / reg.total) if (expected is not None and reg.total > 0) else 0.0
     score = confidence * (0.5 + 0.5 * explained)
     return Suspect(artifact=release.artifact, version=release.version, previous_version=release.previous_version,
-                   released_at=_as_datetime(release.ts), scope=release.scope, score=round(score, 4),
+                   released_at=as_utc(release.ts), scope=release.scope, score=round(score, 4),
                    confidence=round(confidence, 4), explained_share=round(explained, 4),
                    expected_effect=expected, evidence=evidence)
 
@@ -185,11 +185,11 @@ def attribute(spec: SignalSpec, series: BucketSeries, points: list[ChangePoint],
     reg = summarize_regression(spec, series, points)
     if reg is None:
         return [], [], f"no regression of {spec.label} in this window", None
-    first = _as_datetime(series.ts[0])
-    last_regression = max(_as_datetime(cp.ts) for cp in reg.points)
+    first = as_utc(series.ts[0])
+    last_regression = max(as_utc(cp.ts) for cp in reg.points)
     # releases up to MAX_LAG after the last regression step are shown too, cleared with the reason
     candidates = [r for r in releases
-                  if first <= _as_datetime(r.ts) <= last_regression + timedelta(minutes=MAX_LAG_MIN)]
+                  if first <= as_utc(r.ts) <= last_regression + timedelta(minutes=MAX_LAG_MIN)]
     evaluated = [evaluate_release(r, releases, reg, series, points, reader, filters) for r in candidates]
     blamed = sorted([s for s in evaluated if s.score > 0], key=lambda s: -s.score)
     cleared = [s for s in evaluated if s.score <= 0]

@@ -63,29 +63,29 @@ def effect_units(cp: ChangePoint) -> float:
 
 
 def hhmm(ts) -> str:
-    return _as_datetime(ts).strftime("%H:%M")
+    return as_utc(ts).strftime("%H:%M")
 
 
-def _as_datetime(ts) -> datetime:
+def as_utc(ts) -> datetime:
     if isinstance(ts, datetime):
         return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
     if isinstance(ts, str):
-        return _as_datetime(datetime.fromisoformat(ts))
+        return as_utc(datetime.fromisoformat(ts))
     return datetime.fromisoformat(str(np.datetime64(ts, "us"))).replace(tzinfo=timezone.utc)
 
 
 def timing_evidence(release: Release, reg: Regression, all_points: list[ChangePoint],
                     bucket_minutes: float) -> Evidence:
     tol = max(2 * bucket_minutes, 2.0)
-    rts = _as_datetime(release.ts)
-    after = [cp for cp in reg.points if (_as_datetime(cp.ts) - rts).total_seconds() / 60 >= -tol]
+    rts = as_utc(release.ts)
+    after = [cp for cp in reg.points if (as_utc(cp.ts) - rts).total_seconds() / 60 >= -tol]
     aligned = [cp for cp in reg.points if cp.aligned_release == release.label]
-    earlier = [cp for cp in reg.points if (_as_datetime(cp.ts) - rts).total_seconds() / 60 < -tol]
+    earlier = [cp for cp in reg.points if (as_utc(cp.ts) - rts).total_seconds() / 60 < -tol]
     if aligned:
         cp, lag = aligned[0], 0.0
     elif after:
-        cp = min(after, key=lambda c: abs((_as_datetime(c.ts) - rts).total_seconds()))
-        lag = max((_as_datetime(cp.ts) - rts).total_seconds() / 60, 0.0)
+        cp = min(after, key=lambda c: abs((as_utc(c.ts) - rts).total_seconds()))
+        lag = max((as_utc(cp.ts) - rts).total_seconds() / 60, 0.0)
     else:
         cp, lag = None, math.inf
     if cp is None or lag > MAX_LAG_MIN:
@@ -104,7 +104,7 @@ def timing_evidence(release: Release, reg: Regression, all_points: list[ChangePo
             f"{reg.spec.format(cp.before)} → {reg.spec.format(cp.after)} "
             f"({reg.spec.format_effect(cp.effect, cp.effect_label)}, p={_p(cp.p_value)})")
     return Evidence(kind="timing", score=round(score, 3), text=text,
-                    numbers={"lag_minutes": lag, "change_at": _as_datetime(cp.ts).isoformat()})
+                    numbers={"lag_minutes": lag, "change_at": as_utc(cp.ts).isoformat()})
 
 
 def _p(p: float) -> str:
@@ -269,9 +269,9 @@ def rollback_evidence(release: Release, rollback: Release | None, reg: Regressio
     else:
         score, text = -0.6, f"no recovery on rollback — {base}"
     return Evidence(kind="rollback", score=round(score, 3), text=text,
-                    numbers={"rolled_back_at": _as_datetime(rollback.ts).isoformat(), "before": lvl_b,
+                    numbers={"rolled_back_at": as_utc(rollback.ts).isoformat(), "before": lvl_b,
                              "after": lvl_a, "p_value": p}), lvl_b, lvl_a
 
 
 def ramp_end(release: Release, minutes: float = 10.0) -> datetime:
-    return _as_datetime(release.ts) + timedelta(minutes=minutes)
+    return as_utc(release.ts) + timedelta(minutes=minutes)

@@ -227,3 +227,32 @@ def series_for(store: TelemetryStore, signal: str, start: datetime, end: datetim
     """The per-bucket series investigate works on (for charts of the same numbers)."""
     spec = D.signal_spec(signal)
     return D.load_series(store, spec, start, end, filters, choose_bucket(start, end))
+
+
+def cohort_comparison(store: TelemetryStore, signal: str, artifact: str, versions: list[str], start: datetime,
+                      end: datetime, filters: dict | None = None) -> pl.DataFrame:
+    """Per bucket and version of one artifact: requests and the signal's level (for a cohort chart).
+
+    Returns columns bucket, version, count, level; level is a rate, a geometric
+    mean (log signals) or a mean, computed from the same counts the tests use.
+    """
+    spec = D.signal_spec(signal)
+    column = store.schema.artifact_column(artifact)
+    bucket = choose_bucket(start, end)
+    rows = []
+    for version, s in D.load_cohorts(store, spec, column, start, end, filters, bucket).items():
+        if version not in versions:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if spec.kind == "rate":
+                level = np.where(s.count > 0, s.value / np.where(s.count > 0, s.count, 1), np.nan)
+            elif spec.kind == "log":
+                level = np.where(s.count > 0, np.exp(s.value), np.nan)
+            else:
+                level = np.where(s.count > 0, s.value, np.nan)
+        rows.append(pl.DataFrame({"bucket": s.ts, "version": [version] * len(s), "count": s.count, "level": level}))
+    if not rows:
+        return pl.DataFrame(schema={"bucket": pl.Datetime("us", "UTC"), "version": pl.String, "count": pl.Float64,
+                                    "level": pl.Float64})
+    return (pl.concat(rows).filter(pl.col("count") > 0)
+            .with_columns(pl.col("bucket").dt.replace_time_zone("UTC")).sort("bucket", "version"))
