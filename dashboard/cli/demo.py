@@ -38,9 +38,6 @@ def run(args: argparse.Namespace) -> int:
 
 def seed_incidents(data: DataDir) -> int:
     """Record the week's incidents in the incident store, from truth.json."""
-    try:  # TEMP until the incident store lands
-        from dashboard.core.incident.demo_seed import seed_demo_incidents
-    except ImportError:
-        return 0
+    from dashboard.core.incident.demo_seed import seed_demo_incidents
 
     return seed_demo_incidents(data, json.loads(data.truth.read_text()))

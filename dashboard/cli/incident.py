@@ -26,6 +26,9 @@ from dashboard.core.incident.summary import incident_summary
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("incident", help="list, open and update incidents; close is gated on the soak")
     sub = p.add_subparsers(dest="incident_command", required=True)
+    from dashboard.core.reporting.packet import register_packet
+
+    register_packet(sub)  # `warroom incident packet ID --out DIR`: the reproducer
 
     def cmd(name: str, help_: str, writes: bool = True, with_id: bool = True) -> argparse.ArgumentParser:
         q = sub.add_parser(name, help=help_)

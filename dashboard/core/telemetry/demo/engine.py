@@ -166,8 +166,11 @@ def generate_window(scenario: Scenario, start: datetime, end: datetime, seed: in
     decode = output_tokens * rng.lognormal(np.log(9.0), 0.2, n) * latency_factor
     latency = ttft + decode + tool_calls * 150.0 + tool_errors * 2000.0
 
-    prices = np.array([MODEL_PRICES.get(v, DEFAULT_PRICE) for v in cols.labels["model_version"]])
-    price = prices[cols.codes["model_version"]]
+    if "model_version" in cols.codes:
+        prices = np.array([MODEL_PRICES.get(v, DEFAULT_PRICE) for v in cols.labels["model_version"]])
+        price = prices[cols.codes["model_version"]]
+    else:
+        price = np.tile(DEFAULT_PRICE, (n, 1))
     cost = input_tokens * price[:, 0] + output_tokens * price[:, 1]
 
     # error code: -1 none, else an index into ERROR_TYPES
