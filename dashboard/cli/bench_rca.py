@@ -27,6 +27,9 @@ def register_rca(bench_subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", metavar="DIR", required=True, type=Path,
                         help="dataset folder, e.g. the rca-b0 benchmark")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    parser.add_argument("--method", choices=("auto", "labels", "pooled"), default="auto",
+                        help="localization engine (default auto: leaf labels when leaves are "
+                             "decisive, pooled evidence otherwise); the others are for ablation")
     parser.set_defaults(func=run_rca)
     return parser
 
@@ -35,7 +38,7 @@ def run_rca(args: argparse.Namespace) -> int:
     from dashboard.cli import UserError  # late: the package imports its command modules
 
     try:
-        report = run_benchmark(args.dataset).to_dict()
+        report = run_benchmark(args.dataset, method=args.method).to_dict()
     except BenchDataError as exc:
         raise UserError(str(exc)) from exc
     if args.json:
