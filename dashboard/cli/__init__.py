@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "postmortem",
     "incident",
     "investigate",
+    "simulate",
 )
 
 
