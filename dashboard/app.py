@@ -5,6 +5,9 @@ import streamlit as st
 st.set_page_config(page_title="AI incident war room", page_icon="🚨", layout="wide")
 
 pages = [
+    st.Page("views/summary.py", title="Impact summary", icon="📊", url_path="summary", default=True),
     st.Page("views/explorer.py", title="Explorer", icon="📈", url_path="explorer"),
+    st.Page("views/postmortem.py", title="Postmortem", icon="📝", url_path="postmortem"),
+    st.Page("views/slos.py", title="SLOs", icon="🎯", url_path="slos"),
 ]
 st.navigation(pages).run()
