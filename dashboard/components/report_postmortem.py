@@ -1,0 +1,77 @@
+"""The generated parts of a postmortem on screen: header, impact, timeline, phases, detection gap."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard.core.reporting.incident_metrics import STAGES, format_duration
+from dashboard.core.reporting.postmortem_model import Postmortem
+from dashboard.core.reporting.postmortem_render import impact_rows
+from dashboard.core.reporting.signal_math import format_signal, label
+
+from dashboard.components.report_cards import SEVERITY_COLORS
+
+TONE_STYLES = {"danger": "color: #b42318", "success": "color: #067647", "muted": "color: #5b6475"}
+STAGE_LABELS = {"detect": "Time to detect", "acknowledge": "Time to acknowledge",
+                "mitigate": "Time to mitigate", "resolve": "Time to resolve"}
+
+
+def _scope(segment: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in segment.items()) or "all traffic"
+
+
+def postmortem_header(pm: Postmortem) -> None:
+    st.title(f"Postmortem {pm.incident_id}: {pm.title}")
+    badges = st.container(horizontal=True)
+    badges.badge(pm.severity or "severity not set", color=SEVERITY_COLORS.get(pm.severity or "", "gray"))
+    badges.badge(pm.status, color="green" if pm.status == "resolved" else "blue")
+    if pm.incident_type:
+        badges.badge(pm.incident_type.replace("_", " "), color="violet")
+    st.caption(f"Blameless review generated from the incident record and telemetry as of "
+               f"{pm.as_of:%Y-%m-%d %H:%M} UTC · service {pm.service or '—'} · scope {_scope(pm.segment)}")
+
+
+def impact_table(pm: Postmortem) -> None:
+    if pm.impact is None:
+        st.info("No telemetry available to measure impact.")
+        return
+    rows = impact_rows(pm.impact)
+    frame = pl.DataFrame({"figure": [k for k, _ in rows], "value": [v for _, v in rows]}).to_pandas()
+    st.table(frame.style.hide(axis="index"))
+
+
+def timeline_frame(pm: Postmortem) -> pl.DataFrame:
+    return pl.DataFrame({"time": [f"{i.at:%m-%d %H:%M}" for i in pm.timeline],
+                         "source": [i.source for i in pm.timeline], "event": [i.text for i in pm.timeline],
+                         "tone": [i.tone for i in pm.timeline]},
+                        schema={"time": pl.String, "source": pl.String, "event": pl.String, "tone": pl.String})
+
+
+def timeline_table(pm: Postmortem) -> None:
+    """Every event in time order: releases and rollbacks, telemetry findings, the record; alarming ones red."""
+    frame = timeline_frame(pm)
+    tones = frame["tone"].to_list()
+    shown = frame.drop("tone").to_pandas()
+    styled = shown.style.apply(lambda row: [TONE_STYLES.get(tones[row.name], "")] * len(row), axis=1)
+    st.table(styled.hide(axis="index"))
+
+
+def phases_table(pm: Postmortem) -> None:
+    if not pm.phases or not pm.key_signals:
+        return
+    segment = pm.impact.filters if pm.impact is not None and not pm.segment else pm.segment
+    st.markdown(f"**Measured on {_scope(segment)}**, between the changes:")
+    st.dataframe(pl.DataFrame([{
+        "phase": p.label, "from": f"{p.start:%H:%M}", "to": f"{p.end:%H:%M}", "requests": f"{p.requests:,}",
+        **{label(s): format_signal(s, p.values.get(s)) for s in pm.key_signals}} for p in pm.phases]),
+        hide_index=True, width="stretch", key="pm_phases")
+
+
+def detection_metrics(pm: Postmortem) -> None:
+    cols = st.columns(len(STAGES) + 1)
+    for col, stage in zip(cols, STAGES):
+        col.metric(STAGE_LABELS[stage], format_duration(pm.times.duration(stage)), border=True)
+    cols[-1].metric("Alert to incident open", format_duration(pm.times.detection_gap), border=True)
+    st.caption("Durations run from the regression start (the first bad release), so the detection gap shows in "
+               "every figure.")

@@ -1,0 +1,81 @@
+"""SLO status in plain figures: attainment, error budget left, burn-rate alerts, and offers to open an incident."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from dashboard.components.report_cards import page_link
+from dashboard.core.reporting.slo import SloStatus
+from dashboard.core.reporting.signal_math import format_signal, label
+
+STATE_COLORS = {"burning": "red", "exhausted": "orange", "ok": "green", "no data": "gray"}
+STATE_WORDS = {"burning": "Burning now", "exhausted": "Budget spent", "ok": "Within budget", "no data": "No data"}
+WAR_ROOM_VIEW = Path(__file__).resolve().parents[1] / "views" / "war_room.py"
+
+
+def budget_text(status: SloStatus) -> str:
+    if status.budget_remaining is None:
+        return "budget unknown"
+    if status.budget_remaining < 0:
+        return f"budget overspent by {-status.budget_remaining:.0%}"
+    return f"{status.budget_remaining:.0%} of budget left"
+
+
+def burn_text(status: SloStatus) -> str:
+    """'fast 1.2x · slow 0.8x' over each policy's long window."""
+    parts = []
+    for alert in status.alerts:
+        word = alert.policy.name.split()[0]
+        value = "—" if alert.long_burn is None else f"{alert.long_burn:.1f}x"
+        parts.append(f"{word} {value}" + (" FIRING" if alert.firing else ""))
+    return " · ".join(parts)
+
+
+def slo_metrics(statuses: list[SloStatus]) -> None:
+    """One bordered metric per SLO: 28-day attainment, budget left (red when spent), burn rates."""
+    if not statuses:
+        st.info("No SLOs declared. Add a `slos.toml` to the data folder (see the shipped default).")
+        return
+    cols = st.columns(min(len(statuses), 5))
+    for i, status in enumerate(statuses):
+        col = cols[i % len(cols)]
+        value = "—" if status.attainment is None else f"{status.attainment:.2%}"
+        spent = status.budget_remaining is not None and status.budget_remaining <= 0
+        col.metric(status.slo.title, value, delta=budget_text(status), border=True, delta_arrow="off",
+                   delta_color="red" if spent or status.firing else "green",
+                   help=f"{status.slo.describe()}. Target {status.slo.target:.2%} of "
+                        f"{'requests' if status.slo.method == 'requests' else 'windows'} good.")
+        col.badge(STATE_WORDS.get(status.state, status.state), color=STATE_COLORS.get(status.state, "gray"))
+        col.caption(f"now {format_signal(status.slo.signal, status.current_value)} · burn {burn_text(status)}")
+
+
+def firing_alerts(statuses: list[SloStatus]) -> None:
+    for status in statuses:
+        for alert in status.firing:
+            st.error(f"**{status.slo.title}: {alert.policy.name}.** Spending the error budget "
+                     f"{alert.long_burn:.1f}x too fast over the last {alert.policy.long.total_seconds() / 3600:g} h "
+                     f"and {alert.short_burn:.1f}x over the last {alert.policy.short.total_seconds() / 60:g} min "
+                     f"(alert at {alert.policy.factor:g}x).", icon=":material/local_fire_department:")
+
+
+def open_incident_params(status: SloStatus) -> dict[str, str]:
+    """The war room's 'new incident' contract: new=1, the signal, and the SLO's segment as f_<segment>."""
+    params = {"new": "1", "signal": status.slo.signal}
+    params.update({f"f_{k}": str(v) for k, v in sorted(status.slo.segment.items())})
+    return params
+
+
+def offer_incidents(offers: list[SloStatus]) -> None:
+    """A burning SLO no open incident covers: say so and link to opening one in the war room."""
+    for status in offers:
+        params = open_incident_params(status)
+        with st.container(border=True, key=f"offer_{status.slo.name}"):
+            st.warning(f"**{status.slo.title}** is burning its error budget and no open incident covers "
+                       f"{label(status.slo.signal).lower()}.", icon=":material/warning:")
+            if WAR_ROOM_VIEW.exists():
+                page_link(st, "views/war_room.py", "Open an incident for it", ":material/add_alert:", params)
+            else:
+                st.markdown(f"[Open an incident for it](war-room?{urlencode(params)})")

@@ -1,0 +1,56 @@
+"""Postmortem: written from the record and the telemetry, edited by the team, exported for printing."""
+
+import streamlit as st
+
+from dashboard.components import context, report_data
+from dashboard.components.identity import identity_sidebar
+from dashboard.components.report_actions import action_items
+from dashboard.components.report_postmortem import (
+    detection_metrics, impact_table, phases_table, postmortem_header, timeline_table,
+)
+from dashboard.components.report_print import print_stylesheet
+from dashboard.components.report_sections import editable_section
+from dashboard.core.reporting.postmortem_render import to_html, to_markdown
+
+print_stylesheet()
+store = context.store()
+data = store.data
+now = context.require_data(store)
+person = identity_sidebar()
+
+states = report_data.incidents(data)
+if not states:
+    st.title("Postmortem")
+    st.info("No incidents recorded yet: a postmortem is written from an incident's record.")
+    st.stop()
+titles = {s.id: s.title for s in states}
+incident_id = st.selectbox("Incident", list(titles), key="incident", bind="query-params",
+                           format_func=lambda i: f"{i} · {titles.get(i, '')}")
+state = next(s for s in states if s.id == incident_id)
+pm = report_data.postmortem(str(data.root), state.id, state.version, report_data.edits_stamp(data, state.id),
+                            now, store)
+
+postmortem_header(pm)
+markdown, html_doc = to_markdown(pm), to_html(pm)
+exports = st.container(horizontal=True, key="screen-only-exports")
+exports.download_button("Download Markdown", markdown, file_name=f"{pm.incident_id}-postmortem.md",
+                        mime="text/markdown", icon=":material/download:", on_click="ignore", key="download_md")
+exports.download_button("Download HTML (for printing)", html_doc, file_name=f"{pm.incident_id}-postmortem.html",
+                        mime="text/html", icon=":material/print:", on_click="ignore", key="download_html")
+
+editable_section(data, pm, "summary", person)
+st.subheader("Impact")
+impact_table(pm)
+st.subheader("Timeline (UTC)")
+timeline_table(pm)
+phases_table(pm)
+st.subheader("Detection gap and response times")
+detection_metrics(pm)
+for section in ("root_cause", "went_well", "went_badly", "lessons"):
+    editable_section(data, pm, section, person)
+action_items(data, pm, state.version, person)
+st.subheader("Reproducer")
+st.markdown(pm.reproducer)
+
+with st.expander("Print view (the HTML export as it prints)", icon=":material/print:"):
+    st.iframe(html_doc, height=900)
