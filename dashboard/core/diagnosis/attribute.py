@@ -161,16 +161,21 @@ def _combine(release: Release, evidence: list[Evidence], reg: Regression, contra
         confidence = 0.5 * t + 0.3 * r + 0.2 * e
     blamed = (t >= 0.3 and c > -0.5 and e > -0.5 and r > -0.5
               and (c > 0.25 or (not cohort_known and (r > 0.25 or e > 0.25 or t >= 0.8))))
+    # timing alone (no cohort, no rollback, no exposure) is the weakest case: it can make a
+    # release a suspect but not outrank one whose own effect was measured
+    timing_only = blamed and not cohort_known and r <= 0.25 and e <= 0.25
+    if timing_only:
+        confidence = min(confidence, 0.3)
     confidence = max(0.0, min(1.0, confidence)) if blamed else 0.0
     expected = None
     if contrast is not None and c > 0.25:
         share = new_share if new_share is not None else 1.0
         expected = abs(contrast.effect) * share
-    elif blamed:
-        lag = by["timing"].numbers.get("lag_minutes")
-        aligned = [cp for cp in reg.points if by["timing"].numbers.get("change_at")
-                   and as_utc(cp.ts).isoformat() == by["timing"].numbers["change_at"]]
-        expected = abs(effect_units(aligned[0])) if aligned and lag is not None else None
+    elif blamed and r > 0.25:  # its effect as measured by its rollback
+        numbers = by["rollback"].numbers
+        before, after = numbers.get("before"), numbers.get("after")
+        if before and after and before > 0 and after > 0:
+            expected = abs(math.log(before / after)) if reg.spec.kind == "log" else abs(before - after)
     explained = min(1.0, expected / reg.total) if (expected is not None and reg.total > 0) else 0.0
     score = confidence * (0.5 + 0.5 * explained)
     return Suspect(artifact=release.artifact, version=release.version, previous_version=release.previous_version,
@@ -217,30 +222,32 @@ def rollback_plan(spec: SignalSpec, suspects: list[Suspect], releases: list[Rele
         return []
     steps: list[RollbackStep] = []
     level = reg.peak_level
-    # measured effects are noisy and need not add up: scale them to the regression actually seen
+    # measured effects are noisy and need not add up: scale them to the regression actually seen;
+    # suspects without a measured effect share what the measured ones leave unexplained
     claimed = sum(s.expected_effect or 0.0 for s in suspects)
     scale = min(1.0, reg.total / claimed) if claimed > 0 else 1.0
+    unmeasured = [s for s in suspects if s.expected_effect is None]
+    remainder = max(reg.total - claimed * scale, 0.0) / len(unmeasured) if unmeasured else 0.0
+    previous = {(x.artifact, x.version): x.previous_version for x in suspects}
     for order, s in enumerate(suspects, start=1):
         good = s.previous_version or "previous version"
-        previous = {(x.artifact, x.version): x.previous_version for x in suspects}
         seen = set()
         while (s.artifact, good) in previous and good not in seen:  # skip versions that are suspects too
             seen.add(good)
             good = previous[(s.artifact, good)] or good
-        if s.expected_effect is not None:
-            delta = s.expected_effect * scale
-            if spec.kind == "log":
-                level = level / math.exp(delta) if spec.direction > 0 else level * math.exp(delta)
-            else:
-                level = level - delta * spec.direction
-            expected_text = f"{spec.label} expected to return to about {spec.format(level)}"
+        measured = s.expected_effect is not None
+        delta = s.expected_effect * scale if measured else remainder
+        if spec.kind == "log":
+            level = level / math.exp(delta) if spec.direction > 0 else level * math.exp(delta)
         else:
-            expected_text = f"{spec.label} should move back toward {spec.format(reg.baseline_level)}"
+            level = level - delta * spec.direction
+        how = "its measured effect" if measured else "the part of the regression no measured suspect explains"
+        expected_text = f"{spec.label} expected to return to about {spec.format(level)} (removing {how})"
         rb = next((e for e in s.evidence if e.kind == "rollback" and e.numbers.get("rolled_back_at")), None)
         status = f"done at {hhmm(rb.numbers['rolled_back_at'])}" if rb else "to do"
         observed = rb.text if rb else None
         steps.append(RollbackStep(order=order, artifact=s.artifact, from_version=s.version, to_version=good,
-                                  expected_level=level if s.expected_effect is not None else None,
-                                  expected_text=expected_text + f" (baseline {spec.format(reg.baseline_level)})",
+                                  expected_level=level,
+                                  expected_text=expected_text + f"; baseline {spec.format(reg.baseline_level)}",
                                   status=status, observed_text=observed))
     return steps

@@ -20,6 +20,7 @@ from dashboard.core.diagnosis.models import Evidence
 MAX_LAG_MIN = 45.0        # a regression starting later than this after a release is not its doing
 LAG_SCALE_MIN = 15.0      # timing score halves every ~10 minutes of lag
 SIGNIFICANT = 0.01
+SUGGESTIVE = 0.05
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ def cohort_evidence(release: Release, reg: Regression, contrast, window_text: st
     if contrast.p_value < SIGNIFICANT and bad > 0:
         score = min(1.0, bad / 5.0 + 0.4)
         text = f"cohort contrast points at it — {base}"
+    elif contrast.p_value < SUGGESTIVE and bad > 0:
+        score, text = 0.4, f"cohort contrast leans toward it — {base}"
     elif contrast.p_value < SIGNIFICANT and bad < 0:
         score, text = -1.0, f"cohort contrast clears it: the new version is better — {base}"
     elif target > 0 and worst < 0.25 * target:

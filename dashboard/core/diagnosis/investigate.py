@@ -25,6 +25,7 @@ DEFAULT_WINDOW = timedelta(hours=6)
 BASELINE_DAYS = 3
 MAX_BUCKETS = 720
 SEGMENT_WINDOW = timedelta(minutes=60)
+MIN_RELATIVE = 0.05  # level changes under 5% are not reported, however significant
 
 
 def choose_bucket(start: datetime, end: datetime) -> timedelta:
@@ -204,9 +205,17 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     releases = load_releases(store, start - timedelta(hours=12), end)
     marks = [ReleaseMark(np.datetime64(r.ts.replace(tzinfo=None), "us"), f"{r.artifact} {r.version}")
              for r in releases if start <= r.ts < end]
-    points = find_change_points(series, marks, baseline, direction=spec.direction)
+    points = find_change_points(series, marks, baseline, direction=spec.direction, min_relative=MIN_RELATIVE)
     reader = make_reader(store, spec, bucket, end)
     suspects, cleared, verdict, reg = attribute(spec, series, points, releases, reader, filters)
+    # a change placed at a release that its own cohort contrast then clears was only near it:
+    # place it again without that release, so its time is where the data puts it
+    disowned = {f"{s.artifact} {s.version}" for s in cleared
+                if any(e.kind == "cohort" and e.score <= -0.5 for e in s.evidence)}
+    if disowned & {cp.aligned_release for cp in points}:
+        marks = [m for m in marks if m.label not in disowned]
+        points = find_change_points(series, marks, baseline, direction=spec.direction, min_relative=MIN_RELATIVE)
+        suspects, cleared, verdict, reg = attribute(spec, series, points, releases, reader, filters)
     plan = rollback_plan(spec, suspects, releases, reg)
     notes = []
     if baseline is None:
