@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard.components import context, report_data
-from dashboard.components.identity import identity_sidebar
+from dashboard.components.incident_session import identity_box
 from dashboard.components.report_actions import action_items
 from dashboard.components.report_postmortem import (
     detection_metrics, impact_table, phases_table, postmortem_header, timeline_table,
@@ -16,7 +16,8 @@ print_stylesheet()
 store = context.store()
 data = store.data
 now = context.require_data(store)
-person = identity_sidebar()
+with st.sidebar:
+    person = identity_box()  # the war room's: one name per browser session across pages
 
 states = report_data.incidents(data)
 if not states:
