@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        print(json.dumps(result.to_json_dict(), indent=2))
+        print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))
     else:
         print(render_text(result))
     return 0

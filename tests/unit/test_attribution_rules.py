@@ -133,3 +133,20 @@ def test_exposure_supports_a_scoped_release_and_clears_a_mismatched_one():
 def test_find_rollback_pairs_the_return_to_the_previous_version():
     assert find_rollback(RELEASES[0], RELEASES) == RELEASES[2]
     assert find_rollback(RELEASES[1], RELEASES) is None
+
+
+def test_investigation_json_has_no_nan_or_infinity():
+    import json
+
+    from dashboard.core.diagnosis.models import ChangePointResult, Investigation
+
+    cp = ChangePointResult(ts=T0, before=float("nan"), after=0.1, before_text="n/a", after_text="10.0%",
+                           effect=0.1, effect_low=0.05, effect_high=0.15, effect_kind="difference",
+                           effect_text="+10 pts", p_value=1e-9, regression=True, aligned_release=None,
+                           mde=float("inf"), minutes_to_detect=-1.0, detectability="")
+    inv = Investigation(signal="refusal_rate", signal_label="refusal rate", start=T0, end=at(60),
+                        bucket_minutes=1.0, baseline_days=0, change_points=[cp], suspects=[], verdict="",
+                        rollback_plan=[])
+    doc = inv.to_json_dict()
+    assert doc["change_points"][0]["before"] is None and doc["change_points"][0]["mde"] is None
+    json.loads(json.dumps(doc, allow_nan=False))
