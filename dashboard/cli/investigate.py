@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render_text(inv: Investigation) -> str:
+    clock = "%m-%d %H:%M" if inv.end - inv.start > timedelta(days=1) else "%H:%M"
     where = ", ".join(k + "=" + "|".join(v) for k, v in inv.filters.items())
     lines = [f"{inv.signal_label} from {inv.start:%Y-%m-%d %H:%M} to {inv.end:%Y-%m-%d %H:%M} UTC"
              + (f" where {where}" if where else ""), ""]
@@ -78,7 +79,7 @@ def render_text(inv: Investigation) -> str:
     for cp in inv.change_points:
         tag = "regression" if cp.regression else "recovery"
         at = f" at {cp.aligned_release}" if cp.aligned_release else ""
-        lines.append(f"  {cp.ts:%H:%M}{at} [{tag}] {cp.before_text} -> {cp.after_text} ({cp.effect_text}, "
+        lines.append(f"  {cp.ts:{clock}}{at} [{tag}] {cp.before_text} -> {cp.after_text} ({cp.effect_text}, "
                      f"p={cp.p_value:.2g})")
         lines.append(f"      {cp.detectability}")
     lines += ["", inv.verdict]

@@ -241,6 +241,8 @@ def rollback_plan(spec: SignalSpec, suspects: list[Suspect], releases: list[Rele
             level = level / math.exp(delta) if spec.direction > 0 else level * math.exp(delta)
         else:
             level = level - delta * spec.direction
+        # never promise better than the pre-regression level
+        level = min(level, reg.baseline_level) if spec.direction < 0 else max(level, reg.baseline_level)
         how = "its measured effect" if measured else "the part of the regression no measured suspect explains"
         expected_text = f"{spec.label} expected to return to about {spec.format(level)} (removing {how})"
         rb = next((e for e in s.evidence if e.kind == "rollback" and e.numbers.get("rolled_back_at")), None)

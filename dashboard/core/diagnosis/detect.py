@@ -119,7 +119,11 @@ def daily_baseline(series: BucketSeries, history: list[BucketSeries], smooth_buc
             s = np.convolve(np.nan_to_num(h.value) * h.count, kernel, mode="same")
         with np.errstate(divide="ignore", invalid="ignore"):
             levels.append(np.where(n > 0, s / np.where(n > 0, n, 1), np.nan))
-    return Baseline(np.nanmedian(np.vstack(levels), axis=0), len(days))
+    stacked = np.vstack(levels)
+    median = np.full(stacked.shape[1], np.nan)
+    seen = np.isfinite(stacked).any(axis=0)  # buckets no earlier day saw stay NaN (no adjustment)
+    median[seen] = np.nanmedian(stacked[:, seen], axis=0)
+    return Baseline(median, len(days))
 
 
 def deseasonalize(series: BucketSeries, baseline: Baseline | None) -> BucketSeries:
@@ -156,26 +160,45 @@ def split_statistics(series: BucketSeries, lo: int, hi: int, min_buckets: int) -
         llr = stats.binomial_split_scan(v, n, min_trials=1.0)
         stat = 2 * llr
     else:
-        gain, sigma2 = stats.gaussian_split_scan(n, v, series.var[lo:hi])
-        stat = gain / sigma2
+        gain, _ = stats.gaussian_split_scan(n, v, series.var[lo:hi])
+        stat = gain / _within_variance(n, series.var[lo:hi])
     j = np.arange(hi - lo + 1)
     stat = np.where((j >= min_buckets) & (hi - lo - j >= min_buckets), stat, -np.inf)
-    if not np.isfinite(stat).any():
-        return stat
-    k = int(np.argmax(stat))
-    stat = stat / _residual_dispersion(series, lo, lo + k, hi)
-    return stat
+    return stat / robust_dispersion(series, lo, hi)
 
 
-def _residual_dispersion(series: BucketSeries, lo: int, k: int, hi: int) -> float:
-    """Over-dispersion of buckets around a two-level fit split at k (1 = as noisy as chance)."""
+def _within_variance(n: np.ndarray, var: np.ndarray) -> float:
+    dof = np.maximum(n - 1, 0)
+    total = dof.sum()
+    value = float((dof * np.nan_to_num(var)).sum() / total) if total > 0 else 1.0
+    return value if value > 0 else 1.0
+
+
+def robust_dispersion(series: BucketSeries, lo: int, hi: int) -> float:
+    """How much noisier than chance the buckets are (>= 1), unmoved by level shifts.
+
+    From first differences of standardized bucket deviations: a step changes
+    one difference, noise changes all of them, so the median absolute
+    difference measures the noise alone (MAD / 0.6745, over sqrt(2) for the
+    difference of two).
+    """
+    n = series.count[lo:hi]
+    keep = n > (0 if series.kind == "rate" else 1)
+    if keep.sum() < 6:
+        return 1.0
+    n = n[keep]
     if series.kind == "rate":
-        parts = [stats.binomial_dispersion(series.value[a:b], series.count[a:b]) for a, b in ((lo, k), (k, hi))]
+        x = series.value[lo:hi][keep]
+        p = x.sum() / n.sum()
+        if not 0 < p < 1:
+            return 1.0
+        z = (x - n * p) / np.sqrt(n * p * (1 - p))
     else:
-        parts = [stats.gaussian_dispersion(series.count[a:b], series.value[a:b], series.var[a:b])
-                 for a, b in ((lo, k), (k, hi))]
-    weights = [max(k - lo, 1), max(hi - k, 1)]
-    return float(np.average(parts, weights=weights))
+        m = series.value[lo:hi][keep]
+        within = _within_variance(n, series.var[lo:hi][keep])
+        z = (m - np.average(m, weights=n)) / np.sqrt(within / n)
+    mad = float(np.median(np.abs(np.diff(z))))
+    return max(1.0, (mad / (0.6745 * math.sqrt(2))) ** 2)
 
 
 @dataclass(frozen=True)

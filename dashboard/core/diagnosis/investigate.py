@@ -199,8 +199,9 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     bucket = choose_bucket(start, end)
     filters = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items()}
     series = D.load_series(store, spec, start, end, filters, bucket)
+    # the same clock minutes on earlier days only make a baseline for windows shorter than a day
     history = D.load_history(store, spec, start, end, filters, bucket, baseline_days, first) \
-        if bucket <= timedelta(hours=1) else []
+        if end - start <= timedelta(days=1) else []
     baseline = daily_baseline(series, history) if history else None
     releases = load_releases(store, start - timedelta(hours=12), end)
     marks = [ReleaseMark(np.datetime64(r.ts.replace(tzinfo=None), "us"), f"{r.artifact} {r.version}")
