@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.core.incident.comms import CommsClock
 from dashboard.core.reporting.incident_metrics import format_duration
 from dashboard.core.reporting.impact import Impact
-from dashboard.core.reporting.signal_math import label
+from dashboard.core.reporting.signal_math import format_signal
 from dashboard.core.reporting.summary import Figure, IncidentCard, executive_update
 
 SEVERITY_COLORS = {"SEV1": "red", "SEV2": "orange", "SEV3": "yellow", "SEV4": "gray"}
@@ -38,28 +38,37 @@ def trend_delta(trend: str | None) -> dict:
             "delta_color": TREND_COLORS.get(trend, "gray"), "delta_arrow": "off"}
 
 
+def state_badges(card: IncidentCard) -> None:
+    s = card.state
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.badge(s.severity or "severity not set", color=SEVERITY_COLORS.get(s.severity or "", "gray"))
+    row.badge(s.status.capitalize(), color="blue")
+    row.markdown(f"Commander **{s.commander or 'unassigned'}**" + (f" · service {s.service}" if s.service else ""))
+
+
 def state_row(card: IncidentCard) -> None:
     s = card.state
     due, due_delta, due_color = next_update_text(card.clock)
-    cols = st.columns(5)
-    cols[0].metric("Severity", s.severity or "not set", border=True)
-    cols[1].metric("Status", s.status.capitalize(), border=True)
-    cols[2].metric("Commander", s.commander or "unassigned", border=True)
-    cols[3].metric("Open for", format_duration(card.age), delta=f"since {(s.window_start or s.opened_at):%H:%M} UTC",
-                   delta_color="gray", delta_arrow="off", border=True)
-    cols[4].metric("Next update due", due, delta=due_delta or None, delta_color=due_color, delta_arrow="off",
+    cols = st.columns(3)
+    cols[0].metric("Open for", format_duration(card.age), delta=f"since {(s.window_start or s.opened_at):%H:%M} UTC",
+                   delta_color="gray", delta_arrow="off", border=True,
+                   help="Counted from the start of the regression, not from when the incident was opened.")
+    cols[1].metric("Next update due", due, delta=due_delta or None, delta_color=due_color, delta_arrow="off",
                    border=True, help=f"Updates every {card.clock.cadence_minutes} min at {s.severity or 'SEV2'}"
                    if card.clock.cadence_minutes else None)
+    detected = s.detected_at or s.opened_at
+    cols[2].metric("Detected", f"{detected:%H:%M} UTC", delta=f"{format_duration(detected - (s.window_start or detected))} "
+                   "after it started", delta_color="gray", delta_arrow="off", border=True)
 
 
 def figure_metric(column, figure: Figure) -> None:
+    box = column.container(border=True, height="stretch")
     if figure.trend:
-        column.metric(figure.label, figure.value, border=True, **trend_delta(figure.trend))
+        box.metric(figure.label, figure.value, **trend_delta(figure.trend))
         if figure.detail:
-            column.caption(figure.detail)
+            box.caption(figure.detail)
     else:
-        column.metric(figure.label, figure.value, delta=figure.detail or None, delta_color="gray",
-                      delta_arrow="off", border=True)
+        box.metric(figure.label, figure.value, delta=figure.detail or None, delta_color="gray", delta_arrow="off")
 
 
 def consequence_figures(impact: Impact) -> list[Figure]:
@@ -68,7 +77,7 @@ def consequence_figures(impact: Impact) -> list[Figure]:
     for d in impact.deltas:
         if d.degraded and d.excess_events and d.event_label and d.excess_events > 0:
             out.append(Figure(d.event_label.capitalize(), f"{d.excess_events:,.0f}",
-                              f"beyond the {label(d.signal).lower()} baseline", bad=True))
+                              f"beyond the {format_signal(d.signal, d.baseline)} baseline", bad=True))
     return out
 
 
@@ -94,8 +103,7 @@ def incident_card(card: IncidentCard, postmortem_page=None, war_room_page=None) 
     s = card.state
     with st.container(border=True, key=f"card_{s.id}"):
         st.markdown(f"### {s.id} · {s.title}")
-        if s.service:
-            st.caption(f"Service {s.service}")
+        state_badges(card)
         state_row(card)
         st.markdown(f"**What users are seeing:** {card.users_see}")
         impact_rows(card)

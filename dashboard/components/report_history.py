@@ -27,10 +27,10 @@ def median_metrics(summary: HistorySummary) -> None:
 def times_frame(summary: HistorySummary) -> pl.DataFrame:
     """One row per incident, durations as readable text (the core keeps the timedeltas)."""
     rows = [{
-        "incident": t.incident_id, "title": t.title, "type": t.type or "—", "category": t.category or "—",
-        "artifact at fault": t.artifact_kind or "—", "severity": t.severity or "—",
-        "started": f"{t.regression_start:%m-%d %H:%M}" if t.regression_start else "—",
+        "incident": t.incident_id, "started": f"{t.regression_start:%m-%d %H:%M}" if t.regression_start else "—",
         **{STAGE_LABELS[s].replace("Time to ", "to "): format_duration(t.duration(s)) for s in STAGES},
+        "severity": t.severity or "—", "type": t.type or "—", "category": t.category or "—",
+        "artifact at fault": t.artifact_kind or "—", "title": t.title,
     } for t in summary.incidents]
     return pl.DataFrame(rows)
 

@@ -62,16 +62,18 @@ def phases_table(pm: Postmortem) -> None:
         return
     segment = pm.impact.filters if pm.impact is not None and not pm.segment else pm.segment
     st.markdown(f"**Measured on {_scope(segment)}**, between the changes:")
-    st.dataframe(pl.DataFrame([{
+    frame = pl.DataFrame([{
         "phase": p.label, "from": f"{p.start:%H:%M}", "to": f"{p.end:%H:%M}", "requests": f"{p.requests:,}",
-        **{label(s): format_signal(s, p.values.get(s)) for s in pm.key_signals}} for p in pm.phases]),
-        hide_index=True, width="stretch", key="pm_phases")
+        **{label(s): format_signal(s, p.values.get(s)) for s in pm.key_signals}} for p in pm.phases])
+    st.table(frame.to_pandas().style.hide(axis="index"))
 
 
 def detection_metrics(pm: Postmortem) -> None:
-    cols = st.columns(len(STAGES) + 1)
-    for col, stage in zip(cols, STAGES):
-        col.metric(STAGE_LABELS[stage], format_duration(pm.times.duration(stage)), border=True)
-    cols[-1].metric("Alert to incident open", format_duration(pm.times.detection_gap), border=True)
+    figures = [(STAGE_LABELS[stage], format_duration(pm.times.duration(stage))) for stage in STAGES]
+    figures.insert(1, ("Alert to incident open", format_duration(pm.times.detection_gap)))
+    for start in range(0, len(figures), 3):
+        cols = st.columns(3)
+        for col, (name, value) in zip(cols, figures[start:start + 3]):
+            col.metric(name, value, border=True)
     st.caption("Durations run from the regression start (the first bad release), so the detection gap shows in "
                "every figure.")

@@ -20,18 +20,27 @@ def budget_text(status: SloStatus) -> str:
     if status.budget_remaining is None:
         return "budget unknown"
     if status.budget_remaining < 0:
-        return f"budget overspent by {-status.budget_remaining:.0%}"
+        return f"{-status.budget_remaining:.0%} over budget"
     return f"{status.budget_remaining:.0%} of budget left"
 
 
 def burn_text(status: SloStatus) -> str:
-    """'fast 1.2x · slow 0.8x' over each policy's long window."""
+    """'1 h 41.7x / 5 min 0.0x · 6 h ...': both windows of each policy (an alert needs both above its factor)."""
     parts = []
     for alert in status.alerts:
-        word = alert.policy.name.split()[0]
-        value = "—" if alert.long_burn is None else f"{alert.long_burn:.1f}x"
-        parts.append(f"{word} {value}" + (" FIRING" if alert.firing else ""))
+        long_, short = (_burn(alert.long_burn), _burn(alert.short_burn))
+        parts.append(f"{_hours(alert.policy.long)} {long_} / {_hours(alert.policy.short)} {short}"
+                     + (" FIRING" if alert.firing else ""))
     return " · ".join(parts)
+
+
+def _burn(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}x"
+
+
+def _hours(length) -> str:
+    minutes = length.total_seconds() / 60
+    return f"{minutes / 60:g} h" if minutes >= 60 else f"{minutes:g} min"
 
 
 def slo_metrics(statuses: list[SloStatus]) -> None:
@@ -39,17 +48,20 @@ def slo_metrics(statuses: list[SloStatus]) -> None:
     if not statuses:
         st.info("No SLOs declared. Add a `slos.toml` to the data folder (see the shipped default).")
         return
-    cols = st.columns(min(len(statuses), 5))
+    per_row = 3
     for i, status in enumerate(statuses):
-        col = cols[i % len(cols)]
+        if i % per_row == 0:
+            cols = st.columns(per_row)
+        col = cols[i % per_row].container(border=True, height="stretch")
         value = "—" if status.attainment is None else f"{status.attainment:.2%}"
         spent = status.budget_remaining is not None and status.budget_remaining <= 0
-        col.metric(status.slo.title, value, delta=budget_text(status), border=True, delta_arrow="off",
+        col.metric(status.slo.title, value, delta=budget_text(status), delta_arrow="off",
                    delta_color="red" if spent or status.firing else "green",
                    help=f"{status.slo.describe()}. Target {status.slo.target:.2%} of "
                         f"{'requests' if status.slo.method == 'requests' else 'windows'} good.")
         col.badge(STATE_WORDS.get(status.state, status.state), color=STATE_COLORS.get(status.state, "gray"))
-        col.caption(f"now {format_signal(status.slo.signal, status.current_value)} · burn {burn_text(status)}")
+        col.caption(f"Last hour {format_signal(status.slo.signal, status.current_value)} · burn rate "
+                    f"{burn_text(status)}")
 
 
 def firing_alerts(statuses: list[SloStatus]) -> None:

@@ -33,7 +33,8 @@ if not shown:
 for card in shown:
     incident_card(card, postmortem_page="views/postmortem.py",
                   war_room_page="views/war_room.py" if WAR_ROOM_VIEW.exists() else None)
-print_hint()
+with st.container(key="screen-only-print-hint"):
+    print_hint()
 
 st.header("Service level objectives")
 st.caption("Attainment and error budget over the SLO period (28 days, or the data available); "
