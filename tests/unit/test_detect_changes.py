@@ -9,6 +9,7 @@ import pytest
 
 from dashboard.core.diagnosis.detect import (
     BucketSeries, ReleaseMark, daily_baseline, describe_change, deseasonalize, find_change_points,
+    robust_dispersion,
 )
 
 T0 = np.datetime64("2025-02-18T10:00", "us")
@@ -133,3 +134,14 @@ def test_short_tail_says_how_long_is_needed():
     assert 40 <= cp.minutes_to_detect <= 75
     assert cp.notes and "needs about" in cp.notes[0]
     assert 0.004 < cp.mde < 0.006  # an hour of this traffic just sees a 0.6-point shift
+
+
+def test_robust_dispersion_sees_noise_but_not_steps():
+    calm = rate_series(np.full(400, 0.05), n=400, seed=20)
+    assert robust_dispersion(calm, 0, 400) == pytest.approx(1.0, abs=0.25)
+    stepped = np.full(400, 0.05)
+    stepped[200:] = 0.15  # a big step is one outlying difference, not noise
+    assert robust_dispersion(rate_series(stepped, n=400, seed=21), 0, 400) < 1.3
+    rng = np.random.default_rng(22)
+    bursty = rate_series(rng.choice([0.01, 0.09], size=400), n=400, seed=23)
+    assert robust_dispersion(bursty, 0, 400) > 3

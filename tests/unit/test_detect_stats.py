@@ -33,15 +33,6 @@ def test_binomial_split_scan_uses_counts_not_bucket_ratios():
     assert llr[np.isfinite(llr)].max() < 3.0
 
 
-def test_binomial_dispersion_is_one_for_binomial_noise_and_large_for_bursts():
-    rng = np.random.default_rng(1)
-    n = np.full(500, 400)
-    calm = rng.binomial(n, 0.05)
-    assert stats.binomial_dispersion(calm, n) == pytest.approx(1.0, abs=0.2)
-    bursty = rng.binomial(n, rng.choice([0.01, 0.09], size=500))
-    assert stats.binomial_dispersion(bursty, n) > 3
-
-
 def test_two_proportion_test_matches_textbook_z():
     r = stats.two_proportion_test(40, 1000, 190, 1000)
     pooled = 230 / 2000

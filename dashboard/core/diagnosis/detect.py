@@ -22,10 +22,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from scipy import stats as sps
 
 from dashboard.core.diagnosis import stats
 
 SeriesKind = Literal["rate", "log", "mean"]
+TRIM = 0.98
+# E[X | X below its 98th percentile] for X ~ chi-square(1): E[X; X < q] = F_chi2(3)(q)
+_TRIMMED_CHI2_MEAN = float(sps.chi2.cdf(sps.chi2.ppf(TRIM, 1), 3) / TRIM)
 
 
 @dataclass
@@ -178,9 +182,11 @@ def robust_dispersion(series: BucketSeries, lo: int, hi: int) -> float:
     """How much noisier than chance the buckets are (>= 1), unmoved by level shifts.
 
     From first differences of standardized bucket deviations: a step changes
-    one difference, noise changes all of them, so the median absolute
-    difference measures the noise alone (MAD / 0.6745, over sqrt(2) for the
-    difference of two).
+    one difference, noise changes all of them. Half the squared differences are
+    chi-square(1) under pure noise; their mean with the largest 2% trimmed away
+    (where steps land), divided by what trimming leaves of a chi-square(1) mean,
+    estimates the noise alone. A mean, not a median, because counts are too
+    discrete for a median of small numbers to be unbiased.
     """
     n = series.count[lo:hi]
     keep = n > (0 if series.kind == "rate" else 1)
@@ -197,8 +203,9 @@ def robust_dispersion(series: BucketSeries, lo: int, hi: int) -> float:
         m = series.value[lo:hi][keep]
         within = _within_variance(n, series.var[lo:hi][keep])
         z = (m - np.average(m, weights=n)) / np.sqrt(within / n)
-    mad = float(np.median(np.abs(np.diff(z))))
-    return max(1.0, (mad / (0.6745 * math.sqrt(2))) ** 2)
+    half_sq = np.diff(z) ** 2 / 2  # chi-square(1) under pure noise
+    keep = half_sq <= np.quantile(half_sq, TRIM)
+    return max(1.0, float(half_sq[keep].mean()) / _TRIMMED_CHI2_MEAN)
 
 
 @dataclass(frozen=True)

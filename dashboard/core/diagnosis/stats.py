@@ -59,26 +59,6 @@ def binomial_split_scan(events, trials, min_trials: float = 1.0) -> np.ndarray:
     return np.where(ok, np.maximum(llr, 0.0), -np.inf)
 
 
-def binomial_dispersion(events, trials) -> float:
-    """Pearson chi-square per degree of freedom of buckets around their pooled rate.
-
-    1 for pure binomial noise; larger when buckets vary more than chance (mix
-    shifts, bursts). Likelihood ratios are divided by it (quasi-likelihood) so a
-    noisy signal does not produce confident change points.
-    """
-    x = np.asarray(events, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    keep = n > 0
-    x, n = x[keep], n[keep]
-    if len(n) < 3 or n.sum() == 0:
-        return 1.0
-    p = x.sum() / n.sum()
-    if p <= 0 or p >= 1:
-        return 1.0
-    chi2 = float((((x - n * p) ** 2) / (n * p * (1 - p))).sum())
-    return max(1.0, chi2 / (len(n) - 1))
-
-
 @dataclass(frozen=True)
 class RateContrast:
     """Rate of group b against group a: difference with its interval and test."""
@@ -163,21 +143,6 @@ def gaussian_split_scan(count, mean, var, min_count: float = 2.0) -> tuple[np.nd
                         n1 * n2 / np.where(cn[-1] > 0, cn[-1], 1) * (m1 - m2) ** 2, -np.inf)
     _, _, sigma2 = pool_log_stats(n, m, v)
     return gain, float(sigma2) if np.isfinite(sigma2) and sigma2 > 0 else 1.0
-
-
-def gaussian_dispersion(count, mean, var) -> float:
-    """How much bucket means scatter beyond what their within-bucket variance explains (>= 1)."""
-    n = np.asarray(count, dtype=float)
-    m = np.asarray(mean, dtype=float)
-    keep = (n > 1) & np.isfinite(m)
-    if keep.sum() < 3:
-        return 1.0
-    total, mu, sigma2 = pool_log_stats(n[keep], m[keep], np.asarray(var, dtype=float)[keep])
-    within = float(np.nanmean(np.asarray(var, dtype=float)[keep]))
-    if not within > 0:
-        return 1.0
-    chi2 = float((n[keep] * (m[keep] - mu) ** 2).sum() / within)
-    return max(1.0, chi2 / (keep.sum() - 1))
 
 
 @dataclass(frozen=True)
