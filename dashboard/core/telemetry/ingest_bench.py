@@ -99,18 +99,20 @@ def _median_rate(path: Path, rows: int, repeats: int, scratch: Path) -> dict:
 
 def ingest_benchmark(rows: int = 2_000_000, repeats: int = 3, csv_rows: int | None = None,
                      workdir: str | Path | None = None) -> dict:
-    """Median-of-`repeats` ingest throughput for a Parquet and a CSV file of synthetic requests."""
+    """Median-of-`repeats` ingest throughput for a Parquet and a CSV file of synthetic requests.
+
+    `csv_rows=0` skips the CSV run.
+    """
     csv_rows = rows if csv_rows is None else csv_rows
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         scratch = Path(tmp)
         frame = synthetic_requests(max(rows, csv_rows))
         parquet = scratch / "input.parquet"
         frame.head(rows).write_parquet(parquet)
-        csv = scratch / "input.csv"
-        frame.head(csv_rows).write_csv(csv)
-        return {
-            "benchmark": "ingest",
-            "repeats": repeats,
-            "parquet": _median_rate(parquet, rows, repeats, scratch),
-            "csv": _median_rate(csv, csv_rows, repeats, scratch),
-        }
+        result = {"benchmark": "ingest", "repeats": repeats,
+                  "parquet": _median_rate(parquet, rows, repeats, scratch)}
+        if csv_rows > 0:
+            csv = scratch / "input.csv"
+            frame.head(csv_rows).write_csv(csv)
+            result["csv"] = _median_rate(csv, csv_rows, repeats, scratch)
+        return result

@@ -198,7 +198,7 @@ def parse_timestamp(raw: pl.Series, spec: TimestampSpec) -> Parsed:
         values = _from_epoch(raw, spec.format if spec.format in _EPOCH_FACTOR else "auto")
     elif _is_text(dtype):
         text = _blank_to_null(raw.cast(pl.String).str.strip_chars())
-        if "%" not in spec.format and text.str.contains(_ZONE_WORD).any():
+        if "%" not in spec.format and (text.str.ends_with("UTC") | text.str.ends_with("GMT")).any():
             text = text.str.replace(_ZONE_WORD, "+00:00")
         values = _parse_text(text, spec)
     else:
@@ -220,9 +220,11 @@ def _unparseable_message(spec: TimestampSpec) -> str:
 
 
 def _parse_text(text: pl.Series, spec: TimestampSpec) -> pl.Series:
-    result = pl.Series(text.name, [None] * text.len(), dtype=UTC_US)
-    pending = text.is_not_null()
-    for fmt in _order_by_fit(text, _candidate_formats(spec), spec.timezone):
+    formats = _order_by_fit(text, _candidate_formats(spec), spec.timezone)
+    # The best-fitting format reads the whole column; the others only the rows still unread.
+    result = _parse_with(text, formats[0], spec.timezone).cast(UTC_US)
+    pending = text.is_not_null() & result.is_null()
+    for fmt in formats[1:]:
         if not pending.any():
             break
         rows = pending.arg_true()
