@@ -228,6 +228,17 @@ def test_ingested_requests_union_with_the_demo_store(tmp_path):
     demo_file = next(p for p in data.requests.glob("*.parquet") if p != Path(summary.written))
     assert pl.read_parquet_schema(summary.written) == pl.read_parquet_schema(demo_file)
 
+    from dashboard.core.telemetry.ingest import ingest_releases
+
+    demo_releases = next(data.releases.glob("*.parquet"))
+    # only the mapping's release part: its request segments would conflict with the demo's
+    release_part = load_mapping(MAPPING).model_copy(update={"segments": None, "artifacts": None})
+    releases = ingest_releases([FIXTURES / "sample_releases.csv"], data, release_part)
+    assert releases.accepted == 4
+    assert pl.read_parquet_schema(releases.written) == pl.read_parquet_schema(demo_releases)
+    (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{data.releases / '*.parquet'}')").fetchone()
+    assert count == pl.read_parquet(demo_releases).height + releases.accepted
+
 
 def test_synthetic_export_bad_rows_are_exactly_the_quarantined_ones(tmp_path):
     from dashboard.core.telemetry.ingest_bench import synthetic_requests
