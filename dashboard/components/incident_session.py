@@ -1,0 +1,144 @@
+"""Who is acting, and how the war room writes: named, against the version seen, nothing lost.
+
+Identity is the signed-in user where Streamlit's OIDC login is configured,
+otherwise a name the person types once per browser session. Every write goes
+through `write`, which refuses to write without a name, turns a stale write
+(someone else changed the incident meanwhile) into a clear message and a
+reload, and keeps the person's input: widgets keep their values across the
+rerun, so the form is still filled in when they look again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import streamlit as st
+
+from dashboard.components import context
+from dashboard.core.incident.events import EventError
+from dashboard.core.incident.lifecycle import CloseRefused, LifecycleError
+from dashboard.core.incident.service import Incidents
+from dashboard.core.incident.state import IncidentState
+from dashboard.core.incident.store import IncidentStoreError, StaleIncidentError
+
+NAME_KEY = "who_name"
+FLASH_KEY = "warroom_flash"
+INCIDENT_KEY = "incident"
+SEEN_KEY = "warroom_seen_versions"
+
+
+def incidents() -> Incidents:
+    """The incident store of the data folder (a short-lived SQLite connection per call)."""
+    return Incidents.for_data_dir(context.data_dir())
+
+
+def signed_in_name() -> str | None:
+    """The OIDC user's name where login is configured and they are signed in."""
+    if not getattr(st.user, "is_logged_in", False):
+        return None
+    return st.user.get("name") or st.user.get("email")
+
+
+def who() -> str | None:
+    return signed_in_name() or (st.session_state.get(NAME_KEY) or "").strip() or None
+
+
+def identity_box() -> str | None:
+    """Show who is acting; without login, ask for a name (kept for the browser session)."""
+    name = signed_in_name()
+    if name:
+        st.caption(f"Signed in as **{name}**")
+        return name
+    st.text_input("Your name", key=NAME_KEY, persist_state="session", placeholder="set once; recorded on changes",
+                  help="Every change in the war room records who made it. Without a sign-in, the name you type "
+                       "here is used for this browser session.")
+    name = who()
+    if not name:
+        st.caption(":orange[Set your name before changing anything.]")
+    return name
+
+
+def flash(kind: str, message: str) -> None:
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def show_flash() -> None:
+    kind, message = st.session_state.pop(FLASH_KEY, (None, None))
+    if kind == "success":
+        st.success(message, icon="✅")
+    elif kind == "warning":
+        st.warning(message, icon="⚠️")
+
+
+def mark_seen(state: IncidentState) -> None:
+    """Remember the version this person has on screen: their next change is checked against it."""
+    st.session_state.setdefault(SEEN_KEY, {})[state.id] = state.version
+
+
+def seen_version(incident_id: str) -> int | None:
+    return st.session_state.get(SEEN_KEY, {}).get(incident_id)
+
+
+def as_seen(latest: IncidentState) -> IncidentState:
+    """The latest state to draw, carrying the version this person last saw for their writes.
+
+    A click reruns the page, which reloads the incident; without this, a change
+    would silently apply on top of someone else's change the person never saw.
+    """
+    seen = seen_version(latest.id)
+    if seen is None or seen == latest.version:
+        return latest
+    return latest.model_copy(update={"version": seen})
+
+
+def write(what: str, change: Callable[[str], IncidentState | None], *, rerun: bool = True) -> bool:
+    """Run one change as the current person; report refusals in place, reload on a stale write."""
+    actor = who()
+    if not actor:
+        st.warning("Set your name first (top right of the page): every change records who made it. "
+                   "Nothing was written.", icon="✋")
+        return False
+    try:
+        result = change(actor)
+    except StaleIncidentError as exc:
+        st.session_state.get(SEEN_KEY, {}).pop(exc.incident_id, None)  # the reload shows the latest
+        flash("warning", f"{exc.incident_id} changed while you were looking (someone else recorded a change). "
+                         "Nothing of yours was written: the page now shows the latest state and your input is "
+                         "still in the form. Check it and submit again.")
+        st.rerun()
+    except CloseRefused as exc:
+        st.error("**Close refused.**\n\n" + "\n".join(f"- {reason}" for reason in exc.reasons), icon="🚫")
+        return False
+    except (LifecycleError, EventError, IncidentStoreError, ValueError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        st.error(f"Not recorded: {message}", icon="🚫")
+        return False
+    if isinstance(result, IncidentState):
+        mark_seen(result)  # the person made this version: they have seen it
+    if rerun:
+        flash("success", f"{what} recorded as {actor}.")
+        st.rerun()
+    return True
+
+
+def pick_incident(service: Incidents) -> IncidentState | None:
+    """The incident named by the URL (`?incident=INC-5`), else the newest open one."""
+    states = sorted(service.list(), key=lambda s: int(s.id.split("-")[1]), reverse=True)
+    if not states:
+        return None
+    ids = [s.id for s in states]
+    by_id = {s.id: s for s in states}
+    newest_open = next((i for i, s in enumerate(states) if s.is_open), 0)
+    chosen = st.selectbox(
+        "Incident", ids, index=newest_open, key=INCIDENT_KEY, bind="query-params",
+        format_func=lambda i: f"{i} · {by_id[i].status} · {by_id[i].severity or 'no sev'} · {by_id[i].title}")
+    return by_id[chosen or ids[newest_open]]
+
+
+def hhmm(moment: datetime | None) -> str:
+    return f"{moment:%H:%M}" if moment else "–"
+
+
+def when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "–"

@@ -1,0 +1,58 @@
+"""War room: run one incident — severity, roles, comms on a cadence, playbook, and a close gated on a soak."""
+
+import streamlit as st
+
+from dashboard.components import context
+from dashboard.components import incident_session as session
+from dashboard.components.incident_comms import comms_tab
+from dashboard.components.incident_header import header
+from dashboard.components.incident_live import live_panel, timeline_panel
+from dashboard.components.incident_new import new_incident_form
+from dashboard.components.incident_verification import close_panel, verification_form
+from dashboard.components.incident_work import actions_tab, playbook_tab
+from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak
+
+store = context.store()
+now = context.require_data(store)
+service = session.incidents()
+
+top_left, top_right = st.columns([4, 1])
+top_left.title("War room")
+with top_right:
+    session.identity_box()
+session.show_flash()
+
+if st.query_params.get("new") == "1":
+    new_incident_form(service, store, now)
+    st.stop()
+
+pick_col, new_col = st.columns([5, 1], vertical_alignment="bottom")
+with pick_col:
+    latest = session.pick_incident(service)
+if new_col.button("Open a new incident", key="open_new"):
+    st.query_params["new"] = "1"
+    st.rerun()
+if latest is None:
+    st.info("No incident recorded yet. Open one with the button above, or from the explorer.")
+    st.stop()
+state = session.as_seen(latest)  # drawn fresh; writes checked against what this person saw
+
+header(state, service, store, now)
+live_panel(state.id, service, store)
+evaluation = evaluate_incident_soak(state, store, now) if state.is_open else None
+
+comms, playbook, actions, verification, timeline = st.tabs(
+    ["Comms", "Playbook", "Action items", "Verification & close", "Timeline"])
+with comms:
+    comms_tab(state, service, store, now, evaluation)
+with playbook:
+    playbook_tab(state, service, now)
+with actions:
+    actions_tab(state, service, now)
+with verification:
+    verification_form(state, service, store, now)
+    st.divider()
+    close_panel(state, service, store, now, evaluation)
+with timeline:
+    timeline_panel(state.id, service)
+session.mark_seen(latest)
