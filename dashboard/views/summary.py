@@ -16,13 +16,14 @@ data = store.data
 now = context.require_data(store)
 states = report_data.incidents(data)
 record = report_data.fingerprint(states)
-open_ids = [s.id for s in states if s.is_open]
+titles = {s.id: s.title for s in states if s.is_open}
 
 st.title("Impact summary")
 context.as_of_caption(now)
 
-choices = ["All open incidents", *open_ids]
+choices = ["All open incidents", *titles]
 picked = st.selectbox("Incident", choices, key="incident", bind="query-params",
+                      format_func=lambda i: f"{i} · {titles[i]}" if i in titles else i,
                       help="Pick one to get a link that shows only that incident.")
 
 st.header("Open incidents")
