@@ -184,3 +184,19 @@ def test_unknown_kind_and_missing_dimension_are_rejected():
         localize(frame, list(DIMS), kind="mean")
     with pytest.raises(ValueError, match="country"):
         localize(frame, ["country"])
+
+
+def test_a_shift_of_all_traffic_is_reported_once_and_the_segment_beyond_it_still_found():
+    # every rate doubles (a change that touched all traffic) and English rises further
+    frame = ratio_cube(14, 300, rate_factor=[({}, 2.0), ({"language": "en"}, 2.5)])
+    causes = {c.label: c for c in localize(frame, list(DIMS), kind="ratio")}
+    assert set(causes) == {"(all)", "language=en"}
+    everything = causes["(all)"]
+    assert everything.combination == {} and everything.support_rows == frame.height
+    assert everything.deviation == pytest.approx(1.0, abs=0.15)  # the shared doubling
+    assert causes["language=en"].deviation == pytest.approx(1.5, abs=0.3)  # 2.5x on top of it
+
+
+def test_two_causes_covering_most_leaves_are_not_mistaken_for_everything():
+    frame = ratio_cube(15, 300, rate_factor=[({"channel": "app"}, 3.0), ({"tier": "free"}, 3.0)])
+    assert "(all)" not in labels(localize(frame, list(DIMS), kind="ratio"))

@@ -46,7 +46,7 @@ from dashboard.core.diagnosis.localize_pursuit import pooled_pursuit
 from dashboard.core.diagnosis.localize_ratio import (
     RATIO_COLUMNS, mix_causes, ratio_contribution, ratio_totals, safe_div,
 )
-from dashboard.core.diagnosis.localize_search import build_cuboids, cover_abnormal
+from dashboard.core.diagnosis.localize_search import Pick, build_cuboids, cover_abnormal
 
 Kind = Literal["additive", "ratio"]
 ADDITIVE_COLUMNS = ("real", "predict")
@@ -60,7 +60,11 @@ class RootCause:
     `share_of_change` (explanatory power) is this combination's contribution
     to the total change (1.0 = all of it; negative = it moved the other way).
     `surprise` is its pooled shift in noise standard deviations; `deviation`
-    the relative change (real - expected) / expected. `support_rows` counts
+    the relative change (real - expected) / expected. When all traffic
+    shifted together, one cause with `combination == {}` (label "(all)")
+    reports that shared shift, and the other causes' `deviation` and
+    `surprise` are measured beyond it (their `share_of_change` stays their
+    whole contribution, shared part included). `support_rows` counts
     leaves, `support_volume` the expected volume (additive) or observed
     denominator, e.g. requests (ratio). `purity` is the share of its volume in
     leaves that moved in `direction`. `effect` says what moved: "value"
@@ -87,8 +91,8 @@ class RootCause:
 
     @property
     def label(self) -> str:
-        """`dim=value&dim=value`, the format of the public benchmarks."""
-        return "&".join(f"{k}={v}" for k, v in self.combination.items())
+        """`dim=value&dim=value`, the format of the public benchmarks; `(all)` for everything."""
+        return "&".join(f"{k}={v}" for k, v in self.combination.items()) or "(all)"
 
     def to_dict(self) -> dict:
         return {"label": self.label, **asdict(self)}
@@ -134,9 +138,11 @@ def localize(
     options = dict(z_threshold=z_threshold, min_relative_change=min_relative_change,
                    purity=purity, max_causes=max_causes, method=method)
 
-    found = _search(layers, cube, score_leaves(leaves, kind, z_threshold=z_threshold,
-                                               min_relative_change=min_relative_change),
-                    "rate" if kind == "ratio" else "value", options)
+    effect = "rate" if kind == "ratio" else "value"
+    scores = score_leaves(leaves, kind, z_threshold=z_threshold, min_relative_change=min_relative_change)
+    found = _search(layers, cube, scores, effect, options)
+    if scores.global_shift:
+        found.append(_describe_everything(cube, scores, effect))
     if kind == "ratio":
         found += mix_causes(layers, cube, options, {c.label for c in found}, search=_search)
     found.sort(key=lambda c: -abs(c.share_of_change))
@@ -284,11 +290,24 @@ def _prepare(frame: pl.DataFrame, dims: list[str], kind: Kind) -> pl.DataFrame:
             .collect())
 
 
-def _describe(pick, mask, direction, cube: _Cube, scores: LeafScores, effect: str) -> RootCause:
-    value_codes = pick.cuboid.decode(pick.element, cube.cardinalities)
-    combination = {cube.dims[d]: str(cube.values[d][code]) for d, code in zip(pick.cuboid.dims, value_codes)}
+def _describe_everything(cube: _Cube, scores: LeafScores, effect: str) -> RootCause:
+    """The shift all traffic shared (combination {}): its numbers are the whole cube's."""
+    everything = Pick(cuboid=None, element=0, purity=1.0, covered_weight=0.0, strict=True)
+    cause = _describe(everything, np.ones(cube.leaves.height, dtype=bool),
+                      1 if scores.global_shift > 0 else -1, cube, scores, effect, combination={})
+    shared = scores.global_shift * float(scores.expected.sum())
+    total = shared + float(scores.excess.sum())
+    # what is left after the segment causes: the shared shift's part of the change
+    return replace(cause, deviation=scores.global_shift, share_of_change=shared / total if total else 0.0)
+
+
+def _describe(pick, mask, direction, cube: _Cube, scores: LeafScores, effect: str, combination=None) -> RootCause:
+    if combination is None:
+        value_codes = pick.cuboid.decode(pick.element, cube.cardinalities)
+        combination = {cube.dims[d]: str(cube.values[d][code]) for d, code in zip(pick.cuboid.dims, value_codes)}
     excess = float(scores.excess[mask].sum())
-    deviation = _relative(excess, float(scores.expected[mask].sum()))
+    # against the expectation after the shift all traffic shared, if there was one
+    deviation = _relative(excess, float(scores.expected[mask].sum()) * (1 + scores.global_shift))
     common = dict(combination=combination, direction="down" if direction < 0 else "up",
                   surprise=excess / float(np.sqrt(scores.variance[mask].sum()) or 1.0),
                   deviation=deviation, support_rows=int(mask.sum()), effect=effect,

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 from dashboard.core.diagnosis.localize_search import SearchInput
 
 # 25th percentile of |N(0, 1)|: turns a lower-quartile spread into a standard deviation
 _Q25_ABS_NORMAL = 0.3186
+_MEDIAN_CHI2 = 0.4549
+_EVERYTHING_SHARE = 0.85
+_WINSOR_CHI2 = float(chi2.ppf(0.99, 1))
+# mean of a chi-square(1) variable capped at its 99th percentile
+_WINSOR_MEAN = float(chi2.expect(lambda t: min(t, _WINSOR_CHI2), args=(1,)))
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class LeafScores:
     weight: np.ndarray     # volume used for purity (expected value, or requests)
     label: np.ndarray      # -1 fell beyond the noise, +1 rose, 0 normal
     z_threshold: float     # the leaf threshold actually applied
+    global_shift: float = 0.0  # relative change shared by the typical leaf, removed from `excess`
 
 
 def multiple_testing_threshold(n_leaves: int, alpha: float = 0.05, floor: float = 3.0) -> float:
@@ -71,16 +77,42 @@ def score_leaves(leaves: pl.DataFrame, kind: str, *, z_threshold: float | None,
         count_unit = _two_sample_null_variance(rn, rd, pn, pd_, overall)
         # weights must not depend on today's count, or leaves that saw no event weigh more
         weighting_unit = _two_sample_null_variance(expected, rd, pn, pd_, overall)
-    variance = _variance(excess, expected, count_unit)
-    weighting = variance if weighting_unit is count_unit else _variance(excess, expected, weighting_unit)
     if z_threshold is None:
         z_threshold = multiple_testing_threshold(int(((expected > 0) | (excess != 0)).sum()))
+    shift = _typical_shift(excess, expected)
+    variance = _variance(excess - shift * expected, expected, count_unit)
+    # a shift every leaf shares (an index change that touched all traffic) is a finding of its
+    # own, not noise: left in, it would inflate the noise and hide the segments that moved more
+    if abs(shift) < min_relative_change or abs(shift) * expected.sum() < z_threshold * np.sqrt(variance.sum()):
+        shift = 0.0
+        variance = _variance(excess, expected, count_unit)
+    excess = excess - shift * expected
+    weighting = variance if weighting_unit is count_unit else _variance(excess, expected, weighting_unit)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(variance > 0, excess / np.sqrt(variance), 0.0)
         relative = np.where(expected > 0, np.abs(excess) / expected, np.inf)
     moved = (np.abs(z) >= z_threshold) & (relative >= min_relative_change) & (excess != 0)
     label = np.where(moved, np.sign(excess), 0).astype(np.int8)
-    return LeafScores(excess, expected, variance, weighting, weight.astype(float), label, z_threshold)
+    return LeafScores(excess, expected, variance, weighting, weight.astype(float), label, z_threshold, shift)
+
+
+def _typical_shift(excess: np.ndarray, expected: np.ndarray, min_expected: float = 3.0) -> float:
+    """Median relative change over the leaves large enough to show one (expected >= 3).
+
+    The median leaf, not the total: a cause holding most of the volume must
+    not pass for a shift of everything. Zero unless `_EVERYTHING_SHARE` of
+    those leaves moved the same way.
+    """
+    sized = expected >= min_expected
+    if sized.sum() < 10:
+        return 0.0
+    relative = excess[sized] / expected[sized]
+    shift = float(np.median(relative))
+    # "everything moved" only if nearly every leaf moved that way; two causes that
+    # happen to cover most leaves are still two causes
+    if np.mean(np.sign(relative) == np.sign(shift)) < _EVERYTHING_SHARE:
+        return 0.0
+    return shift
 
 
 def direction_input(scores: LeafScores, direction: int, *, compatible_z: float = 2.0) -> SearchInput:
@@ -118,32 +150,36 @@ def _two_sample_null_variance(rn, rd, pn, pd_, overall: float) -> np.ndarray:
 
 
 def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray) -> np.ndarray:
-    """var = a * u + b * e^2, in two passes (u: the count-noise unit, e for plain counts).
+    """var = a * u + b * e^2 (u: the count-noise unit, e for plain counts).
 
-    Pass 1 (robust, conservative): a from the lower quartile of |x|/sqrt(e),
-    b from the volume-weighted lower quartile of |x|/e; a quartile stays clean
-    even when causes move most leaves. Pass 2 (accurate): leaves within 3
-    sigma of pass 1 are the quiet ones, and a and b become their mean squared
-    deviations, each fitted where it dominates (a over the smaller half, b over
-    the largest quarter, each net of the other). Quantiles alone would overstate the noise
-    of leaves expecting less than one event, whose counts are lumpy.
+    Pass 1, robust: a and b from lower quartiles of the squared deviations,
+    a over the smaller half of the leaves and b, net of a, over the larger
+    half (where each term dominates). A quartile stays clean even when causes
+    move most of the volume or most of the large leaves. Pass 2, accurate:
+    the leaves within 3 sigma are the quiet ones and a and b become their mean
+    squared deviations, fitted the same way (median-based for the large
+    leaves when a cause's edge inflates their mean); quantiles alone misjudge
+    leaves expecting under one event, whose counts are lumpy. Pass 2 is
+    repeated so that a cause the loose first pass let in is pushed out again.
     """
     positive = expected > 0
     if not positive.any():
         return np.ones_like(excess)
     e = expected[positive]
-    x = excess[positive]
+    x2 = excess[positive] ** 2
     u = np.maximum(count_unit[positive], 1e-12 * e)
-    count_var = (np.quantile(np.abs(x) / np.sqrt(u), 0.25) / _Q25_ABS_NORMAL) ** 2
-    relative_var = (_weighted_quantile(np.abs(x) / e, e, 0.25) / _Q25_ABS_NORMAL) ** 2
-    quiet = x**2 < 9 * (count_var * u + relative_var * e**2)
-    small = quiet & (e <= np.quantile(e, 0.5))
-    large = quiet & (e >= np.quantile(e, 0.75))
-    if small.sum() >= 5 and large.sum() >= 5:
-        relative_var = 0.0
-        for _ in range(3):  # alternate: each term is estimated where it dominates
-            count_var = max(float(np.mean((x[small] ** 2 - relative_var * e[small] ** 2) / u[small])), 0.0)
-            relative_var = max(float(np.mean((x[large] ** 2 - count_var * u[large]) / e[large] ** 2)), 0.0)
+    smaller, larger = e <= np.median(e), e >= np.median(e)
+    # start from below (count noise only, from the quietest leaves) and let the fit grow:
+    # a start from above would admit a cause's leaves as quiet and never shed them
+    count_var, relative_var = _robust_mean(x2 / u), 0.0
+    for _ in range(6):
+        quiet = x2 < 9 * (count_var * u + relative_var * e**2)
+        if quiet.sum() < 10:
+            break
+        fitted = _fit_jointly(x2[quiet], u[quiet], e[quiet], count_var, relative_var)
+        if np.allclose(fitted, (count_var, relative_var), rtol=1e-3):
+            break
+        count_var, relative_var = fitted
     # leaves expected empty get the variance of a small leaf, not zero
     floor = float(np.quantile(e, 0.05))
     e_all = np.maximum(expected, floor)
@@ -152,6 +188,54 @@ def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray) 
     # perfectly quiet data (a synthetic baseline equal to the observation) has no spread
     tiny = 1e-12 * max(float(e.mean()), 1.0) ** 2
     return np.maximum(variance, tiny)
+
+
+def _fit_jointly(x2, u, e, count_var, relative_var) -> tuple[float, float]:
+    """Both terms at once by iteratively reweighted least squares (the Gaussian likelihood).
+
+    Each leaf's squared deviation, winsorized at the 99th percentile of its
+    chi-square and corrected for it, is regressed on (u, e^2) with weights
+    1 / var^2; non-negative least squares keeps both terms >= 0. Fitting them
+    jointly lets leaves of every size speak to both terms; a cut-off squared
+    deviation bounds what the edge of a cause can do to the fit.
+    """
+    count_var, relative_var = max(count_var, 0.0), max(relative_var, 0.0)
+    e2 = e**2
+    for _ in range(8):
+        variance = np.maximum(count_var * u + relative_var * e2, 1e-300)
+        capped = np.minimum(x2, _WINSOR_CHI2 * variance) / _WINSOR_MEAN
+        w = 1.0 / variance**2
+        count_var, relative_var = _nonnegative_two_term_fit(u, e2, capped, w)
+        if count_var == 0 and relative_var == 0:
+            break
+    return float(count_var), float(relative_var)
+
+
+def _nonnegative_two_term_fit(p, q, y, w) -> tuple[float, float]:
+    """Weighted least squares y ~ a p + b q with a, b >= 0 (closed form, 2 x 2)."""
+    spp, sqq, spq = (w * p * p).sum(), (w * q * q).sum(), (w * p * q).sum()
+    spy, sqy = (w * p * y).sum(), (w * q * y).sum()
+    det = spp * sqq - spq**2
+    if det > 0:
+        a, b = (spy * sqq - sqy * spq) / det, (sqy * spp - spy * spq) / det
+        if a >= 0 and b >= 0:
+            return float(a), float(b)
+    # the unconstrained optimum has a negative term: the best fit uses the other term alone
+    only_a = max(spy / spp, 0.0) if spp > 0 else 0.0
+    only_b = max(sqy / sqq, 0.0) if sqq > 0 else 0.0
+    loss_a = (w * (y - only_a * p) ** 2).sum()
+    loss_b = (w * (y - only_b * q) ** 2).sum()
+    return (float(only_a), 0.0) if loss_a <= loss_b else (0.0, float(only_b))
+
+
+def _median_mean(values: np.ndarray) -> float:
+    """Mean of a chi-square-like sample from its median (median of chi2(1) = 0.4549)."""
+    return float(np.median(values)) / _MEDIAN_CHI2 if len(values) else 0.0
+
+
+def _robust_mean(values: np.ndarray) -> float:
+    """Mean of a chi-square-like sample from its lower quartile (q25 of chi2(1) = 0.1015)."""
+    return float(np.quantile(values, 0.25)) / _Q25_ABS_NORMAL**2 if len(values) else 0.0
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
