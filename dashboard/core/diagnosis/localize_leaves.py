@@ -2,10 +2,12 @@
 
 Every leaf gets an excess x (observed minus expected, in the metric's own
 mass: value for additive metrics, events for ratio metrics), its expected mass
-e, and a variance var = a * e + (b * e)^2: a count-noise term (Poisson-like,
-right for request and event counts) plus a relative term (right for forecast
-error, which grows with the leaf), estimated from the quiet leaves (see
-`_variance`) so that the incident itself does not inflate the noise.
+e, and a variance var = a * u + b * e^2: a count-noise term (Poisson-like,
+right for request and event counts; u = e, or the two-proportion null
+variance for rates) plus a relative term (right for forecast error, which
+grows with the leaf), fitted to the quiet leaves (see `_variance`) so that
+the incident itself does not inflate the noise. A shift that nearly every
+leaf shares is taken out first and reported on its own.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from dashboard.core.diagnosis.localize_search import SearchInput
 
 # 25th percentile of |N(0, 1)|: turns a lower-quartile spread into a standard deviation
 _Q25_ABS_NORMAL = 0.3186
-_MEDIAN_CHI2 = 0.4549
 _EVERYTHING_SHARE = 0.85
 _WINSOR_CHI2 = float(chi2.ppf(0.99, 1))
 # mean of a chi-square(1) variable capped at its 99th percentile
@@ -152,15 +153,12 @@ def _two_sample_null_variance(rn, rd, pn, pd_, overall: float) -> np.ndarray:
 def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray) -> np.ndarray:
     """var = a * u + b * e^2 (u: the count-noise unit, e for plain counts).
 
-    Pass 1, robust: a and b from lower quartiles of the squared deviations,
-    a over the smaller half of the leaves and b, net of a, over the larger
-    half (where each term dominates). A quartile stays clean even when causes
-    move most of the volume or most of the large leaves. Pass 2, accurate:
-    the leaves within 3 sigma are the quiet ones and a and b become their mean
-    squared deviations, fitted the same way (median-based for the large
-    leaves when a cause's edge inflates their mean); quantiles alone misjudge
-    leaves expecting under one event, whose counts are lumpy. Pass 2 is
-    repeated so that a cause the loose first pass let in is pushed out again.
+    Start from below: count noise only, from the lower quartile of x^2 / u
+    (a quartile stays clean even when causes move most of the leaves). Then
+    repeatedly take the leaves within 3 sigma as the quiet ones and fit both
+    terms to them jointly (`_fit_jointly`). Growing the noise from below stops
+    at the first consistent fit; starting from above would admit a cause's
+    leaves as quiet and never shed them.
     """
     positive = expected > 0
     if not positive.any():
@@ -168,9 +166,6 @@ def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray) 
     e = expected[positive]
     x2 = excess[positive] ** 2
     u = np.maximum(count_unit[positive], 1e-12 * e)
-    smaller, larger = e <= np.median(e), e >= np.median(e)
-    # start from below (count noise only, from the quietest leaves) and let the fit grow:
-    # a start from above would admit a cause's leaves as quiet and never shed them
     count_var, relative_var = _robust_mean(x2 / u), 0.0
     for _ in range(6):
         quiet = x2 < 9 * (count_var * u + relative_var * e**2)
@@ -226,11 +221,6 @@ def _nonnegative_two_term_fit(p, q, y, w) -> tuple[float, float]:
     loss_a = (w * (y - only_a * p) ** 2).sum()
     loss_b = (w * (y - only_b * q) ** 2).sum()
     return (float(only_a), 0.0) if loss_a <= loss_b else (0.0, float(only_b))
-
-
-def _median_mean(values: np.ndarray) -> float:
-    """Mean of a chi-square-like sample from its median (median of chi2(1) = 0.4549)."""
-    return float(np.median(values)) / _MEDIAN_CHI2 if len(values) else 0.0
 
 
 def _robust_mean(values: np.ndarray) -> float:
