@@ -36,10 +36,13 @@ def burn_chart(series: dict[str, pl.DataFrame]) -> go.Figure:
         fig.add_trace(go.Scatter(x=frame["bucket"].to_list(), y=frame["burn_rate"].to_list(), mode="lines",
                                  name=f"{policy.name} ({policy.long.total_seconds() / 3600:g} h window)",
                                  line={"color": color, "width": 1.6}))
+        # labels on alternate sides: the two alert lines sit close together on a tall axis
         fig.add_hline(y=policy.factor, line={"color": color, "dash": "dot", "width": 1},
-                      annotation_text=f"{policy.name} alert {policy.factor:g}x", annotation_font_size=10)
+                      annotation_text=f"{policy.name} alert {policy.factor:g}x", annotation_font_size=10,
+                      annotation_position="top right" if policy is DEFAULT_POLICIES[0] else "top left")
     fig.add_hline(y=1, line={"color": "#6b7280", "dash": "dash", "width": 1},
-                  annotation_text="1x = budget lasts the period", annotation_font_size=10)
+                  annotation_text="1x = budget lasts the period", annotation_font_size=10,
+                  annotation_position="bottom left")
     fig.update_layout(height=260, margin={"l": 50, "r": 20, "t": 30, "b": 30}, plot_bgcolor="white",
                       yaxis={"title": "burn rate (x)", "gridcolor": "#eef0f3", "rangemode": "tozero"},
                       xaxis={"gridcolor": "#eef0f3"}, legend={"orientation": "h", "y": 1.15, "x": 0})

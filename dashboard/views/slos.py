@@ -33,7 +33,7 @@ offer_incidents(slo_offers(statuses, [s for s in states if s.is_open]))
 
 rows = slo_rows(statuses)
 st.dataframe(pl.DataFrame([{
-    "SLO": r["title"], "objective": r["objective"], "state": r["state"],
+    "SLO": r["title"], "state": r["state"],
     "now (last hour)": format_signal(s.slo.signal, s.current_value),
     "attained": "—" if r["attainment"] is None else f"{r['attainment']:.2%}", "target": f"{r['target']:.2%}",
     "error budget": budget_text(s),
@@ -50,7 +50,7 @@ hours = st.segmented_control("Burn rate over the last", [6, 24, 72], default=24,
 for status in statuses:
     if status.attainment is None:
         continue
-    with st.expander(f"{status.slo.title} — {status.slo.describe()}", expanded=bool(status.firing)):
+    with st.expander(f"{status.slo.title} — {status.slo.describe()}", expanded=True):
         series = burn_series(str(data.root), status.slo.name, now, int(hours), status, store)
         st.plotly_chart(burn_chart(series), width="stretch", key=f"burn_{status.slo.name}",
                         config={"displaylogo": False})

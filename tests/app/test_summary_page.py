@@ -148,3 +148,21 @@ def test_broken_slo_file_is_named_not_a_crash(demo_data_copy, monkeypatch):
     at = summary_page(demo_data_copy, monkeypatch)
     assert any("The SLO file cannot be used" in e.value and "slos.toml" in e.value for e in at.error)
     assert any(m.label == "Requests affected" for m in at.metric)  # the rest of the page still renders
+
+
+def test_slo_page_lists_every_slo_with_its_burn_chart(demo_data_copy, monkeypatch):
+    monkeypatch.setenv("WARROOM_DATA", str(demo_data_copy.root))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    at.switch_page("views/slos.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    statuses = evaluate_slos(TelemetryStore(demo_data_copy), load_slos(demo_data_copy))
+    table = at.dataframe[0].value
+    assert list(table["SLO"]) == [s.slo.title for s in statuses]
+    assert list(table["attained"]) == [f"{s.attainment:.2%}" for s in statuses]
+    assert list(table["state"]) == [s.state for s in statuses]
+    # the demo's refusal SLO spent its budget during the incident
+    refusals = next(s for s in statuses if s.slo.signal == "refusal_rate")
+    assert refusals.budget_remaining < 0 and refusals.state == "exhausted"
+    assert len(at.get("plotly_chart")) == len(statuses)
