@@ -43,9 +43,18 @@ def test_score_case_counts_exact_matches_only():
     truth = (combo("a=a1"), combo("b=b2&c=c1"))
     # a coarser or finer answer is not a match; duplicates count once
     predicted = [combo("a=a1"), combo("b=b2"), combo("a=a1&c=c1"), combo("a=a1")]
-    assert score_case(predicted, truth) == {"tp": 1, "fp": 2, "fn": 1, "hit_at_3": 1}
+    assert score_case(predicted, truth) == {"tp": 1, "fp": 2, "fn": 1, "hit_at_3": 1, "tolerant_hit_at_3": 1}
     assert score_case([combo("d=d1")] * 1 + [combo("e=e1"), combo("f=f1"), combo("a=a1")], truth)["hit_at_3"] == 0
-    assert score_case([], truth) == {"tp": 0, "fp": 0, "fn": 2, "hit_at_3": 0}
+    assert score_case([], truth) == {"tp": 0, "fp": 0, "fn": 2, "hit_at_3": 0, "tolerant_hit_at_3": 0}
+
+
+def test_tolerant_hit_accepts_one_step_coarser_or_finer_only():
+    truth = (combo("b=b2&c=c1"),)
+    assert score_case([combo("b=b2")], truth)["tolerant_hit_at_3"] == 1           # parent
+    assert score_case([combo("a=a1&b=b2&c=c1")], truth)["tolerant_hit_at_3"] == 1  # child
+    assert score_case([combo("b=b2")], truth)["hit_at_3"] == 0
+    assert score_case([combo("c=c2")], truth)["tolerant_hit_at_3"] == 0            # a sibling
+    assert score_case([combo("b=b2&c=c1&d=d1&e=e1")], truth)["tolerant_hit_at_3"] == 0  # two steps
 
 
 def test_tally_computes_f1_over_summed_counts():
@@ -170,7 +179,7 @@ def test_cli_prints_json_and_table(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {"overall", "settings"}
     for scores in [report["overall"], *report["settings"].values()]:
-        assert {"f1", "precision", "recall", "hit_at_3", "seconds_per_case"} <= set(scores)
+        assert {"f1", "precision", "recall", "hit_at_3", "tolerant_hit_at_3", "seconds_per_case"} <= set(scores)
     args = parser.parse_args(["rca", "--dataset", str(tmp_path)])
     args.func(args)
     table = capsys.readouterr().out

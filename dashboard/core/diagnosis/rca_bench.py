@@ -11,7 +11,8 @@ case: `timestamp` names the case file(s) and `set` the true root causes
 
 Scoring follows the public papers: exact match (same dimensions, same values),
 F1 over TP/FP/FN summed across cases; beside it hit@3, the share of cases
-with a true combination among the top three answers.
+with a true combination among the top three answers, and a tolerant hit@3
+that also accepts a parent or child of a true combination.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Tally:
     fp: int = 0
     fn: int = 0
     hits_at_3: int = 0
+    tolerant_hits_at_3: int = 0
     seconds: float = 0.0
 
     def add(self, predicted: list[Combination], truth: tuple[Combination, ...], seconds: float) -> None:
@@ -62,6 +64,7 @@ class Tally:
         self.fp += score["fp"]
         self.fn += score["fn"]
         self.hits_at_3 += score["hit_at_3"]
+        self.tolerant_hits_at_3 += score["tolerant_hit_at_3"]
         self.seconds += seconds
 
     def summary(self) -> dict:
@@ -71,6 +74,7 @@ class Tally:
         return {
             "f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
             "hit_at_3": round(self.hits_at_3 / self.cases, 4) if self.cases else 0.0,
+            "tolerant_hit_at_3": round(self.tolerant_hits_at_3 / self.cases, 4) if self.cases else 0.0,
             "seconds_per_case": round(self.seconds / self.cases, 4) if self.cases else 0.0,
             "cases": self.cases,
         }
@@ -111,12 +115,22 @@ def parse_root_cause_set(text: str, *, where: str = "") -> tuple[Combination, ..
 
 
 def score_case(predicted: list[Combination], truth: tuple[Combination, ...]) -> dict:
-    """Exact-match TP/FP/FN of one case and whether a true combination is in the top 3."""
+    """Exact-match TP/FP/FN of one case, and whether the top 3 hold a true combination.
+
+    `tolerant_hit_at_3` also accepts a top-3 answer one step coarser or finer
+    than a true combination (a parent or child: `language=en` for
+    `language=en&tier=paid`), which still sends a person to the right place.
+    """
     unique_predicted = list(dict.fromkeys(predicted))
     truth_set = set(truth)
     tp = sum(1 for c in unique_predicted if c in truth_set)
+
+    def near(answer: Combination, true: Combination) -> bool:
+        return answer == true or ((answer < true or true < answer) and abs(len(answer) - len(true)) == 1)
+
     return {"tp": tp, "fp": len(unique_predicted) - tp, "fn": len(truth_set) - tp,
-            "hit_at_3": int(any(c in truth_set for c in unique_predicted[:3]))}
+            "hit_at_3": int(any(c in truth_set for c in unique_predicted[:3])),
+            "tolerant_hit_at_3": int(any(near(c, t) for c in unique_predicted[:3] for t in truth_set))}
 
 
 def discover_cases(dataset: Path) -> list[BenchCase]:
