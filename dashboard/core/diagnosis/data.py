@@ -7,6 +7,7 @@ cost and tokens, plain count/mean/variance for the quality score.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -148,14 +149,16 @@ def load_history(store: TelemetryStore, spec: SignalSpec, start: datetime, end: 
                  filters: dict | None, bucket: timedelta, days: int, first_ts: datetime | None) -> list[BucketSeries]:
     """The same clock window on each of the previous `days` days that hold data (newest first)."""
     start = _align(start, bucket)
-    out = []
+    spans = []
     for d in range(1, days + 1):
         a, b = start - timedelta(days=d), end - timedelta(days=d)
         if first_ts is not None and b <= first_ts:
             break
-        frame = load_frame(store, spec, a, b, filters, bucket)
-        out.append(to_series(frame, spec, a, b, bucket))
-    return out
+        spans.append((a, b))
+    # one cursor per query, so the days can be read side by side
+    with ThreadPoolExecutor(max_workers=max(len(spans), 1)) as pool:
+        frames = list(pool.map(lambda ab: load_frame(store, spec, ab[0], ab[1], filters, bucket), spans))
+    return [to_series(frame, spec, a, b, bucket) for frame, (a, b) in zip(frames, spans)]
 
 
 def load_cohorts(store: TelemetryStore, spec: SignalSpec, column: str, start: datetime, end: datetime,
