@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from dashboard.cli import UserError
 from dashboard.core.diagnosis.rca_bench import BenchDataError, run_benchmark
 
 # report key -> table header
@@ -35,8 +36,6 @@ def register_rca(bench_subparsers) -> argparse.ArgumentParser:
 
 
 def run_rca(args: argparse.Namespace) -> int:
-    from dashboard.cli import UserError  # late: the package imports its command modules
-
     try:
         report = run_benchmark(args.dataset, method=args.method).to_dict()
     except BenchDataError as exc:

@@ -186,6 +186,12 @@ def test_cli_prints_json_and_table(tmp_path, capsys):
     assert "D_ratio" in table and "overall" in table and "hit@3" in table
 
 
+def test_cli_reports_a_bad_dataset_as_a_user_error(tmp_path):
+    from dashboard.cli import main
+
+    assert main(["bench", "rca", "--dataset", str(tmp_path / "absent")]) == 2
+
+
 def test_synthetic_rate_dataset_is_readable_and_localized_at_high_traffic(tmp_path):
     settings = write_dataset(tmp_path, seed=3)
     cases = discover_cases(tmp_path)
