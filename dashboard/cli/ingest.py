@@ -27,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and add the accepted rows to the data folder. Prints a JSON summary.",
     )
     kinds = parser.add_subparsers(dest="ingest_kind", required=True)
-    for kind, what, many in (("requests", "request-level telemetry", True), ("releases", "release events", True)):
+    for kind, what in (("requests", "request-level telemetry"), ("releases", "release events")):
         sub = kinds.add_parser(kind, help=f"ingest {what}", description=f"Ingest {what}. Files: {FORMATS_HELP}.")
-        sub.add_argument("files", nargs="+" if many else 1, metavar="FILE", help="file(s) to ingest")
+        sub.add_argument("files", nargs="+", metavar="FILE", help="file(s) to ingest, checked together")
         add_data_arg(sub)
         sub.add_argument("--mapping", metavar="FILE", default=None,
                          help="TOML or YAML mapping of your column names onto the contract (see docs/INGEST.md)")

@@ -161,6 +161,14 @@ def test_parquet_with_native_types_is_checked_too(tmp_path):
     assert summary.ignored_columns == ["comment"]
 
 
+def test_gzipped_jsonl_keeps_its_line_numbers(tmp_path):
+    gz = tmp_path / "sample_requests.jsonl.gz"
+    gz.write_bytes(gzip.compress(SAMPLE_JSONL.read_bytes()))
+    summary = ingest_requests([gz], DataDir(tmp_path / "data"))
+    assert (summary.rows, summary.accepted, summary.quarantined) == (11, 8, 3)
+    assert sorted(quarantine_of(summary)["row_number"]) == [3, 6, 10]
+
+
 def test_gzipped_csv_and_several_files_reconcile(tmp_path):
     gz = tmp_path / "sample_requests.csv.gz"
     gz.write_bytes(gzip.compress(SAMPLE_CSV.read_bytes()))
