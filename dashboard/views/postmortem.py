@@ -12,6 +12,8 @@ from dashboard.components.report_print import print_stylesheet
 from dashboard.components.report_sections import editable_section
 from dashboard.core.reporting.postmortem_render import to_html, to_markdown
 
+PICK_KEY = "postmortem_incident"
+
 print_stylesheet()
 store = context.store()
 data = store.data
@@ -25,8 +27,15 @@ if not states:
     st.info("No incidents recorded yet: a postmortem is written from an incident's record.")
     st.stop()
 titles = {s.id: s.title for s in states}
-incident_id = st.selectbox("Incident", list(titles), key="incident", bind="query-params",
-                           format_func=lambda i: f"{i} · {titles.get(i, '')}")
+ids = list(titles)
+wanted = st.query_params.get("incident")
+if wanted and wanted not in titles:
+    st.warning(f"No incident {wanted} in the record; showing {ids[0]}.")
+if st.session_state.get(PICK_KEY) not in titles:  # arriving on the page: the link decides
+    st.session_state[PICK_KEY] = wanted if wanted in titles else ids[0]
+incident_id = st.selectbox("Incident", ids, key=PICK_KEY)
+# Always in the URL (a bound widget would leave its default out): a copied link names the incident shown.
+st.query_params["incident"] = incident_id
 state = next(s for s in states if s.id == incident_id)
 pm = report_data.postmortem(str(data.root), state.id, state.version, report_data.edits_stamp(data, state.id),
                             now, store)

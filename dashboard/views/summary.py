@@ -22,8 +22,8 @@ st.title("Impact summary")
 context.as_of_caption(now)
 
 choices = ["All open incidents", *titles]
+# plain ids as options: a bound widget matches the URL against the option labels, and links carry the id
 picked = st.selectbox("Incident", choices, key="incident", bind="query-params",
-                      format_func=lambda i: f"{i} · {titles[i]}" if i in titles else i,
                       help="Pick one to get a link that shows only that incident.")
 
 st.header("Open incidents")

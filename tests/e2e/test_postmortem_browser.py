@@ -13,9 +13,12 @@ pytestmark = pytest.mark.e2e
 
 def test_postmortem_markdown_export_carries_the_timeline(page, app_url):
     page.set_viewport_size({"width": 1440, "height": 5600})
-    page.goto(f"{app_url}/postmortem?incident=INC-5")
+    # reached the way an executive would: from the summary's card, and the URL then names the incident
+    page.goto(f"{app_url}/?incident=INC-5")
     wait_for_app(page)
+    page.get_by_role("link", name="Postmortem draft").click()
     page.get_by_text("Reproducer", exact=True).wait_for(timeout=180_000)
+    assert page.url.endswith("/postmortem?incident=INC-5")
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="Download Markdown").click()
     download = info.value
@@ -45,3 +48,11 @@ def test_postmortem_markdown_export_carries_the_timeline(page, app_url):
     frame = page.frame_locator('[data-testid="stIFrame"]').first
     frame.get_by_text("Timeline (UTC)").wait_for(timeout=30_000)
     screenshot(page, "postmortem")
+
+
+def test_postmortem_link_opens_the_named_incident(page, app_url):
+    page.goto(f"{app_url}/postmortem?incident=INC-3")
+    wait_for_app(page)
+    page.get_by_text("Reproducer", exact=True).wait_for(timeout=180_000)
+    assert page.locator("h1").first.inner_text().startswith("Postmortem INC-3")
+    assert page.url.endswith("/postmortem?incident=INC-3")
