@@ -35,7 +35,10 @@ if st.session_state.get(PICK_KEY) not in titles:  # arriving on the page: the li
     st.session_state[PICK_KEY] = wanted if wanted in titles else ids[0]
 incident_id = st.selectbox("Incident", ids, key=PICK_KEY)
 # Always in the URL (a bound widget would leave its default out): a copied link names the incident shown.
-st.query_params["incident"] = incident_id
+try:
+    st.query_params["incident"] = incident_id
+except st.errors.StreamlitAPIException:
+    pass  # another page's widget still holds the binding during this run; the next run writes it
 state = next(s for s in states if s.id == incident_id)
 pm = report_data.postmortem(str(data.root), state.id, state.version, report_data.edits_stamp(data, state.id),
                             now, store)
