@@ -47,14 +47,14 @@ def _known(signal: str) -> bool:
 
 def severity_panel(state: IncidentState, service: Incidents, store, now: datetime) -> None:
     st.markdown("**Severity**")
-    st.markdown("\n".join(f"- **{level}** — {text}" for level, text in RUBRIC.items()) + f"\n\n_{RUBRIC_FOOTNOTE}_")
+    st.caption("  \n".join(f"**{level}** — {text}" for level, text in RUBRIC.items()) + f"  \n_{RUBRIC_FOOTNOTE}_")
     suggestion = suggestion_for(state, store, now)
     if suggestion:
         same = "matches the current severity" if suggestion.level == state.severity else \
             f"current is {state.severity or 'not set'}"
         with st.container(border=True):
             st.markdown(f"Suggested from measured impact: **{suggestion.level}** ({same})")
-            st.caption("\n".join(f"· {r}" for r in suggestion.reasons))
+            st.caption("  \n".join(f"· {r}" for r in suggestion.reasons))
     elif state.severity_reason:
         st.caption(f"Reason on record: {state.severity_reason}")
     if not state.is_open:
@@ -82,7 +82,7 @@ def status_panel(state: IncidentState, service: Incidents, now: datetime) -> Non
         st.caption("No further status change from here.")
         return
     st.caption("Resolving goes through the close button (it checks the verification soak).")
-    to = st.segmented_control("Move to", allowed, key=f"status_to_{state.id}")
+    to = st.radio("Move to", allowed, index=None, key=f"status_to_{state.id}")
     note = st.text_input("Note", key=f"status_note_{state.id}", placeholder="what changed")
     if st.button("Change status", key=f"status_go_{state.id}", disabled=not to):
         write(f"Status {to}", lambda actor: service.set_status(state.id, state.version, actor, to, note=note,
@@ -113,14 +113,17 @@ def roles_panel(state: IncidentState, service: Incidents, now: datetime) -> None
               lambda actor: service.assign_role(state.id, state.version, actor, role, person, at=now))
 
 
-def header(state: IncidentState, service: Incidents, store, now: datetime) -> None:
+def title_block(state: IncidentState) -> None:
     st.subheader(f"{state.id} · {state.title}")
     badges(state)
     scope = ", ".join(f"{k}={v}" for k, v in state.segments.items()) or "all traffic"
     st.caption(f"Opened {state.opened_at:%Y-%m-%d %H:%M} UTC by {state.opened_by} · scope {scope} · "
                f"signals {', '.join(state.signals) or '–'} · suspects {', '.join(state.suspects) or '–'}")
+
+
+def command_panels(state: IncidentState, service: Incidents, store, now: datetime) -> None:
     with st.expander("Severity, status and roles", expanded=state.is_open):
-        c1, c2, c3 = st.columns([5, 4, 4], gap="large")
+        c1, c2, c3 = st.columns([4, 3, 4], gap="large")
         with c1:
             severity_panel(state, service, store, now)
         with c2:

@@ -22,9 +22,10 @@ from dashboard.core.incident.soak import MetricSoak, SoakEvaluation
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak, telemetry_now
+from dashboard.core.telemetry import signals as registry
 
 REFRESH = timedelta(seconds=5)
-STATUS_ICONS = {"passed": "✅", "soaking": "⏳", "broken": "🔴", "not_started": "⚪"}
+STATUS_ICONS = {"passed": ":material/check_circle:", "soaking": "⏳", "broken": "🔴", "not_started": "⚪"}
 
 
 def plain(text: str) -> str:
@@ -61,11 +62,33 @@ def record_findings(service: Incidents, state: IncidentState, evaluation: SoakEv
             evidence = [{"metric": m.metric.key, "held_minutes": m.held_minutes, "value": m.run_value,
                          "sample_size": m.run_sample_size} for m in evaluation.metrics]
             service.store.append(state.id, state.version,
-                                 [NewEvent.make("soak_passed", {"evidence": evidence}, actor, evaluation.now)])
+                                 [NewEvent.make("soak_passed", {"evidence": evidence}, actor, passed_at(evaluation))])
             return True
     except IncidentStoreError:
         return False  # someone else wrote meanwhile; the next refresh sees their version
     return False
+
+
+def value_text(metric, value: float) -> str:
+    """A rate as a percentage, a percentile as its share of slow requests, anything else in its unit."""
+    if metric.quantile is not None:
+        return metric.value_text(value)
+    try:
+        return registry.get(metric.signal).format(value)
+    except KeyError:
+        return f"{value:.4g}"
+
+
+def threshold_text(metric) -> str:
+    return metric.value_text(metric.judged_threshold) if metric.quantile is not None else value_text(
+        metric, metric.threshold)
+
+
+def passed_at(evaluation: SoakEvaluation) -> datetime:
+    """When the last metric completed its soak (the evaluation may come well after that)."""
+    ends = [m.held_since + timedelta(minutes=m.metric.soak_minutes) for m in evaluation.metrics
+            if m.held_since is not None]
+    return min(evaluation.now, max(ends)) if ends else evaluation.now
 
 
 def metric_rows(evaluation: SoakEvaluation) -> pl.DataFrame:
@@ -74,11 +97,10 @@ def metric_rows(evaluation: SoakEvaluation) -> pl.DataFrame:
         metric = m.metric
         seg = ", ".join(f"{k}={v}" for k, v in metric.segment.items()) or "all traffic"
         rows.append({
-            "": STATUS_ICONS.get(m.status, ""),
-            "metric": f"{metric.label or metric.signal} {metric.comparator} {metric.threshold:g}",
+            "metric": f"{metric.label or metric.signal} {metric.comparator} {threshold_text(metric)}",
             "segment": seg,
             "status": m.status,
-            "now": "–" if m.current_value is None else metric.value_text(m.current_value),
+            "now (window)": "–" if m.current_value is None else value_text(metric, m.current_value),
             "n (window)": m.current_sample_size,
             "held": f"{m.held_minutes} / {metric.soak_minutes} min",
             "left": f"{m.time_left_minutes} min",
@@ -92,19 +114,25 @@ def breach_lines(m: MetricSoak) -> list[str]:
     for b in m.breaches:
         span = f"{hhmm(b.first_at)}–{hhmm(b.last_at)}" if b.last_at != b.first_at else hhmm(b.first_at)
         out.append(f":red[**{plain(m.metric.label or m.metric.signal)}** breached {span} UTC: "
-                   f"{m.metric.value_text(b.worst_value)} vs {b.comparator} {b.threshold:g} "
-                   f"(past by {b.excess:.3g}, n={b.sample_size:,})]")
+                   f"{value_text(m.metric, b.worst_value)} vs {b.comparator} {threshold_text(m.metric)} "
+                   f"(past by {value_text(m.metric, b.excess)}, n={b.sample_size:,})]")
     return out
 
 
 def soak_panel(state: IncidentState, evaluation: SoakEvaluation | None) -> None:
+    if not state.is_open:
+        how = "after the verification soak passed" if state.closed_via == "soak" else "by override"
+        if state.resolved_at is None:
+            st.info(f"{state.status.title()}.")
+        else:
+            (st.success if state.closed_via == "soak" else st.error)(
+                f"{state.status.title()}: resolved {state.resolved_at:%Y-%m-%d %H:%M} UTC {how}.")
+        return
     if not state.verification:
         st.info("No verification metrics yet: define them below (Verification) to start the soak.")
         return
     if evaluation is None or evaluation.status == "not_started":
-        note = ("The soak starts when the incident enters monitoring (or when you start it)."
-                if state.is_open else f"Resolved {hhmm(state.resolved_at)} UTC via {state.closed_via}.")
-        st.info(f"Soak not running. {note}")
+        st.info("Soak not running: it starts when the incident enters monitoring (or when you start it).")
         return
     icon = STATUS_ICONS.get(evaluation.status, "")
     text = f"{icon} {evaluation.summary()} · started {hhmm(evaluation.started_at)} UTC"
@@ -141,16 +169,16 @@ def live_panel(incident_id: str, service: Incidents, store) -> None:
             c1, c2 = st.columns([5, 1], vertical_alignment="center")
             c1.warning(f"{incident_id} changed since this page was drawn ({who_changed}: "
                        f"{plain(newer[-1].text) if newer else 'new events'}). Reload before changing anything: "
-                       "a change based on the old view is refused.", icon="🔄")
+                       "a change based on the old view is refused.", icon=":material/sync:")
             if c2.button("Reload", key=f"reload_{incident_id}"):
                 st.rerun(scope="app")
         clock = comms_clock(state, now)
-        c1, c2 = st.columns([1, 2])
+        c1, c2 = st.columns([2, 3])
         c1.markdown(f"**As of {now:%Y-%m-%d %H:%M:%S} UTC** (newest telemetry)")
         if clock.overdue:
-            c2.markdown(f":red-background[:red[**⏰ {countdown_text(clock)}**]]")
+            c2.markdown(f":red-background[:red[**:material/alarm: {countdown_text(clock)}**]]")
         elif clock.due_at is not None:
-            c2.markdown(f"⏰ {countdown_text(clock)}")
+            c2.markdown(f":material/schedule: {countdown_text(clock)}")
         soak_panel(state, evaluation)
 
     _panel()

@@ -104,7 +104,7 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
         if draft.impact.affected_share is not None:
             st.caption(f"Segment share of traffic: {draft.impact.affected_share:.1%}")
         st.markdown(f"Suggested severity **{draft.suggestion.level}**")
-        st.caption("\n".join(f"· {r}" for r in draft.suggestion.reasons))
+        st.caption("  \n".join(f"· {r}" for r in draft.suggestion.reasons))
 
     fingerprint = f"{signal}|{sorted(chosen.items())}|{window_start:%Y%m%d%H%M}"
     title = st.text_input("Title", value=draft.title, key=f"new_title_{zlib.crc32(fingerprint.encode())}")
@@ -122,7 +122,7 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
         actor = who()
         if not actor:
             st.warning("Set your name first (top right of the page): the opener is recorded. Nothing was written.",
-                       icon="✋")
+                       icon=":material/front_hand:")
             return
         reasons = (draft.suggestion.reasons if level == draft.suggestion.level
                    else [f"set to {level} by {actor} (suggested {draft.suggestion.level})",

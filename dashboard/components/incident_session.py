@@ -66,9 +66,9 @@ def flash(kind: str, message: str) -> None:
 def show_flash() -> None:
     kind, message = st.session_state.pop(FLASH_KEY, (None, None))
     if kind == "success":
-        st.success(message, icon="✅")
+        st.success(message, icon=":material/check_circle:")
     elif kind == "warning":
-        st.warning(message, icon="⚠️")
+        st.warning(message, icon=":material/warning:")
 
 
 def mark_seen(state: IncidentState) -> None:
@@ -97,7 +97,7 @@ def write(what: str, change: Callable[[str], IncidentState | None], *, rerun: bo
     actor = who()
     if not actor:
         st.warning("Set your name first (top right of the page): every change records who made it. "
-                   "Nothing was written.", icon="✋")
+                   "Nothing was written.", icon=":material/front_hand:")
         return False
     try:
         result = change(actor)
@@ -108,11 +108,11 @@ def write(what: str, change: Callable[[str], IncidentState | None], *, rerun: bo
                          "still in the form. Check it and submit again.")
         st.rerun()
     except CloseRefused as exc:
-        st.error("**Close refused.**\n\n" + "\n".join(f"- {reason}" for reason in exc.reasons), icon="🚫")
+        st.error("**Close refused.**\n\n" + "\n".join(f"- {reason}" for reason in exc.reasons), icon=":material/block:")
         return False
     except (LifecycleError, EventError, IncidentStoreError, ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        st.error(f"Not recorded: {message}", icon="🚫")
+        st.error(f"Not recorded: {message}", icon=":material/block:")
         return False
     if isinstance(result, IncidentState):
         mark_seen(result)  # the person made this version: they have seen it
@@ -130,9 +130,11 @@ def pick_incident(service: Incidents) -> IncidentState | None:
     ids = [s.id for s in states]
     by_id = {s.id: s for s in states}
     newest_open = next((i for i, s in enumerate(states) if s.is_open), 0)
-    chosen = st.selectbox(
-        "Incident", ids, index=newest_open, key=INCIDENT_KEY, bind="query-params",
-        format_func=lambda i: f"{i} · {by_id[i].status} · {by_id[i].severity or 'no sev'} · {by_id[i].title}")
+    # plain ids as options: the URL carries the option text (?incident=INC-5), links from other pages too
+    chosen = st.selectbox("Incident", ids, index=newest_open, key=INCIDENT_KEY, bind="query-params",
+                          help="Newest first; the page opens on the newest open incident.")
+    open_now = [s for s in states if s.is_open]
+    st.caption("Open: " + (" · ".join(f"{s.id} {s.status} {s.severity or ''}" for s in open_now) or "none"))
     return by_id[chosen or ids[newest_open]]
 
 

@@ -53,7 +53,7 @@ def proposed(state: IncidentState, store) -> tuple[list[VerificationMetric], str
 def metric_row(state: IncidentState, i: int, default: VerificationMetric | None) -> dict:
     k = f"vm_{state.id}_{i}"
     signals = list(VERIFIABLE_SIGNALS)
-    cols = st.columns([0.6, 2.4, 2.4, 0.9, 1.3, 1.1, 1.1, 1.3, 1.8])
+    cols = st.columns([1.0, 2.2, 2.4, 1.2, 1.4, 1.1, 1.1, 1.3, 1.8])
     use = cols[0].checkbox("Use", value=default is not None, key=f"{k}_use")
     signal = cols[1].selectbox("Signal", signals, key=f"{k}_signal",
                                index=signals.index(default.signal) if default and default.signal in signals else 0)

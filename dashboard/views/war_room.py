@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard.components import context
 from dashboard.components import incident_session as session
 from dashboard.components.incident_comms import comms_tab
-from dashboard.components.incident_header import header
+from dashboard.components.incident_header import command_panels, title_block
 from dashboard.components.incident_live import live_panel, timeline_panel
 from dashboard.components.incident_new import new_incident_form
 from dashboard.components.incident_verification import close_panel, verification_form
@@ -37,12 +37,14 @@ if latest is None:
     st.stop()
 state = session.as_seen(latest)  # drawn fresh; writes checked against what this person saw
 
-header(state, service, store, now)
+title_block(state)
 live_panel(state.id, service, store)
+command_panels(state, service, store, now)
 evaluation = evaluate_incident_soak(state, store, now) if state.is_open else None
 
+# keyed and in the URL: a change reruns the page and the person stays on the tab they were using
 comms, playbook, actions, verification, timeline = st.tabs(
-    ["Comms", "Playbook", "Action items", "Verification & close", "Timeline"])
+    ["Comms", "Playbook", "Action items", "Verification & close", "Timeline"], key="room_tab", bind="query-params")
 with comms:
     comms_tab(state, service, store, now, evaluation)
 with playbook:

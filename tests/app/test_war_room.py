@@ -207,3 +207,45 @@ def test_verification_defined_from_the_proposed_defaults_starts_the_soak_in_moni
     assert [m.signal for m in after.verification][0] == "refusal_rate"
     assert after.soak.started_at is not None
     assert at.get("progress"), "the soak progress shows once it runs"
+
+
+def test_the_live_part_records_the_soak_pass_only_for_a_named_viewer(data):
+    from dashboard.core.telemetry.live import append_minutes
+
+    incidents = Incidents.for_data_dir(data)
+    append_minutes(data, 25)  # the demo's soak completes in this stretch
+    at = open_room()
+    assert at.get("progress")[0].proto.text.endswith("started 15:35 UTC")
+    assert "soak passed" in at.get("progress")[0].proto.text
+    assert incidents.get("INC-5").soak.passed_at is None  # nobody named: nothing written
+    at.text_input(key="who_name").input(NAME).run()
+    state = incidents.get("INC-5")
+    assert state.soak.passed_at is not None
+    # recorded when the slowest metric completed its 60 minutes, not when someone looked
+    assert state.soak.passed_at.isoformat() < "2025-02-18T16:40"
+    assert any(e.kind == "soak_passed" and e.actor == NAME for e in state.timeline)
+    # idempotent: another refresh records nothing new
+    version = state.version
+    at.run()
+    assert incidents.get("INC-5").version == version
+    assert "The soak passed" in " ".join(s.value for s in at.success)
+
+
+def test_severity_status_and_handover_are_recorded(data):
+    incidents = Incidents.for_data_dir(data)
+    at = open_room(name=NAME)
+    at.selectbox(key="sev_INC-5").select("SEV1").run()
+    at.text_input(key="sev_reason_INC-5").input("regulator asked about refusals").run()
+    at.button(key="sev_go_INC-5").click().run()
+    assert incidents.get("INC-5").severity == "SEV1"
+    at.radio(key="status_to_INC-5").set_value("mitigating").run()
+    at.button(key="status_go_INC-5").click().run()
+    assert incidents.get("INC-5").status == "mitigating"
+    at.selectbox(key="role_INC-5").select("comms_lead").run()
+    at.text_input(key="role_person_INC-5").input("Nora Kim").run()
+    at.button(key="role_go_INC-5").click().run()
+    state = incidents.get("INC-5")
+    assert state.roles["comms_lead"] == "Nora Kim"
+    assert "Comms lead handed over from Lena Vogel to Nora Kim" in markdown(at)
+    # SEV1 updates every 30 minutes: the countdown follows the new cadence
+    assert "every 30 min" in markdown(at)
