@@ -57,8 +57,9 @@ def state_row(card: IncidentCard) -> None:
                    border=True, help=f"Updates every {card.clock.cadence_minutes} min at {s.severity or 'SEV2'}"
                    if card.clock.cadence_minutes else None)
     detected = s.detected_at or s.opened_at
-    cols[2].metric("Detected", f"{detected:%H:%M} UTC", delta=f"{format_duration(detected - (s.window_start or detected))} "
-                   "after it started", delta_color="gray", delta_arrow="off", border=True)
+    lag = format_duration(detected - (s.window_start or detected))
+    cols[2].metric("Detected", f"{detected:%H:%M} UTC", delta=f"{lag} after it started", delta_color="gray",
+                   delta_arrow="off", border=True)
 
 
 def figure_metric(column, figure: Figure) -> None:

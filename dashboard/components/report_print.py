@@ -12,7 +12,8 @@ PRINT_CSS = """
   [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
   [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
   [data-testid="stDownloadButton"], [data-testid="stPageLink"], [data-testid="stBaseButton-secondary"],
-  [data-testid="stBaseButton-primary"], [class*="st-key-screen-only"], .st-key-incident, .st-key-postmortem_incident, [data-testid="stExpander"], iframe {
+  [data-testid="stBaseButton-primary"], [class*="st-key-screen-only"], .st-key-incident,
+  .st-key-postmortem_incident, [data-testid="stExpander"], iframe {
     display: none !important; }
   [data-testid="stMain"] { margin-left: 0 !important; }
   [data-testid="stMainBlockContainer"] { padding: 0 1rem !important; max-width: none !important; }
