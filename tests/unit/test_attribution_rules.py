@@ -150,3 +150,17 @@ def test_investigation_json_has_no_nan_or_infinity():
     doc = inv.to_json_dict()
     assert doc["change_points"][0]["before"] is None and doc["change_points"][0]["mde"] is None
     json.loads(json.dumps(doc, allow_nan=False))
+
+
+def test_returning_to_the_starting_level_is_not_a_regression_to_explain():
+    # the rate improved at 12:00 and came back at 14:00 when that change was rolled back
+    p = np.full(N, 0.06)
+    p[120:240] = 0.03
+    rng = np.random.default_rng(4)
+    n = rng.poisson(600, N).astype(float)
+    s = BucketSeries("rate", grid(), n, rng.binomial(n.astype(int), p).astype(float))
+    points = find_change_points(s, direction=1)
+    assert [cp.regression for cp in points] == [False, True]
+    suspects, cleared, verdict, reg = attribute(REFUSAL, s, points, [Release(at(240), "prompt", "v1", "v2")],
+                                                World().reader())
+    assert reg is None and suspects == [] and "back to where the window started" in verdict

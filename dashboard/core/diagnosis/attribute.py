@@ -30,6 +30,7 @@ COHORT_HORIZON = timedelta(hours=3)
 ROLLBACK_WINDOW = timedelta(minutes=30)
 RAMP_SETTLE = timedelta(minutes=5)
 EXPOSURE_WINDOW = timedelta(minutes=60)
+START_TOLERANCE = 0.05  # "back where the window started": within 5% of that level (the smallest shift reported)
 
 
 @dataclass
@@ -43,7 +44,12 @@ class Reader:
 
 
 def summarize_regression(spec: SignalSpec, series: BucketSeries, points: list[ChangePoint]) -> Regression | None:
-    regressions = [cp for cp in points if cp.regression]
+    # a move in the bad direction that only returns the signal to where the window started
+    # (e.g. undoing an improvement) is not a regression to explain
+    start_level = points[0].before if points else float("nan")
+    regressions = [cp for cp in points if cp.regression
+                   and not (math.isfinite(start_level)
+                            and (cp.after - start_level) * spec.direction <= START_TOLERANCE * abs(start_level))]
     if not regressions:
         return None
     total = sum(abs(effect_units(cp)) for cp in regressions)
@@ -189,6 +195,11 @@ def attribute(spec: SignalSpec, series: BucketSeries, points: list[ChangePoint],
     """(blamed suspects best first, releases considered and cleared, verdict, the regression)."""
     reg = summarize_regression(spec, series, points)
     if reg is None:
+        bad = [cp for cp in points if cp.regression]
+        if bad:
+            return [], [], (f"{spec.label} moved the bad way at {', '.join(hhmm(cp.ts) for cp in bad)} but only "
+                            f"back to where the window started ({spec.format(points[0].before)}): "
+                            f"no regression to explain"), None
         return [], [], f"no regression of {spec.label} in this window", None
     first = as_utc(series.ts[0])
     last_regression = max(as_utc(cp.ts) for cp in reg.points)

@@ -128,9 +128,14 @@ LOCALIZE_WINDOW = timedelta(minutes=60)
 
 
 def localized_segments(store: TelemetryStore, spec: D.SignalSpec, start: datetime, end: datetime,
-                       points: list[ChangePoint], filters: dict) -> tuple[list[dict], list[str]]:
-    """Which segments carry the regression: the hour before it against its worst stretch."""
-    regressions = [cp for cp in points if cp.regression]
+                       points: list[ChangePoint], filters: dict,
+                       regressions: list[ChangePoint] | None = None) -> tuple[list[dict], list[str]]:
+    """Which segments carry the regression: the hour before it against its worst stretch.
+
+    `regressions` are the steps attribution explains (default: every bad-direction step).
+    """
+    if regressions is None:
+        regressions = [cp for cp in points if cp.regression]
     if not regressions:
         return [], []
     latency = spec.measure == "latency_ms"
@@ -222,8 +227,8 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     if baseline is None:
         notes.append("no earlier days at the same clock times: compared within the window only")
     segments: list[dict] = []
-    if with_segments:
-        segments, seg_notes = localized_segments(store, spec, start, end, points, filters)
+    if with_segments and reg is not None:
+        segments, seg_notes = localized_segments(store, spec, start, end, points, filters, reg.points)
         notes += seg_notes
     return Investigation(
         signal=spec.name, signal_label=spec.label, start=start, end=end,
