@@ -4,9 +4,10 @@ Reached from the explorer or the regression finder through the URL:
 
     /war-room?new=1&signal=refusal_rate&f_tier=paid&f_language=en
              &start=2025-02-18T13:30:00Z&suspect=prompt:prompt-v7&suspect=index:kb-2025-02-15
-             &title=...&source=explorer
+             &also=task_success_rate&title=...&source=explorer
 
-Only `new=1` is required. `signal` is a signal registry name; `f_<segment>`
+Only `new=1` is required. `signal` is a signal registry name (the key one);
+`also` repeats for other signals that moved; `f_<segment>`
 narrows to one value of a segment (the explorer's filter parameters; with
 several values the first is taken); `start` is when the regression started
 (default: an hour before the data's now); `suspect` repeats; `title` and
@@ -28,7 +29,7 @@ from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS
 from dashboard.core.telemetry import signals as registry
 
-URL_KEYS = ("new", "signal", "start", "suspect", "title", "source")
+URL_KEYS = ("new", "signal", "also", "start", "suspect", "title", "source")
 ALL = "(all)"
 
 
@@ -42,8 +43,13 @@ def url_prefill(segments: list[str]) -> dict:
     except ValueError:
         st.warning(f"Ignored `start={start}` in the link: not an ISO timestamp (e.g. 2025-02-18T13:30:00Z).")
         start_at = None
+    several = [s for s in segments if len(q.get_all(f"f_{s}")) > 1]
+    if several:
+        st.warning("An incident names one value per segment; the link has several for "
+                   + ", ".join(several) + ": the first is used. Change it below if needed.")
     return {
         "signal": signal if signal in VERIFIABLE_SIGNALS else None,
+        "also": [a for a in q.get_all("also") if _known(a) and a != signal],
         "bad_signal": signal if signal and signal not in VERIFIABLE_SIGNALS else None,
         "segments": {s: q.get_all(f"f_{s}")[0] for s in segments if q.get_all(f"f_{s}")},
         "start": start_at,
@@ -96,7 +102,8 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
         st.error("The regression start must be before the data's now "
                  f"({now:%Y-%m-%d %H:%M} UTC): there is nothing to measure after it.")
         return
-    draft = draft_incident(store, signal, chosen or None, window_start, now, suspects=suspects, title=pre["title"])
+    draft = draft_incident(store, signal, chosen or None, window_start, now, suspects=suspects, title=pre["title"],
+                           also_moves=[a for a in pre["also"] if a != signal])
 
     with st.container(border=True):
         st.markdown("**Measured** (baseline: the 3 hours before the start; current: the last 15 minutes)")
@@ -106,15 +113,16 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
         st.markdown(f"Suggested severity **{draft.suggestion.level}**")
         st.caption("  \n".join(f"· {r}" for r in draft.suggestion.reasons))
 
-    fingerprint = f"{signal}|{sorted(chosen.items())}|{window_start:%Y%m%d%H%M}"
-    title = st.text_input("Title", value=draft.title, key=f"new_title_{zlib.crc32(fingerprint.encode())}")
+    # the draft's fields re-prefill when what it was measured on changes
+    fingerprint = zlib.crc32(f"{signal}|{sorted(chosen.items())}|{window_start:%Y%m%d%H%M}".encode())
+    title = st.text_input("Title", value=draft.title, key=f"new_title_{fingerprint}")
     c1, c2, c3 = st.columns(3)
     types = list(ev.INCIDENT_TYPES)
-    kind = c1.selectbox("Type", types, index=types.index(draft.type), key=f"new_type_{zlib.crc32(fingerprint.encode())}",
+    kind = c1.selectbox("Type", types, index=types.index(draft.type), key=f"new_type_{fingerprint}",
                         format_func=lambda t: t.replace("_", " "))
     levels = list(ev.SEVERITIES)
     level = c2.selectbox("Severity", levels, index=levels.index(draft.suggestion.level),
-                         key=f"new_sev_{zlib.crc32(fingerprint.encode())}")
+                         key=f"new_sev_{fingerprint}")
     commander = c3.text_input("Incident commander", value=who() or "", key="new_commander",
                               placeholder="default: you")
     b1, b2 = st.columns([1, 5])
@@ -139,6 +147,14 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
         leave_form(segments, state.id)
     if b2.button("Cancel", key="new_cancel"):
         leave_form(segments)
+
+
+def _known(signal: str) -> bool:
+    try:
+        registry.get(signal)
+    except KeyError:
+        return False
+    return True
 
 
 def _service_name(store, start: datetime, end: datetime) -> str | None:

@@ -170,7 +170,8 @@ def test_picking_a_resolved_incident_shows_its_record(data):
 
 def test_open_a_new_incident_from_an_explorer_link(data):
     at = open_room({"new": "1", "signal": "refusal_rate", "f_tier": "paid", "f_language": "en",
-                    "start": "2025-02-18T13:30:00Z", "suspect": "prompt:prompt-v7"}, name=NAME, pick=None)
+                    "start": "2025-02-18T13:30:00Z", "suspect": "prompt:prompt-v7", "also": "task_success_rate"},
+                   name=NAME, pick=None)
     assert at.selectbox(key="new_signal").value == "refusal_rate"
     assert at.selectbox(key="new_seg_tier").value == "paid"
     assert at.selectbox(key="new_seg_language").value == "en"
@@ -180,7 +181,7 @@ def test_open_a_new_incident_from_an_explorer_link(data):
     assert not at.exception, [e.value for e in at.exception]
     state = Incidents.for_data_dir(data).get("INC-6")
     assert state.segments == {"tier": "paid", "language": "en"}
-    assert state.signals[0] == "refusal_rate" and state.suspects == ["prompt:prompt-v7"]
+    assert state.signals == ["refusal_rate", "task_success_rate"] and state.suspects == ["prompt:prompt-v7"]
     assert state.type == "quality_regression" and state.severity in ("SEV1", "SEV2", "SEV3", "SEV4")
     assert state.window_start.isoformat().startswith("2025-02-18T13:30")
     assert state.opened_by == NAME and state.commander == NAME
