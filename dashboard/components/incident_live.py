@@ -25,7 +25,6 @@ from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak, te
 from dashboard.core.telemetry import signals as registry
 
 REFRESH = timedelta(seconds=5)
-STATUS_ICONS = {"passed": ":material/check_circle:", "soaking": "⏳", "broken": "🔴", "not_started": "⚪"}
 
 
 def plain(text: str) -> str:
@@ -134,8 +133,8 @@ def soak_panel(state: IncidentState, evaluation: SoakEvaluation | None) -> None:
     if evaluation is None or evaluation.status == "not_started":
         st.info("Soak not running: it starts when the incident enters monitoring (or when you start it).")
         return
-    icon = STATUS_ICONS.get(evaluation.status, "")
-    text = f"{icon} {evaluation.summary()} · started {hhmm(evaluation.started_at)} UTC"
+    # plain text: the progress label does not render icon shortcodes
+    text = f"{evaluation.summary()} · started {hhmm(evaluation.started_at)} UTC"
     st.progress(evaluation.progress, text=text)
     st.dataframe(metric_rows(evaluation), hide_index=True, width="stretch", key=f"soak_table_{state.id}")
     lines = [line for m in evaluation.metrics for line in breach_lines(m)]

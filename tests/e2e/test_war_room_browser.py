@@ -54,11 +54,14 @@ def set_name(page, name: str = NAME) -> None:
     wait_for_app(page)
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, last_tab: str | None = "Timeline") -> None:
     """Screenshot of the whole page: Streamlit scrolls inside its own container, so grow the viewport."""
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": 1440, "height": max(1000, min(int(height) + 100, 6000))})
     wait_for_app(page)
+    if last_tab:
+        page.get_by_role("tab", name=last_tab).wait_for(timeout=60_000)  # the room is drawn to its end
+    page.wait_for_timeout(1500)  # grids paint on a canvas after they attach
     screenshot(page, name)
     page.set_viewport_size({"width": 1440, "height": 1000})
 
@@ -90,7 +93,7 @@ def test_open_post_verify_refused_then_closed_after_the_soak(page, room):
     wait_for_app(page)
     page.get_by_text("Suggested severity").wait_for(timeout=60_000)
     set_name(page)
-    shot(page, "war-room-new-incident-form")
+    shot(page, "war-room-new-incident-form", last_tab=None)
     page.get_by_role("button", name="Open incident").click()
     page.get_by_text("opened as Robin Commander").wait_for(timeout=60_000)
     wait_for_app(page)
