@@ -79,6 +79,17 @@ def test_the_demo_incident_opens_live_in_monitoring(page, room):
     progress = page.locator('[data-testid="stProgress"]').first
     assert "soaking" in progress.inner_text()
     shot(page, "war-room-demo-incident")
+
+    # live telemetry arrives (a simulated minute per real second); the open page follows without a reload
+    url_before = page.url
+    subprocess.run([sys.executable, "-m", "dashboard.cli", "simulate", "--data", str(room[1].root), "--live",
+                    "--speed", "60", "--duration", "6", "--flush-every", "2"],
+                   cwd=REPO_ROOT, check=True, capture_output=True, timeout=120)
+    page.get_by_text(re.compile(r"As of 2025-02-18 16:(1[6-9]|2\d)")).wait_for(timeout=30_000)
+    assert page.url == url_before
+    progress = page.locator('[data-testid="stProgress"]').first.inner_text()
+    assert re.search(r"(soaking: \d+% done|soak passed)", progress)
+
     page.goto(f"{url}/war-room?incident=INC-1")
     wait_for_app(page)
     page.locator("h3", has_text="INC-1").wait_for(timeout=60_000)
