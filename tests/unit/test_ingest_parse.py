@@ -81,3 +81,17 @@ def test_zone_words_and_offsets_win_over_the_mapping_zone():
                            "2025/02/18 22:30:00"])
     parsed = parse_timestamp(raw, TimestampSpec(timezone="Asia/Tokyo"))
     assert parsed.values.to_list() == [T, T, T, T]  # the last one is naive: Tokyo time
+
+
+@pytest.mark.parametrize("bad_rows", [[], [0], [4], [0, 1, 2, 3, 4], [1, 3],
+                                      list(range(0, 5000, 2)),     # 2,500 runs: slices
+                                      list(range(0, 10_000, 2))])  # 5,000 runs: filter
+def test_keeping_good_rows_by_slices_or_filter_gives_the_same_rows(bad_rows):
+    from dashboard.core.telemetry.ingest_validate import keep_good_rows
+
+    height = max(5, (max(bad_rows) + 2) if bad_rows else 5)
+    frame = pl.DataFrame({"i": range(height), "s": [f"r{i}" for i in range(height)]})
+    marked = set(bad_rows)
+    bad = pl.Series([i in marked for i in range(height)])
+    kept = keep_good_rows(frame, bad)
+    assert kept.equals(frame.filter(~bad))
