@@ -1,10 +1,14 @@
 -- Every value of every dimension column in scope, with its request count, for
--- filter pickers. Returns: dim, value, requests (most frequent first per dim)
+-- filter pickers. Groups the rows by all dimensions first (a few thousand
+-- combinations), then unpivots that small result instead of every row.
+-- Returns: dim, value, requests (most frequent first per dim)
 -- params: $dims
-SELECT dim, value, count(*) AS requests
-FROM (
-    UNPIVOT (SELECT COLUMNS(lambda c: list_contains($dims, c))::VARCHAR FROM scoped)
-    ON COLUMNS(*) INTO NAME dim VALUE value
+WITH combos AS (
+    SELECT COLUMNS(lambda c: list_contains($dims, c))::VARCHAR, count(*) AS n
+    FROM scoped
+    GROUP BY ALL
 )
+SELECT dim, value, sum(n)::BIGINT AS requests
+FROM (UNPIVOT combos ON COLUMNS(* EXCLUDE (n)) INTO NAME dim VALUE value)
 GROUP BY ALL
 ORDER BY dim, requests DESC

@@ -10,11 +10,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench = p.add_subparsers(dest="bench", required=True)
     from dashboard.cli.bench_ingest import register_ingest_bench
     from dashboard.cli.bench_query import register_query_bench
+    from dashboard.cli.bench_rca import register_rca
 
     register_query_bench(bench)
     register_ingest_bench(bench)
-    try:  # TEMP until bench_rca lands
-        from dashboard.cli.bench_rca import register_rca
-        register_rca(bench)
-    except ImportError:
-        pass
+    register_rca(bench)

@@ -105,3 +105,14 @@ def test_bucket_keeps_series_under_the_point_cap(hours, expected_minutes):
     bucket = choose_bucket(T0, T0 + timedelta(hours=hours))
     assert bucket == timedelta(minutes=expected_minutes)
     assert timedelta(hours=hours) / bucket <= 1500
+
+
+def test_time_range_from_statistics_matches_a_scan_and_falls_back_without_them(tiny_store):
+    from_stats = tiny_store.time_range()
+    scanned = tiny_store.run_sql("time_range_scan").row(0)
+    assert from_stats == (scanned[0], scanned[1], scanned[2]) == (T0 + timedelta(seconds=5),
+                                                                 T0 + timedelta(seconds=130), 6)
+    rows = pl.read_parquet(tiny_store.data.requests / "tiny.parquet")
+    rows.with_columns(pl.col("ts") + timedelta(hours=1)).write_parquet(
+        tiny_store.data.requests / "nostats.parquet", statistics=False)
+    assert tiny_store.time_range() == (T0 + timedelta(seconds=5), T0 + timedelta(hours=1, seconds=130), 12)

@@ -16,7 +16,7 @@ from scipy import stats as sps
 
 from dashboard.core.diagnosis.stats import two_proportion_test, welch_log_test
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 NOISE_ALPHA = 0.01  # many signals are compared at once: keep false alarms rare
 
@@ -99,14 +99,14 @@ def overlap_minutes(store: TelemetryStore, kind: str, start: datetime, end: date
     cancels time-of-day and everything else that changed at the same time.
     """
     column = store.schema.artifact_column(kind)
-    per_minute = store.series(start, end, filters, bucket=timedelta(minutes=1), by=column)
+    per_minute = store.run_sql("version_mix", {}, Scope.of(start, end, filters, by=column))
     if per_minute.is_empty():
         return ()
     shares = per_minute.with_columns(
-        (pl.col("requests") / pl.col("requests").sum().over("bucket")).alias("share"))
-    mixed = (shares.filter(pl.col("share") >= min_share).group_by("bucket").agg(pl.len().alias("versions"))
-             .filter(pl.col("versions") >= 2).sort("bucket"))
-    return tuple(mixed["bucket"].to_list())
+        (pl.col("requests") / pl.col("requests").sum().over("minute")).alias("share"))
+    mixed = (shares.filter(pl.col("share") >= min_share).group_by("minute").agg(pl.len().alias("versions"))
+             .filter(pl.col("versions") >= 2).sort("minute"))
+    return tuple(mixed["minute"].to_list())
 
 
 def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: datetime,

@@ -190,7 +190,7 @@ class TelemetryStore:
             if scope is None:
                 raise ValueError(f"query {name} reads `scoped`: pass a Scope")
             cte, scope_params = self._scope_sql(scope)
-            text, params = f"{cte}\n{text}", {**params, **scope_params}
+            text, params = _with_scope(cte, text), {**params, **scope_params}
         self._ensure_views()
         cursor = self._con.cursor()
         try:
@@ -207,8 +207,13 @@ class TelemetryStore:
     # -- what pages and commands ask ---------------------------------------
 
     def time_range(self) -> tuple[datetime | None, datetime | None, int]:
-        row = self.run_sql("time_range").row(0)
-        return row[0], row[1], int(row[2] or 0)
+        """(first, last, count) of the requests, from file statistics when every file has them."""
+        if not self.data.has_requests():
+            return None, None, 0
+        row = self.run_sql("time_range", {"files": _glob(self.data.requests)}).row(0, named=True)
+        if row["files_without_stats"] or row["first_ts"] is None:
+            row = self.run_sql("time_range_scan").row(0, named=True)
+        return row["first_ts"], row["last_ts"], int(row["requests"] or 0)
 
     def now(self) -> datetime | None:
         """The data's clock: the newest telemetry timestamp."""
@@ -263,6 +268,14 @@ class TelemetryStore:
 def _bucket_params(width: timedelta, origin: datetime, whole_window: bool = False) -> dict:
     # a whole-window bucket gets one extra microsecond so the window's last instant stays in it
     return {"bucket_us": int(width.total_seconds() * 1e6) + int(whole_window), "origin": origin}
+
+
+def _with_scope(cte: str, text: str) -> str:
+    """Prepend the scope CTE, joining a query's own WITH clause if it has one."""
+    body = re.sub(r"^(\s*--[^\n]*\n)*", "", text)
+    if re.match(r"\s*WITH\s", body, re.IGNORECASE):
+        return cte + ",\n" + re.sub(r"^\s*WITH\s", "", body, count=1, flags=re.IGNORECASE)
+    return f"{cte}\n{text}"
 
 
 def _create_empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: dict) -> None:
