@@ -74,7 +74,7 @@ def test_the_demo_incident_opens_live_in_monitoring(page, room):
     url, _ = room
     page.goto(f"{url}/war-room")
     wait_for_app(page)
-    page.get_by_text("As of 2025-02-18 16:14").wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"^As of 2025-02-18 16:14")).wait_for(timeout=60_000)
     assert page.locator("h3", has_text="INC-5").count() == 1
     progress = page.locator('[data-testid="stProgress"]').first
     assert "soaking" in progress.inner_text()
@@ -85,7 +85,7 @@ def test_the_demo_incident_opens_live_in_monitoring(page, room):
     subprocess.run([sys.executable, "-m", "dashboard.cli", "simulate", "--data", str(room[1].root), "--live",
                     "--speed", "60", "--duration", "6", "--flush-every", "2"],
                    cwd=REPO_ROOT, check=True, capture_output=True, timeout=120)
-    page.get_by_text(re.compile(r"As of 2025-02-18 16:(1[6-9]|2\d)")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^As of 2025-02-18 16:(1[6-9]|2\d)")).wait_for(timeout=30_000)
     assert page.url == url_before
     progress = page.locator('[data-testid="stProgress"]').first.inner_text()
     assert re.search(r"(soaking: \d+% done|soak passed)", progress)
