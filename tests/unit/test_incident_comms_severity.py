@@ -113,6 +113,10 @@ def test_update_is_rendered_for_each_audience_from_the_same_facts(incident):
     assert "**Notification triggers:**" in render_update(facts, "compliance")
     with pytest.raises(ValueError, match="unknown audience"):
         render_update(facts, "press")
+    for audience in AUDIENCES:
+        # every non-blank line is a heading or a bullet: consecutive plain lines would merge into one paragraph
+        body = [line for line in render_update(facts, audience).splitlines()[2:] if line.strip()]
+        assert all(line.lstrip().startswith("- ") for line in body), (audience, body)
 
 
 def test_checklist_status_lists_the_playbook_with_marks(incident):

@@ -172,7 +172,7 @@ def render_update(facts: CommsFacts, audience: str) -> str:
         lines = ["**Suspects:** " + (", ".join(f.suspects) if f.suspects else "none identified yet")]
         if f.signals:
             lines.append("**Evidence:**")
-            lines += [f"- {s.signal}: {s.fmt(s.baseline)} → {s.fmt(s.current)}"
+            lines += [f"  - {s.signal}: {s.fmt(s.baseline)} → {s.fmt(s.current)}"
                       + (f" (n={s.sample_size:,})" if s.sample_size else "") for s in f.signals]
         extra = lines
     elif audience == "compliance":
@@ -181,4 +181,6 @@ def render_update(facts: CommsFacts, audience: str) -> str:
                  "**Notification triggers:** " + (
                      "safety or regulatory exposure — assess notification obligations now."
                      if f.severity == "SEV1" else "none triggered at this severity; reassessed at each update.")]
+    # one bullet per line: plain lines joined by single newlines would run together into one paragraph
+    extra = [line if line.startswith(("- ", "  - ")) else f"- {line}" for line in extra]
     return "\n".join(head + ([""] + extra if extra else [])) + "\n"
