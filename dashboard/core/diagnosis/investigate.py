@@ -13,12 +13,12 @@ import numpy as np
 import polars as pl
 
 from dashboard.core.diagnosis import data as D
-from dashboard.core.diagnosis import stats
 from dashboard.core.diagnosis.attribute import Reader, attribute, rollback_plan
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint, ReleaseMark, daily_baseline, \
     find_change_points
 from dashboard.core.diagnosis.evidence import Release
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation
+from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 DEFAULT_WINDOW = timedelta(hours=6)
@@ -93,22 +93,11 @@ def make_reader(store: TelemetryStore, spec: D.SignalSpec, bucket: timedelta, wi
         return shares
 
     def segment_effects(at, filters):
-        windows = [("before", at - SEGMENT_WINDOW, at),
-                   ("after", at + timedelta(minutes=5), min(at + timedelta(minutes=5) + SEGMENT_WINDOW, window_end))]
-        out: dict[tuple[str, str], tuple[float, float]] = {}
-        for dim in schema.segments:
-            totals = D.load_window_totals(store, spec, windows, filters, by=dim)
-            for (label, value), before in totals.items():
-                after = totals.get(("after", value))
-                if label != "before" or not after or before[0] < 30 or after[0] < 30 or value is None:
-                    continue
-                if spec.kind == "rate":
-                    c = stats.two_proportion_test(before[1], before[0], after[1], after[0])
-                    out[(dim, value)] = (c.diff, c.z)
-                else:
-                    c = stats.welch_log_test(*before, *after)
-                    out[(dim, value)] = (math.log(c.ratio), c.t)
-        return out
+        baseline, current = windows_around(at, window_end, int(SEGMENT_WINDOW.total_seconds() // 60))
+        frame = segment_map(store, spec.name, baseline, current, filters)
+        # attribution works on additive effects: points for rates, log ratios for log signals
+        return {(r["dimension"], r["value"]): (math.log1p(r["change"]) if spec.kind == "log" else r["change"],
+                                               r["z"]) for r in frame.iter_rows(named=True)}
 
     return Reader(cohorts, exposure, segment_effects, dict(schema.artifacts))
 
