@@ -7,8 +7,13 @@ st.set_page_config(page_title="AI incident war room", page_icon="🚨", layout="
 pages = [
     st.Page("views/summary.py", title="Impact summary", icon="📊", url_path="summary", default=True),
     st.Page("views/explorer.py", title="Explorer", icon="📈", url_path="explorer"),
+    st.Page("views/root_cause.py", title="Root cause", icon="🔎", url_path="root-cause"),
     st.Page("views/war_room.py", title="War room", icon="🧯", url_path="war-room"),
     st.Page("views/postmortem.py", title="Postmortem", icon="📝", url_path="postmortem"),
     st.Page("views/slos.py", title="SLOs", icon="🎯", url_path="slos"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+# Which page ran last: a page opened from another re-seeds its view from the link (filters.carry_view_state).
+st.session_state["_arrived"] = st.session_state.get("_page") != page.url_path
+st.session_state["_page"] = page.url_path
+page.run()

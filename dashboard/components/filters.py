@@ -12,6 +12,45 @@ from dashboard.core.telemetry.contract import ARTIFACT_KINDS
 RANGE_PRESETS = ("Incident day", "Last 6 h", "Last 24 h", "Whole store", "Custom")
 
 
+def carry_view_state(segments: list[str]) -> None:
+    """On arriving from another page, keep the view (time range, segment filters) the link or that page had.
+
+    The widgets are bound to the URL, but a link between pages (st.page_link) loses
+    the `f_<segment>` parameters: the page left behind unbinds its own filter
+    widgets of the same names as it goes. Their last values are still in the
+    session, so they are handed to this page's widgets before they are drawn; a
+    value the link itself carries wins.
+    """
+    if not st.session_state.get("_arrived", True):
+        return
+    for seg in segments:
+        value = link_values(f"f_{seg}")
+        if value:
+            st.session_state[f"f_{seg}"] = value
+    value = next(iter(link_values("range")), None)
+    if value in RANGE_PRESETS:
+        st.session_state["range"] = value
+    signal = next(iter(link_values("rc_signal")), None)
+    if signal in sig.BY_NAME:
+        st.session_state["rc_signal"] = signal
+
+
+def link_values(key: str) -> list[str]:
+    """A parameter of the link that opened this page, even one the page left behind dropped.
+
+    A link between pages (st.page_link) loses the parameters named like bound widgets
+    of the page it leaves (`signal`, `f_<segment>`); those widgets' values are still in
+    the session on arrival, and they are what the link carried.
+    """
+    values = st.query_params.get_all(key)
+    if values or not st.session_state.get("_arrived"):
+        return values
+    held = st.session_state.get(key)
+    if held is None:
+        return []
+    return [str(v) for v in held] if isinstance(held, (list, tuple)) else [str(held)]
+
+
 def time_range(now: datetime, first: datetime, key: str = "range") -> tuple[datetime, datetime]:
     """A preset range ending at the data's 'now', or a custom one."""
     preset = st.segmented_control("Time range", RANGE_PRESETS, default="Incident day", key=key,

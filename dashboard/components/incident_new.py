@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 import streamlit as st
 
+from dashboard.components.filters import link_values
 from dashboard.components.incident_session import INCIDENT_KEY, flash, who
 from dashboard.core.incident import events as ev
 from dashboard.core.incident.drafting import draft_incident
@@ -36,14 +37,14 @@ ALL = "(all)"
 def url_prefill(segments: list[str]) -> dict:
     """What the link carries, read once when the form first opens."""
     q = st.query_params
-    signal = q.get("signal")
+    signal = next(iter(link_values("signal")), None)
     start = q.get("start")
     try:
         start_at = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None
     except ValueError:
         st.warning(f"Ignored `start={start}` in the link: not an ISO timestamp (e.g. 2025-02-18T13:30:00Z).")
         start_at = None
-    several = [s for s in segments if len(q.get_all(f"f_{s}")) > 1]
+    several = [s for s in segments if len(link_values(f"f_{s}")) > 1]
     if several:
         st.warning("An incident names one value per segment; the link has several for "
                    + ", ".join(several) + ": the first is used. Change it below if needed.")
@@ -51,7 +52,7 @@ def url_prefill(segments: list[str]) -> dict:
         "signal": signal if signal in VERIFIABLE_SIGNALS else None,
         "also": [a for a in q.get_all("also") if _known(a) and a != signal],
         "bad_signal": signal if signal and signal not in VERIFIABLE_SIGNALS else None,
-        "segments": {s: q.get_all(f"f_{s}")[0] for s in segments if q.get_all(f"f_{s}")},
+        "segments": {s: link_values(f"f_{s}")[0] for s in segments if link_values(f"f_{s}")},
         "start": start_at,
         "suspects": [s for s in q.get_all("suspect") if s.strip()],
         "title": q.get("title"),

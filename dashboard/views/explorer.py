@@ -5,9 +5,12 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from dashboard.components import context, filters
+from dashboard.components import context, filters, report_data, root_cause
+from dashboard.components.links import COHORT_TAB, view_params
+from dashboard.components.report_slos import firing_alerts
 from dashboard.components.signal_stack import build_signal_stack
 from dashboard.components.tables import comparison_table
+from dashboard.core.reporting.slo_config import SloConfigError
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
 from dashboard.core.telemetry.query import choose_bucket
@@ -18,7 +21,12 @@ first, _, _ = store.time_range()
 
 st.title("Explorer")
 context.as_of_caption(now)
+try:  # burning SLOs belong on every view of the signals; the SLO page explains a broken SLO file
+    firing_alerts(report_data.slo_statuses(str(store.data.root), now, report_data.slo_stamp(store.data), store))
+except SloConfigError:
+    pass
 
+filters.carry_view_state(list(store.schema.segments))
 start, end = filters.time_range(now, first)
 values = store.dimension_values(start, end)
 chosen_filters = filters.segment_filters(values, store.schema.segments)
@@ -37,7 +45,15 @@ st.caption(f"{int(series['requests'].sum()):,} requests · {bucket.total_seconds
 fig = build_signal_stack(sig.with_signals(series, names), names, releases, kinds)
 st.plotly_chart(fig, width="stretch", key="signal_stack", config={"displaylogo": False})
 
-cohort_tab, before_after_tab, release_tab = st.tabs(["Cohorts by version", "Before / after a release", "Releases"])
+view = view_params(st.query_params.get_all, list(store.schema.segments))
+cause_tab, cohort_tab, before_after_tab, release_tab = st.tabs(
+    ["Root cause", COHORT_TAB, "Before / after a release", "Releases"], key="tab", bind="query-params")
+
+with cause_tab:
+    signal = st.selectbox("What moved?", root_cause.DIAGNOSABLE, key="rc_signal", bind="query-params",
+                          index=root_cause.DIAGNOSABLE.index("refusal_rate"),
+                          format_func=lambda name: sig.get(name).label)
+    root_cause.compact_panel(store, signal, start, end, chosen_filters, view)
 
 with cohort_tab:
     artifact_kinds = list(store.schema.artifacts)

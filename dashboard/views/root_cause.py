@@ -1,0 +1,27 @@
+"""Root cause: when the signal moved, which release did it (with evidence to check), and where."""
+
+import streamlit as st
+
+from dashboard.components import context, filters, root_cause
+from dashboard.components.links import view_params
+from dashboard.core.telemetry import signals as sig
+
+store = context.store()
+now = context.require_data(store)
+first, _, _ = store.time_range()
+
+st.title("Root cause")
+context.as_of_caption(now)
+st.caption("Finds when a signal changed (against the same minutes on previous days, so the daily cycle is not a "
+           "regression), ranks every release in the window by timing, same-minute cohorts, segment exposure and "
+           "rollback response, and names the segments that carry the change.")
+
+filters.carry_view_state(list(store.schema.segments))
+signal = st.selectbox("Signal", root_cause.DIAGNOSABLE, key="rc_signal", bind="query-params",
+                      index=root_cause.DIAGNOSABLE.index("refusal_rate"),
+                      format_func=lambda name: f"{sig.get(name).label} ({name})")
+start, end = filters.time_range(now, first)
+chosen_filters = filters.segment_filters(store.dimension_values(start, end), store.schema.segments)
+view = view_params(st.query_params.get_all, list(store.schema.segments))
+
+root_cause.full_analysis(store, signal, start, end, chosen_filters, view)
