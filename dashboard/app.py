@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="AI incident war room", page_icon="🚨", layout="wide")
+st.set_page_config(page_title="AI incident war room", page_icon=":material/emergency:", layout="wide")
 
 pages = [
-    st.Page("views/summary.py", title="Impact summary", icon="📊", url_path="summary", default=True),
-    st.Page("views/explorer.py", title="Explorer", icon="📈", url_path="explorer"),
-    st.Page("views/root_cause.py", title="Root cause", icon="🔎", url_path="root-cause"),
-    st.Page("views/war_room.py", title="War room", icon="🧯", url_path="war-room"),
-    st.Page("views/postmortem.py", title="Postmortem", icon="📝", url_path="postmortem"),
-    st.Page("views/slos.py", title="SLOs", icon="🎯", url_path="slos"),
+    st.Page("views/summary.py", title="Impact summary", icon=":material/monitoring:", url_path="summary", default=True),
+    st.Page("views/explorer.py", title="Explorer", icon=":material/show_chart:", url_path="explorer"),
+    st.Page("views/root_cause.py", title="Root cause", icon=":material/troubleshoot:", url_path="root-cause"),
+    st.Page("views/war_room.py", title="War room", icon=":material/local_fire_department:", url_path="war-room"),
+    st.Page("views/postmortem.py", title="Postmortem", icon=":material/description:", url_path="postmortem"),
+    st.Page("views/slos.py", title="SLOs", icon=":material/speed:", url_path="slos"),
 ]
 page = st.navigation(pages)
 # Which page ran last: a page opened from another re-seeds its view from the link (filters.carry_view_state).

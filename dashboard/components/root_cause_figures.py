@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 import polars as pl
@@ -20,6 +20,7 @@ from dashboard.core.diagnosis.models import ChangePointResult
 REGRESSION_COLOR = "#dc2626"
 RECOVERY_COLOR = "#16a34a"
 # diverging: blue = better, white = no change, red = worse (oriented by the signal's bad direction)
+CONTEXT_BEFORE = timedelta(hours=3)
 HEAT_SCALE = [[0.0, "#2563eb"], [0.5, "#f8fafc"], [1.0, "#dc2626"]]
 
 
@@ -34,15 +35,20 @@ def regression_window(points: list[ChangePointResult], end: datetime) -> tuple[d
 
 def regression_figure(series: pl.DataFrame, signal: str, releases: pl.DataFrame,
                       points: list[ChangePointResult], end: datetime) -> go.Figure:
-    fig = build_signal_stack(series, [signal], releases, highlight=regression_window(points, end), row_height=260)
+    fig = build_signal_stack(series, [signal], releases, highlight=regression_window(points, end), row_height=300)
     for k, p in enumerate(points):
         color = REGRESSION_COLOR if p.regression else RECOVERY_COLOR
         fig.add_shape(type="line", xref="x", yref="paper", x0=p.ts, x1=p.ts, y0=0, y1=1,
                       line={"color": color, "width": 2}, name=f"change:{p.ts:%H:%M}")
-        fig.add_annotation(x=p.ts, y=0.96 - 0.08 * (k % 2), xref="x", yref="paper", showarrow=False,
+        # one text row per change point: change points minutes apart would print over each other
+        fig.add_annotation(x=p.ts, y=0.97 - 0.09 * (k % 4), xref="x", yref="paper", showarrow=False,
                            xanchor="left", yanchor="top", font={"size": 11, "color": color},
                            bgcolor="rgba(255,255,255,0.85)",
                            text=f"{p.ts:%H:%M} {p.before_text} → {p.after_text}")
+    if points and series.height:
+        # open on the change with context before it; the whole range stays a double-click away
+        first = min(p.ts for p in points) - CONTEXT_BEFORE
+        fig.update_xaxes(range=[max(first, series["bucket"].min()), end])
     return fig
 
 

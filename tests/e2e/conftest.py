@@ -96,5 +96,14 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    # Streamlit scrolls inside its main block, so a "full page" shot is only the viewport:
+    # grow the viewport to the content's height for the shot, then put it back
+    size = page.viewport_size
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll("
+                           "'[data-testid=\"stMain\"], [data-testid=\"stMainBlockContainer\"], section')]"
+                           ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height + 80, size["height"]), 9000)})
+    page.wait_for_timeout(600)  # charts re-lay out to the new size
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path

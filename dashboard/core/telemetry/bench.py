@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Callable
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
 from dashboard.core.telemetry.demo import write_demo
 from dashboard.core.telemetry.query import TelemetryStore
@@ -27,8 +28,14 @@ class QueryTiming:
 def ensure_bench_store(data: DataDir, rows: int) -> TelemetryStore:
     """A demo week sized to about `rows` requests (generated once, reused after)."""
     store = TelemetryStore(data)
-    if store.time_range()[2] < rows * 0.95:
-        write_demo(data, days=7, rps=rows / SECONDS_PER_WEEK_AT_1_RPS)
+    rps = rows / SECONDS_PER_WEEK_AT_1_RPS
+    for _ in range(2):  # the daily and weekly cycles make the first guess short; the second is scaled by it
+        have = store.time_range()[2]
+        if have >= rows * 0.95:
+            break
+        if have:
+            rps *= rows / have
+        write_demo(data, days=7, rps=rps)
         store = TelemetryStore(data)
     return store
 
@@ -48,6 +55,7 @@ def explorer_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], obje
         ("cohort lines by prompt", lambda: store.series(start, now, PAID_ENGLISH, by="prompt_version")),
         ("cohort comparison (prompt)", lambda: cohort_comparison(store, "prompt", start, now, PAID_ENGLISH)),
         ("before/after a release", lambda: before_after(store, last_release, 30, PAID_ENGLISH)),
+        ("root-cause panel (refusal rate)", lambda: investigate(store, "refusal_rate", start, now)),
     ]
 
 
