@@ -30,19 +30,11 @@ def badges(state: IncidentState) -> None:
 
 def suggestion_for(state: IncidentState, store, now: datetime) -> SeveritySuggestion | None:
     """Suggested severity from measured impact on the incident's key signal and segment."""
-    signal = next((s for s in state.signals if _known(s)), None)
+    signal = next((s for s in state.signals if registry.is_known(s)), None)
     start = state.window_start or state.detected_at
     if signal is None or start is None or start >= now:
         return None
     return suggest_severity(impact_measure(store, signal, state.segments or None, start, now))
-
-
-def _known(signal: str) -> bool:
-    try:
-        registry.get(signal)
-    except KeyError:
-        return False
-    return True
 
 
 def severity_panel(state: IncidentState, service: Incidents, store, now: datetime) -> None:

@@ -50,7 +50,7 @@ def url_prefill(segments: list[str]) -> dict:
                    + ", ".join(several) + ": the first is used. Change it below if needed.")
     return {
         "signal": signal if signal in VERIFIABLE_SIGNALS else None,
-        "also": [a for a in q.get_all("also") if _known(a) and a != signal],
+        "also": [a for a in q.get_all("also") if registry.is_known(a) and a != signal],
         "bad_signal": signal if signal and signal not in VERIFIABLE_SIGNALS else None,
         "segments": {s: link_values(f"f_{s}")[0] for s in segments if link_values(f"f_{s}")},
         "start": start_at,
@@ -148,14 +148,6 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
         leave_form(segments, state.id)
     if b2.button("Cancel", key="new_cancel"):
         leave_form(segments)
-
-
-def _known(signal: str) -> bool:
-    try:
-        registry.get(signal)
-    except KeyError:
-        return False
-    return True
 
 
 def _service_name(store, start: datetime, end: datetime) -> str | None:

@@ -1,7 +1,5 @@
 """Explorer: every signal on one time axis with release markers; cohorts; before/after."""
 
-from datetime import timedelta
-
 import polars as pl
 import streamlit as st
 

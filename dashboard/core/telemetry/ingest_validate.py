@@ -24,7 +24,7 @@ from dashboard.core.telemetry.ingest_parse import (
     parse_timestamp,
 )
 from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile
-from dashboard.core.telemetry.mapping import IngestMapping, MappingError, TimestampSpec
+from dashboard.core.telemetry.mapping import MappingError, TimestampSpec
 
 Kind = Literal["timestamp", "string", "float", "int", "bool"]
 QUARANTINE_META = ("source_file", "row_number", "field", "reason")

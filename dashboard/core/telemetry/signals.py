@@ -84,6 +84,10 @@ def get(name: str) -> Signal:
         raise KeyError(f"unknown signal {name!r}; known: {', '.join(BY_NAME)}") from None
 
 
+def is_known(name: str) -> bool:
+    return name in BY_NAME
+
+
 def expression(signal: Signal) -> pl.Expr:
     """The signal's value from one row of counts (a bucket, a cohort or a window)."""
     if signal.kind in ("rate", "mean"):
