@@ -50,8 +50,7 @@ def build_signal_stack(series: pl.DataFrame, names: list[str], releases: pl.Data
     for i, (name, (lo, hi)) in enumerate(zip(names, _domains(rows))):
         signal = sig.get(name)
         axis = "y" if i == 0 else f"y{i + 1}"
-        groups = (series.partition_by(cohort_column, as_dict=True, maintain_order=True).items()
-                  if cohort_column else [((None,), series)])
+        groups = (_on_grid(series, cohort_column) if cohort_column else [((None,), series)])
         for j, (key, part) in enumerate(groups):
             label = key[0] if cohort_column else signal.label
             fig.add_trace(go.Scatter(
@@ -80,6 +79,14 @@ def build_signal_stack(series: pl.DataFrame, names: list[str], releases: pl.Data
         legend={"orientation": "h", "y": 1.06, "x": 0, "font": {"size": 11}},
     )
     return fig
+
+
+def _on_grid(series: pl.DataFrame, cohort_column: str) -> list[tuple[tuple, pl.DataFrame]]:
+    """Each cohort on every bucket of the figure: a bucket a version did not serve is a gap in its line,
+    not a straight segment drawn across the minutes it was rolled back."""
+    grid = series.select("bucket").unique().sort("bucket")
+    return [(key, grid.join(part, on="bucket", how="left"))
+            for key, part in series.partition_by(cohort_column, as_dict=True, maintain_order=True).items()]
 
 
 def release_markers(releases: pl.DataFrame | None, kinds: set[str] | None) -> tuple[list[dict], list[dict]]:

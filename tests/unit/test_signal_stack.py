@@ -54,3 +54,22 @@ def test_cohort_lines_one_trace_per_version():
     s = pl.concat([_series().with_columns(pl.lit(v).alias("prompt_version")) for v in ("prompt-v6", "prompt-v7")])
     fig = build_signal_stack(s, ["refusal_rate"], None, cohort_column="prompt_version")
     assert [t.name for t in fig.data] == ["prompt-v6", "prompt-v7"]
+
+
+def test_a_version_that_did_not_serve_a_bucket_leaves_a_gap_in_its_line():
+    from datetime import datetime, timedelta, timezone
+
+    import polars as pl
+
+    from dashboard.components.signal_stack import build_signal_stack
+
+    t0 = datetime(2025, 2, 18, 13, 0, tzinfo=timezone.utc)
+    buckets = [t0 + timedelta(minutes=m) for m in range(4)]
+    frame = pl.DataFrame({"bucket": buckets + buckets[1:3],
+                          "prompt_version": ["v6"] * 4 + ["v7"] * 2,
+                          "refusal_rate": [0.04, None, None, 0.05, 0.19, 0.18]})
+    # v6 served only the first and last bucket: its rows for the middle ones are missing, not null
+    frame = frame.filter(~((pl.col("prompt_version") == "v6") & pl.col("refusal_rate").is_null()))
+    fig = build_signal_stack(frame, ["refusal_rate"], cohort_column="prompt_version")
+    v6 = next(t for t in fig.data if t.name == "v6")
+    assert list(v6.y) == [0.04, None, None, 0.05] and v6.connectgaps is False
