@@ -221,8 +221,10 @@ def exposure_evidence(release: Release, reg: Regression, shares: dict[tuple[str,
     full = [s for s in shares.values()]
     if full and min(full) >= 0.5:
         return Evidence(kind="exposure", score=0.0,
-                        text=f"{release.version} served every segment after the release (at least "
-                             f"{100 * min(full):.0f}% of each), so exposure cannot separate it",
+                        text=(f"{release.version} served all traffic in every segment after the release"
+                              if min(full) >= 0.995 else
+                              f"{release.version} served every segment after the release (at least "
+                              f"{100 * min(full):.0f}% of each)") + ", so exposure cannot separate it",
                         numbers={"min_share": min(full)})
     return Evidence(kind="exposure", score=0.0, text="exposure by segment not informative",
                     numbers={})
