@@ -13,6 +13,7 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.telemetry.ingest import SchemaConflict, ingest_requests
 from dashboard.core.telemetry.mapping import load_mapping
+from dashboard.core.telemetry.query import TelemetryStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
 SAMPLE_CSV = FIXTURES / "sample_requests.csv"
@@ -111,8 +112,36 @@ def test_same_segments_in_another_order_are_not_a_conflict(tmp_path):
     first = ingest_requests([SAMPLE_CSV], data, load_mapping(MAPPING))
     reordered = tmp_path / "reordered.toml"
     reordered.write_text(MAPPING.read_text().replace('["region", "plan", "language"]', '["language", "region", "plan"]'))
-    second = ingest_requests([SAMPLE_CSV], data, load_mapping(reordered))
+    later = tmp_path / "later.csv"  # new requests: the same ones again would be duplicates
+    later.write_text(SAMPLE_CSV.read_text().replace(",r-0", ",s-0"))
+    second = ingest_requests([later], data, load_mapping(reordered))
     assert stored_of(second).columns == stored_of(first).columns
+
+
+def test_a_request_sent_twice_is_kept_once_and_the_copy_is_quarantined(tmp_path):
+    data = DataDir(tmp_path / "data")
+    first = ingest_requests([SAMPLE_CSV], data, load_mapping(MAPPING))
+    # the same export again, plus one new request that repeats inside the new file
+    again = tmp_path / "again.csv"
+    lines = SAMPLE_CSV.read_text().splitlines()
+    extra = lines[1].replace("2025-02-18T13:21:00Z,r-0001", "2025-02-18T13:59:00Z,n-0001")
+    again.write_text("\n".join(lines + [extra, extra]) + "\n")
+    second = ingest_requests([again], data, load_mapping(MAPPING))
+
+    assert second.rows == first.rows + 2
+    assert second.accepted == 1  # only the new request
+    assert second.accepted + second.quarantined == second.rows
+    quarantine = quarantine_of(second)
+    stored_dupes = quarantine.filter(pl.col("reason").str.contains("already in the store"))
+    assert stored_dupes.height == first.accepted and set(stored_dupes["field"]) == {"request_id"}
+    repeat = quarantine.filter(pl.col("reason").str.starts_with("request_id: repeats"))
+    # data rows count from 1 after the header: the two copies of n-0001 are rows len(lines) and len(lines) + 1
+    assert repeat["row_number"].to_list() == [len(lines) + 1]
+    assert repeat["reason"][0] == f"request_id: repeats {again} row {len(lines)}, which is kept"
+    # rows the contract rejected are still rejected for their own reason, not as duplicates
+    assert quarantine.height - stored_dupes.height - repeat.height == first.quarantined
+    store = TelemetryStore(data)
+    assert store.time_range()[2] == first.accepted + 1
 
 
 def test_jsonl_row_numbers_are_line_numbers_and_broken_lines_are_quarantined(tmp_path):
@@ -171,7 +200,8 @@ def test_gzipped_jsonl_keeps_its_line_numbers(tmp_path):
 
 def test_gzipped_csv_and_several_files_reconcile(tmp_path):
     gz = tmp_path / "sample_requests.csv.gz"
-    gz.write_bytes(gzip.compress(SAMPLE_CSV.read_bytes()))
+    # the same export twice, the second compressed and with its own request ids
+    gz.write_bytes(gzip.compress(SAMPLE_CSV.read_bytes().replace(b",r-0", b",g-0")))
     summary = ingest_requests([SAMPLE_CSV, gz], DataDir(tmp_path / "data"), load_mapping(MAPPING))
 
     assert summary.rows == 40

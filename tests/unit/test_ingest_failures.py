@@ -63,8 +63,10 @@ def test_crash_at_the_final_rename_leaves_the_store_as_it_was(tmp_path, monkeypa
         return real_replace(src, dst)
 
     monkeypatch.setattr(datadir_module.os, "replace", fail_on_requests)
+    later = tmp_path / "later.jsonl"  # new requests (the same ones again would all be duplicates)
+    later.write_text(SAMPLE_JSONL.read_text().replace('"j-', '"k-'))
     with pytest.raises(IngestError, match="disk full"):
-        ingest_requests([SAMPLE_JSONL], data)
+        ingest_requests([later], data)
     after = {p: p.read_bytes() for p in data.root.rglob("*") if p.is_file()}
     assert after == before  # no new request file, quarantine file removed, no tmp file left behind
 

@@ -22,6 +22,7 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_text
 from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema
+from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
 from dashboard.core.telemetry.ingest_read import UnreadableFile, read_source
 from dashboard.core.telemetry.ingest_validate import (
     RELEASE_RULES,
@@ -220,6 +221,8 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
     spec = request_spec(schema, effective) if kind == "requests" else release_spec(schema, effective)
     began = time.perf_counter()
     results = _validate_all(paths, spec, mapping_name)
+    if kind == "requests":
+        results = drop_duplicate_requests(results, data_dir)
     validated = time.perf_counter()
     if dry_run:
         quarantine_path, written = None, None

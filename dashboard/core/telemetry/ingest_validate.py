@@ -104,6 +104,7 @@ class FileResult:
     quarantined: pl.DataFrame
     ignored_columns: list[str]
     missing_columns: list[str]
+    accepted_rows: pl.Series | None = None  # the source row number of each accepted row
 
     def summary(self) -> dict:
         return {
@@ -235,6 +236,7 @@ def validate_file(source: SourceFile, spec: TableSpec, defaults: dict[str, pl.Se
         quarantined=quarantined,
         ignored_columns=[c for c in frame.columns if c not in used],
         missing_columns=[name for name, column in resolved.items() if column is None and name not in spec.defaults],
+        accepted_rows=source.row_numbers.filter(~bad) if checks else source.row_numbers,
     )
 
 
