@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "incident",
     "investigate",
     "simulate",
+    "compact",
 )
 
 

@@ -18,6 +18,12 @@ def register_query_bench(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 
+    c = bench.add_parser("compact", help="an explorer view over many live slices, before and after compaction")
+    c.add_argument("--data", default=None, help="scratch folder (default: a new temporary one)")
+    c.add_argument("--minutes", type=int, default=60, help="simulated minutes written as slices")
+    c.add_argument("--slice-seconds", type=float, default=5.0, help="simulated seconds per slice file")
+    c.set_defaults(func=run_compact)
+
 
 def run(args: argparse.Namespace) -> int:
     from dashboard.core.telemetry.bench import run_query_bench
@@ -32,4 +38,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"{q['name']:32s} {q['cold_s']:8.3f} {q['warm_median_s']:8.3f}")
     print(f"{'whole page view':32s} {result['page_cold_s']:8.3f} {result['page_warm_median_s']:8.3f}")
     print(f"{'repeat view (result cache)':32s} {'':8s} {result['page_repeat_view_median_s']:8.3f}")
+    return 0
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from dashboard.core.telemetry.bench import run_compaction_bench
+
+    root = args.data or tempfile.mkdtemp(prefix="warroom-compact-bench-")
+    result = run_compaction_bench(DataDir.at(root), minutes=args.minutes, slice_seconds=args.slice_seconds)
+    print(json.dumps(result, indent=2))
     return 0

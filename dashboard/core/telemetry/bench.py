@@ -97,3 +97,32 @@ def run_query_bench(data: DataDir, rows: int = 10_000_000, repeats: int = 5) -> 
         "page_cold_s": sum(t.cold_s for t in timings),
         "page_warm_median_s": statistics.median(whole),
     }
+
+
+def run_compaction_bench(data: DataDir, minutes: int = 60, slice_seconds: float = 5.0, repeats: int = 3) -> dict:
+    """An explorer page view over a store whose last `minutes` arrived as live slices, before and after compaction.
+
+    `data` should be a scratch folder: a one-day demo store is written there first.
+    """
+    from datetime import timedelta
+
+    from dashboard.core.telemetry import live
+    from dashboard.core.telemetry.compact import compact_live_files
+
+    write_demo(data, days=1, rps=10)
+    live.append_minutes(data, minutes, chunk=timedelta(seconds=slice_seconds))
+    live.append_minutes(data, 1, chunk=timedelta(minutes=1))  # the block being written stays in slices
+
+    def page_view() -> tuple[int, float]:
+        store = TelemetryStore(data, cache=False)
+        queries = explorer_queries(store)
+        files = len(list(data.requests.glob("*.parquet")))
+        return files, statistics.median(_page_runs(queries, repeats))
+
+    before_files, before = page_view()
+    merged = compact_live_files(data)
+    after_files, after = page_view()
+    return {"rows": TelemetryStore(data).time_range()[2], "slice_seconds": slice_seconds, "minutes": minutes,
+            "before": {"files": before_files, "page_warm_median_s": before},
+            "after": {"files": after_files, "page_warm_median_s": after},
+            "blocks_merged": len(merged), "speedup": before / after if after else None}

@@ -22,10 +22,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.telemetry.compact import LIVE_PREFIX, compact_live_files
 from dashboard.core.telemetry.demo import DEFAULT_SEED, week
 from dashboard.core.telemetry.demo.engine import generate_window
 
-FILE_PREFIX = "live-"
+FILE_PREFIX = LIVE_PREFIX  # compaction recognizes the slices by it
 DEFAULT_RPS = 10.0
 # one file per this much simulated time at most when appending in bulk
 BULK_CHUNK = timedelta(hours=1)
@@ -137,11 +138,12 @@ def append_minutes(data: DataDir, minutes: float, **kwargs) -> list[Slice]:
 def run_live(data: DataDir, *, speed: float = 1.0, duration_s: float = 600.0, flush_every_s: float = 5.0,
              seed: int | None = None, rps: float | None = None,
              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-             on_slice: Callable[[Slice], None] | None = None) -> list[Slice]:
+             on_slice: Callable[[Slice], None] | None = None, compact: bool = True) -> list[Slice]:
     """Append telemetry in real time for `duration_s` seconds: `speed` simulated seconds per real second.
 
     A slice is written every `flush_every_s` real seconds (fewer, larger files);
-    the simulated clock never runs ahead of the real one times `speed`.
+    the simulated clock never runs ahead of the real one times `speed`. With
+    `compact`, each finished ten-minute block of slices is merged into one file.
     """
     if not speed > 0:
         raise LiveError(f"--speed must be positive, got {speed}")
@@ -155,12 +157,17 @@ def run_live(data: DataDir, *, speed: float = 1.0, duration_s: float = 600.0, fl
     began = clock()
     slices: list[Slice] = []
     elapsed = 0.0
+    last_block: datetime | None = None
     while elapsed < duration_s:
         sleep(min(flush_every_s, duration_s - elapsed))
         elapsed = min(clock() - began, duration_s)
         target = sim_origin + timedelta(seconds=elapsed * speed)
         if target > cursor:
             piece = write_slice(data, cursor, target, generator)
+            block = cursor.replace(minute=cursor.minute - cursor.minute % 10, second=0, microsecond=0)
+            if compact and last_block is not None and block != last_block:
+                compact_live_files(data)  # the first slice of a new ten-minute block: the ones before are final
+            last_block = block
             cursor = target
             if piece.path is not None:
                 slices.append(piece)

@@ -26,6 +26,7 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
 
 QUERIES_DIR = Path(__file__).resolve().parents[3] / "queries"
@@ -119,15 +120,22 @@ class TelemetryStore:
     # -- plumbing ---------------------------------------------------------
 
     def _ensure_views(self) -> None:
-        """(Re)create the views when files first appear (an empty store has no glob to read)."""
-        state = (self.data.has_requests(), any(self.data.releases.glob("*.parquet")))
+        """(Re)create the views when the file listing changes.
+
+        The requests view reads an explicit file list, not a glob: while an hour of
+        live slices is being compacted, the listing shows the merged file and hides
+        the slices it holds (compact.request_files), so no row is counted twice.
+        """
+        files = tuple(str(p.resolve()) for p in request_files(self.data.requests))
+        state = (files, any(self.data.releases.glob("*.parquet")))
         if state == self._views_have_files:
             return
         with self._lock:
             con = self._con
             if state[0]:
+                listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
                 con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT * FROM read_parquet("
-                            f"'{_glob(self.data.requests)}', union_by_name = true)")
+                            f"[{listed}], union_by_name = true)")
             else:
                 _create_empty_table(con, "_empty_requests", self.schema.request_schema())
                 con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
@@ -191,12 +199,21 @@ class TelemetryStore:
                 raise ValueError(f"query {name} reads `scoped`: pass a Scope")
             cte, scope_params = self._scope_sql(scope)
             text, params = _with_scope(cte, text), {**params, **scope_params}
-        self._ensure_views()
-        cursor = self._con.cursor()
-        try:
-            result = cursor.sql(text, params=params).pl()
-        finally:
-            cursor.close()
+        while True:
+            self._ensure_views()
+            listed = self._views_have_files
+            cursor = self._con.cursor()
+            try:
+                result = cursor.sql(text, params=params).pl()
+                break
+            except duckdb.IOException:
+                # a file listed a moment ago was compacted away: rerun on the new listing;
+                # an unreadable file that is still listed is a real error
+                self._ensure_views()
+                if self._views_have_files == listed:
+                    raise
+            finally:
+                cursor.close()
         if self._cache_enabled:
             with self._lock:
                 self._cache[key] = result
@@ -210,7 +227,14 @@ class TelemetryStore:
         """(first, last, count) of the requests, from file statistics when every file has them."""
         if not self.data.has_requests():
             return None, None, 0
-        row = self.run_sql("time_range", {"files": _glob(self.data.requests)}).row(0, named=True)
+        while True:  # the file list is a parameter here: list again while compaction moves files
+            files = [str(p.resolve()) for p in request_files(self.data.requests)]
+            try:
+                row = self.run_sql("time_range", {"files": files}).row(0, named=True)
+                break
+            except duckdb.IOException:
+                if [str(p.resolve()) for p in request_files(self.data.requests)] == files:
+                    raise
         if row["files_without_stats"] or row["first_ts"] is None:
             row = self.run_sql("time_range_scan").row(0, named=True)
         return row["first_ts"], row["last_ts"], int(row["requests"] or 0)
