@@ -13,26 +13,56 @@ RANGE_PRESETS = ("Incident day", "Last 6 h", "Last 24 h", "Whole store", "Custom
 
 
 def carry_view_state(segments: list[str]) -> None:
-    """On arriving from another page, keep the view (time range, segment filters) the link or that page had.
+    """On arriving from another page, keep the view (time range, segment filters, signal) the link carried.
 
     The widgets are bound to the URL, but a link between pages (st.page_link) loses
-    the `f_<segment>` parameters: the page left behind unbinds its own filter
-    widgets of the same names as it goes. Their last values are still in the
-    session, so they are handed to this page's widgets before they are drawn; a
-    value the link itself carries wins.
+    the parameters named like bound widgets of the page it leaves (`f_<segment>`,
+    `range`): that page unbinds them as it goes. Their last values are still in
+    the session, so they are handed to this page's widgets before they are drawn,
+    and written back into the URL on an immediate rerun (in the arrival run the old
+    page's bindings still own them), so the address bar names the view again.
     """
+    for key, value in st.session_state.pop("_url_pending", {}).items():
+        st.query_params[key] = value
     if not st.session_state.get("_arrived", True):
         return
+    carried: dict[str, list[str] | str] = {}
     for seg in segments:
         value = link_values(f"f_{seg}")
         if value:
-            st.session_state[f"f_{seg}"] = value
-    value = next(iter(link_values("range")), None)
-    if value in RANGE_PRESETS:
-        st.session_state["range"] = value
-    signal = next(iter(link_values("rc_signal")), None)
-    if signal in sig.BY_NAME:
-        st.session_state["rc_signal"] = signal
+            carried[f"f_{seg}"] = value
+    preset = next(iter(link_values("range")), None)
+    if preset in RANGE_PRESETS:
+        carried["range"] = preset
+    for key, value in carried.items():
+        st.session_state[key] = value
+    missing = {k: v for k, v in carried.items() if k not in st.query_params}
+    if missing:
+        st.session_state["_url_pending"] = missing
+        st.session_state["_arrived"] = False
+        st.rerun()
+
+
+def signal_picker(label: str, options: list[str], default: str = "refusal_rate",
+                  key: str = "signal_pick") -> str:
+    """A signal, kept in the URL as `signal=<stable name>`.
+
+    Not a bound widget on purpose: a bound selectbox writes its display label into
+    the URL (not the snake_case name), and a link to a page with a bound widget of
+    the same name loses the parameter. The URL is read on arrival and written on change.
+    """
+    wanted = st.query_params.get("signal")
+    held = st.session_state.get(key)
+    if wanted in options and (st.session_state.get("_arrived", True) or held not in options):
+        held = wanted  # arriving: the link decides
+    elif held not in options:
+        held = default if default in options else options[0]
+    # assigned on every run: a same-named widget of the page left behind does not hand its value over
+    st.session_state[key] = held
+    picked = st.selectbox(label, options, key=key, format_func=lambda name: f"{sig.get(name).label} ({name})")
+    if st.query_params.get("signal") != picked:
+        st.query_params["signal"] = picked
+    return picked
 
 
 def link_values(key: str) -> list[str]:

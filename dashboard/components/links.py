@@ -33,7 +33,7 @@ def cohort_params(view: dict[str, list[str]], artifact: str) -> dict[str, list[s
 
 
 def root_cause_params(view: dict[str, list[str]], signal: str) -> dict[str, list[str]]:
-    return {**view, "rc_signal": [signal]}
+    return {**view, "signal": [signal]}
 
 
 def _iso(ts: datetime) -> str:

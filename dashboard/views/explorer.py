@@ -48,9 +48,7 @@ cause_tab, cohort_tab, before_after_tab, release_tab = st.tabs(
     ["Root cause", COHORT_TAB, "Before / after a release", "Releases"], key="tab", bind="query-params")
 
 with cause_tab:
-    signal = st.selectbox("What moved?", root_cause.DIAGNOSABLE, key="rc_signal", bind="query-params",
-                          index=root_cause.DIAGNOSABLE.index("refusal_rate"),
-                          format_func=lambda name: sig.get(name).label)
+    signal = filters.signal_picker("What moved?", root_cause.DIAGNOSABLE)
     root_cause.compact_panel(store, signal, start, end, chosen_filters, view)
 
 with cohort_tab:

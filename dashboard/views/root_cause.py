@@ -17,9 +17,7 @@ st.caption("Finds when a signal changed (against the same minutes on previous da
            "rollback response, and names the segments that carry the change.")
 
 filters.carry_view_state(list(store.schema.segments))
-signal = st.selectbox("Signal", root_cause.DIAGNOSABLE, key="rc_signal", bind="query-params",
-                      index=root_cause.DIAGNOSABLE.index("refusal_rate"),
-                      format_func=lambda name: f"{sig.get(name).label} ({name})")
+signal = filters.signal_picker("Signal", root_cause.DIAGNOSABLE)
 start, end = filters.time_range(now, first)
 chosen_filters = filters.segment_filters(store.dimension_values(start, end), store.schema.segments)
 view = view_params(st.query_params.get_all, list(store.schema.segments))

@@ -48,7 +48,7 @@ def test_support_bot_regression_ranks_the_prompt_then_the_index(demo_data, monke
 
 def test_tool_degradation_blames_no_release(demo_data, monkeypatch):
     at = open_page(demo_data, monkeypatch, "views/root_cause.py")
-    at.selectbox(key="rc_signal").set_value("tool_error_rate")
+    at.selectbox(key="signal_pick").set_value("tool_error_rate")
     at.segmented_control(key="range").set_value("Whole store").run()
     assert not at.exception
     assert any("No release explains this" in e.value for e in at.error)

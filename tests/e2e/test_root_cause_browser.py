@@ -27,7 +27,8 @@ def test_root_cause_page_marks_the_change_and_opens_the_cohort_comparison(page, 
     page.wait_for_url("**/explorer?**", timeout=30_000)
     page.get_by_text("overlapping minutes compared").wait_for(timeout=60_000)
     assert page.get_by_role("tab", name="Cohorts by version").get_attribute("aria-selected") == "true"
-    # the same view: the filters came along with the link
+    # the same view: the filters came along with the link, and the address bar names them again
+    page.wait_for_url(lambda url: "f_language=en" in url and "f_tier=paid" in url, timeout=30_000)
     filters = page.locator('[data-testid="stMultiSelect"]')
     assert "paid" in filters.nth(1).inner_text() and "en" in filters.nth(2).inner_text()
     screenshot(page, "explorer-cohorts-from-root-cause")
@@ -50,7 +51,7 @@ def test_an_incident_opens_prefilled_from_the_finding(page, app_url):
 
 
 def test_the_explorer_panel_opens_the_full_analysis_of_the_same_signal(page, app_url):
-    page.goto(f"{app_url}/explorer?f_tier=paid&f_language=en&rc_signal=task_success_rate")
+    page.goto(f"{app_url}/explorer?f_tier=paid&f_language=en&signal=task_success_rate")
     wait_for_app(page)
     page.get_by_text("is the most likely cause").first.wait_for(timeout=60_000)
     page.get_by_role("link", name="Full root-cause analysis").click()
@@ -58,5 +59,6 @@ def test_the_explorer_panel_opens_the_full_analysis_of_the_same_signal(page, app
     page.get_by_role("heading", name="Suspects").wait_for(timeout=60_000)
     signal = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"] input').first.input_value()
     assert "task_success_rate" in signal
+    page.wait_for_url(lambda url: "signal=task_success_rate" in url and "f_tier=paid" in url, timeout=30_000)
     filters = page.locator('[data-testid="stMultiSelect"]')
     assert "paid" in filters.nth(1).inner_text() and "en" in filters.nth(2).inner_text()

@@ -37,7 +37,7 @@ def test_view_params_carry_range_and_every_filter_value():
     view = view_params(lambda k: url.get(k, []), ["tier", "language"])
     assert view == {"range": ["Custom"], "range_from": ["2025-02-18 10:00"], "f_language": ["en", "de"]}
     assert cohort_params(view, "prompt")["cohort"] == ["prompt"]
-    assert root_cause_params(view, "task_success_rate")["rc_signal"] == ["task_success_rate"]
+    assert root_cause_params(view, "task_success_rate")["signal"] == ["task_success_rate"]
     assert cohort_params(view, "prompt")["f_language"] == ["en", "de"]
 
 
