@@ -91,3 +91,18 @@ def offer_incidents(offers: list[SloStatus]) -> None:
                 page_link(st, "views/war_room.py", "Open an incident for it", ":material/add_alert:", params)
             else:
                 st.markdown(f"[Open an incident for it](war-room?{urlencode(params)})")
+
+
+def slo_status_line(statuses: list[SloStatus]) -> None:
+    """One line for pages about something else: how many SLOs are in each state, and a link to them all."""
+    if not statuses:
+        return
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status.state] = counts.get(status.state, 0) + 1
+    parts = [f":{STATE_COLORS.get(state, 'gray')}[{n} {STATE_WORDS.get(state, state).lower()}]"
+             for state, n in sorted(counts.items(), key=lambda kv: list(STATE_WORDS).index(kv[0])
+                                    if kv[0] in STATE_WORDS else 99)]
+    text, link = st.columns([5, 1], vertical_alignment="center")
+    text.markdown("**SLOs** · " + " · ".join(parts))
+    page_link(link, "views/slos.py", "Burn rates", ":material/speed:", {})

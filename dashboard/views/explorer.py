@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard.components import context, filters, report_data, root_cause
 from dashboard.components.links import COHORT_TAB, view_params
-from dashboard.components.report_slos import firing_alerts
+from dashboard.components.report_slos import firing_alerts, slo_status_line
 from dashboard.components.signal_stack import build_signal_stack
 from dashboard.components.tables import comparison_table
 from dashboard.core.reporting.slo_config import SloConfigError
@@ -19,8 +19,10 @@ first, _, _ = store.time_range()
 
 st.title("Explorer")
 context.as_of_caption(now)
-try:  # burning SLOs belong on every view of the signals; the SLO page explains a broken SLO file
-    firing_alerts(report_data.slo_statuses(str(store.data.root), now, report_data.slo_stamp(store.data), store))
+try:  # SLO state belongs on every view of the signals; the SLO page explains a broken SLO file
+    statuses = report_data.slo_statuses(str(store.data.root), now, report_data.slo_stamp(store.data), store)
+    slo_status_line(statuses)
+    firing_alerts(statuses)
 except SloConfigError:
     pass
 

@@ -63,3 +63,6 @@ def test_explorer_panel_names_the_suspects_and_links_onward(demo_data, monkeypat
     assert "**regression** at **13:30**" in shown
     labels = [link.proto.label for link in at.get("page_link")]
     assert "Full root-cause analysis" in labels and "Open an incident from this" in labels
+    # SLO state is on the explorer too: the demo's week spent several budgets (refusals, deflection, ...)
+    slo_line = next(m.value for m in at.markdown if m.value.startswith("**SLOs** · "))
+    assert "budget spent" in slo_line and "Burn rates" in labels
