@@ -21,6 +21,7 @@ from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.diagnosis.models import Investigation, Suspect
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.compare import moved_with
 from dashboard.core.telemetry.query import TelemetryStore
 
 # the signals the finder can diagnose, in the explorer's order (traffic volume has no "bad direction")
@@ -42,6 +43,20 @@ def cached_investigation(root: str, files: tuple, signal: str, start: datetime, 
 def cached_segment_map(root: str, files: tuple, signal: str, baseline: tuple, current: tuple, filters: tuple,
                        _store: TelemetryStore) -> pl.DataFrame:
     return segment_map(_store, signal, baseline, current, {k: list(v) for k, v in filters})
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_moved_with(root: str, files: tuple, signal: str, at: datetime, filters: tuple,
+                      _store: TelemetryStore) -> list[str]:
+    return moved_with(_store, signal, at, {k: list(v) for k, v in filters})
+
+
+def incident_params(store: TelemetryStore, inv: Investigation, source: str) -> dict[str, list[str]]:
+    """The war room's 'open an incident' link, with the other signals that got worse at the same time."""
+    regressions = [p for p in inv.change_points if p.regression]
+    also = (cached_moved_with(str(store.data.root), store.files_version(), inv.signal, regressions[0].ts,
+                              _frozen(inv.filters), store) if regressions else [])
+    return new_incident_params(inv, source=source, also=also)
 
 
 def run(store: TelemetryStore, signal: str, start: datetime, end: datetime,
@@ -90,7 +105,7 @@ def compact_panel(store: TelemetryStore, signal: str, start: datetime, end: date
               root_cause_params(view, signal))
     if any(p.regression for p in inv.change_points):
         page_link(c2, "views/war_room.py", "Open an incident from this", ":material/add_alert:",
-                  new_incident_params(inv, source="explorer"))
+                  incident_params(store, inv, source="explorer"))
 
 
 def full_analysis(store: TelemetryStore, signal: str, start: datetime, end: datetime,
@@ -99,7 +114,7 @@ def full_analysis(store: TelemetryStore, signal: str, start: datetime, end: date
     verdict_block(inv)
     if any(p.regression for p in inv.change_points):
         page_link(st, "views/war_room.py", "Open an incident from this finding", ":material/add_alert:",
-                  new_incident_params(inv, source="root-cause"))
+                  incident_params(store, inv, source="root-cause"))
 
     series = sig.with_signals(store.series(start, end, filters), [signal])
     releases = store.releases(start, end)

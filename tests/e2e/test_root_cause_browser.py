@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.e2e.conftest import screenshot, wait_for_app
@@ -39,6 +41,7 @@ def test_an_incident_opens_prefilled_from_the_finding(page, app_url):
     wait_for_app(page)
     page.get_by_role("link", name="Open an incident from this finding").click()
     page.wait_for_url("**/war-room?**", timeout=30_000)
+    assert "also=task_success_rate" in page.url and "also=quality_score" in page.url  # what moved with it
     page.get_by_text("Open an incident", exact=True).first.wait_for(timeout=60_000)
     page.get_by_text("Suggested severity").wait_for(timeout=60_000)
     picked = page.eval_on_selector_all('[data-testid="stMain"] [data-testid="stSelectbox"] input',
@@ -47,6 +50,7 @@ def test_an_incident_opens_prefilled_from_the_finding(page, app_url):
     assert picked["Tier"] == "paid" and picked["Language"] == "en" and picked["Type"] == "quality regression"
     assert page.get_by_label("Suspects (comma-separated, e.g. prompt:prompt-v7)").input_value() == (
         "prompt:prompt-v7, index:kb-2025-02-15")
+    page.get_by_text(re.compile(r"^task success \(deflection\) \d")).first.wait_for(timeout=30_000)
     screenshot(page, "war-room-new-from-root-cause")
 
 

@@ -74,3 +74,18 @@ def test_compare_direction_and_tests_on_hand_made_counts():
     assert better.beyond_noise and not better.worse
     empty = compare(refusal, {"refused": 0, "requests": 0}, {"refused": 1, "requests": 10})
     assert empty.p_value is None and not empty.beyond_noise
+
+
+def test_signals_that_moved_with_a_regression_are_named_worst_first(store):
+    from datetime import datetime, timezone
+
+    from dashboard.core.telemetry.compare import moved_with
+
+    at = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)
+    moved = moved_with(store, "refusal_rate", at, {"tier": ["paid"], "language": ["en"]})
+    assert moved[:2] == ["task_success_rate", "quality_score"]  # deflection fell by more than quality
+    assert "refusal_rate" not in moved and "requests" not in moved
+    assert not any(name.startswith("latency") for name in moved)  # latency barely moved on the incident day
+    # the tool outage: errors and fallbacks went up with tool errors; nothing about quality of answers
+    tool = moved_with(store, "tool_error_rate", datetime(2025, 2, 15, 16, 0, tzinfo=timezone.utc))
+    assert {"error_rate", "fallback_rate"} <= set(tool) and "refusal_rate" not in tool

@@ -156,3 +156,19 @@ def before_after(store: TelemetryStore, at: datetime, minutes: int = 30, filters
         return pl.DataFrame()
     chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS])]
     return comparisons_frame([compare(s, rows["before"], rows["after"]) for s in chosen])
+
+
+def moved_with(store: TelemetryStore, signal: str, at: datetime, filters: dict | None = None,
+               minutes: int = 30) -> list[str]:
+    """Other signals that got worse beyond noise across `at` (the hour around a regression), largest change first.
+
+    An incident opened on refusals should also be verified on what users felt
+    with them (deflection, quality): these are proposed alongside.
+    """
+    frame = before_after(store, at, minutes, filters)
+    if frame.is_empty():
+        return []
+    moved = frame.filter(pl.col("worse") & pl.col("beyond_noise") & (pl.col("signal") != signal)
+                         & (pl.col("signal") != "requests"))
+    # all of them are beyond noise; "worst" is the largest relative change
+    return moved.sort(pl.col("relative").abs(), descending=True, nulls_last=True)["signal"].to_list()
