@@ -34,13 +34,28 @@ def carry_view_state(segments: list[str]) -> None:
     preset = next(iter(link_values("range")), None)
     if preset in RANGE_PRESETS:
         carried["range"] = preset
+    for key in ("range_from", "range_to"):
+        moment = _moment(next(iter(link_values(key)), None))
+        if moment is not None:
+            carried[key] = moment
     for key, value in carried.items():
         st.session_state[key] = value
-    missing = {k: v for k, v in carried.items() if k not in st.query_params}
+    missing = {k: (f"{v:%Y-%m-%dT%H:%M}" if isinstance(v, datetime) else v)
+               for k, v in carried.items() if k not in st.query_params}
     if missing:
         st.session_state["_url_pending"] = missing
         st.session_state["_arrived"] = False
         st.rerun()
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A custom range end from a link (2025-02-18T11:00) or a widget's value, as the naive UTC the widget holds."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
 
 
 def signal_picker(label: str, options: list[str], default: str = "refusal_rate",

@@ -66,3 +66,16 @@ def test_the_explorer_panel_opens_the_full_analysis_of_the_same_signal(page, app
     page.wait_for_url(lambda url: "signal=task_success_rate" in url and "f_tier=paid" in url, timeout=30_000)
     filters = page.locator('[data-testid="stMultiSelect"]')
     assert "paid" in filters.nth(1).inner_text() and "en" in filters.nth(2).inner_text()
+
+
+def test_a_custom_range_travels_with_the_link(page, app_url):
+    page.goto(f"{app_url}/explorer?range=Custom&range_from=2025-02-18T12:00&range_to=2025-02-18T15:00"
+               "&f_language=en")
+    wait_for_app(page)
+    page.get_by_text("is the most likely cause").first.wait_for(timeout=60_000)
+    page.get_by_role("link", name="Full root-cause analysis").click()
+    page.wait_for_url(lambda url: "/root-cause" in url and "range_from=2025-02-18T12%3A00" in url.replace(":", "%3A")
+                      and "f_language=en" in url, timeout=30_000)
+    page.get_by_role("heading", name="Suspects").wait_for(timeout=60_000)
+    labels = page.eval_on_selector_all(".js-plotly-plot .annotation-text", "els => els.map(e => e.textContent)")
+    assert not any("index: kb-2025-02-01" in text for text in labels)  # the 15:35 rollback is outside 12:00-15:00
