@@ -97,6 +97,7 @@ class TelemetryStore:
     def __init__(self, data: DataDir, cache: bool = True):
         self.data = data
         self.schema = data.schema()
+        self._requests_dir = data.requests.resolve()
         self._con = duckdb.connect()  # without ICU, TIMESTAMPTZ is plain UTC
         self._lock = threading.Lock()
         self._views_have_files: tuple[bool, bool] | None = None
@@ -119,14 +120,18 @@ class TelemetryStore:
 
     # -- plumbing ---------------------------------------------------------
 
+    def _request_files(self) -> tuple[str, ...]:
+        # the folder is resolved once: a per-file resolve is a syscall per file on every query
+        return tuple(str(p) for p in request_files(self._requests_dir))
+
     def _ensure_views(self) -> None:
         """(Re)create the views when the file listing changes.
 
-        The requests view reads an explicit file list, not a glob: while an hour of
+        The requests view reads an explicit file list, not a glob: while a block of
         live slices is being compacted, the listing shows the merged file and hides
         the slices it holds (compact.request_files), so no row is counted twice.
         """
-        files = tuple(str(p.resolve()) for p in request_files(self.data.requests))
+        files = self._request_files()
         state = (files, any(self.data.releases.glob("*.parquet")))
         if state == self._views_have_files:
             return
@@ -228,12 +233,12 @@ class TelemetryStore:
         if not self.data.has_requests():
             return None, None, 0
         while True:  # the file list is a parameter here: list again while compaction moves files
-            files = [str(p.resolve()) for p in request_files(self.data.requests)]
+            files = self._request_files()
             try:
-                row = self.run_sql("time_range", {"files": files}).row(0, named=True)
+                row = self.run_sql("time_range", {"files": list(files)}).row(0, named=True)
                 break
             except duckdb.IOException:
-                if [str(p.resolve()) for p in request_files(self.data.requests)] == files:
+                if self._request_files() == files:
                     raise
         if row["files_without_stats"] or row["first_ts"] is None:
             row = self.run_sql("time_range_scan").row(0, named=True)
