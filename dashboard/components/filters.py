@@ -13,7 +13,7 @@ RANGE_PRESETS = ("Incident day", "Last 6 h", "Last 24 h", "Whole store", "Custom
 
 
 def carry_view_state(segments: list[str]) -> None:
-    """On arriving from another page, keep the view (time range, segment filters, signal) the link carried.
+    """On arriving from another page, keep the view (time range, segment filters) the link carried.
 
     The widgets are bound to the URL, but a link between pages (st.page_link) loses
     the parameters named like bound widgets of the page it leaves (`f_<segment>`,
@@ -84,7 +84,7 @@ def link_values(key: str) -> list[str]:
     """A parameter of the link that opened this page, even one the page left behind dropped.
 
     A link between pages (st.page_link) loses the parameters named like bound widgets
-    of the page it leaves (`signal`, `f_<segment>`); those widgets' values are still in
+    of the page it leaves (`f_<segment>`, `range`); those widgets' values are still in
     the session on arrival, and they are what the link carried.
     """
     values = st.query_params.get_all(key)
