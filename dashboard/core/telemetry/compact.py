@@ -7,7 +7,7 @@ BENCHMARKS.md). Once a ten-minute block is over, its slices are merged into one
 time-sorted file and the slices removed, so at most ~120 slices are ever open.
 
 Readers never see a row twice or lose one: the merged file is written first
-(atomically), and while both exist `request_files()` shows only the merged one
+(atomically), and while both exist `visible_request_names()` keeps only the merged one
 for that block; the slices are removed after. A query that listed a slice just
 before it was removed is retried by the query layer on the fresh listing. A
 crash between the two steps leaves hidden slices that the next compaction
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -46,14 +47,24 @@ def _slice_block(name: str) -> str | None:
     return match.group(1) if match else None
 
 
+def slice_name(start: datetime) -> str:
+    """The file name of a live slice starting at `start` (UTC): the one place its format is written."""
+    return f"{LIVE_PREFIX}{start:%Y%m%dT%H%M%S%f}.parquet"
+
+
+def visible_request_names(names: list[str]) -> list[str]:
+    """The request files a reader should use: every one, minus slices a block file already holds."""
+    merged = {m.group(1) for m in map(MERGED.match, names) if m}
+    return sorted(n for n in names if _slice_block(n) not in merged)
+
+
 def request_files(folder: Path) -> list[Path]:
-    """The request Parquet files a reader should use: every file, minus slices a block file already holds."""
+    """`visible_request_names` of a folder's Parquet files, as paths."""
     if not folder.is_dir():
         return []
     with os.scandir(folder) as entries:
-        names = sorted(e.name for e in entries if e.name.endswith(".parquet") and not e.name.startswith("."))
-    merged = {m.group(1) for m in map(MERGED.match, names) if m}
-    return [folder / n for n in names if _slice_block(n) not in merged]
+        names = [e.name for e in entries if e.name.endswith(".parquet") and not e.name.startswith(".")]
+    return [folder / n for n in visible_request_names(names)]
 
 
 def compact_live_files(data: DataDir, keep_latest: int = 1) -> list[CompactedBlock]:

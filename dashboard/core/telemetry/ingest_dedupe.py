@@ -22,6 +22,7 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.ingest_validate import FileResult, as_text
 
 FIELD = "request_id"
+NO_REASONS = pl.DataFrame(schema={"file": pl.Int32, "pos": pl.Int64, "reason": pl.String})
 
 
 def drop_duplicate_requests(results: list[FileResult], data_dir: DataDir) -> list[FileResult]:
@@ -32,8 +33,7 @@ def drop_duplicate_requests(results: list[FileResult], data_dir: DataDir) -> lis
         "request_id": r.accepted["request_id"],
         "file": pl.Series([i] * r.accepted.height, dtype=pl.Int32),
         "pos": pl.int_range(r.accepted.height, dtype=pl.Int64, eager=True),
-        "row_number": r.accepted_rows if r.accepted_rows is not None else pl.int_range(
-            1, r.accepted.height + 1, dtype=pl.Int64, eager=True),
+        "row_number": r.accepted_rows,
     }) for i, r in enumerate(results) if r.accepted.height], how="vertical")
     reasons = pl.concat([_already_stored(ids, results, data_dir), _repeated_in_batch(ids, results)],
                         how="vertical").unique(["file", "pos"], keep="first", maintain_order=True)
@@ -47,9 +47,8 @@ def drop_duplicate_requests(results: list[FileResult], data_dir: DataDir) -> lis
 
 
 def _already_stored(ids: pl.DataFrame, results: list[FileResult], data_dir: DataDir) -> pl.DataFrame:
-    empty = pl.DataFrame(schema={"file": pl.Int32, "pos": pl.Int64, "reason": pl.String})
     if not data_dir.has_requests():
-        return empty
+        return NO_REASONS
     from dashboard.core.telemetry.query import TelemetryStore  # noqa: PLC0415 (query imports the contract)
 
     first, last = (min(r.accepted["ts"].min() for r in results if r.accepted.height),
@@ -57,7 +56,7 @@ def _already_stored(ids: pl.DataFrame, results: list[FileResult], data_dir: Data
     stored = TelemetryStore(data_dir, cache=False).run_sql(
         "ingest_stored_request_ids", {"first_ts": first, "last_ts": last})
     if stored.is_empty():
-        return empty
+        return NO_REASONS
     return (ids.join(stored.unique(), on="request_id", how="semi")
             .select("file", "pos", pl.lit("request_id: already in the store (an earlier ingest or the demo); "
                                           "the stored row is kept").alias("reason")))
@@ -66,7 +65,7 @@ def _already_stored(ids: pl.DataFrame, results: list[FileResult], data_dir: Data
 def _repeated_in_batch(ids: pl.DataFrame, results: list[FileResult]) -> pl.DataFrame:
     repeated = ids.filter(~pl.col("request_id").is_first_distinct())
     if repeated.is_empty():
-        return pl.DataFrame(schema={"file": pl.Int32, "pos": pl.Int64, "reason": pl.String})
+        return NO_REASONS
     firsts = (ids.filter(pl.col("request_id").is_first_distinct())
               .join(repeated.select("request_id").unique(), on="request_id", how="semi")
               .select("request_id", pl.col("file").alias("first_file"), pl.col("row_number").alias("first_row")))
@@ -82,8 +81,7 @@ def _move_to_quarantine(result: FileResult, duplicates: pl.DataFrame) -> FileRes
     mask = np.zeros(result.accepted.height, dtype=bool)
     mask[positions.to_numpy()] = True
     is_duplicate = pl.Series(mask)
-    rows = result.accepted_rows if result.accepted_rows is not None else pl.int_range(
-        1, result.accepted.height + 1, dtype=pl.Int64, eager=True)
+    rows = result.accepted_rows
     ordered = duplicates.sort("pos")
     meta = pl.DataFrame({
         "source_file": [result.path] * ordered.height,

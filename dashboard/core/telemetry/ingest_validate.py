@@ -104,7 +104,8 @@ class FileResult:
     quarantined: pl.DataFrame
     ignored_columns: list[str]
     missing_columns: list[str]
-    accepted_rows: pl.Series | None = None  # the source row number of each accepted row
+    # the source row number of each accepted row (for quarantining an accepted row later, e.g. a duplicate)
+    accepted_rows: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.Int64))
 
     def summary(self) -> dict:
         return {

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
-from dashboard.core.telemetry.compact import LIVE_PREFIX, compact_live_files
+from dashboard.core.telemetry.compact import LIVE_PREFIX, compact_live_files, slice_name
 from dashboard.core.telemetry.demo import DEFAULT_SEED, week
 from dashboard.core.telemetry.demo.engine import generate_window
 
@@ -89,7 +89,7 @@ def continuation_start(data: DataDir) -> datetime:
 
 
 def slice_path(data: DataDir, start: datetime) -> Path:
-    return data.requests / f"{FILE_PREFIX}{_utc(start):%Y%m%dT%H%M%S%f}.parquet"
+    return data.requests / slice_name(_utc(start))
 
 
 def write_slice(data: DataDir, start: datetime, end: datetime, generator: Generator) -> Slice:
@@ -157,17 +157,14 @@ def run_live(data: DataDir, *, speed: float = 1.0, duration_s: float = 600.0, fl
     began = clock()
     slices: list[Slice] = []
     elapsed = 0.0
-    last_block: datetime | None = None
     while elapsed < duration_s:
         sleep(min(flush_every_s, duration_s - elapsed))
         elapsed = min(clock() - began, duration_s)
         target = sim_origin + timedelta(seconds=elapsed * speed)
         if target > cursor:
             piece = write_slice(data, cursor, target, generator)
-            block = cursor.replace(minute=cursor.minute - cursor.minute % 10, second=0, microsecond=0)
-            if compact and last_block is not None and block != last_block:
-                compact_live_files(data)  # the first slice of a new ten-minute block: the ones before are final
-            last_block = block
+            if compact:
+                compact_live_files(data)  # merges only blocks before the newest slice's: a no-op inside a block
             cursor = target
             if piece.path is not None:
                 slices.append(piece)

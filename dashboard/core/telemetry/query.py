@@ -26,7 +26,7 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.compact import request_files
+from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
 
 QUERIES_DIR = Path(__file__).resolve().parents[3] / "queries"
@@ -100,7 +100,7 @@ class TelemetryStore:
         self._requests_dir = data.requests.resolve()
         self._con = duckdb.connect()  # without ICU, TIMESTAMPTZ is plain UTC
         self._lock = threading.Lock()
-        self._views_have_files: tuple[bool, bool] | None = None
+        self._views_have_files: tuple[tuple[str, ...], bool] | None = None  # (request files, any releases)
         self._cache_enabled = cache
         self._cache: OrderedDict = OrderedDict()
         self._cache_version: tuple = ()
@@ -114,25 +114,30 @@ class TelemetryStore:
                 with os.scandir(folder) as it:
                     for e in it:
                         if e.name.endswith(".parquet"):
-                            st = e.stat()
+                            try:
+                                st = e.stat()
+                            except FileNotFoundError:  # compacted away between listing and stat
+                                continue
                             entries.append((folder.name, e.name, st.st_size, st.st_mtime_ns))
         return tuple(sorted(entries))
 
     # -- plumbing ---------------------------------------------------------
 
-    def _request_files(self) -> tuple[str, ...]:
-        # the folder is resolved once: a per-file resolve is a syscall per file on every query
-        return tuple(str(p) for p in request_files(self._requests_dir))
+    def _request_files(self, version: tuple) -> tuple[str, ...]:
+        """The request files to read, from a `files_version()` listing (joined to the folder resolved once)."""
+        names = [name for folder, name, *_ in version if folder == self.data.requests.name]
+        return tuple(str(self._requests_dir / n) for n in visible_request_names(names))
 
-    def _ensure_views(self) -> None:
+    def _ensure_views(self, version: tuple | None = None) -> None:
         """(Re)create the views when the file listing changes.
 
         The requests view reads an explicit file list, not a glob: while a block of
         live slices is being compacted, the listing shows the merged file and hides
-        the slices it holds (compact.request_files), so no row is counted twice.
+        the slices it holds (compact.visible_request_names), so no row is counted twice.
         """
-        files = self._request_files()
-        state = (files, any(self.data.releases.glob("*.parquet")))
+        version = self.files_version() if version is None else version
+        files = self._request_files(version)
+        state = (files, any(folder == self.data.releases.name for folder, *_ in version))
         if state == self._views_have_files:
             return
         with self._lock:
@@ -189,8 +194,8 @@ class TelemetryStore:
         if set(params) != sql.params:
             raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
         key = (name, repr(sorted(params.items())), repr(scope))
+        version = self.files_version()  # one listing serves the cache key and the views
         if self._cache_enabled:
-            version = self.files_version()
             with self._lock:
                 if version != self._cache_version:
                     self._cache.clear()
@@ -205,7 +210,7 @@ class TelemetryStore:
             cte, scope_params = self._scope_sql(scope)
             text, params = _with_scope(cte, text), {**params, **scope_params}
         while True:
-            self._ensure_views()
+            self._ensure_views(version)
             listed = self._views_have_files
             cursor = self._con.cursor()
             try:
@@ -214,7 +219,8 @@ class TelemetryStore:
             except duckdb.IOException:
                 # a file listed a moment ago was compacted away: rerun on the new listing;
                 # an unreadable file that is still listed is a real error
-                self._ensure_views()
+                version = self.files_version()
+                self._ensure_views(version)
                 if self._views_have_files == listed:
                     raise
             finally:
@@ -233,12 +239,12 @@ class TelemetryStore:
         if not self.data.has_requests():
             return None, None, 0
         while True:  # the file list is a parameter here: list again while compaction moves files
-            files = self._request_files()
+            files = self._request_files(self.files_version())
             try:
                 row = self.run_sql("time_range", {"files": list(files)}).row(0, named=True)
                 break
             except duckdb.IOException:
-                if self._request_files() == files:
+                if self._request_files(self.files_version()) == files:
                     raise
         if row["files_without_stats"] or row["first_ts"] is None:
             row = self.run_sql("time_range_scan").row(0, named=True)
