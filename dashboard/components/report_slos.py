@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -97,12 +98,10 @@ def slo_status_line(statuses: list[SloStatus]) -> None:
     """One line for pages about something else: how many SLOs are in each state, and a link to them all."""
     if not statuses:
         return
-    counts: dict[str, int] = {}
-    for status in statuses:
-        counts[status.state] = counts.get(status.state, 0) + 1
-    parts = [f":{STATE_COLORS.get(state, 'gray')}[{n} {STATE_WORDS.get(state, state).lower()}]"
-             for state, n in sorted(counts.items(), key=lambda kv: list(STATE_WORDS).index(kv[0])
-                                    if kv[0] in STATE_WORDS else 99)]
+    counts = Counter(status.state for status in statuses)
+    order = [*STATE_WORDS, *(state for state in counts if state not in STATE_WORDS)]
+    parts = [f":{STATE_COLORS.get(state, 'gray')}[{counts[state]} {STATE_WORDS.get(state, state).lower()}]"
+             for state in order if counts[state]]
     text, link = st.columns([5, 1], vertical_alignment="center")
     text.markdown("**SLOs** · " + " · ".join(parts))
     page_link(link, "views/slos.py", "Burn rates", ":material/speed:", {})

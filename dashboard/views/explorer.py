@@ -17,6 +17,7 @@ store = context.store()
 now = context.require_data(store)
 first, _, _ = store.time_range()
 
+filters.carry_view_state(list(store.schema.segments))  # first: it may rerun the page once on arrival
 st.title("Explorer")
 context.as_of_caption(now)
 try:  # SLO state belongs on every view of the signals; the SLO page explains a broken SLO file
@@ -26,7 +27,6 @@ try:  # SLO state belongs on every view of the signals; the SLO page explains a 
 except SloConfigError:
     pass
 
-filters.carry_view_state(list(store.schema.segments))
 start, end = filters.time_range(now, first)
 values = store.dimension_values(start, end)
 chosen_filters = filters.segment_filters(values, store.schema.segments)

@@ -4,19 +4,18 @@ import streamlit as st
 
 from dashboard.components import context, filters, root_cause
 from dashboard.components.links import view_params
-from dashboard.core.telemetry import signals as sig
 
 store = context.store()
 now = context.require_data(store)
 first, _, _ = store.time_range()
 
+filters.carry_view_state(list(store.schema.segments))  # first: it may rerun the page once on arrival
 st.title("Root cause")
 context.as_of_caption(now)
 st.caption("Finds when a signal changed (against the same minutes on previous days, so the daily cycle is not a "
            "regression), ranks every release in the window by timing, same-minute cohorts, segment exposure and "
            "rollback response, and names the segments that carry the change.")
 
-filters.carry_view_state(list(store.schema.segments))
 signal = filters.signal_picker("Signal", root_cause.DIAGNOSABLE)
 start, end = filters.time_range(now, first)
 chosen_filters = filters.segment_filters(store.dimension_values(start, end), store.schema.segments)
