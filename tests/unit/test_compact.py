@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from datetime import timedelta
@@ -12,7 +13,12 @@ from polars.testing import assert_frame_equal
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry import live
-from dashboard.core.telemetry.compact import COMPACTED_PREFIX, compact_live_files, request_files
+from dashboard.core.telemetry.compact import (
+    COMPACTED_PREFIX,
+    compact_live_files,
+    request_files,
+    visible_request_names,
+)
 from dashboard.core.telemetry.query import TelemetryStore
 
 
@@ -114,3 +120,55 @@ def test_live_mode_compacts_each_block_as_it_ends(live_store, tmp_path):
     names = [p.name for p in data.requests.glob("*.parquet")]
     assert len({n[5:17] for n in names if n.startswith("live-")}) == 1  # only the newest block is in slices
     assert sum(n.startswith(COMPACTED_PREFIX) for n in names) - before >= 2
+
+
+def _cli_json(capsys, *argv: str) -> dict:
+    from dashboard.cli import main
+
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_simulate_compact_simulate_compact_loses_no_row_and_keeps_going(demo_data, tmp_path, capsys):
+    """A slice written into a block compacted before stays visible, and the next compaction keeps it."""
+    data = DataDir(tmp_path / "data")
+    shutil.copytree(demo_data.root, data.root)
+    at = ["--data", str(data.root)]
+    stored = snapshot(data)[0]
+    for step in (["simulate", "--minutes", "2"], ["simulate", "--minutes", "3"], ["compact", "--all"],
+                 ["simulate", "--minutes", "0.5"], ["compact", "--all"], ["simulate", "--minutes", "1"],
+                 ["compact", "--all"]):
+        out = _cli_json(capsys, *step, *at, *(["--json"] if step[0] == "simulate" else []))
+        if step[0] == "simulate":
+            assert out["requests"] > 0
+            stored += out["requests"]
+        assert snapshot(data)[0] == stored, step
+    names = sorted(p.name for p in data.requests.glob("*.parquet"))
+    assert visible_request_names(names) == names  # no hidden file left behind
+    blocks = [n[len(COMPACTED_PREFIX) + 5:][:12] for n in names if n.startswith(COMPACTED_PREFIX)]
+    slices = [n[5:17] for n in names if n.startswith("live-")]
+    assert len(set(blocks)) == len(blocks) and all(slices.count(b) == 1 for b in slices if b not in blocks)
+
+
+def test_a_block_file_stopped_before_its_older_files_were_removed_counts_once(live_store, tmp_path):
+    data = DataDir(tmp_path / "data")
+    shutil.copytree(live_store.root, data.root)
+    compact_live_files(data, keep_latest=0)
+    count = snapshot(data)[0]
+    live.append_minutes(data, 0.5)  # lands in the newest block, after its block file
+    count_with_slice = snapshot(data)[0]
+    assert count_with_slice > count
+    newest_block = sorted(data.requests.glob(f"{COMPACTED_PREFIX}*.parquet"))[-1]
+    (new_slice,) = data.requests.glob("live-*.parquet")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for path in (newest_block, new_slice):
+        shutil.copy(path, kept / path.name)
+    compact_live_files(data, keep_latest=0)
+    assert not new_slice.exists() and not newest_block.exists()
+    # as if stopped after the new block file was written: the old block file and the slice are still there
+    for path in kept.iterdir():
+        shutil.copy(path, data.requests / path.name)
+    assert snapshot(data)[0] == count_with_slice
+    assert compact_live_files(data, keep_latest=0) == []
+    assert not newest_block.exists() and not new_slice.exists() and snapshot(data)[0] == count_with_slice
