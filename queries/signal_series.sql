@@ -1,12 +1,13 @@
 -- Per time bucket (and per value of one grouping column, `grp`, when asked):
 -- the counts and sums every signal is computed from. Rates are derived in
 -- Python from numerator/denominator counts, never averaged across buckets.
--- Returns: bucket, grp, requests, errors, refused, task_success, task_success_n,
---   quality_sum, quality_n, policy_violations, guardrail_blocks, tool_calls,
---   tool_errors, fallbacks, input_tokens, output_tokens, cost_usd,
---   log_latency_mean, log_latency_var, log_cost_mean, log_cost_var,
---   latency_p50_ms, latency_p95_ms, latency_p99_ms,
---   input_tokens_var, output_tokens_var, quality_var
+-- Returns: bucket, grp, the registry's count columns (signals.COUNTS: requests,
+--   errors, refused, task_success, task_success_n, quality_sum, quality_n, ...),
+--   then the per-bucket moments and quantiles: log_latency_mean, log_latency_var,
+--   log_cost_mean, log_cost_var, log_ttft_mean, log_ttft_var,
+--   log_input_tokens_mean, log_input_tokens_var, log_output_tokens_mean,
+--   log_output_tokens_var, latency_p50_ms, latency_p95_ms, latency_p99_ms,
+--   ttft_p50_ms, input_tokens_var, output_tokens_var, quality_var
 -- params: $bucket_us, $origin (buckets are aligned to it)
 SELECT
     * EXCLUDE (latency_q),
@@ -17,27 +18,20 @@ FROM (
 SELECT
     time_bucket(to_microseconds($bucket_us), ts, $origin) AS bucket,
     grp,
-    count(*)                                        AS requests,
-    count(error_type)                               AS errors,
-    count(*) FILTER (WHERE refused)                 AS refused,
-    count(*) FILTER (WHERE task_success)            AS task_success,
-    count(task_success)                             AS task_success_n,
-    sum(quality_score)                              AS quality_sum,
-    count(quality_score)                            AS quality_n,
-    count(*) FILTER (WHERE policy_violation)        AS policy_violations,
-    count(*) FILTER (WHERE guardrail_blocked)       AS guardrail_blocks,
-    sum(tool_calls)::BIGINT                                 AS tool_calls,
-    sum(tool_errors)::BIGINT                                AS tool_errors,
-    count(*) FILTER (WHERE fallback_used)           AS fallbacks,
-    sum(input_tokens)::BIGINT                               AS input_tokens,
-    sum(output_tokens)::BIGINT                              AS output_tokens,
-    sum(cost_usd)                                   AS cost_usd,
+    @counts,
     -- one sort per bucket serves all three quantiles
     quantile_cont(latency_ms, [0.50, 0.95, 0.99])   AS latency_q,
+    quantile_cont(ttft_ms, 0.50)                    AS ttft_p50_ms,
     avg(ln(greatest(latency_ms, 0.001)))            AS log_latency_mean,
     var_samp(ln(greatest(latency_ms, 0.001)))       AS log_latency_var,
     avg(ln(greatest(cost_usd, 1e-9)))               AS log_cost_mean,
     var_samp(ln(greatest(cost_usd, 1e-9)))          AS log_cost_var,
+    avg(ln(ttft_ms)) FILTER (WHERE ttft_ms > 0)     AS log_ttft_mean,
+    var_samp(ln(ttft_ms)) FILTER (WHERE ttft_ms > 0) AS log_ttft_var,
+    avg(ln(input_tokens)) FILTER (WHERE input_tokens > 0)        AS log_input_tokens_mean,
+    var_samp(ln(input_tokens)) FILTER (WHERE input_tokens > 0)   AS log_input_tokens_var,
+    avg(ln(output_tokens)) FILTER (WHERE output_tokens > 0)      AS log_output_tokens_mean,
+    var_samp(ln(output_tokens)) FILTER (WHERE output_tokens > 0) AS log_output_tokens_var,
     var_samp(input_tokens)                          AS input_tokens_var,
     var_samp(output_tokens)                         AS output_tokens_var,
     var_samp(quality_score)                         AS quality_var

@@ -32,3 +32,31 @@ def truth(data: DataDir) -> dict:
 
 def incident_truth(data: DataDir, incident_id: str) -> dict:
     return next(i for i in truth(data)["incidents"] if i["id"] == incident_id)
+
+
+def tiny_store(root: Path):
+    """Six hand-written requests over three minutes, every measure set: (store, first minute)."""
+    from datetime import datetime, timedelta, timezone
+
+    import polars as pl
+
+    from dashboard.core.datadir import atomic_write_parquet
+    from dashboard.core.telemetry.demo.engine import conform
+    from dashboard.core.telemetry.query import TelemetryStore
+
+    t0 = datetime(2025, 3, 3, 12, 0, tzinfo=timezone.utc)
+    n = 6
+    rows = pl.DataFrame({
+        "ts": [t0 + timedelta(seconds=s) for s in (5, 20, 50, 65, 70, 130)],
+        "request_id": [f"r{i}" for i in range(n)], "service": ["bot"] * n,
+        "region": ["eu", "eu", "us", "us", "eu", "us"], "prompt_version": ["v1", "v1", "v2", "v2", "v1", "v2"],
+        "latency_ms": [100.0, 200.0, 300.0, 400.0, 500.0, 600.0], "ttft_ms": [50.0] * n,
+        "input_tokens": [10] * n, "output_tokens": [5] * n, "cost_usd": [0.01] * n,
+        "task_success": [False, True, False, False, True, True], "quality_score": [0.5] * n,
+        "refused": [True, False, True, True, False, False], "policy_violation": [False] * n,
+        "guardrail_blocked": [False] * n, "error_type": [None, "timeout", None, None, None, None],
+        "tool_calls": [1, 2, 0, 1, 1, 0], "tool_errors": [1, 0, 0, 1, 0, 0], "fallback_used": [False] * n,
+    })
+    data = DataDir(root / "tiny")
+    atomic_write_parquet(conform(rows), data.requests / "tiny.parquet")
+    return TelemetryStore(data), t0

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
-from dashboard.core.diagnosis.data import SIGNALS
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.diagnosis.models import Investigation
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
 
 
@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("investigate", help="find the change in a signal, rank the releases behind it, "
                                                   "plan the rollback")
     add_data_arg(p)
-    p.add_argument("--signal", required=True, help=f"one of: {', '.join(sorted(SIGNALS))}")
+    p.add_argument("--signal", required=True, choices=sig.DIAGNOSABLE, metavar="SIGNAL",
+                   help=f"one of: {', '.join(sig.DIAGNOSABLE)}")
     p.add_argument("--start", help="window start, ISO time (UTC if no zone; default: 6 hours before --end)")
     p.add_argument("--end", help="window end, ISO time (default: the newest telemetry)")
     p.add_argument("--filter", action="append", default=[], metavar="K=V",
@@ -54,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     data = DataDir.at(args.data)
     if not data.has_requests():
         raise UserError(f"{data.root}: no request telemetry (requests/*.parquet); run `warroom demo` or ingest first")
-    if args.signal not in SIGNALS:
-        raise UserError(f"--signal {args.signal!r} cannot be investigated; choose one of: {', '.join(sorted(SIGNALS))}")
     store = TelemetryStore(data)
     filters = parse_filters(args.filter, store.schema.dimension_columns)
     try:

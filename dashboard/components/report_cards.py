@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.core.incident.comms import CommsClock
 from dashboard.core.reporting.incident_metrics import format_duration
 from dashboard.core.reporting.impact import Impact
-from dashboard.core.reporting.signal_math import format_signal
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.summary import Figure, IncidentCard, executive_update
 
 SEVERITY_COLORS = {"SEV1": "red", "SEV2": "orange", "SEV3": "yellow", "SEV4": "gray"}
@@ -78,7 +78,7 @@ def consequence_figures(impact: Impact) -> list[Figure]:
     for d in impact.deltas:
         if d.degraded and d.excess_events and d.event_label and d.excess_events > 0:
             out.append(Figure(d.event_label.capitalize(), f"{d.excess_events:,.0f}",
-                              f"beyond the {format_signal(d.signal, d.baseline)} baseline", bad=True))
+                              f"beyond the {sig.format_value(d.signal, d.baseline)} baseline", bad=True))
     return out
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard.core.reporting.incident_metrics import STAGES, format_duration
 from dashboard.core.reporting.postmortem_model import Postmortem
 from dashboard.core.reporting.postmortem_render import impact_rows
-from dashboard.core.reporting.signal_math import format_signal, label
+from dashboard.core.telemetry import signals as sig
 
 from dashboard.components.report_cards import SEVERITY_COLORS
 
@@ -64,7 +64,7 @@ def phases_table(pm: Postmortem) -> None:
     st.markdown(f"**Measured on {_scope(segment)}**, between the changes:")
     frame = pl.DataFrame([{
         "phase": p.label, "from": f"{p.start:%H:%M}", "to": f"{p.end:%H:%M}", "requests": f"{p.requests:,}",
-        **{label(s): format_signal(s, p.values.get(s)) for s in pm.key_signals}} for p in pm.phases])
+        **{sig.label(s): sig.format_value(s, p.values.get(s)) for s in pm.key_signals}} for p in pm.phases])
     st.table(frame.to_pandas().style.hide(axis="index"))
 
 

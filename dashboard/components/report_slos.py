@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.components.report_cards import page_link
 from dashboard.core.reporting.slo import SloStatus
-from dashboard.core.reporting.signal_math import format_signal, label
+from dashboard.core.telemetry import signals as sig
 
 STATE_COLORS = {"burning": "red", "exhausted": "orange", "ok": "green", "no data": "gray"}
 STATE_WORDS = {"burning": "Burning now", "exhausted": "Budget spent", "ok": "Within budget", "no data": "No data"}
@@ -61,7 +61,7 @@ def slo_metrics(statuses: list[SloStatus]) -> None:
                    help=f"{status.slo.describe()}. Target {status.slo.target:.2%} of "
                         f"{'requests' if status.slo.method == 'requests' else 'windows'} good.")
         col.badge(STATE_WORDS.get(status.state, status.state), color=STATE_COLORS.get(status.state, "gray"))
-        col.caption(f"Last hour {format_signal(status.slo.signal, status.current_value)} · burn rate "
+        col.caption(f"Last hour {sig.format_value(status.slo.signal, status.current_value)} · burn rate "
                     f"{burn_text(status)}")
 
 
@@ -87,7 +87,7 @@ def offer_incidents(offers: list[SloStatus]) -> None:
         params = open_incident_params(status)
         with st.container(border=True, key=f"offer_{status.slo.name}"):
             st.warning(f"**{status.slo.title}** is burning its error budget and no open incident covers "
-                       f"{label(status.slo.signal).lower()}.", icon=":material/warning:")
+                       f"{sig.label(status.slo.signal).lower()}.", icon=":material/warning:")
             if WAR_ROOM_VIEW.exists():
                 page_link(st, "views/war_room.py", "Open an incident for it", ":material/add_alert:", params)
             else:

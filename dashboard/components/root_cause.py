@@ -8,7 +8,7 @@ appends, an ingest) invalidates the cache by itself.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 import streamlit as st
@@ -24,8 +24,6 @@ from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import moved_with
 from dashboard.core.telemetry.query import TelemetryStore
 
-# the signals the finder can diagnose, in the explorer's order (traffic volume has no "bad direction")
-DIAGNOSABLE = [s.name for s in sig.SIGNALS if s.name in D.SIGNALS]
 EVIDENCE_MARKS = {1: ":red[**for**]", -1: ":green[**against**]", 0: ":gray[**no information**]"}
 
 
@@ -93,6 +91,7 @@ def compact_panel(store: TelemetryStore, signal: str, start: datetime, end: date
     """The explorer's panel: the verdict, the change points and the top suspects, with links onward."""
     inv = run(store, signal, start, end, filters)
     verdict_block(inv)
+    st.caption(f"Change points found on {inv.bucket_minutes:g}-minute buckets.")
     for p in inv.change_points:
         st.markdown(f"- {'**regression**' if p.regression else 'recovery'} at **{p.ts:%H:%M}**: "
                     f"{p.before_text} → {p.after_text} ({p.effect_text})"
@@ -116,7 +115,10 @@ def full_analysis(store: TelemetryStore, signal: str, start: datetime, end: date
         page_link(st, "views/war_room.py", "Open an incident from this finding", ":material/add_alert:",
                   incident_params(store, inv, source="root-cause"))
 
-    series = sig.with_signals(store.series(start, end, filters), [signal])
+    # drawn on the buckets the change points were found on, so a step sits where the chart shows it
+    bucket = timedelta(minutes=inv.bucket_minutes)
+    series = sig.with_signals(store.series(start, end, filters, bucket=bucket), [signal])
+    st.caption(f"{inv.bucket_minutes:g}-minute buckets, the ones the change points were found on.")
     releases = store.releases(start, end)
     st.plotly_chart(regression_figure(series, signal, releases, inv.change_points, end), width="stretch",
                     key="rc_regression", config={"displaylogo": False})
@@ -157,7 +159,7 @@ def segments_section(store: TelemetryStore, inv: Investigation, end: datetime,
         st.caption("No regression in this window, so nothing to localize.")
         return
     if inv.segments:
-        if inv.signal.startswith("latency_"):
+        if sig.get(inv.signal).localize == "slow_share":
             st.caption("Latency is localized on counts: the share of requests slower than the p95 of the hour "
                        "before the change.")
         st.dataframe(pl.DataFrame([{
@@ -189,6 +191,7 @@ def _level(signal: str, value: float | None) -> str:
     """Localization works on counts: rates as rates, latency as the share slower than the baseline's p95."""
     if value is None:
         return "–"
-    if D.signal_spec(signal).kind == "rate" or signal.startswith("latency_"):
+    spec = D.signal_spec(signal)
+    if spec.scale == "rate" or spec.localize == "slow_share":
         return f"{value:.1%}"
     return sig.get(signal).format(value)

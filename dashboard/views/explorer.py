@@ -50,7 +50,7 @@ cause_tab, cohort_tab, before_after_tab, release_tab = st.tabs(
     ["Root cause", COHORT_TAB, "Before / after a release", "Releases"], key="tab", bind="query-params")
 
 with cause_tab:
-    signal = filters.signal_picker("What moved?", root_cause.DIAGNOSABLE)
+    signal = filters.signal_picker("What moved?", list(sig.DIAGNOSABLE))
     root_cause.compact_panel(store, signal, start, end, chosen_filters, view)
 
 with cohort_tab:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard.components import context, filters, root_cause
 from dashboard.components.links import view_params
+from dashboard.core.telemetry import signals as sig
 
 store = context.store()
 now = context.require_data(store)
@@ -16,7 +17,7 @@ st.caption("Finds when a signal changed (against the same minutes on previous da
            "regression), ranks every release in the window by timing, same-minute cohorts, segment exposure and "
            "rollback response, and names the segments that carry the change.")
 
-signal = filters.signal_picker("Signal", root_cause.DIAGNOSABLE)
+signal = filters.signal_picker("Signal", list(sig.DIAGNOSABLE))
 start, end = filters.time_range(now, first)
 chosen_filters = filters.segment_filters(store.dimension_values(start, end), store.schema.segments)
 view = view_params(st.query_params.get_all, list(store.schema.segments))

@@ -8,7 +8,7 @@ from dashboard.components.report_burn import burn_chart, burn_series
 from dashboard.components.report_slos import budget_text, firing_alerts, offer_incidents, slo_metrics
 from dashboard.core.reporting.slo_config import SloConfigError, slo_file_for
 from dashboard.core.reporting.slo_report import slo_rows
-from dashboard.core.reporting.signal_math import format_signal
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.summary import slo_offers
 
 store = context.store()
@@ -34,7 +34,7 @@ offer_incidents(slo_offers(statuses, [s for s in states if s.is_open]))
 rows = slo_rows(statuses)
 st.dataframe(pl.DataFrame([{
     "SLO": r["title"], "state": r["state"],
-    "now (last hour)": format_signal(s.slo.signal, s.current_value),
+    "now (last hour)": sig.format_value(s.slo.signal, s.current_value),
     "attained": "—" if r["attainment"] is None else f"{r['attainment']:.2%}", "target": f"{r['target']:.2%}",
     "error budget": budget_text(s),
     **{f"{a['name']} ({a['long_window_min'] / 60:g} h / {a['short_window_min']:g} min)":

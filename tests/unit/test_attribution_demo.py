@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from dashboard.core.diagnosis.investigate import LEAF_RATIOS, cohort_comparison, investigate
+from dashboard.core.diagnosis.investigate import cohort_comparison, investigate
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
 from tests.fixtures import truth
 
@@ -53,7 +54,7 @@ def test_every_demo_incident_is_found_and_attributed(store, demo_data):
         for contributing in incident.get("contributing", []):
             ranked = [(s.artifact, s.version) for s in inv.suspects]
             assert ranked[1] == (contributing["artifact"], contributing["version"])
-        if incident["segments"] and (incident["metric"] in LEAF_RATIOS or incident["metric"].startswith("latency")):
+        if incident["segments"] and sig.get(incident["metric"]).localize is not None:
             top3 = [seg["combination"] for seg in inv.segments[:3]]
             for seg in incident["segments"]:
                 assert seg in top3, (incident["id"], top3)

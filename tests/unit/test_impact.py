@@ -10,7 +10,7 @@ import pytest
 from dashboard.core.reporting.impact import (
     compute_impact, hour_before_window, previous_day_windows, trend, worst_trailing,
 )
-from dashboard.core.reporting.signal_math import signal_math
+from dashboard.core.telemetry import signals as sig
 
 START = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)
 STEP = timedelta(minutes=5)
@@ -104,14 +104,14 @@ def test_trend_over_last_30_minutes(impact):
 
 
 def test_trend_worse_and_steady():
-    rate = signal_math("refusal_rate")
+    rate = sig.get("refusal_rate")
     worse = buckets(START, [{"refused": 40}] * 6 + [{"refused": 100}] * 6)
     assert trend(worse, rate, START + timedelta(minutes=59), higher_is_bad=True) == "worse"
     # 40 -> 41 per 1000 is within noise on 6,000 requests
     steady = buckets(START, [{"refused": 40}] * 6 + [{"refused": 41}] * 6)
     assert trend(steady, rate, START + timedelta(minutes=59), higher_is_bad=True) == "steady"
     # 250 -> 300 successes per 1000: deflection up, which is better
-    success = signal_math("task_success_rate")
+    success = sig.get("task_success_rate")
     up = buckets(START, [{"task_success": 250}] * 6 + [{"task_success": 300}] * 6)
     assert trend(up, success, START + timedelta(minutes=59), higher_is_bad=False) == "better"
     assert trend(up.head(3), success, START + timedelta(minutes=59), higher_is_bad=False) == "unknown"
@@ -121,12 +121,12 @@ def test_worst_needs_a_full_trailing_window():
     # one thin bucket with 100% refusals must not set the record
     f = buckets(START, [{"requests": 10, "refused": 10, "task_success_n": 10}] + [{"refused": 60}] * 11)
     # the first full 30 minutes pool it with five normal buckets: (10 + 300) / (10 + 5000)
-    assert worst_trailing(f, signal_math("refusal_rate"), True) == pytest.approx(310 / 5010)
+    assert worst_trailing(f, sig.get("refusal_rate"), True) == pytest.approx(310 / 5010)
 
 
 def test_quantile_worst_is_worst_bucket():
     f = buckets(START, [{"latency_p95_ms": v} for v in (1500.0, 4800.0, 2000.0)])
-    assert worst_trailing(f, signal_math("latency_p95_ms"), True) == 4800.0
+    assert worst_trailing(f, sig.get("latency_p95_ms"), True) == 4800.0
 
 
 def test_window_excludes_buckets_outside_start_end():

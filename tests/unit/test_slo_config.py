@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.core.reporting.signal_math import SIGNALS
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo_config import (
     DEFAULT_SLO_FILE, SloConfigError, load_slo_config, parse_duration, slo_file_for,
 )
@@ -20,7 +20,7 @@ def write(tmp_path: Path, body: str) -> Path:
 
 
 def test_shipped_default_declares_the_issue_objectives():
-    config = load_slo_config(DEFAULT_SLO_FILE, known_signals=set(SIGNALS))
+    config = load_slo_config(DEFAULT_SLO_FILE, known_signals=set(sig.BY_NAME))
     assert config.period == timedelta(days=28)
     by_name = {s.name: s for s in config.slos}
     assert (by_name["refusals"].signal, by_name["refusals"].op, by_name["refusals"].threshold) == (
@@ -75,7 +75,7 @@ segment = { tier = "paid" }
 def test_mistakes_name_file_entry_and_field(tmp_path, body, message):
     path = write(tmp_path, body)
     with pytest.raises(SloConfigError) as info:
-        load_slo_config(path, known_signals=set(SIGNALS))
+        load_slo_config(path, known_signals=set(sig.BY_NAME))
     assert str(path) in str(info.value)
     assert message in str(info.value)
 

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from dashboard.core.diagnosis.data import SignalSpec
+from dashboard.core.telemetry.signals import Signal
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint
 from dashboard.core.diagnosis.evidence import (
     MAX_LAG_MIN, Regression, Release, as_utc, cohort_contrast, cohort_evidence, effect_units, exposure_evidence,
@@ -43,7 +43,7 @@ class Reader:
     artifact_columns: dict[str, str]
 
 
-def summarize_regression(spec: SignalSpec, series: BucketSeries, points: list[ChangePoint]) -> Regression | None:
+def summarize_regression(spec: Signal, series: BucketSeries, points: list[ChangePoint]) -> Regression | None:
     # a move in the bad direction that only returns the signal to where the window started
     # (e.g. undoing an improvement) is not a regression to explain
     start_level = points[0].before if points else float("nan")
@@ -181,7 +181,7 @@ def _combine(release: Release, evidence: list[Evidence], reg: Regression, contra
         numbers = by["rollback"].numbers
         before, after = numbers.get("before"), numbers.get("after")
         if before and after and before > 0 and after > 0:
-            expected = abs(math.log(before / after)) if reg.spec.kind == "log" else abs(before - after)
+            expected = abs(math.log(before / after)) if reg.spec.scale == "log" else abs(before - after)
     explained = min(1.0, expected / reg.total) if (expected is not None and reg.total > 0) else 0.0
     score = confidence * (0.5 + 0.5 * explained)
     return Suspect(artifact=release.artifact, version=release.version, previous_version=release.previous_version,
@@ -190,17 +190,17 @@ def _combine(release: Release, evidence: list[Evidence], reg: Regression, contra
                    expected_effect=expected, evidence=evidence)
 
 
-def attribute(spec: SignalSpec, series: BucketSeries, points: list[ChangePoint], releases: list[Release],
+def attribute(spec: Signal, series: BucketSeries, points: list[ChangePoint], releases: list[Release],
               reader: Reader, filters: dict | None = None) -> tuple[list[Suspect], list[Suspect], str, Regression | None]:
     """(blamed suspects best first, releases considered and cleared, verdict, the regression)."""
     reg = summarize_regression(spec, series, points)
     if reg is None:
         bad = [cp for cp in points if cp.regression]
         if bad:
-            return [], [], (f"{spec.label} moved the bad way at {', '.join(hhmm(cp.ts) for cp in bad)} but only "
+            return [], [], (f"{spec.phrase} moved the bad way at {', '.join(hhmm(cp.ts) for cp in bad)} but only "
                             f"back to where the window started ({spec.format(points[0].before)}): "
                             f"no regression to explain"), None
-        return [], [], f"no regression of {spec.label} in this window", None
+        return [], [], f"no regression of {spec.phrase} in this window", None
     first = as_utc(series.ts[0])
     last_regression = max(as_utc(cp.ts) for cp in reg.points)
     # releases up to MAX_LAG after the last regression step are shown too, cleared with the reason
@@ -210,7 +210,7 @@ def attribute(spec: SignalSpec, series: BucketSeries, points: list[ChangePoint],
     blamed = sorted([s for s in evaluated if s.score > 0], key=lambda s: -s.score)
     cleared = [s for s in evaluated if s.score <= 0]
     if not blamed:
-        verdict = (f"No release explains this: {spec.label} regressed at "
+        verdict = (f"No release explains this: {spec.phrase} regressed at "
                    f"{', '.join(hhmm(cp.ts) for cp in reg.points)} and "
                    + (f"none of the {len(candidates)} releases in the window fits the evidence"
                       if candidates else "no release happened in the window"))
@@ -222,7 +222,7 @@ def attribute(spec: SignalSpec, series: BucketSeries, points: list[ChangePoint],
     return blamed, cleared, verdict, reg
 
 
-def rollback_plan(spec: SignalSpec, suspects: list[Suspect], releases: list[Release],
+def rollback_plan(spec: Signal, suspects: list[Suspect], releases: list[Release],
                   reg: Regression | None) -> list[RollbackStep]:
     """Roll back the suspects in rank order, each to its last-known-good version.
 
@@ -248,14 +248,14 @@ def rollback_plan(spec: SignalSpec, suspects: list[Suspect], releases: list[Rele
             good = previous[(s.artifact, good)] or good
         measured = s.expected_effect is not None
         delta = s.expected_effect * scale if measured else remainder
-        if spec.kind == "log":
+        if spec.scale == "log":
             level = level / math.exp(delta) if spec.direction > 0 else level * math.exp(delta)
         else:
             level = level - delta * spec.direction
         # never promise better than the pre-regression level
         level = min(level, reg.baseline_level) if spec.direction < 0 else max(level, reg.baseline_level)
         how = "its measured effect" if measured else "the part of the regression no measured suspect explains"
-        expected_text = f"{spec.label} expected to return to about {spec.format(level)} (removing {how})"
+        expected_text = f"{spec.phrase} expected to return to about {spec.format(level)} (removing {how})"
         rb = next((e for e in s.evidence if e.kind == "rollback" and e.numbers.get("rolled_back_at")), None)
         status = f"done at {hhmm(rb.numbers['rolled_back_at'])}" if rb else "to do"
         observed = rb.text if rb else None

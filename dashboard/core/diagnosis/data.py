@@ -1,83 +1,29 @@
 """What diagnosis reads from the telemetry store, as per-bucket aggregates.
 
-Each diagnosable signal maps to the sufficient statistics it is tested on:
-event and trial counts for rates, log-scale count/mean/variance for latency,
-cost and tokens, plain count/mean/variance for the quality score.
+Each diagnosable signal of the registry is read as the sufficient statistics
+its test works on (`Signal.scale`): event and trial counts for rates, log-scale
+count/mean/variance for latency, cost and tokens, plain count/mean/variance
+for the quality score.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 import numpy as np
 import polars as pl
 
 from dashboard.core.diagnosis.detect import BucketSeries
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 
-@dataclass(frozen=True)
-class SignalSpec:
-    name: str
-    label: str
-    kind: Literal["rate", "log", "mean"]
-    direction: int                      # +1: up is bad; -1: down is bad
-    events: str | None = None           # rate: event count column
-    trials: str | None = None           # rate: trial count column
-    measure: str | None = None          # log/mean: request column
-    unit: str = ""
-
-    def format(self, level: float) -> str:
-        """A level in the signal's unit, for evidence lines."""
-        if not np.isfinite(level):
-            return "n/a"
-        if self.kind == "rate":
-            return f"{100 * level:.1f}%"
-        if self.unit == "USD":
-            return f"${level:.5f}"
-        if self.unit == "ms":
-            return f"{level:.0f} ms"
-        return f"{level:.3g}{(' ' + self.unit) if self.unit else ''}"
-
-    def format_effect(self, effect: float, label: str) -> str:
-        if label == "ratio":
-            return f"{100 * (effect - 1):+.1f}%"
-        if self.kind == "rate":
-            return f"{100 * effect:+.1f} pts"
-        return f"{effect:+.3g}"
-
-
-SIGNALS: dict[str, SignalSpec] = {s.name: s for s in (
-    SignalSpec("error_rate", "error rate", "rate", 1, "errors", "requests"),
-    SignalSpec("refusal_rate", "refusal rate", "rate", 1, "refused", "requests"),
-    SignalSpec("task_success_rate", "task success rate", "rate", -1, "task_success", "task_success_n"),
-    SignalSpec("policy_violation_rate", "policy violation rate", "rate", 1, "policy_violations", "requests"),
-    SignalSpec("guardrail_block_rate", "guardrail block rate", "rate", 1, "guardrail_blocks", "requests"),
-    SignalSpec("tool_error_rate", "tool error rate", "rate", 1, "tool_errors", "tool_calls"),
-    SignalSpec("fallback_rate", "fallback rate", "rate", 1, "fallbacks", "requests"),
-    # quantile signals are tested on the log-latency distribution (a slowdown shifts it), so
-    # their levels are geometric means, labelled as such
-    SignalSpec("latency_p50_ms", "latency (geometric mean)", "log", 1, measure="latency_ms", unit="ms"),
-    SignalSpec("latency_p95_ms", "latency (geometric mean)", "log", 1, measure="latency_ms", unit="ms"),
-    SignalSpec("latency_p99_ms", "latency (geometric mean)", "log", 1, measure="latency_ms", unit="ms"),
-    SignalSpec("ttft_ms", "time to first token", "log", 1, measure="ttft_ms", unit="ms"),
-    SignalSpec("cost_per_request", "cost per request (geometric mean)", "log", 1, measure="cost_usd", unit="USD"),
-    SignalSpec("input_tokens_per_request", "input tokens per request", "log", 1, measure="input_tokens",
-               unit="tokens"),
-    SignalSpec("output_tokens_per_request", "output tokens per request", "log", 1, measure="output_tokens",
-               unit="tokens"),
-    SignalSpec("quality_score", "quality score", "mean", -1, measure="quality_score"),
-)}
-
-
-def signal_spec(name: str) -> SignalSpec:
-    try:
-        return SIGNALS[name]
-    except KeyError:
-        raise KeyError(f"signal {name!r} cannot be diagnosed; choose one of: {', '.join(sorted(SIGNALS))}") from None
+def signal_spec(name: str) -> sig.Signal:
+    """A signal of the registry that diagnosis can test (every one but traffic volume)."""
+    if name not in sig.DIAGNOSABLE:
+        raise KeyError(f"signal {name!r} cannot be diagnosed; choose one of: {', '.join(sorted(sig.DIAGNOSABLE))}")
+    return sig.get(name)
 
 
 def _grid(start: datetime, end: datetime, bucket: timedelta) -> np.ndarray:
@@ -102,16 +48,16 @@ def load_frame(store: TelemetryStore, spec: SignalSpec, start: datetime, end: da
                filters: dict | None, bucket: timedelta, by: str | None = None) -> pl.DataFrame:
     """Per-bucket (and per `grp`) rows with columns bucket, grp, count, value, var."""
     scope = Scope.of(start, end, filters, by)
-    if spec.kind == "rate":
+    if spec.scale == "rate":
         frame = store.run_sql("diagnosis_rate_counts", {"bucket_us": _bucket_us(bucket)}, scope)
         return frame.select(
             "bucket", "grp",
-            pl.col(spec.trials).cast(pl.Float64).alias("count"),
-            pl.col(spec.events).cast(pl.Float64).alias("value"),
+            pl.col(spec.denominator).cast(pl.Float64).fill_null(0.0).alias("count"),
+            pl.col(spec.numerator).cast(pl.Float64).fill_null(0.0).alias("value"),
             pl.lit(None, dtype=pl.Float64).alias("var"),
         )
     frame = store.run_sql("diagnosis_measure_stats", {"bucket_us": _bucket_us(bucket), "measure": spec.measure,
-                                                      "log": spec.kind == "log"}, scope)
+                                                      "log": spec.scale == "log"}, scope)
     return frame.select("bucket", "grp", pl.col("n").cast(pl.Float64).alias("count"),
                         pl.col("mean").cast(pl.Float64).alias("value"),
                         pl.col("var").cast(pl.Float64).fill_null(0.0).alias("var"))
@@ -129,12 +75,12 @@ def to_series(frame: pl.DataFrame, spec: SignalSpec, start: datetime, end: datet
         idx = ((ts - grid[0]) // np.timedelta64(int(bucket.total_seconds() * 1e6), "us")).astype(int)
         ok = (idx >= 0) & (idx < len(grid))
         np.add.at(count, idx[ok], frame["count"].to_numpy()[ok])
-        if spec.kind == "rate":
+        if spec.scale == "rate":
             np.add.at(value, idx[ok], frame["value"].to_numpy()[ok])
         else:  # one row per bucket and group, so plain assignment
             value[idx[ok]] = np.nan_to_num(frame["value"].to_numpy()[ok])
             var[idx[ok]] = np.nan_to_num(frame["var"].to_numpy()[ok])
-    return BucketSeries(spec.kind, grid, count, value, None if spec.kind == "rate" else var,
+    return BucketSeries(spec.scale, grid, count, value, None if spec.scale == "rate" else var,
                         bucket.total_seconds() / 60)
 
 
@@ -184,7 +130,7 @@ def load_window_totals(store: TelemetryStore, spec: SignalSpec, windows: list[tu
             continue
         frame = load_frame(store, spec, a, b, filters, timedelta(minutes=30), by=by)
         for (grp,), part in frame.group_by("grp"):
-            if spec.kind == "rate":
+            if spec.scale == "rate":
                 out[(label, grp)] = (float(part["count"].sum()), float(part["value"].sum()), 0.0)
             else:
                 out[(label, grp)] = pool_log_stats(part["count"].to_numpy(), part["value"].to_numpy(),

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from dashboard.core.diagnosis import stats
-from dashboard.core.diagnosis.data import SignalSpec
+from dashboard.core.telemetry.signals import Signal
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint
 from dashboard.core.diagnosis.models import Evidence
 
@@ -50,7 +50,7 @@ class Release:
 class Regression:
     """What is being explained: the regression change points and their combined size."""
 
-    spec: SignalSpec
+    spec: Signal
     points: list[ChangePoint]
     total: float                    # summed size in effect units: rate points, or log ratio
     baseline_level: float
@@ -92,7 +92,7 @@ def timing_evidence(release: Release, reg: Regression, all_points: list[ChangePo
     if cp is None or lag > MAX_LAG_MIN:
         if earlier:
             first = earlier[0]
-            text = (f"{reg.spec.label} had already moved at {hhmm(first.ts)} "
+            text = (f"{reg.spec.phrase} had already moved at {hhmm(first.ts)} "
                     f"({reg.spec.format(first.before)} → {reg.spec.format(first.after)}), before this release "
                     f"at {hhmm(rts)}, and no further regression followed it")
             return Evidence(kind="timing", score=-1.0, text=text, numbers={"lag_minutes": None})
@@ -101,7 +101,7 @@ def timing_evidence(release: Release, reg: Regression, all_points: list[ChangePo
                         numbers={"lag_minutes": None})
     score = math.exp(-lag / LAG_SCALE_MIN)
     where = "at the release" if lag == 0 else f"{lag:.0f} min after the release"
-    text = (f"{reg.spec.label} changed at {hhmm(cp.ts)}, {where} ({hhmm(rts)}): "
+    text = (f"{reg.spec.phrase} changed at {hhmm(cp.ts)}, {where} ({hhmm(rts)}): "
             f"{reg.spec.format(cp.before)} → {reg.spec.format(cp.after)} "
             f"({reg.spec.format_effect(cp.effect, cp.effect_label)}, p={_p(cp.p_value)})")
     return Evidence(kind="timing", score=round(score, 3), text=text,
@@ -112,11 +112,11 @@ def _p(p: float) -> str:
     return "<1e-12" if p < 1e-12 else f"{p:.2g}"
 
 
-def cohort_contrast(spec: SignalSpec, new: BucketSeries | None, old: BucketSeries | None):
+def cohort_contrast(spec: Signal, new: BucketSeries | None, old: BucketSeries | None):
     """Stratified same-bucket contrast of new against old; None when they never share a bucket."""
     if new is None or old is None:
         return None
-    if spec.kind == "rate":
+    if spec.scale == "rate":
         return stats.stratified_rate_difference(old.value, old.count, new.value, new.count)
     return stats.stratified_mean_difference(old.count, old.value, old.var, new.count, new.value, new.var)
 
@@ -135,11 +135,11 @@ def cohort_evidence(release: Release, reg: Regression, contrast, window_text: st
                              f"shared too few minutes ({n_new} vs {n_old} requests)",
                         numbers={"available": False})
     bad = contrast.z * spec.direction
-    if spec.kind == "log":
+    if spec.scale == "log":
         lvl = f"{spec.format(math.exp(contrast.level_b))} vs {spec.format(math.exp(contrast.level_a))}"
         eff = f"{100 * (math.exp(contrast.effect) - 1):+.1f}% [{100 * (math.exp(contrast.ci_low) - 1):+.1f}, " \
               f"{100 * (math.exp(contrast.ci_high) - 1):+.1f}]"
-    elif spec.kind == "rate":
+    elif spec.scale == "rate":
         lvl = f"{spec.format(contrast.level_b)} vs {spec.format(contrast.level_a)}"
         eff = f"{100 * contrast.effect:+.1f} pts [{100 * contrast.ci_low:+.1f}, {100 * contrast.ci_high:+.1f}]"
     else:
@@ -230,11 +230,11 @@ def exposure_evidence(release: Release, reg: Regression, shares: dict[tuple[str,
                     numbers={})
 
 
-def _fmt_eff(spec: SignalSpec, eff_bad: float) -> str:
+def _fmt_eff(spec: Signal, eff_bad: float) -> str:
     signed = eff_bad * spec.direction
-    if spec.kind == "log":
+    if spec.scale == "log":
         return f"{100 * (math.exp(signed) - 1):+.1f}%"
-    if spec.kind == "rate":
+    if spec.scale == "rate":
         return f"{100 * signed:+.1f} pts"
     return f"{signed:+.3f}"
 
@@ -250,18 +250,18 @@ def rollback_evidence(release: Release, rollback: Release | None, reg: Regressio
         return Evidence(kind="rollback", score=0.0,
                         text=f"rolled back to {rollback.version} at {hhmm(rollback.ts)}, too little traffic "
                              f"since to judge", numbers={}), None, None
-    if spec.kind == "rate":
+    if spec.scale == "rate":
         c = stats.two_proportion_test(before[1], before[0], after[1], after[0])
         lvl_b, lvl_a, z, p = c.rate_a, c.rate_b, c.z, c.p_value
         eff_text = f"{100 * c.diff:+.1f} pts"
         change = c.diff
     else:
         c = stats.welch_log_test(before[0], before[1], before[2], after[0], after[1], after[2])
-        lvl_b = math.exp(before[1]) if spec.kind == "log" else before[1]
-        lvl_a = math.exp(after[1]) if spec.kind == "log" else after[1]
+        lvl_b = math.exp(before[1]) if spec.scale == "log" else before[1]
+        lvl_a = math.exp(after[1]) if spec.scale == "log" else after[1]
         z, p = c.t, c.p_value
-        eff_text = f"{100 * (c.ratio - 1):+.1f}%" if spec.kind == "log" else f"{after[1] - before[1]:+.3f}"
-        change = math.log(c.ratio) if spec.kind == "log" else after[1] - before[1]
+        eff_text = f"{100 * (c.ratio - 1):+.1f}%" if spec.scale == "log" else f"{after[1] - before[1]:+.3f}"
+        change = math.log(c.ratio) if spec.scale == "log" else after[1] - before[1]
     good = -z * spec.direction
     base = (f"after rollback to {rollback.version} at {hhmm(rollback.ts)}: {spec.format(lvl_b)} → "
             f"{spec.format(lvl_a)} ({eff_text}, p={_p(p)})")

@@ -19,6 +19,7 @@ from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint, ReleaseMa
 from dashboard.core.diagnosis.evidence import Release
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 DEFAULT_WINDOW = timedelta(hours=6)
@@ -45,15 +46,15 @@ def load_releases(store: TelemetryStore, start: datetime, end: datetime) -> list
             for r in frame.sort("ts").iter_rows(named=True)]
 
 
-def describe(spec: D.SignalSpec, cp: ChangePoint) -> ChangePointResult:
-    if spec.kind == "rate":
+def describe(spec: sig.Signal, cp: ChangePoint) -> ChangePointResult:
+    if spec.scale == "rate":
         mde_text = f"{100 * cp.mde:.2f} pts"
     elif cp.effect_label == "ratio":
         mde_text = f"{100 * (cp.mde - 1):.1f}%"
     else:
         mde_text = f"{cp.mde:.3g}"
     effect_text = spec.format_effect(cp.effect, cp.effect_label)
-    if spec.kind == "rate":
+    if spec.scale == "rate":
         effect_text += f" [{100 * cp.effect_low:+.1f}, {100 * cp.effect_high:+.1f}]"
     elif cp.effect_label == "ratio":
         effect_text += f" [{100 * (cp.effect_low - 1):+.1f}%, {100 * (cp.effect_high - 1):+.1f}%]"
@@ -74,7 +75,7 @@ def describe(spec: D.SignalSpec, cp: ChangePoint) -> ChangePointResult:
         detectability=detectability, notes=cp.notes)
 
 
-def make_reader(store: TelemetryStore, spec: D.SignalSpec, bucket: timedelta, window_end: datetime) -> Reader:
+def make_reader(store: TelemetryStore, spec: sig.Signal, bucket: timedelta, window_end: datetime) -> Reader:
     schema = store.schema
 
     def cohorts(column, a, b, filters):
@@ -96,27 +97,16 @@ def make_reader(store: TelemetryStore, spec: D.SignalSpec, bucket: timedelta, wi
         baseline, current = windows_around(at, window_end, int(SEGMENT_WINDOW.total_seconds() // 60))
         frame = segment_map(store, spec.name, baseline, current, filters)
         # attribution works on additive effects: points for rates, log ratios for log signals
-        return {(r["dimension"], r["value"]): (math.log1p(r["change"]) if spec.kind == "log" else r["change"],
+        return {(r["dimension"], r["value"]): (math.log1p(r["change"]) if spec.scale == "log" else r["change"],
                                                r["z"]) for r in frame.iter_rows(named=True)}
 
     return Reader(cohorts, exposure, segment_effects, dict(schema.artifacts))
 
 
-# signal -> (numerator, denominator) among the segment_leaves count columns
-LEAF_RATIOS: dict[str, tuple[str, str]] = {
-    "error_rate": ("errors", "requests"),
-    "refusal_rate": ("refused", "requests"),
-    "task_success_rate": ("task_success", "requests"),
-    "policy_violation_rate": ("policy_violations", "requests"),
-    "tool_error_rate": ("tool_errors", "tool_calls"),
-    "fallback_rate": ("fallbacks", "requests"),
-    "cost_per_request": ("cost_usd", "requests"),
-    "output_tokens_per_request": ("output_tokens", "requests"),
-}
 LOCALIZE_WINDOW = timedelta(minutes=60)
 
 
-def localized_segments(store: TelemetryStore, spec: D.SignalSpec, start: datetime, end: datetime,
+def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
                        points: list[ChangePoint], filters: dict,
                        regressions: list[ChangePoint] | None = None) -> tuple[list[dict], list[str]]:
     """Which segments carry the regression: the hour before it against its worst stretch.
@@ -127,9 +117,9 @@ def localized_segments(store: TelemetryStore, spec: D.SignalSpec, start: datetim
         regressions = [cp for cp in points if cp.regression]
     if not regressions:
         return [], []
-    latency = spec.measure == "latency_ms"
-    if spec.name not in LEAF_RATIOS and not latency:
-        return [], [f"segment localization works on counts; {spec.label} has none to localize"]
+    latency = spec.localize == "slow_share"
+    if spec.localize is None:
+        return [], [f"segment localization works on counts; {spec.phrase} has none to localize"]
     from dashboard.core.diagnosis.localize import localize  # noqa: PLC0415
 
     first = _utc(datetime.fromisoformat(str(regressions[0].ts)))
@@ -150,7 +140,7 @@ def localized_segments(store: TelemetryStore, spec: D.SignalSpec, start: datetim
         leaves = store.run_sql("diagnosis_slow_leaves", {"dims": dims, "threshold_ms": threshold},
                                Scope.of(base_start, cur_end, filters, windows=windows))
     else:
-        num, den = LEAF_RATIOS[spec.name]
+        num, den = spec.numerator, spec.denominator
         leaves = store.segment_leaves(windows, dims, filters)
     if leaves.height == 0:
         return [], []
@@ -220,7 +210,7 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
         segments, seg_notes = localized_segments(store, spec, start, end, points, filters, reg.points)
         notes += seg_notes
     return Investigation(
-        signal=spec.name, signal_label=spec.label, start=start, end=end,
+        signal=spec.name, signal_label=spec.phrase, start=start, end=end,
         filters={k: list(v) for k, v in filters.items()}, bucket_minutes=bucket.total_seconds() / 60,
         baseline_days=baseline.days if baseline else 0, change_points=[describe(spec, cp) for cp in points],
         suspects=suspects, ruled_out=cleared, verdict=verdict, rollback_plan=plan, segments=segments, notes=notes)
@@ -248,9 +238,9 @@ def cohort_comparison(store: TelemetryStore, signal: str, artifact: str, version
         if version not in versions:
             continue
         with np.errstate(divide="ignore", invalid="ignore"):
-            if spec.kind == "rate":
+            if spec.scale == "rate":
                 level = np.where(s.count > 0, s.value / np.where(s.count > 0, s.count, 1), np.nan)
-            elif spec.kind == "log":
+            elif spec.scale == "log":
                 level = np.where(s.count > 0, np.exp(s.value), np.nan)
             else:
                 level = np.where(s.count > 0, s.value, np.nan)

@@ -18,6 +18,7 @@ import polars as pl
 
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis import stats
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
 
 MIN_SAMPLES = 30  # per side; fewer requests than this say nothing about a segment
@@ -26,7 +27,7 @@ SCHEMA = {"dimension": pl.String, "value": pl.String, "baseline": pl.Float64, "c
           "change_text": pl.String, "bad": pl.Boolean}
 
 
-def cell_change(spec: D.SignalSpec, before: tuple[float, float, float],
+def cell_change(spec: sig.Signal, before: tuple[float, float, float],
                 after: tuple[float, float, float]) -> tuple[float, float, float, float] | None:
     """(baseline level, current level, change, z) from pooled (count, value, var) window totals.
 
@@ -37,19 +38,19 @@ def cell_change(spec: D.SignalSpec, before: tuple[float, float, float],
     n_a, n_b = before[0], after[0]
     if n_a < MIN_SAMPLES or n_b < MIN_SAMPLES:
         return None
-    if spec.kind == "rate":
+    if spec.scale == "rate":
         c = stats.two_proportion_test(before[1], n_a, after[1], n_b)
         return c.rate_a, c.rate_b, c.diff, c.z
     c = stats.welch_log_test(*before, *after)
-    if spec.kind == "log":
+    if spec.scale == "log":
         return math.exp(before[1]), math.exp(after[1]), c.ratio - 1, c.t
     return before[1], after[1], after[1] - before[1], c.t
 
 
-def change_text(spec: D.SignalSpec, change: float) -> str:
-    if spec.kind == "rate":
+def change_text(spec: sig.Signal, change: float) -> str:
+    if spec.scale == "rate":
         return f"{100 * change:+.1f} pts"
-    if spec.kind == "log":
+    if spec.scale == "log":
         return f"{100 * change:+.0f}%"
     return f"{change:+.3g}"
 

@@ -20,7 +20,8 @@ from dashboard.core.incident.soak import VerificationMetric
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.comms import cadence_minutes
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS, evaluate_incident_soak, pooled_values
-from dashboard.core.incident.verification import LABELS, propose_verification
+from dashboard.core.incident.verification import propose_verification
+from dashboard.core.telemetry import signals as sig
 
 ROSTERS: tuple[dict[str, str], ...] = (
     {"commander": "Priya Raman", "tech_lead": "Marcus Lee", "comms_lead": "Lena Vogel", "scribe": "Tom Okafor"},
@@ -216,7 +217,7 @@ def _seed_support_bot(incidents: Incidents, ti: dict, roster: dict, store) -> No
         metrics = [VerificationMetric(signal=m["signal"], segment=dict(m.get("filters") or {}),
                                       comparator=m["comparator"], threshold=m["threshold"],
                                       soak_minutes=verification.get("soak_minutes", 60),
-                                      label=LABELS.get(m["signal"]))
+                                      label=m.get("label") or sig.get(m["signal"]).phrase)
                    for m in verification.get("metrics", [])]
         if metrics:
             w.define_verification(cmd, metrics, at=_min(index_rb, -3))

@@ -21,16 +21,6 @@ from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.telemetry_adapter import pooled_values
 from dashboard.core.telemetry import signals as registry
 
-# incident type by the signal that moved (refusals of answerable questions are a quality problem)
-TYPE_FOR_SIGNAL: dict[str, str] = {
-    "task_success_rate": "quality_regression", "quality_score": "quality_regression",
-    "refusal_rate": "quality_regression",
-    "latency_p50_ms": "latency_spike", "latency_p95_ms": "latency_spike", "latency_p99_ms": "latency_spike",
-    "cost_per_request": "cost_blowup", "input_tokens_per_request": "cost_blowup",
-    "output_tokens_per_request": "cost_blowup",
-    "tool_error_rate": "tool_degradation", "fallback_rate": "tool_degradation", "error_rate": "tool_degradation",
-    "policy_violation_rate": "safety_pressure",
-}
 BASELINE_HOURS = 3.0
 CURRENT_MINUTES = 15
 SAFETY_SIGNAL = "policy_violation_rate"
@@ -114,7 +104,7 @@ def draft_incident(store, signal: str, segment: dict[str, str] | None, window_st
     direction = ("up" if impact.current is not None and impact.baseline is not None
                  and impact.current > impact.baseline else "down")
     return IncidentDraft(
-        title=title or f"{label} {direction} on {where}", type=TYPE_FOR_SIGNAL.get(signal, "quality_regression"),
+        title=title or f"{label} {direction} on {where}", type=registry.get(signal).incident_type,
         signals=[signal, *also_moves], segments=dict(segment or {}), suspects=list(suspects),
         window_start=window_start, detected_at=now, impact=impact, suggestion=suggest_severity(impact),
         facts=facts,

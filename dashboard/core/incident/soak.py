@@ -20,6 +20,8 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dashboard.core.telemetry import signals as sig
+
 SoakStatus = Literal["not_started", "soaking", "broken", "passed"]
 _PERCENTILE_SIGNAL = re.compile(r"^latency_p(\d{2})_ms$")
 MINUTE = timedelta(minutes=1)
@@ -52,7 +54,8 @@ class VerificationMetric(BaseModel):
     @property
     def is_proportion(self) -> bool:
         """Rates (x_rate) and 0..1 scores, whose sampling noise the binomial bound covers."""
-        return self.signal.endswith("_rate") or self.signal == "quality_score" or self.quantile is not None
+        spec = sig.BY_NAME.get(self.signal)
+        return (spec is not None and (spec.kind == "rate" or spec.unit == "score")) or self.quantile is not None
 
     @property
     def key(self) -> str:

@@ -15,31 +15,28 @@ import polars as pl
 from dashboard.core.incident.soak import MinuteCount, SoakEvaluation, VerificationMetric, evaluate_soak
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.verification import propose_verification
-from dashboard.core.telemetry.signals import SIGNALS
+from dashboard.core.telemetry import signals as sig
 
 MINUTE = timedelta(minutes=1)
 
-# signal -> (numerator column, denominator column) in a `series` frame. Latency
-# percentiles are absent: per-minute percentiles do not pool, so they are
-# verified on their own counts (requests slower than the limit, see
-# queries/incident_slow_share.sql and VerificationMetric.judged_threshold).
-RATIO_COLUMNS: dict[str, tuple[str, str]] = {
-    s.name: (s.numerator, s.denominator) for s in SIGNALS if s.kind in ("rate", "mean")
-}
-
-
+# Pooled signals (rates, means) are verified on their registry counts per minute.
+# Latency percentiles do not pool, so they are verified on their own counts
+# (requests slower than the limit, see queries/incident_slow_share.sql and
+# VerificationMetric.judged_threshold).
+POOLED_SIGNALS: tuple[str, ...] = tuple(s.name for s in sig.SIGNALS if s.pooled)
 PERCENTILE_SIGNALS: tuple[str, ...] = tuple(
-    s.name for s in SIGNALS if s.kind == "quantile" and VerificationMetric(
+    s.name for s in sig.SIGNALS if s.kind == "quantile" and VerificationMetric(
         signal=s.name, comparator="<=", threshold=1).quantile is not None)
-VERIFIABLE_SIGNALS: tuple[str, ...] = (*RATIO_COLUMNS, *PERCENTILE_SIGNALS)
+VERIFIABLE_SIGNALS: tuple[str, ...] = (*POOLED_SIGNALS, *PERCENTILE_SIGNALS)
 
 
 def ratio_columns(signal: str) -> tuple[str, str]:
-    try:
-        return RATIO_COLUMNS[signal]
-    except KeyError:
+    """(numerator, denominator) count columns of a pooled signal."""
+    spec = sig.BY_NAME.get(signal)
+    if spec is None or not spec.pooled:
         raise ValueError(f"signal {signal!r} cannot be verified on pooled per-minute counts; "
-                         f"use one of: {', '.join(RATIO_COLUMNS)}") from None
+                         f"use one of: {', '.join(POOLED_SIGNALS)}")
+    return spec.numerator, spec.denominator
 
 
 def check_verifiable(signal: str) -> str:

@@ -11,16 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dashboard.core.incident.soak import VerificationMetric
-from dashboard.core.telemetry.signals import SIGNALS
+from dashboard.core.telemetry import signals as sig
 
-# which way is bad for each signal ("up": higher is worse)
-BAD_DIRECTION: dict[str, str] = {s.name: "up" if s.higher_is_worse else "down"
-                                 for s in SIGNALS if s.kind != "count"}
-SAFETY_SIGNALS = tuple(s.name for s in SIGNALS if s.group == "safety")
+SAFETY_SIGNALS = tuple(s.name for s in sig.SIGNALS if s.group == "safety")
 BUSINESS_SIGNAL = "task_success_rate"
 SAFETY_DEFAULT = "policy_violation_rate"
-LABELS: dict[str, str] = {"task_success_rate": "deflection", "refusal_rate": "refusal rate",
-                          "policy_violation_rate": "policy violation rate"}
 
 RATE_TOLERANCE_POINTS = 0.02  # at most 2 percentage points past the baseline
 RATE_TOLERANCE_MIN = 0.002
@@ -28,15 +23,16 @@ RELATIVE_TOLERANCE = 0.10  # non-rate signals: 10 % past the baseline
 
 
 def comparator_for(signal: str) -> str:
-    try:
-        return "<=" if BAD_DIRECTION[signal] == "up" else ">="
-    except KeyError:
-        raise KeyError(f"no direction known for signal {signal!r}; known: {', '.join(BAD_DIRECTION)}") from None
+    spec = sig.get(signal)
+    if spec.direction == sig.NEUTRAL:
+        raise KeyError(f"{signal} has no bad direction; it cannot be verified")
+    return spec.comparator
 
 
 def threshold_from_baseline(signal: str, baseline: float) -> float:
-    up = BAD_DIRECTION[signal] == "up"
-    if signal.endswith("_rate"):
+    spec = sig.get(signal)
+    up = spec.direction == sig.HIGHER_IS_WORSE
+    if spec.kind == "rate":
         tol = min(RATE_TOLERANCE_POINTS, max(0.5 * baseline if up else 0.5 * (1 - baseline), RATE_TOLERANCE_MIN))
         value = baseline + tol if up else baseline - tol
         # whole percentage points read better and a baseline measured as 3.98 % should give 6 %, not 5.98 %
@@ -63,6 +59,6 @@ def propose_verification(key_signal: str, baselines: Mapping[str, float], segmen
     return [
         VerificationMetric(signal=s, segment=dict(segment or {}), comparator=comparator_for(s),
                            threshold=threshold_from_baseline(s, baselines[s]), soak_minutes=soak_minutes,
-                           window_minutes=window_minutes, min_samples=min_samples, label=LABELS.get(s))
+                           window_minutes=window_minutes, min_samples=min_samples, label=sig.get(s).phrase)
         for s in chosen if s in baselines
     ]

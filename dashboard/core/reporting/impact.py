@@ -22,19 +22,14 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from dashboard.core.reporting.signal_math import HIGHER_IS_WORSE, SignalMath, signal_math, utc, utc_buckets
+from dashboard.core.reporting.buckets import utc, utc_buckets
+from dashboard.core.telemetry import signals as sig
 
 TREND_WINDOW = timedelta(minutes=30)
-# signals shown as quality and safety deltas, in reading order, with what one excess event is called
-DELTA_SIGNALS: dict[str, str] = {
-    "refusal_rate": "extra refusals",
-    "task_success_rate": "tickets not deflected",
-    "error_rate": "extra errors",
-    "policy_violation_rate": "extra policy violations",
-    "fallback_rate": "extra fallbacks",
-    "quality_score": "",
-    "cost_per_request": "",
-}
+# signals shown as quality and safety deltas, in reading order (what one excess event is called:
+# the registry's `excess_noun`)
+DELTA_SIGNALS: tuple[str, ...] = ("refusal_rate", "task_success_rate", "error_rate", "policy_violation_rate",
+                                  "fallback_rate", "quality_score", "cost_per_request")
 Z_NOISE = 2.0  # a trend must exceed two standard errors to be called better or worse
 MEAN_NOISE = 0.05  # for means without variance: a relative move of at least 5%
 
@@ -105,7 +100,7 @@ def hour_before_window(start: datetime) -> tuple[datetime, datetime]:
     return (start - timedelta(hours=1), start)
 
 
-def excess_events(frame: pl.DataFrame, math_: SignalMath, baseline_value: float | None,
+def excess_events(frame: pl.DataFrame, math_: sig.Signal, baseline_value: float | None,
                   higher_is_bad: bool) -> float | None:
     """Events the signal counted beyond the baseline rate (rates only), signed so positive = harm."""
     if math_.kind != "rate" or baseline_value is None or frame.is_empty():
@@ -127,7 +122,7 @@ def extra_over_baseline(frame: pl.DataFrame, baseline: pl.DataFrame, sum_column:
     return float(frame[sum_column].sum() or 0) - float(frame["requests"].sum() or 0) * per_request
 
 
-def worst_trailing(frame: pl.DataFrame, math_: SignalMath, higher_is_bad: bool,
+def worst_trailing(frame: pl.DataFrame, math_: sig.Signal, higher_is_bad: bool,
                    length: timedelta = TREND_WINDOW) -> float | None:
     """The worst value of the signal pooled over any trailing `length` that ends at a bucket."""
     if frame.is_empty():
@@ -152,7 +147,7 @@ def worst_trailing(frame: pl.DataFrame, math_: SignalMath, higher_is_bad: bool,
     return float(values.max() if higher_is_bad else values.min())
 
 
-def trend(frame: pl.DataFrame, math_: SignalMath, now: datetime, higher_is_bad: bool,
+def trend(frame: pl.DataFrame, math_: sig.Signal, now: datetime, higher_is_bad: bool,
           length: timedelta = TREND_WINDOW) -> str:
     """'better' or 'worse' when the last `length` differs from the one before beyond noise, else 'steady'."""
     recent = frame.filter((pl.col("bucket") >= now - length) & (pl.col("bucket") <= now))
@@ -175,7 +170,7 @@ def trend(frame: pl.DataFrame, math_: SignalMath, now: datetime, higher_is_bad: 
         se = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / d1 + 1 / d2))
         moved = abs(new - old) > Z_NOISE * se if se > 0 else new != old
     else:
-        old, new = math_.pooled(before), math_.pooled(recent)
+        old, new = sig.pooled_value(math_, before), sig.pooled_value(math_, recent)
         if old is None or new is None:
             return "unknown"
         moved = abs(new - old) > MEAN_NOISE * max(abs(old), 1e-12)
@@ -187,16 +182,16 @@ def trend(frame: pl.DataFrame, math_: SignalMath, now: datetime, higher_is_bad: 
 
 def signal_delta(frame: pl.DataFrame, baseline: pl.DataFrame, signal: str, now: datetime,
                  label: str = "") -> SignalDelta:
-    math_ = signal_math(signal)
-    bad_up = HIGHER_IS_WORSE.get(signal, True)
+    math_ = sig.get(signal)
+    bad_up = math_.direction != sig.LOWER_IS_WORSE
     if math_.kind == "quantile":
         base = _median_or_none(baseline, math_.column)
         during = _median_or_none(frame, math_.column)
         current = _median_or_none(frame.filter(pl.col("bucket") >= now - TREND_WINDOW), math_.column)
     else:
-        base = math_.pooled(baseline)
-        during = math_.pooled(frame)
-        current = math_.pooled(frame.filter(pl.col("bucket") >= now - TREND_WINDOW))
+        base = sig.pooled_value(math_, baseline)
+        during = sig.pooled_value(math_, frame)
+        current = sig.pooled_value(math_, frame.filter(pl.col("bucket") >= now - TREND_WINDOW))
     return SignalDelta(
         signal=signal, baseline=base, during=during, worst=worst_trailing(frame, math_, bad_up),
         current=current, excess_events=excess_events(frame, math_, base, bad_up), event_label=label,
@@ -205,7 +200,7 @@ def signal_delta(frame: pl.DataFrame, baseline: pl.DataFrame, signal: str, now: 
     )
 
 
-def differs(frame: pl.DataFrame, baseline: pl.DataFrame, math_: SignalMath, base: float | None,
+def differs(frame: pl.DataFrame, baseline: pl.DataFrame, math_: sig.Signal, base: float | None,
             during: float | None) -> bool:
     """Window vs baseline beyond noise: two-proportion z for rates, a 5% relative move otherwise."""
     if base is None or during is None:
@@ -225,7 +220,7 @@ def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: dateti
                    now: datetime | None = None, filters: dict[str, str] | None = None,
                    requests_total: int | None = None, users_affected: int | None = None,
                    baseline_label: str = "baseline",
-                   signals: dict[str, str] | None = None) -> Impact:
+                   signals: tuple[str, ...] | None = None) -> Impact:
     """Impact of the window [start, end) of `frame` (the affected scope) against `baseline`.
 
     `frame` and `baseline` are per-bucket counts for the same filters;
@@ -237,10 +232,10 @@ def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: dateti
     baseline = utc_buckets(baseline)
     wanted = signals if signals is not None else DELTA_SIGNALS
     deltas = []
-    for signal, label in wanted.items():
-        math_ = signal_math(signal)
+    for signal in wanted:
+        math_ = sig.get(signal)
         if all(c in scoped.columns for c in math_.columns):
-            deltas.append(signal_delta(scoped, baseline, signal, now, label))
+            deltas.append(signal_delta(scoped, baseline, signal, now, math_.excess_noun))
     return Impact(
         window_start=start, window_end=end, filters=dict(filters or {}), baseline_label=baseline_label,
         requests_affected=int(scoped["requests"].sum() or 0) if not scoped.is_empty() else 0,

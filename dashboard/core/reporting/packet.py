@@ -30,7 +30,7 @@ from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_t
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.reporting.impact_store import incident_window
-from dashboard.core.reporting.signal_math import utc
+from dashboard.core.reporting.buckets import utc
 from dashboard.core.telemetry.query import Scope
 
 DEFAULT_SAMPLE = 500  # per group (affected, unaffected)

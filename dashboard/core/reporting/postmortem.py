@@ -212,15 +212,15 @@ def _segment_suffix(segment: Mapping[str, str]) -> str:
 
 
 def _fmt(signal: str, value: float | None) -> str:
-    from dashboard.core.reporting.signal_math import format_signal
+    from dashboard.core.telemetry import signals as sig
 
-    return format_signal(signal, value)
+    return sig.format_value(signal, value)
 
 
 def _label(signal: str) -> str:
-    from dashboard.core.reporting.signal_math import label
+    from dashboard.core.telemetry import signals as sig
 
-    return label(signal)
+    return sig.label(signal)
 
 
 __all__ = ["build_postmortem", "phase_windows", "mark_rollbacks", "find_causes", "build_timeline",

@@ -16,7 +16,8 @@ from dashboard.core.reporting.postmortem import (
 )
 from dashboard.core.reporting.postmortem_edits import PostmortemEdits
 from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect, Phase, Postmortem
-from dashboard.core.reporting.signal_math import SIGNALS, utc
+from dashboard.core.reporting.buckets import utc
+from dashboard.core.telemetry import signals as sig
 
 DETECTION_WINDOW = timedelta(minutes=10)
 FINDER_LEAD = timedelta(hours=3)  # the finder needs a stretch of normal traffic before the regression
@@ -30,7 +31,7 @@ class PostmortemError(Exception):
 def key_signals_of(state: IncidentState) -> list[str]:
     """What the team verifies recovery on, else the incident's own signals."""
     names = [m.signal for m in state.verification] + list(state.signals)
-    known = [n for n in dict.fromkeys(names) if n in SIGNALS]
+    known = [n for n in dict.fromkeys(names) if n in sig.BY_NAME]
     return known[:MAX_KEY_SIGNALS]
 
 
@@ -59,11 +60,11 @@ def _window_value(row: pl.DataFrame, signal: str) -> float | None:
     """A rate or mean pooled over the window's counts; a quantile as computed over the whole window."""
     if row.is_empty():
         return None
-    math_ = SIGNALS[signal]
+    math_ = sig.BY_NAME[signal]
     if math_.kind == "quantile":
         value = row[math_.column][0]
         return None if value is None else float(value)
-    return math_.pooled(row)
+    return sig.pooled_value(math_, row)
 
 
 def measure_phases(store, releases: list[dict], start: datetime, end: datetime, signals: list[str],

@@ -8,7 +8,7 @@ import re
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import STAGES, format_duration
 from dashboard.core.reporting.postmortem_model import Postmortem
-from dashboard.core.reporting.signal_math import format_signal, label
+from dashboard.core.telemetry import signals as sig
 
 TERMS = ("short", "medium", "long")
 STAGE_LABELS = {"detect": "Time to detect", "acknowledge": "Time to acknowledge (incident open)",
@@ -38,11 +38,11 @@ def impact_rows(impact: Impact) -> list[tuple[str, str]]:
     for d in impact.deltas:
         if not d.changed:
             continue
-        text = (f"{format_signal(d.signal, d.baseline)} → {format_signal(d.signal, d.worst)} at worst, "
-                f"{format_signal(d.signal, d.current)} now ({d.trend})")
+        text = (f"{sig.format_value(d.signal, d.baseline)} → {sig.format_value(d.signal, d.worst)} at worst, "
+                f"{sig.format_value(d.signal, d.current)} now ({d.trend})")
         if d.excess_events and d.event_label and d.excess_events > 0:
             text += f"; {d.excess_events:,.0f} {d.event_label}"
-        rows.append((label(d.signal), text))
+        rows.append((sig.label(d.signal), text))
     rows.append(("Baseline", impact.baseline_label))
     return rows
 
@@ -63,11 +63,11 @@ def to_markdown(pm: Postmortem) -> str:
     out += [f"| {i.at:%m-%d %H:%M} | {i.source} | {_cell(i.text)} |" for i in pm.timeline]
     if pm.phases and pm.key_signals:
         out += ["", "### Measured on " + _seg(_phase_segment(pm)), "",
-                "| Phase | From | To | Requests | " + " | ".join(label(s) for s in pm.key_signals) + " |",
+                "| Phase | From | To | Requests | " + " | ".join(sig.label(s) for s in pm.key_signals) + " |",
                 "|---|---|---|---|" + "---|" * len(pm.key_signals)]
         for p in pm.phases:
             out.append(f"| {_cell(p.label)} | {p.start:%H:%M} | {p.end:%H:%M} | {p.requests:,} | "
-                       + " | ".join(format_signal(s, p.values.get(s)) for s in pm.key_signals) + " |")
+                       + " | ".join(sig.format_value(s, p.values.get(s)) for s in pm.key_signals) + " |")
     out += ["", "## Detection gap and response times", "", "| Measure | Duration |", "|---|---|"]
     out += [f"| {STAGE_LABELS[s]} | {format_duration(pm.times.duration(s))} |" for s in STAGES]
     out.append(f"| Alert to incident open | {format_duration(pm.times.detection_gap)} |")
@@ -165,9 +165,9 @@ def to_html(pm: Postmortem) -> str:
                         [i.tone if i.tone != "normal" else "" for i in pm.timeline]))
     if pm.phases and pm.key_signals:
         parts.append(f"<h3>Measured on {e(_seg(_phase_segment(pm)))}</h3>")
-        parts.append(_table(["Phase", "From", "To", "Requests", *[label(s) for s in pm.key_signals]],
+        parts.append(_table(["Phase", "From", "To", "Requests", *[sig.label(s) for s in pm.key_signals]],
                             [[_td(p.label), _td(f"{p.start:%H:%M}", "time"), _td(f"{p.end:%H:%M}", "time"),
-                              _td(f"{p.requests:,}"), *[_td(format_signal(s, p.values.get(s))) for s in pm.key_signals]]
+                              _td(f"{p.requests:,}"), *[_td(sig.format_value(s, p.values.get(s))) for s in pm.key_signals]]
                              for p in pm.phases]))
     parts.append("<h2>Detection gap and response times</h2>")
     rows = [[_td(STAGE_LABELS[s]), _td(format_duration(pm.times.duration(s)))] for s in STAGES]

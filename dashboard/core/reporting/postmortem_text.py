@@ -8,7 +8,7 @@ from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import IncidentTimes, format_duration
 from dashboard.core.reporting.postmortem_model import ActionLine, CauseFinding, FinderResult, Phase
-from dashboard.core.reporting.signal_math import format_signal, label
+from dashboard.core.telemetry import signals as sig
 
 CODE_KINDS = ("app", "model")
 SLOW_DETECTION = timedelta(minutes=15)
@@ -42,8 +42,8 @@ def recovery_label(base: float | None, peak: float | None, after: float | None) 
 def measured_after(phase: Phase | None, key_signals: list[str], recovery: str | None = None) -> str:
     if phase is None or not key_signals:
         return ""
-    values = " / ".join(format_signal(s, phase.values.get(s)) for s in key_signals)
-    names = " / ".join(label(s).lower() for s in key_signals)
+    values = " / ".join(sig.format_value(s, phase.values.get(s)) for s in key_signals)
+    names = " / ".join(sig.label(s).lower() for s in key_signals)
     lead = f"{recovery}: " if recovery else "then "
     return (f" — {lead}{names} {values} ({phase.start:%H:%M}–{phase.end:%H:%M}, "
             f"{phase.requests:,} requests)")
@@ -72,8 +72,8 @@ def _impact_sentence(impact: Impact | None) -> str:
 def _moves(impact: Impact | None) -> str:
     if impact is None:
         return ""
-    moved = [f"{label(d.signal).lower()} went from {format_signal(d.signal, d.baseline)} to "
-             f"{format_signal(d.signal, d.worst)} at worst" for d in impact.deltas if d.degraded]
+    moved = [f"{sig.label(d.signal).lower()} went from {sig.format_value(d.signal, d.baseline)} to "
+             f"{sig.format_value(d.signal, d.worst)} at worst" for d in impact.deltas if d.degraded]
     return ("; ".join(moved) + ".") if moved else ""
 
 
@@ -117,7 +117,7 @@ def generated_sections(state: IncidentState, times: IncidentTimes, impact: Impac
     if finder is not None and finder.error:
         root.append(f"- The regression finder could not run on {finder.signal}: {finder.error}")
     elif finder is not None:
-        root.append(f"- Regression finder on {label(finder.signal).lower()}, {finder.start:%H:%M}–{finder.end:%H:%M} "
+        root.append(f"- Regression finder on {sig.label(finder.signal).lower()}, {finder.start:%H:%M}–{finder.end:%H:%M} "
                     f"UTC (before any rollback): {finder.verdict}.")
     if len(roots + contributing) > 1:
         root.append("- Two artifacts, not one: rolling back the first left the signal above baseline until the "
@@ -128,8 +128,8 @@ def generated_sections(state: IncidentState, times: IncidentTimes, impact: Impac
         last = phases[-1].values.get(key_signals[0])
         base = phases[0].values.get(key_signals[0])
         if last is not None and base is not None:
-            well.append(f"Rollbacks brought {label(key_signals[0]).lower()} back to {format_signal(key_signals[0], last)} "
-                        f"(baseline {format_signal(key_signals[0], base)})"
+            well.append(f"Rollbacks brought {sig.label(key_signals[0]).lower()} back to {sig.format_value(key_signals[0], last)} "
+                        f"(baseline {sig.format_value(key_signals[0], base)})"
                         + ("" if code_change else " without any code change") + ".")
         first_rb = rb[0]["ts"]
         well.append(f"First containment (rollback of the {rb[0]['artifact']}) "

@@ -48,7 +48,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from dashboard.core.reporting.signal_math import SignalMath, signal_math, utc, utc_buckets
+from dashboard.core.reporting.buckets import utc, utc_buckets
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo_config import SloDecl
 
 
@@ -111,13 +112,13 @@ class SloStatus:
         return "ok"
 
 
-def slo_events(frame: pl.DataFrame, slo: SloDecl, math: SignalMath | None = None) -> pl.DataFrame:
+def slo_events(frame: pl.DataFrame, slo: SloDecl, math: sig.Signal | None = None) -> pl.DataFrame:
     """Per bucket: `bucket`, `good`, `bad` event counts for this SLO.
 
     For method "windows" the frame's buckets must be the SLO's window; each
     judged bucket is one event. For method "requests", requests are events.
     """
-    math = math or signal_math(slo.signal)
+    math = math or sig.get(slo.signal)
     _require(frame, ["bucket", "requests", *math.columns])
     if slo.method == "requests":
         if math.kind != "rate":
@@ -127,7 +128,7 @@ def slo_events(frame: pl.DataFrame, slo: SloDecl, math: SignalMath | None = None
         den = pl.col(math.denominator).fill_null(0).cast(pl.Int64)
         bad = num if slo.higher_is_bad else den - num
         return frame.select("bucket", (den - bad).alias("good"), bad.alias("bad")).sort("bucket")
-    value = math.value_expr()
+    value = sig.expression(math)
     meets = value <= slo.threshold if slo.higher_is_bad else value >= slo.threshold
     judged = (pl.col("requests").fill_null(0) >= slo.min_requests) & value.is_not_null()
     return frame.select(
@@ -179,9 +180,9 @@ def burn_rate_series(events: pl.DataFrame, length: timedelta, allowed_bad_fracti
 
 def evaluate_slo(frame: pl.DataFrame, slo: SloDecl, now: datetime, period: timedelta = timedelta(days=28),
                  policies: tuple[BurnPolicy, ...] = DEFAULT_POLICIES,
-                 math: SignalMath | None = None) -> SloStatus:
+                 math: sig.Signal | None = None) -> SloStatus:
     """Attainment and budget over `period` ending at `now` (or the data available), plus alerts."""
-    math = math or signal_math(slo.signal)
+    math = math or sig.get(slo.signal)
     now = utc(now)
     in_period = utc_buckets(frame).filter((pl.col("bucket") >= now - period) & (pl.col("bucket") <= now))
     events = slo_events(in_period, slo, math)
@@ -204,7 +205,7 @@ def evaluate_slo(frame: pl.DataFrame, slo: SloDecl, now: datetime, period: timed
                      burn_alerts(events, now, slo.allowed_bad_fraction, policies), current, tuple(notes))
 
 
-def _current_value(recent: pl.DataFrame, math: SignalMath) -> float | None:
+def _current_value(recent: pl.DataFrame, math: sig.Signal) -> float | None:
     if recent.is_empty():
         return None
     if math.kind == "quantile":
@@ -215,7 +216,7 @@ def _current_value(recent: pl.DataFrame, math: SignalMath) -> float | None:
         if not mask.any() or float(weights.filter(mask).sum()) <= 0:
             return None
         return float((values.filter(mask) * weights.filter(mask)).sum() / weights.filter(mask).sum())
-    return math.pooled(recent)
+    return sig.pooled_value(math, recent)
 
 
 def _require(frame: pl.DataFrame, columns: list[str]) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dashboard.core.reporting.signal_math import format_signal
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo import SloStatus
 
 def format_value(signal: str, value: float | None) -> str:
-    return format_signal(signal, value)
+    return sig.format_value(signal, value)
 
 
 def _pct(value: float | None) -> str:

@@ -9,7 +9,7 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.query import Scope
-from dashboard.core.reporting.signal_math import SIGNALS
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo import DEFAULT_POLICIES, BurnPolicy, SloStatus, evaluate_slo
 from dashboard.core.reporting.slo_config import SloConfig, SloDecl, load_slo_config, slo_file_for
 
@@ -18,7 +18,7 @@ REQUEST_BUCKET = timedelta(minutes=5)  # request-based SLOs: fine enough for the
 
 def load_slos(data: DataDir) -> SloConfig:
     """The data folder's slos.toml, else the shipped default; validated against known signals."""
-    return load_slo_config(slo_file_for(data.root), known_signals=set(SIGNALS))
+    return load_slo_config(slo_file_for(data.root), known_signals=set(sig.BY_NAME))
 
 
 def slo_bucket(slo: SloDecl) -> timedelta:

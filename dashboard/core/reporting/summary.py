@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from dashboard.core.incident.comms import CommsClock, SignalFact, comms_clock, facts_from_state, render_update
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
-from dashboard.core.reporting.signal_math import SIGNALS, format_signal, label, utc
+from dashboard.core.reporting.buckets import utc
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo import SloStatus
 
 
@@ -55,11 +56,11 @@ def headline_figures(impact: Impact) -> list[Figure]:
     for d in impact.deltas:
         if not d.degraded:
             continue
-        value = f"{format_signal(d.signal, d.baseline)} → {format_signal(d.signal, d.worst)}"
-        detail = f"now {format_signal(d.signal, d.current)}"
+        value = f"{sig.format_value(d.signal, d.baseline)} → {sig.format_value(d.signal, d.worst)}"
+        detail = f"now {sig.format_value(d.signal, d.current)}"
         if d.excess_events and d.event_label and d.excess_events > 0:
             detail += f" · {d.excess_events:,.0f} {d.event_label}"
-        out.append(Figure(label(d.signal), value, detail, d.trend, bad=True))
+        out.append(Figure(sig.label(d.signal), value, detail, d.trend, bad=True))
     return out
 
 
@@ -78,8 +79,8 @@ def what_users_see(state: IncidentState) -> str:
 def signal_facts(impact: Impact) -> list[SignalFact]:
     facts = []
     for d in impact.deltas:
-        if d.degraded and d.current is not None and d.baseline is not None and SIGNALS[d.signal].kind == "rate":
-            facts.append(SignalFact(signal=d.signal, label=label(d.signal).lower(), current=d.current,
+        if d.degraded and d.current is not None and d.baseline is not None and sig.BY_NAME[d.signal].kind == "rate":
+            facts.append(SignalFact(signal=d.signal, label=sig.label(d.signal).lower(), current=d.current,
                                     baseline=d.baseline, unit="%"))
     return facts
 

@@ -41,48 +41,49 @@ class Comparison:
 
 
 def compare(signal: sig.Signal, base: dict, other: dict) -> Comparison:
-    """Compare `other` against `base`, two dicts of counts as the series query returns them."""
-    a = _value(signal, base)
-    b = _value(signal, other)
+    """Compare `other` against `base`, two dicts of counts as the series query returns them.
+
+    A side without samples of the signal (no denominator, a column null in every
+    row) has no value and no test: the comparison says so rather than failing.
+    """
+    a = sig.value_of(signal, base)
+    b = sig.value_of(signal, other)
     n_a, n_b = _size(signal, base), _size(signal, other)
-    p, test, tested_sign = _p_value(signal, base, other, n_a, n_b)
+    p, test, tested_sign = _p_value(signal, base, other, n_a, n_b) if a is not None and b is not None \
+        else (None, "no data on one side", None)
     delta = None if a is None or b is None else b - a
     relative = None if delta is None or not a else delta / a
     # a quantile is judged by the log-scale mean: only claim a change both agree on
     agrees = tested_sign is None or delta is None or tested_sign * delta > 0
     beyond = p is not None and p < NOISE_ALPHA and agrees
-    worse = bool(beyond and delta is not None and (delta > 0) == signal.higher_is_worse and delta != 0)
+    worse = bool(beyond and signal.is_worse(delta))
     return Comparison(signal.name, signal.label, a, b, delta, relative, n_a, n_b, p, beyond, worse, test)
-
-
-def _value(signal: sig.Signal, row: dict) -> float | None:
-    if signal.kind in ("rate", "mean"):
-        den = row.get(signal.denominator) or 0
-        return None if den <= 0 else float(row[signal.numerator]) / den
-    v = row.get(signal.column)
-    return None if v is None else float(v)
 
 
 def _size(signal: sig.Signal, row: dict) -> int:
     return int(row.get(signal.denominator or "requests") or 0)
 
 
+def _finite(*values) -> bool:
+    return all(v is not None and math.isfinite(float(v)) for v in values)
+
+
 def _p_value(signal: sig.Signal, a: dict, b: dict, n_a: int, n_b: int) -> tuple[float | None, str, int | None]:
     """(p-value, test name, sign of the tested difference when it is not the signal's own)."""
     try:
-        if signal.kind == "rate" and n_a > 0 and n_b > 0:
-            r = two_proportion_test(a[signal.numerator], n_a, b[signal.numerator], n_b)
+        if signal.test == "two_proportion" and n_a > 0 and n_b > 0:
+            r = two_proportion_test(a[signal.numerator] or 0, n_a, b[signal.numerator] or 0, n_b)
             return r.p_value, r.test, None
-        if signal.log_mean and n_a > 1 and n_b > 1 and a.get(signal.log_var) is not None \
-                and b.get(signal.log_var) is not None:
+        if signal.test == "welch_log" and n_a > 1 and n_b > 1 and _finite(
+                a.get(signal.log_mean), a.get(signal.log_var), b.get(signal.log_mean), b.get(signal.log_var)):
             r = welch_log_test(n_a, a[signal.log_mean], a[signal.log_var], n_b, b[signal.log_mean], b[signal.log_var])
             return r.p_value, r.test, (1 if r.ratio > 1 else -1)
-        if signal.var and n_a > 1 and n_b > 1 and a.get(signal.var) is not None and b.get(signal.var) is not None:
+        if signal.test == "welch_mean" and n_a > 1 and n_b > 1 and _finite(a.get(signal.var), b.get(signal.var)):
             se = math.sqrt(a[signal.var] / n_a + b[signal.var] / n_b)
             if se > 0:
-                z = (_value(signal, b) - _value(signal, a)) / se
+                z = (sig.value_of(signal, b) - sig.value_of(signal, a)) / se
                 return float(2 * sps.norm.sf(abs(z))), "Welch z on means", None
-    except ValueError:
+    except (ValueError, ZeroDivisionError):
         pass
     return None, "not testable (too few samples)", None
 
@@ -129,7 +130,7 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
         return totals, pl.DataFrame()
     baseline = baseline if baseline in versions else default_baseline(store, kind, start, end, versions)
     rows = {r[column]: r for r in totals.iter_rows(named=True)}
-    chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS if s.kind != "count"])]
+    chosen = [sig.get(n) for n in (names or sig.DIAGNOSABLE) if sig.get(n).test is not None]
     out = [
         {"version": v, **compare(s, rows[baseline], rows[v]).as_dict()}
         for v in versions if v != baseline for s in chosen

@@ -28,6 +28,7 @@ import polars as pl
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
+from dashboard.core.telemetry.signals import counts_sql
 
 QUERIES_DIR = Path(__file__).resolve().parents[3] / "queries"
 PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -59,7 +60,8 @@ def load_sql(name: str) -> SqlFile:
     path = QUERIES_DIR / f"{name}.sql"
     if not path.exists():
         raise FileNotFoundError(f"no query named {name!r} in {QUERIES_DIR.name}/")
-    text = path.read_text()
+    # `@counts` is the registry's count columns, so every query computes them alike
+    text = path.read_text().replace("@counts", counts_sql(indent="    "))
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     header = next((line for line in text.splitlines() if line.startswith("-- params:")), "-- params:")
     return SqlFile(name, text, frozenset(PARAM_RE.findall(body)), frozenset(PARAM_RE.findall(header)),

@@ -1,37 +1,140 @@
-"""The signals every view, config and command names, and how each comes from counts.
+"""The signal registry: every signal the app, its configs and its commands name, defined once.
 
-A signal's name is stable snake_case (used in URLs, SLO files and the CLI).
-Rates are numerator/denominator counts summed first and divided last, so any
-re-bucketing or cohort total stays exact; quantiles are read per bucket.
+A signal declares here, and nowhere else:
+
+- its stable snake_case `name` (URLs, SLO files, the CLI's `--signal`);
+- `label` (charts, tables), `phrase` (inside sentences) and `unit` (how `format` writes a value);
+- `group`, the Explorer's signal group;
+- `kind`, how its value comes from the per-bucket count columns (`COUNTS`):
+  `rate` = numerator / denominator counts, `mean` = sum / count, `quantile` = a
+  per-bucket value that cannot be pooled, `sum` = a plain count;
+- `direction`, the one encoding of which way is bad: `HIGHER_IS_WORSE` (+1),
+  `LOWER_IS_WORSE` (-1) or `NEUTRAL` (0); every "is this worse" derives from it;
+- `test`, how two groups or two stretches of time are compared: `two_proportion`
+  on counts, `welch_log` on the log scale (latency, cost, tokens: a multiplicative
+  change becomes a shift), `welch_mean` on plain means (a bounded score);
+- `measures`, the request columns (contract.REQUEST_MEASURES) it is computed
+  from. A store that lacks any of them (absent, or null in every row) does not have
+  the signal: it is not drawn, offered, monitored or reported (`available`);
+- `localize`, how segment localization counts it: `counts` (its own numerator and
+  denominator per segment), `slow_share` (latency: the share of requests slower
+  than the baseline's p95) or None.
+
+Rates and means are summed counts divided last, so any re-bucketing or cohort
+total stays exact. The SQL count columns are generated from `COUNTS` (the
+`@counts` marker in queries/*.sql, see `counts_sql`), so every query computes
+them the same way, with the same casts.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
 
-Kind = Literal["count", "rate", "mean", "quantile"]
+Kind = Literal["rate", "mean", "quantile", "sum"]
+Test = Literal["two_proportion", "welch_log", "welch_mean"]
+Localize = Literal["counts", "slow_share"]
+
+HIGHER_IS_WORSE, LOWER_IS_WORSE, NEUTRAL = 1, -1, 0
+
+
+@dataclass(frozen=True)
+class Count:
+    """One per-bucket aggregate over request rows, as SQL, and the request column it reads."""
+
+    name: str
+    sql: str
+    measure: str | None = None  # None: every request counts (requests, errors)
+
+
+# The count columns every counts frame holds (signal_series, diagnosis_rate_counts,
+# reporting_slo_counts, segment_leaves). Sums are cast so every query returns the same types.
+COUNTS: tuple[Count, ...] = (
+    Count("requests", "count(*)"),
+    Count("errors", "count(error_type)"),
+    Count("refused", "count(*) FILTER (WHERE refused)", "refused"),
+    Count("task_success", "count(*) FILTER (WHERE task_success)", "task_success"),
+    Count("task_success_n", "count(task_success)", "task_success"),
+    Count("quality_sum", "sum(quality_score)::DOUBLE", "quality_score"),
+    Count("quality_n", "count(quality_score)", "quality_score"),
+    Count("policy_violations", "count(*) FILTER (WHERE policy_violation)", "policy_violation"),
+    Count("guardrail_blocks", "count(*) FILTER (WHERE guardrail_blocked)", "guardrail_blocked"),
+    Count("tool_calls", "sum(tool_calls)::BIGINT", "tool_calls"),
+    Count("tool_errors", "sum(tool_errors)::BIGINT", "tool_errors"),
+    Count("fallbacks", "count(*) FILTER (WHERE fallback_used)", "fallback_used"),
+    Count("input_tokens", "sum(input_tokens)::BIGINT", "input_tokens"),
+    Count("input_tokens_n", "count(input_tokens)", "input_tokens"),
+    Count("output_tokens", "sum(output_tokens)::BIGINT", "output_tokens"),
+    Count("output_tokens_n", "count(output_tokens)", "output_tokens"),
+    Count("cost_usd", "sum(cost_usd)::DOUBLE", "cost_usd"),
+    Count("cost_n", "count(cost_usd)", "cost_usd"),
+)
+COUNT_NAMES: tuple[str, ...] = tuple(c.name for c in COUNTS)
+
+
+def counts_sql(indent: str = "    ") -> str:
+    """The select list of every count column (what `@counts` in a query file expands to)."""
+    return (",\n" + indent).join(f"{c.sql} AS {c.name}" for c in COUNTS)
 
 
 @dataclass(frozen=True)
 class Signal:
     name: str
     label: str
+    phrase: str  # the signal inside a sentence ("refusal rate changed at 15:02")
     group: str
     kind: Kind
-    unit: str  # "%", "ms", "$", "tokens", "req"
-    higher_is_worse: bool
+    unit: str  # "%", "ms", "$", "tokens", "req", "score"
+    direction: int  # HIGHER_IS_WORSE, LOWER_IS_WORSE or NEUTRAL
+    test: Test | None
+    measures: tuple[str, ...] = ()  # request columns it needs; the first is the one tested
     numerator: str | None = None  # count column (rate, mean)
     denominator: str | None = None  # count column (rate, mean)
-    column: str | None = None  # per-bucket column (quantile, count)
+    column: str | None = None  # per-bucket column (quantile, sum)
     log_mean: str | None = None  # per-bucket mean of ln(value), for log-scale tests
     log_var: str | None = None
     var: str | None = None  # per-row variance column, for tests on plain means
+    localize: Localize | None = None
+    excess_noun: str = ""  # what one event beyond the baseline is called in an impact ("extra refusals")
+    incident_type: str = "quality_regression"  # the type an incident opened on this signal gets
+
+    # -- what derives from the declaration ----------------------------------
+
+    @property
+    def scale(self) -> str:
+        """The scale diagnosis tests on: 'rate' (counts), 'log' (log-scale moments) or 'mean'."""
+        return {"two_proportion": "rate", "welch_log": "log", "welch_mean": "mean"}[self.test or "two_proportion"]
+
+    @property
+    def measure(self) -> str | None:
+        """The request column a log-scale or mean test reads."""
+        return self.measures[0] if self.measures else None
+
+    @property
+    def pooled(self) -> bool:
+        """Whether a window's value is exact from summed counts (not so for a quantile)."""
+        return self.kind in ("rate", "mean")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of a counts frame its value is computed from."""
+        return tuple(c for c in (self.numerator, self.denominator, self.column) if c)
+
+    @property
+    def comparator(self) -> str:
+        """How a limit on this signal reads: at most (higher is worse) or at least."""
+        return ">=" if self.direction == LOWER_IS_WORSE else "<="
+
+    def is_worse(self, delta: float | None) -> bool:
+        """Whether a change of `delta` goes the bad way."""
+        return delta is not None and self.direction * delta > 0
 
     def format(self, value: float | None) -> str:
-        if value is None:
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
             return "–"
         if self.unit == "%":
             return f"{value * 100:.1f}%"
@@ -43,38 +146,66 @@ class Signal:
             return f"{value:.3f}"
         return f"{value:,.0f}"
 
+    def format_effect(self, effect: float, effect_label: str) -> str:
+        """A change as diagnosis measures it: a ratio as a percentage, a rate in points."""
+        if effect_label == "ratio":
+            return f"{100 * (effect - 1):+.1f}%"
+        if self.scale == "rate":
+            return f"{100 * effect:+.1f} pts"
+        return f"{effect:+.3g}"
+
+
+_LATENCY = dict(group="latency", kind="quantile", unit="ms", direction=HIGHER_IS_WORSE, test="welch_log",
+                measures=("latency_ms",), log_mean="log_latency_mean", log_var="log_latency_var",
+                localize="slow_share", incident_type="latency_spike")
 
 SIGNALS: tuple[Signal, ...] = (
-    Signal("requests", "Requests", "traffic", "count", "req", False, column="requests"),
-    Signal("error_rate", "Error rate", "reliability", "rate", "%", True, "errors", "requests"),
-    Signal("latency_p50_ms", "Latency p50", "latency", "quantile", "ms", True, column="latency_p50_ms",
-           log_mean="log_latency_mean", log_var="log_latency_var"),
-    Signal("latency_p95_ms", "Latency p95", "latency", "quantile", "ms", True, column="latency_p95_ms",
-           log_mean="log_latency_mean", log_var="log_latency_var"),
-    Signal("latency_p99_ms", "Latency p99", "latency", "quantile", "ms", True, column="latency_p99_ms",
-           log_mean="log_latency_mean", log_var="log_latency_var"),
-    Signal("input_tokens_per_request", "Input tokens / request", "cost", "mean", "tokens", True,
-           "input_tokens", "requests", var="input_tokens_var"),
-    Signal("output_tokens_per_request", "Output tokens / request", "cost", "mean", "tokens", True,
-           "output_tokens", "requests", var="output_tokens_var"),
-    Signal("cost_per_request", "Cost / request", "cost", "mean", "$", True, "cost_usd", "requests",
-           log_mean="log_cost_mean", log_var="log_cost_var"),
-    Signal("task_success_rate", "Task success (deflection)", "quality", "rate", "%", False,
-           "task_success", "task_success_n"),
-    Signal("quality_score", "Quality score", "quality", "mean", "score", False, "quality_sum", "quality_n",
-           var="quality_var"),
-    Signal("refusal_rate", "Refusal rate", "safety", "rate", "%", True, "refused", "requests"),
-    Signal("policy_violation_rate", "Policy violations", "safety", "rate", "%", True,
-           "policy_violations", "requests"),
-    Signal("tool_error_rate", "Tool errors / call", "reliability", "rate", "%", True, "tool_errors", "tool_calls"),
-    Signal("fallback_rate", "Fallback rate", "reliability", "rate", "%", True, "fallbacks", "requests"),
+    Signal("requests", "Requests", "requests", "traffic", "sum", "req", NEUTRAL, None, column="requests"),
+    Signal("error_rate", "Error rate", "error rate", "reliability", "rate", "%", HIGHER_IS_WORSE, "two_proportion",
+           numerator="errors", denominator="requests", localize="counts", excess_noun="extra errors",
+           incident_type="tool_degradation"),
+    Signal("latency_p50_ms", "Latency p50", "latency (geometric mean)", column="latency_p50_ms", **_LATENCY),
+    Signal("latency_p95_ms", "Latency p95", "latency (geometric mean)", column="latency_p95_ms", **_LATENCY),
+    Signal("latency_p99_ms", "Latency p99", "latency (geometric mean)", column="latency_p99_ms", **_LATENCY),
+    Signal("ttft_ms", "Time to first token p50", "time to first token", "latency", "quantile", "ms",
+           HIGHER_IS_WORSE, "welch_log", ("ttft_ms",), column="ttft_p50_ms", log_mean="log_ttft_mean",
+           log_var="log_ttft_var", incident_type="latency_spike"),
+    Signal("input_tokens_per_request", "Input tokens / request", "input tokens per request", "cost", "mean",
+           "tokens", HIGHER_IS_WORSE, "welch_log", ("input_tokens",), "input_tokens", "input_tokens_n",
+           log_mean="log_input_tokens_mean", log_var="log_input_tokens_var", incident_type="cost_blowup"),
+    Signal("output_tokens_per_request", "Output tokens / request", "output tokens per request", "cost", "mean",
+           "tokens", HIGHER_IS_WORSE, "welch_log", ("output_tokens",), "output_tokens", "output_tokens_n",
+           log_mean="log_output_tokens_mean", log_var="log_output_tokens_var", localize="counts",
+           incident_type="cost_blowup"),
+    Signal("cost_per_request", "Cost / request", "cost per request (geometric mean)", "cost", "mean", "$",
+           HIGHER_IS_WORSE, "welch_log", ("cost_usd",), "cost_usd", "cost_n",
+           log_mean="log_cost_mean", log_var="log_cost_var", localize="counts", incident_type="cost_blowup"),
+    Signal("task_success_rate", "Task success (deflection)", "task success rate", "quality", "rate", "%",
+           LOWER_IS_WORSE, "two_proportion", ("task_success",), "task_success", "task_success_n",
+           localize="counts", excess_noun="tickets not deflected"),
+    Signal("quality_score", "Quality score", "quality score", "quality", "mean", "score", LOWER_IS_WORSE,
+           "welch_mean", ("quality_score",), "quality_sum", "quality_n", var="quality_var"),
+    Signal("refusal_rate", "Refusal rate", "refusal rate", "safety", "rate", "%", HIGHER_IS_WORSE,
+           "two_proportion", ("refused",), "refused", "requests", localize="counts",
+           excess_noun="extra refusals"),
+    Signal("policy_violation_rate", "Policy violations", "policy violation rate", "safety", "rate", "%",
+           HIGHER_IS_WORSE, "two_proportion", ("policy_violation",), "policy_violations", "requests",
+           localize="counts", excess_noun="extra policy violations", incident_type="safety_pressure"),
+    Signal("guardrail_block_rate", "Guardrail blocks", "guardrail block rate", "safety", "rate", "%",
+           HIGHER_IS_WORSE, "two_proportion", ("guardrail_blocked",), "guardrail_blocks", "requests", incident_type="safety_pressure"),
+    Signal("tool_error_rate", "Tool errors / call", "tool error rate", "reliability", "rate", "%",
+           HIGHER_IS_WORSE, "two_proportion", ("tool_errors", "tool_calls"), "tool_errors", "tool_calls",
+           localize="counts", incident_type="tool_degradation"),
+    Signal("fallback_rate", "Fallback rate", "fallback rate", "reliability", "rate", "%", HIGHER_IS_WORSE,
+           "two_proportion", ("fallback_used",), "fallbacks", "requests", localize="counts",
+           excess_noun="extra fallbacks", incident_type="tool_degradation"),
 )
 
 BY_NAME: dict[str, Signal] = {s.name: s for s in SIGNALS}
-GROUPS: dict[str, list[str]] = {}
-for _s in SIGNALS:
-    GROUPS.setdefault(_s.group, []).append(_s.name)
 GROUP_ORDER = ("quality", "safety", "latency", "cost", "reliability", "traffic")
+GROUPS: dict[str, list[str]] = {g: [s.name for s in SIGNALS if s.group == g] for g in GROUP_ORDER}
+# the signals a regression can be looked for on (traffic volume has no bad direction)
+DIAGNOSABLE: tuple[str, ...] = tuple(s.name for s in SIGNALS if s.test is not None)
 
 
 def get(name: str) -> Signal:
@@ -88,23 +219,63 @@ def is_known(name: str) -> bool:
     return name in BY_NAME
 
 
+def label(name: str) -> str:
+    """A signal's display label (a name the registry does not know is shown as given)."""
+    return BY_NAME[name].label if name in BY_NAME else name
+
+
+def format_value(name: str, value: float | None) -> str:
+    if name in BY_NAME:
+        return BY_NAME[name].format(value)
+    return "–" if value is None else f"{value:.3g}"
+
+
+def available(present_measures: Iterable[str], names: Iterable[str] | None = None) -> list[str]:
+    """The signals (of `names`, default all, in registry order) whose every measure the store has."""
+    have = set(present_measures)
+    wanted = set(names) if names is not None else None
+    return [s.name for s in SIGNALS if (wanted is None or s.name in wanted) and set(s.measures) <= have]
+
+
 def expression(signal: Signal) -> pl.Expr:
     """The signal's value from one row of counts (a bucket, a cohort or a window)."""
-    if signal.kind in ("rate", "mean"):
+    if signal.pooled:
         den = pl.col(signal.denominator).cast(pl.Float64)
-        return pl.when(den > 0).then(pl.col(signal.numerator) / den).otherwise(None)
+        return pl.when(den > 0).then(pl.col(signal.numerator).cast(pl.Float64) / den).otherwise(None)
     return pl.col(signal.column).cast(pl.Float64)
 
 
 def with_signals(counts: pl.DataFrame, names: list[str] | None = None) -> pl.DataFrame:
     """Add one column per signal (named by the signal) to a frame of counts."""
     chosen = [get(n) for n in names] if names else list(SIGNALS)
-    # count signals are already columns of the counts frame under their own name
-    return counts.with_columns([expression(s).alias(s.name) for s in chosen if s.kind != "count"])
+    # a sum signal is already a column of the counts frame under its own name
+    return counts.with_columns([expression(s).alias(s.name) for s in chosen if s.name != s.column])
+
+
+def value_of(signal: Signal, row: dict) -> float | None:
+    """The signal's value from one dict of counts; None when it has no samples (or its column is null)."""
+    if signal.pooled:
+        den = row.get(signal.denominator) or 0
+        num = row.get(signal.numerator)
+        return None if den <= 0 or num is None else float(num) / float(den)
+    v = row.get(signal.column)
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def pooled_value(signal: Signal, frame: pl.DataFrame) -> float | None:
+    """The signal over all rows of `frame` taken together (rates and means only)."""
+    if not signal.pooled:
+        raise ValueError(f"{signal.name} is a {signal.kind}; it cannot be pooled from buckets")
+    if frame.is_empty():
+        return None
+    den = float(frame[signal.denominator].sum() or 0)
+    if den <= 0:
+        return None
+    return float(frame[signal.numerator].sum() or 0) / den
 
 
 def counts_of(signal: Signal, counts: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """(events, trials) per row for a rate or mean signal: what tests work from."""
-    if signal.kind not in ("rate", "mean"):
+    if not signal.pooled:
         raise ValueError(f"{signal.name} is a {signal.kind}, not a ratio of counts")
     return counts[signal.numerator], counts[signal.denominator]

@@ -169,7 +169,7 @@ def truth() -> dict:
                                  {"signal": "refusal_rate", "comparator": "<=", "threshold": 0.06,
                                   "filters": PAID_ENGLISH},
                                  {"signal": "task_success_rate", "comparator": ">=", "threshold": 0.40,
-                                  "filters": PAID_ENGLISH},
+                                  "filters": PAID_ENGLISH, "label": "deflection"},
                              ]},
         },
     ]}
