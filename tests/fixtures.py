@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir
@@ -60,3 +61,41 @@ def tiny_store(root: Path):
     data = DataDir(root / "tiny")
     atomic_write_parquet(conform(rows), data.requests / "tiny.parquet")
     return TelemetryStore(data), t0
+
+
+# Langfuse exports written from Langfuse's documented shapes (see tests/fixtures/langfuse/README.md)
+LANGFUSE_DIR = REPO_ROOT / "tests" / "fixtures" / "langfuse"
+LANGFUSE_MAPPING = LANGFUSE_DIR / "mapping.toml"
+LANGFUSE_BLOB = {kind: LANGFUSE_DIR / "blob" / f"{kind}.jsonl" for kind in ("observations", "scores", "traces")}
+LANGFUSE_UI = {"observations": LANGFUSE_DIR / "ui" / "observations.csv", "scores": LANGFUSE_DIR / "ui" / "scores.json"}
+
+
+def langfuse_blob_parquet(folder: Path) -> dict[str, Path]:
+    """The blob-storage export as Parquet, from the JSONL fixture: usage/cost details as Parquet maps."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    maps = {"usage_details": pa.int64(), "provided_usage_details": pa.int64(),
+            "cost_details": pa.float64(), "provided_cost_details": pa.float64()}
+    out = {}
+    for kind, path in LANGFUSE_BLOB.items():
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        columns = {}
+        for name in rows[0]:
+            values = [r.get(name) for r in rows]
+            if name in maps:
+                # a text cell that is not a map stays unreadable: Parquet cannot hold it, so it is absent here
+                cells = [list(v.items()) if isinstance(v, dict) else None for v in values]
+                columns[name] = pa.array(cells, type=pa.map_(pa.string(), maps[name]))
+            elif name.endswith(("_time", "_at", "_ts")) or name == "timestamp":
+                # ClickHouse DateTime64 columns arrive as Parquet timestamps (UTC)
+                stamps = [datetime.fromisoformat(v) if v else None for v in values]
+                columns[name] = pa.array(stamps, type=pa.timestamp("ms"))
+            elif any(isinstance(v, (dict, list)) for v in values):
+                columns[name] = pa.array([json.dumps(v) if v is not None else None for v in values], pa.string())
+            else:
+                columns[name] = pa.array(values)
+        target = folder / f"{kind}.parquet"
+        pq.write_table(pa.table(columns), target)
+        out[kind] = target
+    return out

@@ -1,4 +1,4 @@
-"""`warroom ingest requests|releases FILE... [--data DIR] [--mapping FILE]`."""
+"""`warroom ingest requests|releases FILE... [--data DIR] [--mapping FILE] [--format auto|table|langfuse]`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dashboard.core.telemetry.ingest import (
     ingest_releases,
     ingest_requests,
 )
+from dashboard.core.telemetry.langfuse_ingest import looks_like_langfuse
 from dashboard.core.telemetry.mapping import MappingError, load_mapping
 
 FORMATS_HELP = "Parquet (.parquet), CSV (.csv, .tsv) or JSONL (.jsonl, .ndjson); CSV/JSONL may be gzip'd (.gz)"
@@ -36,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--dry-run", action="store_true",
                          help="check the files and the mapping and print the summary with the first rejected "
                               "rows, without writing anything")
+        if kind == "requests":
+            sub.add_argument("--format", dest="source_format", choices=("auto", "table", "langfuse"), default="auto",
+                             help="table: flat rows with a mapping; langfuse: Langfuse observations export (UI or "
+                                  "blob storage: CSV, JSON, JSONL, Parquet) with optional scores and traces "
+                                  "exports (see docs/BRING_YOUR_OWN_TELEMETRY.md); auto: read it from the files")
         sub.set_defaults(func=run)
 
 
@@ -43,8 +49,14 @@ def run(args: argparse.Namespace) -> int:
     data_dir = DataDir.at(args.data)
     try:
         mapping = load_mapping(args.mapping) if args.mapping else None
-        ingest = ingest_requests if args.ingest_kind == "requests" else ingest_releases
-        summary = ingest(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run)
+        if args.ingest_kind == "requests":
+            fmt = args.source_format
+            if fmt == "auto":
+                fmt = "langfuse" if looks_like_langfuse(args.files[0]) else "table"
+            summary = ingest_requests(args.files, data_dir, mapping, args.mapping or "mapping",
+                                      dry_run=args.dry_run, fmt=fmt)
+        else:
+            summary = ingest_releases(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run)
     except (UnreadableFile, MappingError, SchemaConflict, IngestError) as exc:
         raise UserError(f"{exc} (nothing was written)") from None
     print(json.dumps(summary.as_dict(), indent=2))

@@ -52,6 +52,9 @@ IDENTITY_COLUMNS: dict[str, pl.DataType] = {
     "request_id": pl.String(),
     "service": pl.String(),
     "user_id": pl.String(),
+    # The way back from a war-room number to the trace that produced it (OpenTelemetry ids, hex).
+    "trace_id": pl.String(),
+    "span_id": pl.String(),
 }
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("ts", "request_id", "latency_ms")

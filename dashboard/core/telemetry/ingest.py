@@ -32,6 +32,7 @@ from dashboard.core.telemetry.ingest_validate import (
     request_rules,
     validate_file,
 )
+from dashboard.core.telemetry.langfuse_ingest import validate_langfuse
 from dashboard.core.telemetry.mapping import IngestMapping, MappingError
 
 __all__ = [
@@ -70,6 +71,8 @@ class IngestSummary:
     phase_seconds: dict[str, float] = field(default_factory=dict)  # read_validate, write (for the benchmark)
     dry_run: bool = False
     quarantine_sample: list[dict] = field(default_factory=list)
+    skipped: int = 0  # source rows that are not requests (rows = accepted + skipped + quarantined)
+    scores: dict = field(default_factory=dict)  # Langfuse scores: rows, joined, unmatched, rejected, ...
 
     def as_dict(self) -> dict:
         return {
@@ -83,6 +86,8 @@ class IngestSummary:
             "ignored_columns": self.ignored_columns,
             "segments": list(self.schema.segments),
             "artifacts": dict(self.schema.artifacts),
+            **({"skipped": self.skipped} if self.skipped else {}),
+            **({"scores": self.scores} if self.scores else {}),
             **({"dry_run": True, "quarantine_sample": self.quarantine_sample} if self.dry_run else {}),
         }
 
@@ -175,10 +180,10 @@ def _unique_name(prefix: str = "ingest") -> str:
 
 
 def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema: TelemetrySchema,
-           save_schema: bool) -> tuple[str | None, str | None]:
+           save_schema: bool, more_quarantine: list[pl.DataFrame] = ()) -> tuple[str | None, str | None]:
     """Write quarantine, schema and accepted rows; on any failure undo what was written."""
     accepted_frames = [r.accepted for r in results if r.accepted.height]
-    quarantine_frames = [r.quarantined for r in results if r.quarantined.height]
+    quarantine_frames = [r.quarantined for r in results if r.quarantined.height] + list(more_quarantine)
     name = _unique_name()
     quarantine_path = data_dir.quarantine / f"{kind}-{name}" if quarantine_frames else None
     target_dir = data_dir.requests if kind == "requests" else data_dir.releases
@@ -214,20 +219,30 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
 
 
 def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
-            mapping: IngestMapping | None, mapping_name: str, dry_run: bool = False) -> IngestSummary:
+            mapping: IngestMapping | None, mapping_name: str, dry_run: bool = False,
+            fmt: str = "table") -> IngestSummary:
     effective = mapping or IngestMapping()
     schema, save_schema = target_schema(data_dir, mapping)
     effective.check_fields(schema, mapping_name)
     spec = request_spec(schema, effective) if kind == "requests" else release_spec(schema, effective)
     began = time.perf_counter()
-    results = _validate_all(paths, spec, mapping_name)
+    more_quarantine: list[pl.DataFrame] = []
+    scores: dict = {}
+    if fmt == "langfuse":
+        paths = list(paths)
+        if not paths:
+            raise UnreadableFile("(no files)", "give at least one file to ingest")
+        lf = validate_langfuse(paths, spec, parse_defaults(spec, f"{mapping_name}: defaults"), effective.langfuse)
+        results, more_quarantine, scores = lf.results, lf.score_rejections, lf.scores
+    else:
+        results = _validate_all(paths, spec, mapping_name)
     if kind == "requests":
         results = drop_duplicate_requests(results, data_dir)
     validated = time.perf_counter()
     if dry_run:
         quarantine_path, written = None, None
     else:
-        quarantine_path, written = _store(kind, results, data_dir, schema, save_schema)
+        quarantine_path, written = _store(kind, results, data_dir, schema, save_schema, more_quarantine)
     phases = {"read_validate": validated - began, "write": time.perf_counter() - validated}
     ignored = sorted({c for r in results for c in r.ignored_columns})
     return IngestSummary(
@@ -235,6 +250,8 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
         rows=sum(r.rows for r in results),
         accepted=sum(r.accepted.height for r in results),
         quarantined=sum(r.quarantined.height for r in results),
+        skipped=sum(r.skipped for r in results),
+        scores=scores,
         quarantine_path=quarantine_path,
         written=written,
         files=[r.summary() for r in results],
@@ -258,13 +275,14 @@ def _first_rejections(results: list[FileResult], limit: int = DRY_RUN_SAMPLE) ->
 
 
 def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
-                    mapping_name: str = "mapping", dry_run: bool = False) -> IngestSummary:
+                    mapping_name: str = "mapping", dry_run: bool = False, fmt: str = "table") -> IngestSummary:
     """Validate request telemetry files and add their accepted rows to the store.
 
     `mapping_name` (usually the mapping file's path) prefixes errors about the mapping;
-    `dry_run` checks everything and reports, but writes nothing.
+    `dry_run` checks everything and reports, but writes nothing; `fmt` "langfuse" reads
+    Langfuse observations (and scores) exports instead of flat tables.
     """
-    return _ingest("requests", paths, data_dir, mapping, mapping_name, dry_run)
+    return _ingest("requests", paths, data_dir, mapping, mapping_name, dry_run, fmt)
 
 
 def ingest_releases(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,

@@ -170,7 +170,11 @@ def _read_jsonl(path: Path, raw: bytes) -> SourceFile:
     if not pieces:
         first = raw[starts[bad[0]]:ends[bad[0]]].decode("utf-8", errors="replace").strip()
         raise UnreadableFile(path, f"not a JSONL file: no line is a JSON object (line {line_numbers[bad[0]]}: {first[:60]!r})")
-    frame = pieces[0][0] if len(pieces) == 1 else pl.concat([p[0] for p in pieces], how="diagonal_relaxed")
+    if len(pieces) == 1:
+        frame = pieces[0][0]
+    else:
+        # pieces may disagree on a nested column's shape (an object here, a list or text there): as JSON text they agree
+        frame = pl.concat([_flatten_nested(p[0]) for p in pieces], how="diagonal_relaxed")
     numbers = pl.Series(np.concatenate([p[1] for p in pieces]), dtype=pl.Int64)
     bad_lines = pl.DataFrame({
         "row_number": pl.Series([int(line_numbers[i]) for i in bad], dtype=pl.Int64),

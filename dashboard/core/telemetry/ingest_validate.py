@@ -106,9 +106,12 @@ class FileResult:
     missing_columns: list[str]
     # the source row number of each accepted row (for quarantining an accepted row later, e.g. a duplicate)
     accepted_rows: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.Int64))
+    # rows of the source that are not requests (e.g. a trace's non-model spans): rows = accepted + skipped + quarantined
+    skipped: int = 0
+    skipped_detail: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict:
-        return {
+        out = {
             "file": self.path,
             "format": self.format,
             "rows": self.rows,
@@ -117,6 +120,9 @@ class FileResult:
             "ignored_columns": self.ignored_columns,
             "missing_columns": self.missing_columns,
         }
+        if self.skipped or self.skipped_detail:
+            out.update(skipped=self.skipped, skipped_detail=self.skipped_detail)
+        return out
 
 
 def parse_column(raw: pl.Series, rule: FieldRule, spec: TableSpec) -> Parsed:

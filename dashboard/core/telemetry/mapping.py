@@ -41,6 +41,7 @@ from dashboard.core.telemetry.contract import (
     REQUEST_MEASURES,
     TelemetrySchema,
 )
+from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping
 
 # Store column names end up in SQL, URLs and the CLI: keep them plain.
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -143,6 +144,7 @@ class IngestMapping(BaseModel):
     timestamp: TimestampSpec = Field(default_factory=TimestampSpec)
     booleans: BooleanWords = Field(default_factory=BooleanWords)
     releases: ReleaseMapping = Field(default_factory=ReleaseMapping)
+    langfuse: LangfuseMapping = Field(default_factory=LangfuseMapping)
 
     @field_validator("segments")
     @classmethod

@@ -1,0 +1,92 @@
+"""`--format langfuse`: observations and scores exports through the ordinary validate path.
+
+`validate_langfuse(paths, spec, defaults, mapping)` returns one FileResult
+per observations file (accepted GENERATION rows with their scores, quarantined
+rows with reasons, skipped observations counted), the quarantine rows of
+score files, and the score counts for the summary. Which file is which is
+read from its columns, so the files may come in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile
+from dashboard.core.telemetry.ingest_validate import FileResult, TableSpec, validate_file
+from dashboard.core.telemetry.langfuse import kind_of, observations, read_export, trace_fields
+from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping
+from dashboard.core.telemetry.langfuse_scores import join_scores
+
+
+@dataclass
+class LangfuseResult:
+    results: list[FileResult]
+    score_rejections: list[pl.DataFrame] = field(default_factory=list)
+    scores: dict = field(default_factory=dict)
+
+
+def looks_like_langfuse(path: str | Path) -> bool:
+    """True when the file's columns are a Langfuse observations or scores export."""
+    try:
+        source = read_export(path)
+    except UnreadableFile:
+        return False
+    return kind_of(source.frame.columns) is not None
+
+
+def validate_langfuse(paths: list[str | Path], spec: TableSpec, defaults: dict[str, pl.Series],
+                      mapping: LangfuseMapping) -> LangfuseResult:
+    obs_sources: list[SourceFile] = []
+    score_sources: list[SourceFile] = []
+    trace_sources: list[SourceFile] = []
+    for path in paths:
+        source = read_export(path)
+        kind = kind_of(source.frame.columns)
+        if kind == "observations":
+            obs_sources.append(source)
+        elif kind == "scores":
+            score_sources.append(source)
+        elif kind == "traces":
+            trace_sources.append(source)
+        elif source.frame.width == 0:
+            obs_sources.append(source)  # an empty export: nothing to add, reported as 0 rows
+        else:
+            raise UnreadableFile(path, "not a Langfuse observations export (id, traceId, type, startTime), "
+                                       f"scores export (traceId, name, value) or traces export (id, timestamp, "
+                                       f"release); the file's columns are "
+                                       f"{sorted(source.frame.columns)}")
+    if not obs_sources:
+        raise UnreadableFile(paths[0], "give the observations export too: scores alone hold no requests")
+    if score_sources and not mapping.scores:
+        raise UnreadableFile(score_sources[0].path, "a scores export needs [langfuse.scores] in the mapping to say "
+                                                    "which score is quality_score, user_feedback or task_success")
+    traces = pl.concat([trace_fields(s) for s in trace_sources]) if trace_sources else None
+    shaped = [observations(s, mapping, traces) if s.frame.width else None for s in obs_sources]
+    generations = [s.generations for s in shaped if s is not None and s.generations.height]
+    gens = pl.concat(generations) if generations else pl.DataFrame(
+        schema={"request_id": pl.String, "trace_id": pl.String, "ts": pl.Datetime("us", "UTC")})
+    joined = join_scores(score_sources, gens, mapping) if score_sources else None
+    results = []
+    for source, lf in zip(obs_sources, shaped):
+        if lf is None:
+            results.append(validate_file(source, spec, defaults))
+            continue
+        frame = lf.source.frame
+        if joined is not None and joined.measures.height:
+            frame = frame.join(joined.measures, on="request_id", how="left", maintain_order="left")
+        problems = lf.problems
+        checked = TableSpec(**{**spec.__dict__, "extra_checks": [*spec.extra_checks, lambda typed: (typed, problems)]})
+        result = validate_file(SourceFile(lf.source.path, lf.source.format, frame, lf.source.row_numbers,
+                                          lf.source.bad_lines), checked, defaults)
+        result.rows = lf.total_rows
+        # what the store does not keep: export columns that fed nothing, and derived ones the
+        # schema has no column for (e.g. environment, unless it is declared a segment)
+        unstored = [c for c in lf.derived_columns if c not in spec.schema]
+        result.ignored_columns = sorted({c for c in lf.all_columns if c not in lf.used_columns} | set(unstored))
+        result.skipped = sum(lf.skipped.values())
+        result.skipped_detail = lf.skipped
+        results.append(result)
+    return LangfuseResult(results, joined.rejected if joined else [], joined.counts if joined else {})
