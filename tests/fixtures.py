@@ -99,3 +99,42 @@ def langfuse_blob_parquet(folder: Path) -> dict[str, Path]:
         pq.write_table(pa.table(columns), target)
         out[kind] = target
     return out
+
+
+def write_request_rows(data: DataDir, rows: "pl.DataFrame", name: str = "rows.parquet") -> Path:
+    """Store request rows as an ingest would: every column of the folder's schema, absent ones null."""
+    import polars as pl
+
+    from dashboard.core.datadir import atomic_write_parquet
+
+    schema = data.schema().request_schema()
+    frame = rows.select([pl.col(c).cast(t) if c in rows.columns else pl.lit(None, dtype=t).alias(c)
+                         for c, t in schema.items()]).sort("ts")
+    return atomic_write_parquet(frame, data.requests / name)
+
+
+def version_switch_rows(switch_at: "datetime", hours: float = 2.0, per_minute: int = 30, *,
+                        column: str = "prompt_version", old: str = "v12", new: str = "v13",
+                        output_tokens: tuple[int, int] = (200, 200), seed: int = 7) -> "pl.DataFrame":
+    """Steady traffic that moves from `old` to `new` at `switch_at` (output tokens old/new level, noisy)."""
+    from datetime import timedelta
+
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    start = switch_at - timedelta(hours=hours / 2)
+    count = int(hours * 60 * per_minute)
+    offsets = np.sort(rng.uniform(0, hours * 3600, count))
+    ts = [start + timedelta(seconds=float(s)) for s in offsets]
+    after = np.array([t >= switch_at for t in ts])
+    level = np.where(after, output_tokens[1], output_tokens[0])
+    return pl.DataFrame({
+        "ts": pl.Series(ts, dtype=pl.Datetime("us", "UTC")),
+        "request_id": [f"req-{i:06d}" for i in range(count)],
+        "service": ["support-bot"] * count,
+        column: np.where(after, new, old),
+        "latency_ms": rng.lognormal(6.5, 0.3, count),
+        "input_tokens": rng.integers(400, 600, count),
+        "output_tokens": np.maximum(1, rng.normal(level, level * 0.15)).astype(np.int64),
+    })

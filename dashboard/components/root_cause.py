@@ -23,6 +23,7 @@ from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import moved_with
 from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.release_timeline import release_timeline
 
 EVIDENCE_MARKS = {1: ":red[**for**]", -1: ":green[**against**]", 0: ":gray[**no information**]"}
 
@@ -119,7 +120,7 @@ def full_analysis(store: TelemetryStore, signal: str, start: datetime, end: date
     bucket = timedelta(minutes=inv.bucket_minutes)
     series = sig.with_signals(store.series(start, end, filters, bucket=bucket), [signal])
     st.caption(f"{inv.bucket_minutes:g}-minute buckets, the ones the change points were found on.")
-    releases = store.releases(start, end)
+    releases = release_timeline(store, start, end)
     st.plotly_chart(regression_figure(series, signal, releases, inv.change_points, end), width="stretch",
                     key="rc_regression", config={"displaylogo": False})
     if inv.change_points:

@@ -8,12 +8,14 @@ figure from frames, so it is unit-tested without a browser.
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
 import plotly.graph_objects as go
 import polars as pl
 
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.release_timeline import marker_text
 
 ARTIFACT_COLORS = {
     "prompt": "#db2777",
@@ -99,9 +101,14 @@ def release_markers(releases: pl.DataFrame | None, kinds: set[str] | None) -> tu
         if kinds is not None and r["artifact"] not in kinds:
             continue
         color = ARTIFACT_COLORS.get(r["artifact"], "#6b7280")
+        inferred = r.get("origin") == "inferred"
+        # an inferred release (nobody logged it) is dashed; one whose log came late says so
+        suffix = " (inferred)" if inferred else " (logged late)" if r.get("flag") else ""
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": r["ts"], "x1": r["ts"], "y0": 0,
-                       "y1": 1, "line": {"color": color, "width": 1.5, "dash": "dot"}, "name": f"release:{r['version']}"})
+                       "y1": 1, "line": {"color": color, "width": 1.5, "dash": "dash" if inferred else "dot"},
+                       "name": f"release:{r['version']}"})
         annotations.append({"x": r["ts"], "y": 1.0 + 0.025 * (k % 2), "xref": "x", "yref": "paper",
-                            "text": f"{r['artifact']}: {r['version']}", "showarrow": False, "xanchor": "left",
-                            "yanchor": "bottom", "font": {"size": 10, "color": color}})
+                            "text": html.escape(f"{r['artifact']}: {r['version']}{suffix}"), "showarrow": False,
+                            "xanchor": "left", "yanchor": "bottom", "font": {"size": 10, "color": color},
+                            "hovertext": marker_text(r), "captureevents": True})
     return shapes, annotations

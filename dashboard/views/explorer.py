@@ -12,6 +12,7 @@ from dashboard.core.reporting.slo_config import SloConfigError
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
 from dashboard.core.telemetry.query import choose_bucket
+from dashboard.core.telemetry.release_timeline import release_timeline
 
 store = context.store()
 now = context.require_data(store)
@@ -31,7 +32,7 @@ start, end = filters.time_range(now, first)
 values = store.dimension_values(start, end)
 chosen_filters = filters.segment_filters(values, store.schema.segments)
 names = filters.signal_groups()
-releases = store.releases(start, end)
+releases = release_timeline(store, start, end)
 kinds = filters.marker_kinds(sorted(set(releases["artifact"].to_list())))
 
 series = store.series(start, end, chosen_filters)
@@ -88,5 +89,10 @@ with before_after_tab:
         comparison_table(before_after(store, at, int(minutes), chosen_filters, names))
 
 with release_tab:
-    st.dataframe(releases.select("ts", "artifact", "version", "previous_version", "scope", "author", "note"),
-                 hide_index=True, width="stretch")
+    st.dataframe(releases.select("ts", "artifact", "version", "previous_version", "origin", "flag", "scope",
+                                 "author", "commit", "url", "note"),
+                 hide_index=True, width="stretch",
+                 column_config={"url": st.column_config.LinkColumn("url"),
+                                "origin": st.column_config.TextColumn(
+                                    "origin", help="logged by CI or an ingest, or inferred from the version's "
+                                                   "first appearance in the requests")})

@@ -22,7 +22,7 @@ from dashboard.core.telemetry.signals import Signal
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint
 from dashboard.core.diagnosis.evidence import (
     MAX_LAG_MIN, Regression, Release, as_utc, cohort_contrast, cohort_evidence, effect_units, exposure_evidence,
-    hhmm, rollback_evidence, timing_evidence,
+    hhmm, release_log_evidence, rollback_evidence, timing_evidence,
 )
 from dashboard.core.diagnosis.models import Evidence, RollbackStep, Suspect
 
@@ -139,6 +139,9 @@ def evaluate_release(release: Release, releases: list[Release], reg: Regression,
         after = _pool(series, rts + RAMP_SETTLE, min(rts + RAMP_SETTLE + ROLLBACK_WINDOW, end))
     rb_ev, _, _ = rollback_evidence(release, rollback, reg, before, after)
     evidence.append(rb_ev)
+    logged = release_log_evidence(release)
+    if logged is not None:
+        evidence.append(logged)
 
     return _combine(release, evidence, reg, contrast, new_share)
 

@@ -31,6 +31,9 @@ class Release:
     previous_version: str | None
     scope: str | None = None
     note: str = ""
+    # "logged", or "inferred" from the version's first appearance in the requests (release_timeline)
+    origin: str = "logged"
+    flag: str | None = None  # e.g. "served since 12:30, logged 12:38": ts is then when it started serving
 
     @property
     def label(self) -> str:
@@ -73,6 +76,18 @@ def as_utc(ts) -> datetime:
     if isinstance(ts, str):
         return as_utc(datetime.fromisoformat(ts))
     return datetime.fromisoformat(str(np.datetime64(ts, "us"))).replace(tzinfo=timezone.utc)
+
+
+def release_log_evidence(release: Release) -> Evidence | None:
+    """How the release is known, when that is not a plain log entry: shown, never scored."""
+    if release.origin == "inferred":
+        return Evidence(kind="release_log", score=0.0,
+                        text=f"no release was logged: inferred from {release.version} first serving at "
+                             f"{hhmm(release.ts)}", numbers={"origin": "inferred"})
+    if release.flag:
+        return Evidence(kind="release_log", score=0.0,
+                        text=f"{release.flag}: timed from when it started serving", numbers={"origin": "logged"})
+    return None
 
 
 def timing_evidence(release: Release, reg: Regression, all_points: list[ChangePoint],

@@ -21,6 +21,7 @@ from dashboard.core.diagnosis.models import ChangePointResult, Investigation
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import Scope, TelemetryStore
+from dashboard.core.telemetry.release_timeline import release_timeline
 
 DEFAULT_WINDOW = timedelta(hours=6)
 BASELINE_DAYS = 3
@@ -41,8 +42,10 @@ def _utc(ts: datetime) -> datetime:
 
 
 def load_releases(store: TelemetryStore, start: datetime, end: datetime) -> list[Release]:
-    frame = store.run_sql("releases_in_range", {"start": start, "end": end})
-    return [Release(_utc(r["ts"]), r["artifact"], r["version"], r["previous_version"], r["scope"], r["note"] or "")
+    """Logged releases (at the time their version started serving) and inferred ones (release_timeline)."""
+    frame = release_timeline(store, start, end)
+    return [Release(_utc(r["ts"]), r["artifact"], r["version"], r["previous_version"], r["scope"], r["note"] or "",
+                    r["origin"], r["flag"])
             for r in frame.sort("ts").iter_rows(named=True)]
 
 

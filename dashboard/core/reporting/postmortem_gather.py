@@ -18,6 +18,7 @@ from dashboard.core.reporting.postmortem_edits import PostmortemEdits
 from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect, Phase, Postmortem
 from dashboard.core.reporting.buckets import utc
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.release_timeline import release_timeline
 
 DETECTION_WINDOW = timedelta(minutes=10)
 FINDER_LEAD = timedelta(hours=3)  # the finder needs a stretch of normal traffic before the regression
@@ -124,7 +125,7 @@ def gather_postmortem(data: DataDir, incident_id: str, store=None) -> Postmortem
     end = min(state.resolved_at or as_of, as_of)
     signals = key_signals_of(state)
     segment = measurement_segment(state)
-    releases = store.releases(start - timedelta(hours=1), end + timedelta(seconds=1))
+    releases = release_timeline(store, start - timedelta(hours=1), end + timedelta(seconds=1))
     releases = releases.with_columns(pl.col("ts").dt.convert_time_zone("UTC")) if not releases.is_empty() else releases
     rel_rows = mark_rollbacks(incident_releases(releases, state, end))
     phases = measure_phases(store, rel_rows, start, end, signals, segment)

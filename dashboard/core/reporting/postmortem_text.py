@@ -20,11 +20,17 @@ PARTIAL_RECOVERY = 0.2
 def release_text(rel: dict) -> str:
     scope = f" (limited to {rel['scope']})" if rel.get("scope") else ""
     who = f" by {rel['author']}" if rel.get("author") else ""
-    note = f": “{rel['note']}”" if rel.get("note") else ""
+    inferred = rel.get("origin") == "inferred"
+    note = f": “{rel['note']}”" if rel.get("note") and not inferred else ""
+    # where it came from (commit, pipeline link) and how it is known (inferred, logged late)
+    source = [f"commit {rel['commit']}" if rel.get("commit") else "", rel.get("url") or "",
+              "inferred from the requests, no release logged" if inferred else "", rel.get("flag") or ""]
+    tail = "".join(f" [{part}]" for part in source if part)
     if rel["rollback"]:
-        return f"{rel['artifact'].capitalize()} rolled back {rel.get('previous_version') or '?'} → {rel['version']}{who}{scope}"
+        return (f"{rel['artifact'].capitalize()} rolled back {rel.get('previous_version') or '?'} → {rel['version']}"
+                f"{who}{scope}{tail}")
     prev = f" (was {rel['previous_version']})" if rel.get("previous_version") else ""
-    return f"{rel['artifact'].capitalize()} {rel['version']} deployed{prev}{who}{scope}{note}"
+    return f"{rel['artifact'].capitalize()} {rel['version']} deployed{prev}{who}{scope}{note}{tail}"
 
 
 def recovery_label(base: float | None, peak: float | None, after: float | None) -> str | None:

@@ -73,6 +73,9 @@ RELEASE_SCHEMA: dict[str, pl.DataType] = {
     "note": pl.String(),
     # which segment the rollout was limited to, e.g. "region=eu-west"; null = all traffic
     "scope": pl.String(),
+    # where the change came from, as CI logged it: the commit id and a link (pipeline, PR, model card)
+    "commit": pl.String(),
+    "url": pl.String(),
 }
 
 

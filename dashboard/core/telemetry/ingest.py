@@ -155,8 +155,11 @@ def _release_checks(schema: TelemetrySchema, aliases: dict[str, str]):
             pl.col("artifact").str.strip_chars().str.to_lowercase().replace(words).alias("artifact"))
         unknown = (normalized["artifact"].is_not_null() & ~normalized["artifact"].is_in(known))
         bad_scope = (typed["scope"].is_not_null() & ~typed["scope"].str.contains(scope_pattern)).fill_null(False)
+        # a release link is shown to every reader: only web addresses, never javascript: or file:
+        bad_url = (typed["url"].is_not_null() & ~typed["url"].str.contains(r"(?i)^https?://\S+$")).fill_null(False)
         problems = [
             (unknown, "artifact", f"unknown artifact kind (known: {', '.join(known)})"),
+            (bad_url, "url", "not an http(s) URL"),
             (bad_scope, "scope",
              f"scope must look like segment=value (segments: {', '.join(schema.segments) or 'none declared'})"),
         ]

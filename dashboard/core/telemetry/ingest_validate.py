@@ -77,6 +77,8 @@ RELEASE_RULES = [
     FieldRule("author", "string"),
     FieldRule("note", "string"),
     FieldRule("scope", "string"),
+    FieldRule("commit", "string"),
+    FieldRule("url", "string"),
 ]
 
 

@@ -151,11 +151,13 @@ class TelemetryStore:
             else:
                 _create_empty_table(con, "_empty_requests", self.schema.request_schema())
                 con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
+            _create_empty_table(con, "_empty_releases", RELEASE_SCHEMA)
             if state[1]:
+                # the empty typed table supplies columns that older release files lack (commit, url)
                 con.execute(f"CREATE OR REPLACE VIEW releases AS SELECT * FROM read_parquet("
-                            f"'{_glob(self.data.releases)}', union_by_name = true)")
+                            f"'{_glob(self.data.releases)}', union_by_name = true) "
+                            f"UNION ALL BY NAME SELECT * FROM _empty_releases")
             else:
-                _create_empty_table(con, "_empty_releases", RELEASE_SCHEMA)
                 con.execute("CREATE OR REPLACE VIEW releases AS SELECT * FROM _empty_releases")
             self._views_have_files = state
 

@@ -1,0 +1,48 @@
+"""`warroom release record --artifact KIND --version V [...]`: log a release from a CI step."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from dashboard.cli import UserError, add_data_arg
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.release_record import ReleaseError, record_release
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("release", help="log a release event (one line in a CI job)")
+    actions = parser.add_subparsers(dest="release_action", required=True)
+    record = actions.add_parser(
+        "record", help="append one release to the release store",
+        description="Append one release event to the data folder's release store, atomically. "
+                    "Example: warroom release record --service support-bot --artifact prompt --version v13 "
+                    "--previous v12 --commit $GITHUB_SHA --url $RUN_URL")
+    record.add_argument("--artifact", required=True, help="artifact kind: model, prompt, index, router, app, "
+                                                          "policy, threshold, tool (or a kind the store declares)")
+    record.add_argument("--version", required=True, help="the version now live")
+    record.add_argument("--service", default=None, help="the service it was released to")
+    record.add_argument("--previous", default=None,
+                        help="the version it replaces (default: the artifact's last logged version)")
+    record.add_argument("--author", default=None)
+    record.add_argument("--note", default=None)
+    record.add_argument("--scope", default=None, help="the segment the rollout is limited to, e.g. tier=paid")
+    record.add_argument("--rollout-pct", type=float, default=None, help="share of the scope's traffic, 0-100")
+    record.add_argument("--commit", default=None, help="commit id the release was built from")
+    record.add_argument("--url", default=None, help="link to the pipeline run, pull request or model card "
+                                                    "(http or https)")
+    record.add_argument("--at", default=None, help="when it went live (ISO 8601 or epoch; default: now, UTC)")
+    add_data_arg(record)
+    record.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        event = record_release(DataDir.at(args.data), artifact=args.artifact, version=args.version,
+                               service=args.service, previous=args.previous, author=args.author, note=args.note,
+                               scope=args.scope, commit=args.commit, url=args.url, rollout_pct=args.rollout_pct,
+                               at=args.at)
+    except ReleaseError as exc:
+        raise UserError(f"{exc} (nothing was recorded)") from None
+    print(json.dumps({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in event.items()}))
+    return 0
