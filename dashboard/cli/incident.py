@@ -19,8 +19,9 @@ from dashboard.core.incident.events import AUDIENCES, INCIDENT_TYPES, ROLES, SEV
 from dashboard.core.incident.lifecycle import LifecycleError
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import VerificationMetric
-from dashboard.core.incident.store import IncidentStoreError
+from dashboard.core.incident.store import IncidentStoreError, StaleIncidentError
 from dashboard.core.incident.summary import incident_summary
+from dashboard.core.incident.store_config import has_incident_store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -105,6 +106,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--start-soak", action="store_true", help="start the soak now (automatic in monitoring)")
     q.set_defaults(func=run_verify)
 
+    q = cmd("audit", "check the hash chain of one incident's log (or --all): the first broken link",
+            writes=False, with_id=False)
+    q.add_argument("id", nargs="?", help="incident id, e.g. INC-1")
+    q.add_argument("--all", action="store_true", help="every incident in the store")
+    q.set_defaults(func=run_audit)
+
     q = sub.add_parser("bench", help="benchmark: concurrent appends, reads, soak evaluation (scratch store)")
     q.add_argument("--processes", type=int, default=4)
     q.add_argument("--events", type=int, default=250, help="events each process appends")
@@ -116,7 +123,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 class _Context:
     def __init__(self, args: argparse.Namespace):
         self.data = DataDir.at(args.data)
-        self.incidents = Incidents.for_data_dir(self.data)
+        try:
+            self.incidents = Incidents.for_data_dir(self.data)
+        except IncidentStoreError as exc:  # a bad store config: one line
+            raise UserError(str(exc)) from None
         self._telemetry = None
 
     @property
@@ -161,15 +171,31 @@ def _segments(items: list[str]) -> dict[str, str]:
     return out
 
 
+STALE_RETRIES = 5
+
+
 def _write(args: argparse.Namespace, change) -> int:
-    """Run one change against the version loaded now (or --expect-version); print the result."""
+    """Run one change against the version loaded now (or --expect-version); print the result.
+
+    Appends never go stale. A decision (status, severity, roles, close) that
+    loses a race to another decision is retried on the new state, where the
+    rules are checked again: it lands only if it is still valid there (a status
+    change someone else already made is refused as such). With --expect-version
+    the caller named the state they decided on: no retry.
+    """
     ctx = _Context(args)
     at = args.at or ctx.now()
     try:
-        version = args.expect_version
-        if version is None:
-            version = ctx.incidents.get(args.id).version
-        state = change(ctx, version, at)
+        for attempt in range(STALE_RETRIES + 1):
+            version = args.expect_version
+            if version is None:
+                version = ctx.incidents.get(args.id).version
+            try:
+                state = change(ctx, version, at)
+                break
+            except StaleIncidentError:
+                if args.expect_version is not None or attempt == STALE_RETRIES:
+                    raise
     except (IncidentStoreError, LifecycleError, EventError, ValueError, KeyError) as exc:
         # a KeyError's str() is its repr; show the message itself
         raise UserError(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) from None
@@ -192,7 +218,7 @@ def _print_state(args: argparse.Namespace, ctx: _Context, state) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     ctx = _Context(args)
-    states = ctx.incidents.list(include_closed=not args.open) if ctx.data.incidents_db.exists() else []
+    states = ctx.incidents.list(include_closed=not args.open) if has_incident_store(ctx.data) else []
     rows = [ctx.summary(s) for s in states]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -216,6 +242,9 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"{state.id}: {state.title}")
+    chain = ctx.incidents.audit(state.id)
+    if not chain.intact:
+        print(f"  !! {chain.line()}")
     print(f"  status {state.status} · severity {state.severity or '-'} · type {state.type or '-'} · v{state.version}")
     print("  roles: " + ", ".join(f"{role} {person}" for role, person in state.roles.items()))
     soak = summary["soak"]
@@ -312,6 +341,26 @@ def run_verify(args: argparse.Namespace) -> int:
         return ctx.incidents.define_verification(args.id, version, args.actor, metrics,
                                                  start_soak=True if args.start_soak else None, at=at)
     return _write(args, change)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    """Exit 0 when every chain checked is intact, 1 when one is broken (2: bad arguments)."""
+    if bool(args.id) == bool(args.all):
+        raise UserError("give one incident id, or --all")
+    ctx = _Context(args)
+    try:
+        reports = ctx.incidents.audit_all() if args.all else [ctx.incidents.audit(args.id)]
+    except IncidentStoreError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps([{"id": r.incident_id, "events": r.events, "intact": r.intact, "broken_at": r.broken_at,
+                           "reason": r.reason, "head": r.head} for r in reports], indent=2))
+    else:
+        for report in reports:
+            print(report.line())
+        if not reports:
+            print("no incidents")
+    return 0 if all(r.intact for r in reports) else 1
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 import polars as pl
 import streamlit as st
 
-from dashboard.components.incident_session import hhmm, mark_seen, seen_version, who
+from dashboard.components.incident_session import hhmm, mark_seen, seen_version
 from dashboard.core.incident.comms import CommsClock, comms_clock
-from dashboard.core.incident.events import NewEvent
-from dashboard.core.incident.lifecycle import decide_soak_observations
+from dashboard.core.incident.identity import SYSTEM_NAME
+from dashboard.core.incident.lifecycle import decide_soak_findings
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import MetricSoak, SoakEvaluation
 from dashboard.core.incident.state import IncidentState
@@ -44,28 +44,19 @@ def countdown_text(clock: CommsClock) -> str:
 
 
 def record_findings(service: Incidents, state: IncidentState, evaluation: SoakEvaluation) -> bool:
-    """Put new breaches and a pass on the timeline; True when something was written.
+    """Put new breaches and a pass on the timeline, as the system; True when something was written.
 
-    Written as the person viewing (nothing is written anonymously): without a
-    name nothing is recorded, and the next named viewer records it.
+    Every open page evaluates the soak to draw it; the write is decided under the
+    store's lock on the latest state, so each finding lands once, whoever looks.
     """
-    actor = who()
-    if not actor or not state.is_open or evaluation.status == "not_started":
+    if not state.is_open or evaluation.status == "not_started":
         return False
+    if not decide_soak_findings(state, evaluation, SYSTEM_NAME):
+        return False  # nothing new: no write, no lock taken
     try:
-        if decide_soak_observations(state, evaluation, actor):
-            service.record_soak(state.id, state.version, actor, evaluation)
-            return True
-        if evaluation.passed and state.soak.passed_at is None:
-            # the pass happened when the slowest metric completed its soak, which may be before "now"
-            evidence = [{"metric": m.metric.key, "held_minutes": m.held_minutes, "value": m.run_value,
-                         "sample_size": m.run_sample_size} for m in evaluation.metrics]
-            service.store.append(state.id, state.version,
-                                 [NewEvent.make("soak_passed", {"evidence": evidence}, actor, passed_at(evaluation))])
-            return True
+        return service.record_soak(state.id, state.version, None, evaluation).version != state.version
     except IncidentStoreError:
-        return False  # someone else wrote meanwhile; the next refresh sees their version
-    return False
+        return False  # unreadable or vanished meanwhile; the next refresh tries again
 
 
 def value_text(metric, value: float) -> str:
@@ -81,13 +72,6 @@ def value_text(metric, value: float) -> str:
 def threshold_text(metric) -> str:
     return metric.value_text(metric.judged_threshold) if metric.quantile is not None else value_text(
         metric, metric.threshold)
-
-
-def passed_at(evaluation: SoakEvaluation) -> datetime:
-    """When the last metric completed its soak (the evaluation may come well after that)."""
-    ends = [m.held_since + timedelta(minutes=m.metric.soak_minutes) for m in evaluation.metrics
-            if m.held_since is not None]
-    return min(evaluation.now, max(ends)) if ends else evaluation.now
 
 
 def metric_rows(evaluation: SoakEvaluation) -> pl.DataFrame:

@@ -138,6 +138,18 @@ def pick_incident(service: Incidents) -> IncidentState | None:
     return by_id[chosen or ids[newest_open]]
 
 
+def chain_warning(service: Incidents, incident_id: str) -> bool:
+    """Say so, above everything, when the incident's log fails its hash-chain check; True if it does."""
+    report = service.audit(incident_id)
+    if report.intact:
+        return False
+    st.error(f"**{incident_id}'s record was altered outside the war room.** Its hash chain breaks at event "
+             f"#{report.broken_at}: {report.reason}. Everything below is shown as stored and cannot be trusted "
+             f"from that event on; `warroom incident audit {incident_id}` gives the same check.",
+             icon=":material/gpp_bad:")
+    return True
+
+
 def hhmm(moment: datetime | None) -> str:
     return f"{moment:%H:%M}" if moment else "–"
 

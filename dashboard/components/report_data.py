@@ -24,11 +24,12 @@ from dashboard.core.reporting.slo_config import slo_file_for
 from dashboard.core.reporting.slo_store import evaluate_slos, load_slos
 from dashboard.core.reporting.summary import IncidentCard, open_incident_cards
 from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.incident.store_config import has_incident_store
 
 
 def incidents(data: DataDir) -> list[IncidentState]:
     """Every incident in the record, open ones first, then newest first."""
-    if not data.incidents_db.exists():
+    if not has_incident_store(data):
         return []
     states = Incidents.for_data_dir(data).list()
     return sorted(states, key=lambda s: (not s.is_open, -s.opened_at.timestamp()))

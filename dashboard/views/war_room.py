@@ -37,6 +37,7 @@ if latest is None:
     st.stop()
 state = session.as_seen(latest)  # drawn fresh; writes checked against what this person saw
 
+session.chain_warning(service, state.id)
 title_block(state)
 live_panel(state.id, service, store)
 command_panels(state, service, store, now)

@@ -67,9 +67,11 @@ def test_round_trip_without_telemetry(data, capsys):
 
     code, _, err = run(capsys, "close", "INC-1", *d, "--as", "ana")
     assert code == 2 and "cannot be resolved yet" in err and "no verification metrics" in err
-    code, _, err = run(capsys, "post", "INC-1", *d, "--audience", "support", "--message", "x", "--as", "lena",
-                       "--expect-version", "2")
-    assert code == 2 and "changed since you loaded it (version 2, now 5)" in err
+    # a post depends on nothing anyone saw: an old version does not refuse it
+    assert run(capsys, "post", "INC-1", *d, "--audience", "support", "--message", "x", "--as", "lena",
+               "--expect-version", "2")[0] == 0
+    code, _, err = run(capsys, "status", "INC-1", "identified", *d, "--as", "ana", "--expect-version", "2")
+    assert code == 2 and "changed since you loaded it (version 2, now 6: role assigned, severity set, status changed)" in err
     code, _, err = run(capsys, "status", "INC-9", "identified", *d, "--as", "ana")
     assert code == 2 and "no incident 'INC-9'" in err
     with pytest.raises(SystemExit):  # --as is required: nothing anonymous
@@ -126,3 +128,70 @@ def test_verify_rejects_bad_metrics(data, capsys):
     assert code == 2 and "cannot be a verification metric" in err
     code, _, err = run(capsys, "open", *d, "--title", "t", "--as", "ana", "--segment", "tier")
     assert code == 2 and "expected COLUMN=VALUE" in err
+
+
+# --- the hash chain and concurrent CLI writers --------------------------------------
+
+def test_audit_reports_the_first_broken_link(data, capsys):
+    import sqlite3
+
+    d = ["--data", str(data.root)]
+    assert run(capsys, "open", *d, "--title", "Refusals up", "--as", "ana")[0] == 0
+    for k in range(3):
+        assert run(capsys, "post", "INC-1", *d, "--audience", "support", "--message", f"m{k}", "--as", "ana")[0] == 0
+    code, out, _ = run(capsys, "audit", "INC-1", *d)
+    assert code == 0 and out.startswith("INC-1: 4 events, chain intact, head ")
+    conn = sqlite3.connect(data.incidents_db)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET payload = '{\"audience\":\"support\",\"message\":\"all fine\"}' WHERE seq = 3")
+    conn.commit()
+    conn.close()
+    code, out, _ = run(capsys, "audit", "--all", *d, "--json")
+    [report] = json.loads(out)
+    assert code == 1 and (report["intact"], report["broken_at"]) == (False, 3)
+    code, _, err = run(capsys, "audit", *d)
+    assert code == 2 and "one incident id, or --all" in err
+
+
+def _cli_in_child(argv: list[str], barrier, results) -> None:
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    barrier.wait()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    results.put((argv[2], code, err.getvalue()))
+
+
+def _race(argvs: list[list[str]]) -> list[tuple[str, int, str]]:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    barrier, results = ctx.Barrier(len(argvs)), ctx.Queue()
+    procs = [ctx.Process(target=_cli_in_child, args=(a, barrier, results)) for a in argvs]
+    for p in procs:
+        p.start()
+    out = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    return out
+
+
+def test_the_cli_retries_a_lost_race_only_while_the_change_is_still_valid(data, capsys):
+    d = ["--data", str(data.root)]
+    assert run(capsys, "open", *d, "--title", "Refusals up", "--as", "ana", "--at", "2025-02-18T15:00:00Z")[0] == 0
+    # four different severities at once: each is still valid after the others, so all land (in some order)
+    outcomes = _race([["incident", "severity", "INC-1", level, *d, "--as", f"w{i}", "--reason", level,
+                       "--at", "2025-02-18T15:01:00Z"] for i, level in enumerate(("SEV1", "SEV2", "SEV3", "SEV4"))])
+    assert [code for _, code, _ in outcomes] == [0, 0, 0, 0], outcomes
+    from dashboard.core.incident.service import Incidents
+
+    kinds = [e.kind for e in Incidents.for_data_dir(data).events("INC-1")]
+    assert kinds.count("severity_set") == 4
+    # the same status change four times: one lands; the others, retried, are no longer valid and say why
+    outcomes = _race([["incident", "status", "INC-1", "identified", *d, "--as", f"w{i}",
+                       "--at", "2025-02-18T15:02:00Z"] for i in range(4)])
+    codes = sorted(code for _, code, _ in outcomes)
+    assert codes == [0, 2, 2, 2], outcomes
+    assert all("already identified" in err for _, code, err in outcomes if code == 2), outcomes

@@ -22,6 +22,7 @@ from dashboard.core.incident.comms import cadence_minutes
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS, evaluate_incident_soak, pooled_values
 from dashboard.core.incident.verification import propose_verification
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.incident.store_config import has_incident_store
 
 ROSTERS: tuple[dict[str, str], ...] = (
     {"commander": "Priya Raman", "tech_lead": "Marcus Lee", "comms_lead": "Lena Vogel", "scribe": "Tom Okafor"},
@@ -248,7 +249,7 @@ def seed_demo_incidents(data_dir, truth: dict) -> int:
         from dashboard.core.telemetry.query import TelemetryStore
 
         store = TelemetryStore(data)
-    existing = ({s.source for s in incidents.list()} if data.incidents_db.exists() else set())
+    existing = ({s.source for s in incidents.list()} if has_incident_store(data) else set())
     items = sorted(truth.get("incidents", []), key=lambda i: i["detected_at"])
     recorded = 0
     for n, ti in enumerate(items):

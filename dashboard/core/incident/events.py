@@ -224,6 +224,7 @@ class NewEvent:
     payload: Payload
     actor: str
     at: datetime
+    identity: dict[str, Any] | None = None  # how the actor was established (see identity.py)
 
     @classmethod
     def make(cls, kind: str, payload: BaseModel | dict[str, Any], actor: str,
@@ -243,6 +244,8 @@ class Event:
     kind: str
     payload: Payload
     recorded_at: datetime
+    identity: dict[str, Any] | None = None  # subject, e-mail, how signed in, claims (None: written before)
+    hash: str | None = None  # this event's link in the chain (chain.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -253,4 +256,6 @@ class Event:
             "kind": self.kind,
             "payload": self.payload.model_dump(mode="json"),
             "recorded_at": self.recorded_at.isoformat(),
+            "identity": self.identity,
+            "hash": self.hash,
         }

@@ -8,7 +8,7 @@ events to append, or raises LifecycleError saying why not. The service
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -168,6 +168,30 @@ def decide_soak_observations(state: IncidentState, evaluation: SoakEvaluation, a
     return out
 
 
+def soak_passed_at(evaluation: SoakEvaluation) -> datetime:
+    """When the last metric completed its soak (the evaluation may come well after that)."""
+    ends = [m.held_since + timedelta(minutes=m.metric.soak_minutes) for m in evaluation.metrics
+            if m.held_since is not None]
+    return min(evaluation.now, max(ends)) if ends else evaluation.now
+
+
+def decide_soak_findings(state: IncidentState, evaluation: SoakEvaluation, actor: str,
+                         at: datetime | None = None) -> list[NewEvent]:
+    """New breaches, or the pass once it happened and is not on the timeline yet (nothing if known)."""
+    if not state.is_open or not _evaluation_matches(state, evaluation):
+        return []
+    out = decide_soak_observations(state, evaluation, actor, at)
+    if not out and evaluation.passed and state.soak.passed_at is None:
+        out.append(NewEvent.make("soak_passed", {"evidence": _evidence(evaluation)}, actor,
+                                 soak_passed_at(evaluation)))
+    return out
+
+
+def _evidence(evaluation: SoakEvaluation) -> list[dict]:
+    return [{"metric": m.metric.key, "held_minutes": m.held_minutes, "value": m.run_value,
+             "sample_size": m.run_sample_size} for m in evaluation.metrics]
+
+
 def _evaluation_matches(state: IncidentState, evaluation: SoakEvaluation) -> bool:
     judged = {m.metric.key: m.metric for m in evaluation.metrics}
     return (bool(state.verification) and evaluation.started_at == state.soak.started_at
@@ -200,23 +224,27 @@ def close_gate(state: IncidentState, evaluation: SoakEvaluation | None) -> Close
 
 def decide_close(state: IncidentState, actor: str, evaluation: SoakEvaluation | None,
                  at: datetime | None = None, override_reason: str | None = None,
-                 note: str = "") -> list[NewEvent]:
-    """Resolve on a passed soak, or by the commander's override with a reason; else CloseRefused."""
+                 note: str = "", may_override: bool | None = None) -> list[NewEvent]:
+    """Resolve on a passed soak, or by the commander's override with a reason; else CloseRefused.
+
+    `may_override`: whether this actor may override (the service decides it from
+    their role); by default only the incident's commander, by name.
+    """
     gate = close_gate(state, evaluation)
     if not state.is_open:
         raise CloseRefused(state.id, gate.reasons)
     if gate.allowed:
         out = []
         if state.soak.passed_at is None and evaluation is not None:
-            out.append(NewEvent.make("soak_passed", {"evidence": [
-                {"metric": m.metric.key, "held_minutes": m.held_minutes, "value": m.run_value,
-                 "sample_size": m.run_sample_size} for m in evaluation.metrics]}, actor, at))
+            out.append(NewEvent.make("soak_passed", {"evidence": _evidence(evaluation)}, actor, at))
         return out + _one("closed", {"via": "soak", "note": note}, actor, at)
     if override_reason is not None and override_reason.strip():
         commander = state.commander
-        if ev.check_actor(actor) != commander:
+        if may_override is None:
+            may_override = ev.check_actor(actor) == commander
+        if not may_override:
             raise CloseRefused(state.id, gate.reasons + [
-                f"only the incident commander ({commander}) can override the soak gate, not {actor}"])
+                f"only the incident commander ({commander}) or an admin can override the soak gate, not {actor}"])
         return [NewEvent.make("override", {"reason": override_reason}, actor, at),
                 *_one("closed", {"via": "override", "note": note}, actor, at)]
     raise CloseRefused(state.id, gate.reasons + [

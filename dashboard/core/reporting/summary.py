@@ -104,9 +104,10 @@ def slo_offers(statuses: list[SloStatus], open_states: list[IncidentState]) -> l
 def open_incident_cards(data, store=None, now: datetime | None = None) -> list[IncidentCard]:
     """Every open incident with its measured impact, most severe first, then oldest."""
     from dashboard.core.incident.service import Incidents
+    from dashboard.core.incident.store_config import has_incident_store
     from dashboard.core.reporting.impact_store import incident_impact
 
-    if not data.incidents_db.exists():
+    if not has_incident_store(data):
         return []
     states = [s for s in Incidents.for_data_dir(data).list() if s.is_open]
     if store is None and data.has_requests():
