@@ -16,7 +16,7 @@ from dashboard.core.diagnosis.rca_bench import BenchDataError, run_benchmark
 
 # report key -> table header
 COLUMNS = {"f1": "F1", "precision": "precision", "recall": "recall", "hit_at_3": "hit@3",
-           "tolerant_hit_at_3": "tol.hit@3", "seconds_per_case": "s/case", "cases": "cases"}
+           "tolerant_hit_at_3": "tol.hit@3", "answers_per_case": "answers", "seconds_per_case": "s/case", "cases": "cases"}
 
 
 def register_rca(bench_subparsers) -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def register_rca(bench_subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", metavar="DIR", required=True, type=Path,
                         help="dataset folder, e.g. the rca-b0 benchmark")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
-    parser.add_argument("--method", choices=("auto", "labels", "pooled"), default="auto",
+    parser.add_argument("--method", choices=("auto", "labels", "pooled", "shared"), default="auto",
                         help="localization engine (default auto: leaf labels when leaves are "
                              "decisive, pooled evidence otherwise); the others are for ablation")
     parser.set_defaults(func=run_rca)

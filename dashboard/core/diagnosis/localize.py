@@ -47,6 +47,7 @@ from dashboard.core.diagnosis.localize_ratio import (
     RATIO_COLUMNS, mix_causes, ratio_contribution, ratio_totals, safe_div,
 )
 from dashboard.core.diagnosis.localize_search import Pick, build_cuboids, cover_abnormal
+from dashboard.core.diagnosis.localize_select import confirm, select_causes
 
 Kind = Literal["additive", "ratio"]
 ADDITIVE_COLUMNS = ("real", "predict")
@@ -88,6 +89,7 @@ class RootCause:
     effect: Literal["value", "rate", "mix"] = "value"
     rate_effect: float | None = None
     mix_effect: float | None = None
+    alternative: bool = False
 
     @property
     def label(self) -> str:
@@ -108,7 +110,8 @@ def localize(
     min_relative_change: float = 0.02,
     purity: float = 0.98,
     max_causes: int = 10,
-    method: Literal["auto", "labels", "pooled"] = "auto",
+    method: Literal["auto", "labels", "pooled", "shared"] = "auto",
+    alternatives: bool = False,
 ) -> list[RootCause]:
     """Ranked root-cause combinations of the change between expected and real.
 
@@ -120,7 +123,13 @@ def localize(
     smallest relative shift worth reporting; `purity` the share of an element's
     decided volume that must have moved for the element to be a root cause
     (looser levels are tried only when the strict one explains too little).
-    `method` forces one engine ("labels" or "pooled"); "auto" picks per case.
+    `method` forces one engine ("labels", "pooled" or "shared", the
+    random-effects forward selection of `localize_select`); "auto" picks per
+    case. Every engine's answers pass the same stopping rule
+    (`localize_select.confirm`). `alternatives=True` appends, after the
+    answers, each answer's most likely parent or child (one dimension coarser
+    or finer, the one whose own shift is most significant), flagged
+    `alternative=True`, so the top three show the plausible granularities.
     Raises ValueError naming the column (and row) on malformed input.
     """
     dims = list(dims)
@@ -146,7 +155,10 @@ def localize(
     if kind == "ratio":
         found += mix_causes(layers, cube, options, {c.label for c in found}, search=_search)
     found.sort(key=lambda c: -abs(c.share_of_change))
-    return found[:max_causes]
+    found = found[:max_causes]
+    if alternatives:
+        found += _alternatives(layers, cube, scores, effect, found)
+    return found
 
 
 @dataclass(frozen=True)
@@ -170,20 +182,77 @@ def _search(layers, cube: _Cube, scores: LeafScores, effect: str, options: dict)
     decides on all leaves.
     """
     method = options["method"]
-    if method in ("auto", "labels"):
-        labelled = _label_search(layers, scores, options)
-        explained = _covered([pick for pick, _ in labelled], np.zeros(cube.leaves.height, dtype=bool))
-        decisive = method == "labels" or (
-            all(pick.strict for pick, _ in labelled)
-            and not _pooled(layers, scores, options, active=~explained))
-        if decisive:
-            labelled = _widen(layers, scores, labelled)
-            return _drop_descendants([
-                _describe(pick, pick.cuboid.leaf_element == pick.element, direction, cube, scores, effect)
-                for pick, direction in labelled])
+    if method == "shared":
+        picks = [(p.cuboid, p.element, 1 if p.shift > 0 else -1)
+                 for p in select_causes(layers, scores.excess, scores.expected, scores.weighting, scores.variance,
+                                        min_relative_change=options["min_relative_change"],
+                                        max_picks=options["max_causes"])]
+    else:
+        picks = None
+        if method in ("auto", "labels"):
+            labelled = _label_search(layers, scores, options)
+            explained = _covered([pick for pick, _ in labelled], np.zeros(cube.leaves.height, dtype=bool))
+            decisive = method == "labels" or (
+                all(pick.strict for pick, _ in labelled)
+                and not _pooled(layers, scores, options, active=~explained))
+            if decisive:
+                picks = [(pick.cuboid, pick.element, direction) for pick, direction in _widen(layers, scores, labelled)]
+        if picks is None:
+            picks = [(p.cuboid, p.element, 1 if p.shift > 0 else -1) for p in _pooled(layers, scores, options)]
+    picks = _confirmed(layers, picks, scores)
     return _drop_descendants([
-        _describe(p, p.cuboid.leaf_element == p.element, 1 if p.shift > 0 else -1, cube, scores, effect)
-        for p in _pooled(layers, scores, options)])
+        _describe(Pick(cuboid, element, 0.0, 0.0, True), cuboid.leaf_element == element, direction, cube, scores, effect)
+        for cuboid, element, direction in picks])
+
+
+def _confirmed(layers, picks: list[tuple], scores: LeafScores) -> list[tuple]:
+    """The stopping rule (`localize_select.confirm`), largest excess first."""
+    def size(pick):
+        return -abs(float(scores.excess[pick[0].leaf_element == pick[1]].sum()))
+
+    ranked = sorted(picks, key=size)
+    kept = confirm(layers, [(c, e) for c, e, _ in ranked], scores.excess, scores.expected,
+                   scores.weighting, scores.variance)
+    return [pick for pick, keep in zip(ranked, kept) if keep]
+
+
+def _alternatives(layers, cube: _Cube, scores: LeafScores, effect: str, answers: list[RootCause]) -> list[RootCause]:
+    """Per segment answer, its parent and child with the most significant shift, the better first."""
+    index = {d: i for i, d in enumerate(cube.dims)}
+    seen = {c.label for c in answers}
+    extra = []
+    for answer in answers:
+        if not answer.combination or answer.effect == "mix":
+            continue
+        dims = sorted(index[d] for d in answer.combination)
+        mask = _mask(cube, answer.combination)
+        options = []
+        for cuboid in (c for layer in layers for c in layer):
+            related = set(cuboid.dims)
+            if not ((related < set(dims) and len(related) == len(dims) - 1)
+                    or (set(dims) < related and len(related) == len(dims) + 1)):
+                continue
+            elements = np.unique(cuboid.leaf_element[mask]) if len(related) > len(dims) else \
+                [int(cuboid.leaf_element[mask][0])]
+            for element in elements:
+                inside = cuboid.leaf_element == element
+                z = float(scores.excess[inside].sum()) / float(np.sqrt(scores.variance[inside].sum()) or 1.0)
+                options.append((abs(z), cuboid, int(element), inside, 1 if z > 0 else -1))
+        for best in sorted(options, key=lambda o: -o[0])[:2]:
+            _, cuboid, element, inside, direction = best
+            cause = replace(_describe(Pick(cuboid, element, 0.0, 0.0, True), inside, direction, cube, scores, effect),
+                            alternative=True)
+            if cause.label not in seen:
+                seen.add(cause.label)
+                extra.append(cause)
+    return extra
+
+
+def _mask(cube: _Cube, combination: dict[str, str]) -> np.ndarray:
+    mask = np.ones(cube.leaves.height, dtype=bool)
+    for dim, value in combination.items():
+        mask &= (cube.leaves[dim] == value).to_numpy()
+    return mask
 
 
 def _label_search(layers, scores: LeafScores, options: dict) -> list[tuple]:

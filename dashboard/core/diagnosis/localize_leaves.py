@@ -69,6 +69,7 @@ def score_leaves(leaves: pl.DataFrame, kind: str, *, z_threshold: float | None,
     else:
         rn, rd, pn, pd_ = (leaves[c].to_numpy() for c in ("real_num", "real_den", "predict_num", "predict_den"))
         overall = pn.sum() / pd_.sum() if pd_.sum() > 0 else (rn.sum() / rd.sum() if rd.sum() > 0 else 0.0)
+        pn, pd_ = shrunk_baseline(leaves, pn, pd_, overall)
         with np.errstate(invalid="ignore", divide="ignore"):
             leaf_rate = np.where(pd_ > 0, pn / pd_, overall)
         # expected events for the traffic the leaf actually got: mix shifts are not rate anomalies
@@ -81,20 +82,56 @@ def score_leaves(leaves: pl.DataFrame, kind: str, *, z_threshold: float | None,
     if z_threshold is None:
         z_threshold = multiple_testing_threshold(int(((expected > 0) | (excess != 0)).sum()))
     shift = _typical_shift(excess, expected)
-    variance = _variance(excess - shift * expected, expected, count_unit)
+    # binomial counts are never less noisy than binomial: overdispersion only adds
+    floor = 1.0 if kind == "ratio" else 0.0
+    variance = _variance(excess - shift * expected, expected, count_unit, floor)
     # a shift every leaf shares (an index change that touched all traffic) is a finding of its
     # own, not noise: left in, it would inflate the noise and hide the segments that moved more
     if abs(shift) < min_relative_change or abs(shift) * expected.sum() < z_threshold * np.sqrt(variance.sum()):
         shift = 0.0
-        variance = _variance(excess, expected, count_unit)
+        variance = _variance(excess, expected, count_unit, floor)
     excess = excess - shift * expected
-    weighting = variance if weighting_unit is count_unit else _variance(excess, expected, weighting_unit)
+    weighting = variance if weighting_unit is count_unit else _variance(excess, expected, weighting_unit, floor)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(variance > 0, excess / np.sqrt(variance), 0.0)
         relative = np.where(expected > 0, np.abs(excess) / expected, np.inf)
     moved = (np.abs(z) >= z_threshold) & (relative >= min_relative_change) & (excess != 0)
     label = np.where(moved, np.sign(excess), 0).astype(np.int8)
     return LeafScores(excess, expected, variance, weighting, weight.astype(float), label, z_threshold, shift)
+
+
+def shrunk_baseline(leaves: pl.DataFrame, pn: np.ndarray, pd_: np.ndarray, overall: float):
+    """Baseline events and trials per leaf with an empirical-Bayes prior added (beta-binomial).
+
+    A leaf's own baseline rate from a few minutes is noisy, and zero for most
+    small leaves: alone, it makes those leaves expected empty (and untested)
+    while the leaves that happened to see an event are expected too high, so
+    a quiet cube looks as if it fell. Each leaf's rate is shrunk toward a
+    prior, the independence model of the one-dimension baseline rates
+    (overall rate times each value's relative rate), with a prior weight of
+    m requests, the beta concentration whose spread matches how far the
+    leaves' baseline rates scatter around the prior beyond sampling
+    (method of moments). Returns (events + m * prior, trials + m).
+    """
+    dims = [c for c in leaves.columns if c not in ("real_num", "real_den", "predict_num", "predict_den")]
+    if pd_.sum() <= 0 or overall <= 0 or not dims:
+        return pn, pd_
+    log_prior = np.full(len(pn), np.log(overall))
+    for dim in dims:
+        code = (leaves[dim].rank("dense").cast(pl.Int64) - 1).to_numpy()
+        num, den = np.bincount(code, weights=pn), np.bincount(code, weights=pd_)
+        # a value with little baseline gets the overall rate (half an event of prior)
+        value_rate = (num + 0.5) / (den + 0.5 / overall)
+        log_prior += np.log(value_rate / overall)[code]
+    prior = np.minimum(np.exp(log_prior), 1.0 if overall <= 1 else np.inf)
+    spread = prior * (1 - prior) if overall <= 1 else prior
+    excess2 = (pn - pd_ * prior) ** 2 - pd_ * spread
+    information = (pd_ * prior) ** 2
+    scatter = max(float(excess2.sum()) / float(information.sum()), 0.0) if information.sum() > 0 else 0.0
+    with np.errstate(divide="ignore"):
+        weight = np.where(scatter > 0, spread / np.maximum(scatter * prior**2, 1e-300), 1e9)
+    weight = np.minimum(weight, 1e9)
+    return pn + weight * prior, pd_ + weight
 
 
 def _typical_shift(excess: np.ndarray, expected: np.ndarray, min_expected: float = 3.0) -> float:
@@ -143,14 +180,20 @@ def _two_sample_null_variance(rn, rd, pn, pd_, overall: float) -> np.ndarray:
     today look like an incident.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
-        pooled = np.where(rd + pd_ > 0, (rn + pn) / (rd + pd_), overall)
+        # a leaf without a baseline is expected at the overall rate, and tested against it
+        pooled = np.where(pd_ > 0, (rn + pn) / (rd + pd_), overall)
         baseline_error = np.where(pd_ > 0, rd / pd_, 0.0)
     # a Bernoulli rate has variance p(1 - p); a ratio that exceeds 1 (cost per request) does not
-    spread = pooled * (1 - pooled) if np.all(pooled <= 1) else pooled
-    return rd * spread * (1 + baseline_error)
+    bernoulli = np.all(pooled <= 1)
+    spread = pooled * (1 - pooled) if bernoulli else pooled
+    # the upper tail of a small count: one event where 0.01 were expected is not 10 sigma,
+    # so the events' variance is at least today's count (Poisson-like)
+    events = np.maximum(rd * spread, rn * (1 - pooled) if bernoulli else rn)
+    return events * (1 + baseline_error)
 
 
-def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray) -> np.ndarray:
+def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray,
+              min_count_var: float = 0.0) -> np.ndarray:
     """var = a * u + b * e^2 (u: the count-noise unit, e for plain counts).
 
     Start from below: count noise only, from the lower quartile of x^2 / u
@@ -166,12 +209,12 @@ def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray) 
     e = expected[positive]
     x2 = excess[positive] ** 2
     u = np.maximum(count_unit[positive], 1e-12 * e)
-    count_var, relative_var = _robust_mean(x2 / u), 0.0
+    count_var, relative_var = max(_robust_mean(x2 / u), min_count_var), 0.0
     for _ in range(6):
         quiet = x2 < 9 * (count_var * u + relative_var * e**2)
         if quiet.sum() < 10:
             break
-        fitted = _fit_jointly(x2[quiet], u[quiet], e[quiet], count_var, relative_var)
+        fitted = _fit_jointly(x2[quiet], u[quiet], e[quiet], count_var, relative_var, min_count_var)
         if np.allclose(fitted, (count_var, relative_var), rtol=1e-3):
             break
         count_var, relative_var = fitted
@@ -185,7 +228,7 @@ def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray) 
     return np.maximum(variance, tiny)
 
 
-def _fit_jointly(x2, u, e, count_var, relative_var) -> tuple[float, float]:
+def _fit_jointly(x2, u, e, count_var, relative_var, min_count_var: float = 0.0) -> tuple[float, float]:
     """Both terms at once by iteratively reweighted least squares (the Gaussian likelihood).
 
     Each leaf's squared deviation, winsorized at the 99th percentile of its
@@ -201,6 +244,11 @@ def _fit_jointly(x2, u, e, count_var, relative_var) -> tuple[float, float]:
         capped = np.minimum(x2, _WINSOR_CHI2 * variance) / _WINSOR_MEAN
         w = 1.0 / variance**2
         count_var, relative_var = _nonnegative_two_term_fit(u, e2, capped, w)
+        if count_var < min_count_var:
+            # the count term at its floor; the relative term fitted to what is left
+            count_var = min_count_var
+            sqq = (w * e2 * e2).sum()
+            relative_var = max(float((w * e2 * (capped - count_var * u)).sum() / sqq), 0.0) if sqq > 0 else 0.0
         if count_var == 0 and relative_var == 0:
             break
     return float(count_var), float(relative_var)

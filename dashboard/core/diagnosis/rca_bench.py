@@ -3,7 +3,8 @@
 A dataset folder holds settings (sub-folders with an `injection_info.csv`,
 or the folder itself when it has one). Each `injection_info.csv` row is one
 case: `timestamp` names the case file(s) and `set` the true root causes
-(`;` between combinations, `&` between `dim=value` pairs). A case is either
+(`;` between combinations, `&` between `dim=value` pairs; empty for a null
+case, where nothing changed but noise and the right answer is none). A case is either
 - additive: `{timestamp}.csv[.gz]` with `real,predict,<dims>`, or
 - derived (Squeeze's D layout): `{timestamp}.a.csv[.gz]` (numerator) and
   `{timestamp}.b.csv[.gz]` (denominator), each `real,predict,<dims>`; the
@@ -12,7 +13,12 @@ case: `timestamp` names the case file(s) and `set` the true root causes
 Scoring follows the public papers: exact match (same dimensions, same values),
 F1 over TP/FP/FN summed across cases; beside it hit@3, the share of cases
 with a true combination among the top three answers, and a tolerant hit@3
-that also accepts a parent or child of a true combination.
+that also accepts a parent or child of a true combination. hit@3 reads the
+ranked list with the alternatives `localize(..., alternatives=True)` adds
+after the answers (the parent or child a person would look at next); F1,
+precision and recall read the answers alone. On null cases hit@3 counts a
+case with no answer as a hit, and `answers_per_case` (the mean number of
+reported combinations) is the false-answer rate.
 """
 
 from __future__ import annotations
@@ -55,11 +61,14 @@ class Tally:
     fn: int = 0
     hits_at_3: int = 0
     tolerant_hits_at_3: int = 0
+    answers: int = 0
     seconds: float = 0.0
 
-    def add(self, predicted: list[Combination], truth: tuple[Combination, ...], seconds: float) -> None:
-        score = score_case(predicted, truth)
+    def add(self, predicted: list[Combination], truth: tuple[Combination, ...], seconds: float,
+            ranked: list[Combination] | None = None) -> None:
+        score = score_case(predicted, truth, ranked)
         self.cases += 1
+        self.answers += len(set(predicted))
         self.tp += score["tp"]
         self.fp += score["fp"]
         self.fn += score["fn"]
@@ -75,6 +84,7 @@ class Tally:
             "f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4),
             "hit_at_3": round(self.hits_at_3 / self.cases, 4) if self.cases else 0.0,
             "tolerant_hit_at_3": round(self.tolerant_hits_at_3 / self.cases, 4) if self.cases else 0.0,
+            "answers_per_case": round(self.answers / self.cases, 4) if self.cases else 0.0,
             "seconds_per_case": round(self.seconds / self.cases, 4) if self.cases else 0.0,
             "cases": self.cases,
         }
@@ -90,10 +100,11 @@ class BenchReport:
                 "settings": {name: t.summary() for name, t in sorted(self.settings.items())}}
 
 
-def parse_root_cause_set(text: str, *, where: str = "") -> tuple[Combination, ...]:
+def parse_root_cause_set(text: str, *, where: str = "", allow_empty: bool = False) -> tuple[Combination, ...]:
     """`a=a1&b=b4;c=c3` -> (frozenset({('a','a1'),('b','b4')}), frozenset({('c','c3')})).
 
-    Duplicated combinations count once: the truth is a set.
+    Duplicated combinations count once: the truth is a set. An empty text is
+    a null case (no root cause) when `allow_empty`, an error otherwise.
     """
     combos: list[Combination] = []
     for element in str(text).split(";"):
@@ -109,28 +120,35 @@ def parse_root_cause_set(text: str, *, where: str = "") -> tuple[Combination, ..
         combo = frozenset(pairs)
         if combo not in combos:
             combos.append(combo)
-    if not combos:
+    if not combos and not allow_empty:
         raise BenchDataError(f"{where}: empty root-cause set")
     return tuple(combos)
 
 
-def score_case(predicted: list[Combination], truth: tuple[Combination, ...]) -> dict:
+def score_case(predicted: list[Combination], truth: tuple[Combination, ...],
+               ranked: list[Combination] | None = None) -> dict:
     """Exact-match TP/FP/FN of one case, and whether the top 3 hold a true combination.
 
-    `tolerant_hit_at_3` also accepts a top-3 answer one step coarser or finer
-    than a true combination (a parent or child: `language=en` for
-    `language=en&tier=paid`), which still sends a person to the right place.
+    `ranked` (default: `predicted`) is the list hit@3 reads: the answers, then
+    the alternatives. `tolerant_hit_at_3` also accepts a top-3 answer one step
+    coarser or finer than a true combination (a parent or child:
+    `language=en` for `language=en&tier=paid`), which still sends a person to
+    the right place. A null case (empty truth) is a hit when nothing is answered.
     """
     unique_predicted = list(dict.fromkeys(predicted))
+    top = list(dict.fromkeys(predicted if ranked is None else ranked))[:3]
     truth_set = set(truth)
     tp = sum(1 for c in unique_predicted if c in truth_set)
+    if not truth_set:
+        quiet = int(not unique_predicted)
+        return {"tp": 0, "fp": len(unique_predicted), "fn": 0, "hit_at_3": quiet, "tolerant_hit_at_3": quiet}
 
     def near(answer: Combination, true: Combination) -> bool:
         return answer == true or ((answer < true or true < answer) and abs(len(answer) - len(true)) == 1)
 
     return {"tp": tp, "fp": len(unique_predicted) - tp, "fn": len(truth_set) - tp,
-            "hit_at_3": int(any(c in truth_set for c in unique_predicted[:3])),
-            "tolerant_hit_at_3": int(any(near(c, t) for c in unique_predicted[:3] for t in truth_set))}
+            "hit_at_3": int(any(c in truth_set for c in top)),
+            "tolerant_hit_at_3": int(any(near(c, t) for c in top for t in truth_set))}
 
 
 def discover_cases(dataset: Path) -> list[BenchCase]:
@@ -161,7 +179,7 @@ def _setting_cases(setting_dir: Path) -> list[BenchCase]:
             if not case_id:
                 raise BenchDataError(f"{where}: empty timestamp")
             cases.append(BenchCase(setting_dir.name, case_id,
-                                   parse_root_cause_set(row["set"] or "", where=where),
+                                   parse_root_cause_set(row["set"] or "", where=where, allow_empty=True),
                                    _case_files(setting_dir, case_id, where)))
     return cases
 
@@ -226,11 +244,12 @@ def run_benchmark(dataset: Path, *, progress: Callable[[BenchCase, dict], None] 
     for case in discover_cases(dataset):
         frame, dims = load_case(case)
         started = time.perf_counter()
-        causes = localize(frame, dims, kind=case.kind, **localize_options)
+        causes = localize(frame, dims, kind=case.kind, alternatives=True, **localize_options)
         seconds = time.perf_counter() - started
-        predicted = [frozenset(c.combination.items()) for c in causes]
-        report.overall.add(predicted, case.truth, seconds)
-        report.settings.setdefault(case.setting, Tally()).add(predicted, case.truth, seconds)
+        ranked = [frozenset(c.combination.items()) for c in causes]
+        predicted = [frozenset(c.combination.items()) for c in causes if not c.alternative]
+        report.overall.add(predicted, case.truth, seconds, ranked)
+        report.settings.setdefault(case.setting, Tally()).add(predicted, case.truth, seconds, ranked)
         if progress:
-            progress(case, score_case(predicted, case.truth))
+            progress(case, score_case(predicted, case.truth, ranked))
     return report
