@@ -254,10 +254,12 @@ def empirical_null_scale(layers, excess, expected, weighting, variance, active) 
     scales = []
     for layer in layers:
         zs = []
+        use = active & (expected > 0)
+        x, v = np.where(use, excess, 0.0), np.where(use, variance, 0.0)
         for cuboid in layer:
-            stats = shared_shift(cuboid, excess, expected, weighting, variance, active)
-            has_volume = np.bincount(cuboid.leaf_element, weights=expected, minlength=cuboid.n_elements) > 0
-            zs.append(np.abs(stats.z[has_volume]))
+            sx = np.bincount(cuboid.leaf_element, weights=x, minlength=cuboid.n_elements)
+            sv = np.bincount(cuboid.leaf_element, weights=v, minlength=cuboid.n_elements)
+            zs.append(np.abs(sx[sv > 0]) / np.sqrt(sv[sv > 0]))
         values = np.concatenate(zs) if zs else np.zeros(0)
         scales.append(max(1.0, 1.4826 * float(np.median(values))) if len(values) >= 20 else 1.0)
     return scales
@@ -271,18 +273,28 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
     In rank order, each candidate is tested on what the kept ones leave
     unexplained (their fitted shifts removed from their leaves): it is kept
     when its pooled |z| passes its layer's Bonferroni threshold and its shift
-    survives without its largest leaf (a drifting leaf is not a cause).
+    survives without its largest leaf (a drifting leaf is not a cause; a
+    combination of every dimension is a single leaf and exempt).
     """
     active = expected > 0
+    # the null spread is read with every candidate's shift taken out: a coarse cause crosses
+    # every other combination and would otherwise pass for spread
+    cleaned = excess.astype(float).copy()
+    for cuboid, element in candidates:
+        members = cuboid.leaf_element == element
+        cleaned[members] -= shared_shift(cuboid, cleaned, expected, weighting, variance, active).shift[element] \
+            * expected[members]
     thresholds = [t * s for t, s in zip(layer_thresholds(layers, alpha),
-                                         empirical_null_scale(layers, excess, expected, weighting, variance, active))]
+                                         empirical_null_scale(layers, cleaned, expected, weighting, variance, active))]
     layer_of = {c.dims: li for li, layer in enumerate(layers) for c in layer}
     residual = excess.astype(float).copy()
     kept = []
     for cuboid, element in candidates:
         stats = shared_shift(cuboid, residual, expected, weighting, variance, active)
+        # a combination of every dimension is one leaf by definition: nothing to leave out
+        is_leaf = len(cuboid.dims) == len(layers[0])
         ok = (abs(stats.z[element]) >= thresholds[layer_of[cuboid.dims]]
-              and stats.loo_z[element] >= LEAVE_ONE_OUT_Z)
+              and (is_leaf or stats.loo_z[element] >= LEAVE_ONE_OUT_Z))
         kept.append(bool(ok))
         if ok:
             members = cuboid.leaf_element == element
