@@ -25,8 +25,13 @@ def register_rca(bench_subparsers) -> argparse.ArgumentParser:
         description="Localize every case of DIR (settings folders with injection_info.csv; "
                     "{ts}.csv[.gz] additive cases or {ts}.a.csv + {ts}.b.csv ratio cases) "
                     "and report exact-match F1, precision, recall, hit@3 and seconds per case.")
-    parser.add_argument("--dataset", metavar="DIR", required=True, type=Path,
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", metavar="DIR", type=Path,
                         help="dataset folder, e.g. the rca-b0 benchmark")
+    source.add_argument("--realistic", metavar="DIR", type=Path,
+                        help="the production-shaped rate set (rca_realistic): written into DIR "
+                             "unless DIR already holds it, then scored")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed for --realistic (default 0)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     parser.add_argument("--method", choices=("auto", "labels", "pooled", "shared"), default="auto",
                         help="localization engine (default auto: leaf labels when leaves are "
@@ -36,8 +41,15 @@ def register_rca(bench_subparsers) -> argparse.ArgumentParser:
 
 
 def run_rca(args: argparse.Namespace) -> int:
+    dataset = args.dataset
+    if args.realistic is not None:
+        from dashboard.core.diagnosis.rca_realistic import write_dataset
+
+        dataset = args.realistic
+        if not any((dataset / name / "injection_info.csv").is_file() for name in ("null", "layer1_whole")):
+            write_dataset(dataset, seed=args.seed)
     try:
-        report = run_benchmark(args.dataset, method=args.method).to_dict()
+        report = run_benchmark(dataset, method=args.method).to_dict()
     except BenchDataError as exc:
         raise UserError(str(exc)) from exc
     if args.json:

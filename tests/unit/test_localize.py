@@ -200,3 +200,38 @@ def test_a_shift_of_all_traffic_is_reported_once_and_the_segment_beyond_it_still
 def test_two_causes_covering_most_leaves_are_not_mistaken_for_everything():
     frame = ratio_cube(15, 300, rate_factor=[({"channel": "app"}, 3.0), ({"tier": "free"}, 3.0)])
     assert "(all)" not in labels(localize(frame, list(DIMS), kind="ratio"))
+
+
+def _realistic(seed: int, order: int, partial: bool = False):
+    from dashboard.core.diagnosis.rca_realistic import _leaves as realistic_leaves, make_case
+
+    rng = np.random.default_rng(seed)
+    leaves = realistic_leaves()
+    case = make_case(rng, leaves, order=order, partial=partial)
+    frame = leaves.with_columns(pl.Series("real_num", case.real_num), pl.Series("real_den", case.real_den),
+                                pl.Series("predict_num", case.predict_num),
+                                pl.Series("predict_den", case.predict_den))
+    return frame, [d for d in leaves.columns], case.causes
+
+
+def test_noise_and_drifting_leaves_alone_give_few_answers():
+    # production-shaped null cases: noisy few-minute baselines, Zipf leaves, 2% of leaves drifting
+    answers = 0
+    for seed in range(6):
+        frame, dims, causes = _realistic(100 + seed, order=0)
+        assert causes == []
+        answers += len(localize(frame, dims, kind="ratio"))
+    assert answers <= 2
+
+
+def test_a_cause_among_drifting_leaves_is_found_with_alternatives_after_it():
+    frame, dims, causes = _realistic(7, order=1)
+    found = localize(frame, dims, kind="ratio", alternatives=True)
+    answers = [c for c in found if not c.alternative]
+    truth = {"&".join(f"{k}={v}" for k, v in cause.items()) for cause in causes}
+    assert truth <= {c.label for c in answers}
+    alternatives = [c for c in found if c.alternative]
+    assert alternatives and found.index(alternatives[0]) == len(answers)  # answers first
+    first = set(answers[0].combination.items())
+    # an alternative is one dimension coarser or finer than an answer
+    assert any(abs(len(set(a.combination.items()) ^ first)) == 1 for a in alternatives)

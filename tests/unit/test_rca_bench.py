@@ -15,6 +15,7 @@ from dashboard.cli.bench_rca import register_rca
 from dashboard.core.diagnosis.rca_bench import (
     BenchDataError, Tally, discover_cases, load_case, parse_root_cause_set, run_benchmark, score_case,
 )
+from dashboard.core.diagnosis.rca_realistic import write_dataset as write_realistic
 from dashboard.core.diagnosis.rca_synthetic import write_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -209,3 +210,33 @@ def test_real_b0_setting_scores_well(setting):
     assert summary["cases"] == 10
     assert summary["f1"] >= 0.9
     assert summary["hit_at_3"] >= 0.9
+
+
+# --- the production-shaped rate set ------------------------------------------
+
+def test_realistic_dataset_has_null_cases_skewed_leaves_and_scores_them(tmp_path):
+    settings = write_realistic(tmp_path, seed=5, cases_per_setting=1)
+    cases = discover_cases(tmp_path)
+    assert len(cases) == len(settings) and {c.setting for c in cases} == set(settings)
+    null = next(c for c in cases if c.setting == "null")
+    assert null.truth == ()
+    frame, dims = load_case(null)
+    assert len(dims) == 5
+    # heavy-tailed leaves: the largest tenth of the leaves carries most of the requests
+    requests = np.sort(frame["real_den"].to_numpy())[::-1]
+    assert requests[: len(requests) // 10].sum() > 0.5 * requests.sum()
+    assert (frame["predict_den"] < 1).mean() > 0.3  # many near-empty leaves
+    report = run_benchmark(tmp_path).to_dict()
+    assert report["overall"]["cases"] == len(settings)
+    assert "answers_per_case" in report["overall"]
+
+
+def test_a_null_case_is_a_hit_only_without_answers():
+    assert score_case([], ())["hit_at_3"] == 1 and score_case([], ())["fp"] == 0
+    assert score_case([combo("a=a1")], ()) == {"tp": 0, "fp": 1, "fn": 0, "hit_at_3": 0, "tolerant_hit_at_3": 0}
+
+
+def test_hit_at_3_reads_the_alternatives_but_f1_does_not():
+    truth = (combo("a=a1&b=b1"),)
+    score = score_case([combo("a=a1")], truth, ranked=[combo("a=a1"), combo("a=a1&b=b1")])
+    assert (score["tp"], score["fp"], score["hit_at_3"]) == (0, 1, 1)

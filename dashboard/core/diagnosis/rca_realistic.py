@@ -28,7 +28,7 @@ Files per case: `{ts}.a.csv` (errors) and `{ts}.b.csv` (requests), each
 `real,predict,<dims>`, only leaves with traffic in some minute. A null
 case's `set` in `injection_info.csv` is empty.
 
-    warroom bench rca --realistic OUT_DIR          # writes the cases once, then scores them
+    warroom bench rca --realistic OUT_DIR [--seed N]   # writes the cases once, then scores them
     python -m dashboard.core.diagnosis.rca_realistic OUT_DIR [--seed N] [--cases N]
 """
 
