@@ -127,7 +127,7 @@ def compact_live_files(data: DataDir, keep_latest: int = 1) -> list[CompactedBlo
         fresh = [(stamp, path) for stamp, path in slices.get(block, []) if stamp > held_until]
         sources = ([files[-1][1]] if files else []) + [path for _, path in fresh]
         if fresh and len(sources) >= 2:
-            frame = pl.concat([pl.read_parquet(p) for p in sources], how="diagonal_relaxed").sort("ts")
+            frame = pl.concat([pl.read_parquet(p, glob=False) for p in sources], how="diagonal_relaxed").sort("ts")
             target = atomic_write_parquet(frame, folder / merged_name(fresh[-1][0]))
             stale += sources
             done.append(CompactedBlock(block, len(fresh), frame.height, target))

@@ -98,7 +98,7 @@ def _empty_bad_lines() -> pl.DataFrame:
 
 def _read_parquet(path: Path) -> SourceFile:
     try:
-        frame = pl.read_parquet(path)
+        frame = pl.read_parquet(path, glob=False)
     except Exception as exc:  # polars raises several error types for a bad file
         raise UnreadableFile(path, f"not a readable Parquet file ({_first_line(exc)})") from None
     numbers = pl.int_range(1, frame.height + 1, dtype=pl.Int64, eager=True)

@@ -145,7 +145,7 @@ class TelemetryStore:
         with self._lock:
             con = self._con
             if state[0]:
-                listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+                listed = ", ".join("'" + duckdb_path(f) + "'" for f in files)
                 con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT * FROM read_parquet("
                             f"[{listed}], union_by_name = true)")
             else:
@@ -245,7 +245,7 @@ class TelemetryStore:
         while True:  # the file list is a parameter here: list again while compaction moves files
             files = self._request_files(self.files_version())
             try:
-                row = self.run_sql("time_range", {"files": list(files)}).row(0, named=True)
+                row = self.run_sql("time_range", {"files": [literal_glob(f) for f in files]}).row(0, named=True)
                 break
             except duckdb.IOException:
                 if self._request_files(self.files_version()) == files:
@@ -325,4 +325,21 @@ def _create_empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: dict)
 
 
 def _glob(folder: Path) -> str:
-    return str(folder.resolve() / "*.parquet").replace("'", "''")
+    return duckdb_path(folder.resolve()) + "/*.parquet"
+
+
+GLOB_CHARACTERS = re.compile(r"([\[*?])")
+
+
+def literal_glob(path: str | Path) -> str:
+    """A path DuckDB's file functions take as itself: `*`, `?` and `[` each in a class of its own.
+
+    DuckDB expands glob characters in every path it reads (a folder named data[1]
+    matches nothing and the query fails).
+    """
+    return GLOB_CHARACTERS.sub(r"[\1]", str(path))
+
+
+def duckdb_path(path: str | Path) -> str:
+    """`literal_glob(path)` to write inside single quotes in SQL."""
+    return literal_glob(path).replace("'", "''")
