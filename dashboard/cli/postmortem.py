@@ -59,17 +59,20 @@ def run_slo(args: argparse.Namespace) -> int:
 def run_postmortem(args: argparse.Namespace) -> int:
     from dashboard.core.reporting.postmortem_service import PostmortemError, render_postmortem
 
+    from dashboard.core.datadir import atomic_write_text
+    from dashboard.core.output_paths import OutputPathError, output_file
+
     data = _data(args)
     try:
+        out = output_file(args.out) if args.out else None  # checked before the work, not after
         text = render_postmortem(data, args.incident_id, fmt=args.format)
-    except PostmortemError as exc:
+    except (PostmortemError, OutputPathError) as exc:
         raise UserError(str(exc)) from None
-    if args.out:
-        from pathlib import Path
-
-        from dashboard.core.datadir import atomic_write_text
-
-        atomic_write_text(Path(args.out), text)
+    if out is not None:
+        try:
+            atomic_write_text(out, text)
+        except OSError as exc:
+            raise UserError(f"{args.out}: could not write ({exc.strerror or exc})") from None
         print(f"wrote {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -29,6 +29,7 @@ import polars as pl
 from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_text
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.store import IncidentStoreError
+from dashboard.core.output_paths import OutputPathError, output_folder
 from dashboard.core.reporting.impact_store import incident_window
 from dashboard.core.reporting.buckets import utc
 from dashboard.core.telemetry.query import Scope
@@ -64,11 +65,16 @@ def suspect_versions(suspects: list[str], artifact_columns: dict[str, str]) -> d
 
 
 def export_packet(data_dir: DataDir | str | Path, incident_id: str, out_dir: str | Path,
-                  sample: int = DEFAULT_SAMPLE, seed: int = DEFAULT_SEED, store=None) -> PacketResult:
-    """Write the reproducer packet of `incident_id` into `out_dir` (created if missing)."""
+                  sample: int = DEFAULT_SAMPLE, seed: int = DEFAULT_SEED, store=None,
+                  force: bool = False) -> PacketResult:
+    """Write the reproducer packet of `incident_id` into `out_dir` (new or empty; any folder with `force`)."""
     data = data_dir if isinstance(data_dir, DataDir) else DataDir(Path(data_dir))
     if not 1 <= sample <= MAX_SAMPLE:
         raise PacketError(f"sample must be between 1 and {MAX_SAMPLE:,} requests per group, got {sample}")
+    try:
+        out = output_folder(out_dir, force=force, data_root=data.root)
+    except OutputPathError as exc:
+        raise PacketError(str(exc)) from None
     try:
         state = Incidents.for_data_dir(data).get(incident_id)
     except IncidentStoreError as exc:
@@ -95,8 +101,10 @@ def export_packet(data_dir: DataDir | str | Path, incident_id: str, out_dir: str
     rows = rows.drop("group_total")
     if "ts" in rows.columns:
         rows = rows.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PacketError(f"{out}: could not create the folder ({exc.strerror or exc})") from None
     parquet = atomic_write_parquet(rows, out / "requests.parquet")
     jsonl = atomic_write_text(out / "requests.jsonl", _jsonl(rows))
     manifest = {
@@ -162,11 +170,14 @@ def register_packet(incident_subparsers) -> None:
                                                              "requests.jsonl and manifest.json into")
     p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="requests per group (default %(default)s)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="sampling seed (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="write into an existing folder that is not empty "
+                                                        "(its requests.* and manifest.json are replaced)")
     add_data_arg(p)
 
     def run(args) -> int:
         try:
-            result = export_packet(DataDir.at(args.data), args.incident_id, args.out, args.sample, args.seed)
+            result = export_packet(DataDir.at(args.data), args.incident_id, args.out, args.sample, args.seed,
+                                   force=args.force)
         except PacketError as exc:
             raise UserError(str(exc)) from None
         print(json.dumps({"out": str(result.out_dir), **result.manifest["counts"]}, indent=2))
