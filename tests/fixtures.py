@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -218,3 +220,37 @@ class PostgresCluster:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{name}"')
         return f"{self.url}?options=-csearch_path%3D{name}"
+
+
+@contextmanager
+def read_only_view(folder: Path, at: Path):
+    """`folder` bind-mounted read-only at `at` (a read-only medium even for root); skips where mounting is refused."""
+    import pytest
+
+    at.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "--bind", str(folder), str(at)], capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"a read-only bind mount needs CAP_SYS_ADMIN: {done.stderr.strip()}")
+    try:
+        ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(at)], capture_output=True, text=True)
+        if ro.returncode:
+            pytest.skip(f"cannot remount read-only: {ro.stderr.strip()}")
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], capture_output=True)
+
+
+@contextmanager
+def small_disk(at: Path, size: str = "2m"):
+    """A tmpfs of `size` at `at`, to fill up (ENOSPC); skips where mounting is refused."""
+    import pytest
+
+    at.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(at)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"mounting a small tmpfs needs CAP_SYS_ADMIN: {done.stderr.strip()}")
+    try:
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], capture_output=True)

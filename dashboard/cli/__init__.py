@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"warroom {args.command}: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the environment (disk full, read-only folder, permissions): one line, no traceback
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) not in str(exc) else ""
+        print(f"warroom {args.command}: {where}{exc.strerror if where else exc}", file=sys.stderr)
+        return 2
 
 
 class UserError(Exception):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,26 +86,95 @@ class DataDir:
         atomic_write_text(self.schema_file, json.dumps(schema.model_dump(), indent=2))
 
 
+class StoreWriteError(OSError):
+    """A file of the data folder could not be written (disk full, read-only); names the file, not its temporary."""
+
+    def __init__(self, target: Path, exc: OSError):
+        super().__init__(exc.errno, exc.strerror or str(exc), str(target))
+        self.target = target
+
+    def __str__(self) -> str:
+        return f"{self.target}: could not write ({self.strerror})"
+
+
+TEMPORARY = re.compile(r"^\..+\.(\d+)-[0-9a-f]{32}\.tmp$")  # .<name>.<pid>-<uuid>.tmp
+
+
+def temporary_beside(target: Path) -> Path:
+    """A hidden name next to `target` that says which process writes it (see `remove_leftovers`)."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
+
+
+def writer_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporary files of writers that died before renaming them into place (kill -9, power loss).
+
+    A temporary file is only ever renamed by the process that made it, so one
+    whose process is gone will never become data.
+    """
+    removed = []
+    try:
+        with os.scandir(folder) as entries:
+            owners = [(e.name, int(m.group(1))) for e in entries if (m := TEMPORARY.match(e.name))]
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for name, owner in owners:
+        if owner != os.getpid() and not writer_alive(owner):
+            try:
+                (folder / name).unlink()
+                removed.append(folder / name)
+            except FileNotFoundError:  # another writer swept it first
+                pass
+            except OSError:  # a read-only folder: nothing can be left there by a write either
+                break
+    return removed
+
+
 def atomic_write_parquet(frame: pl.DataFrame, target: Path, row_group_size: int = 131_072) -> Path:
     """Write next to the target, fsync, then rename: readers see all or nothing."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temporary_beside(target)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(target.parent)
         frame.write_parquet(tmp, compression="zstd", row_group_size=row_group_size, statistics=True)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        raise StoreWriteError(target, exc) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
     return target
 
 
 def atomic_write_text(target: Path, text: str) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temporary_beside(target)
     try:
-        tmp.write_text(text)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(target.parent)
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        raise StoreWriteError(target, exc) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
     return target
+
+
+def _discard(tmp: Path) -> None:
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:  # a read-only folder, where it could not have been made
+        pass

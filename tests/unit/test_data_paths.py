@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry import live
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import build_demo_week
+from tests.fixtures import build_demo_week, read_only_view
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
 
@@ -112,3 +115,23 @@ def test_packet_out_refuses_an_existing_folder_unless_forced_and_never_the_data_
     assert main(["incident", "packet", "INC-1", "--out", str(a_file), *at]) == 2
     assert f"{a_file}: a file, not a folder" in capsys.readouterr().err
     assert main(["incident", "packet", "INC-1", "--out", str(tmp_path / "empty-ok"), "--sample", "5", *at]) == 0
+
+
+def test_a_read_only_data_folder_can_be_read_and_refuses_writes_in_one_line(demo_data, tmp_path, capsys):
+    copy = tmp_path / "data"
+    shutil.copytree(demo_data.root, copy)
+    live.append_minutes(DataDir(copy), 3, chunk=timedelta(minutes=1))  # slices for compaction to merge
+    with read_only_view(copy, tmp_path / "ro") as ro:
+        at = ["--data", str(ro)]
+        assert main(["incident", "list", *at]) == 0
+        assert "INC-5" in capsys.readouterr().out
+        assert main(["incident", "show", "INC-5", *at]) == 0
+        assert main(["postmortem", "INC-1", *at]) == 0
+        assert main(["investigate", "--signal", "refusal_rate", "--json", *at]) == 0
+        capsys.readouterr()
+        for write in (["simulate", "--minutes", "1"], ["compact", "--all"],
+                      ["incident", "post", "INC-5", "--as", "Lena Vogel", "--audience", "support", "--message", "hi"],
+                      ["ingest", "requests", str(FIXTURES / "sample_requests.jsonl")]):
+            code = main([*write, *at])
+            err = capsys.readouterr().err
+            assert code == 2 and err.count("\n") == 1 and str(ro) in err, (write, err)

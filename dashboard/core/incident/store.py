@@ -20,8 +20,10 @@ a change to the log outside this code is found by `audit`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -259,18 +261,33 @@ class IncidentStore(EventStore):
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise IncidentStoreError(f"{self.path.parent}: cannot create the folder ({exc.strerror})") from None
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.OperationalError as exc:
+            raise self._not_writable(exc) from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not self._ready:
-                conn.execute("PRAGMA journal_mode = WAL")
-                _migrate_sqlite(conn)
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    _migrate_sqlite(conn)
+                except sqlite3.OperationalError as exc:
+                    raise self._not_writable(exc) from None
                 self._ready = True
             conn.execute("PRAGMA synchronous = NORMAL")
             yield conn
         finally:
             conn.close()
+
+    def _not_writable(self, exc: sqlite3.OperationalError) -> Exception:
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            return IncidentStoreError(f"{self.path}: cannot be written ({exc}); "
+                                      "a read-only data folder can be read, not changed")
+        return exc
 
     @contextmanager
     def _write_tx(self, lock_key: str) -> Iterator[sqlite3.Connection]:
@@ -284,7 +301,51 @@ class IncidentStore(EventStore):
                 conn.execute("ROLLBACK")
                 raise
 
-    _read = _connect
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """The writable connection, else the file opened read-only (a read-only folder or medium).
+
+        A missing file reads as a store with no incidents (nothing is created to read it).
+        """
+        if not self.path.exists():
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            try:
+                _migrate_sqlite(conn)
+                yield conn
+            finally:
+                conn.close()
+        elif self._ready or writable(self.path):
+            with self._connect() as conn:
+                yield conn
+        else:
+            with read_only_connection(self.path) as conn:
+                yield conn
+
+
+def writable(path: Path) -> bool:
+    """Whether the SQLite file at `path` and its folder (for the journal beside it) can be written."""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+@contextmanager
+def read_only_connection(path: Path) -> Iterator[sqlite3.Connection]:
+    """The SQLite file at `path` opened for reading only, as on a read-only medium or folder."""
+    uri = "file:" + urllib.parse.quote(str(path.resolve()))
+    failures = []
+    for mode in ("mode=ro", "immutable=1"):  # immutable: not even a -shm file can be made beside it
+        conn = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            break
+        except sqlite3.OperationalError as exc:
+            failures.append(f"{mode}: {exc}")
+            conn.close()
+    else:
+        raise IncidentStoreError(f"{path}: cannot be read ({'; '.join(failures)})")
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _migrate_sqlite(conn: sqlite3.Connection) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dashboard.core.incident.store import IncidentStore, check_incident_id
+from dashboard.core.incident.store import IncidentStore, check_incident_id, read_only_connection, writable
 from dashboard.core.reporting.postmortem_model import EDITABLE_SECTIONS
 
 SCHEMA = """
@@ -64,6 +64,19 @@ class PostmortemEdits:
         self.path = Path(path)
 
     @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection | None]:
+        """A connection to read edits from, or None when none were ever saved."""
+        if not self.path.exists():
+            yield None
+        elif writable(self.path):
+            with self._connect() as conn:
+                yield conn
+        else:  # a read-only data folder: read as it is, never create the table
+            with read_only_connection(self.path) as conn:
+                has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'postmortem_edits'").fetchone()
+                yield conn if has_table else None
+
+    @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -106,9 +119,9 @@ class PostmortemEdits:
     def latest(self, incident_id: str) -> dict[str, Edit]:
         """The newest edit of each edited section."""
         incident_id = check_incident_id(incident_id)
-        if not self.path.exists():
-            return {}
-        with self._connect() as conn:
+        with self._reader() as conn:
+            if conn is None:
+                return {}
             rows = conn.execute(
                 "SELECT e.incident_id, e.section, e.seq, e.text, e.author, e.edited_at FROM postmortem_edits e "
                 "JOIN (SELECT section, MAX(seq) AS seq FROM postmortem_edits WHERE incident_id = ? "
@@ -118,9 +131,9 @@ class PostmortemEdits:
 
     def history(self, incident_id: str, section: str) -> list[Edit]:
         incident_id = check_incident_id(incident_id)
-        if not self.path.exists():
-            return []
-        with self._connect() as conn:
+        with self._reader() as conn:
+            if conn is None:
+                return []
             rows = conn.execute("SELECT incident_id, section, seq, text, author, edited_at FROM postmortem_edits "
                                 "WHERE incident_id = ? AND section = ? ORDER BY seq", (incident_id, section)).fetchall()
         return [_edit(r) for r in rows]
