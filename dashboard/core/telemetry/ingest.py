@@ -3,7 +3,9 @@
 Two phases, so a bad file never leaves half an ingest behind:
 1. read and validate every file (an unreadable one stops everything, nothing written);
 2. write the quarantine file, the schema (if the mapping declares one) and the
-   accepted rows, each atomically, undoing the earlier writes if a later one fails.
+   accepted rows, each atomically, undoing the earlier writes if a later one fails;
+   a process killed in between leaves nothing that the next ingest does not
+   complete or remove (ingest_commit.py).
 
 Accepted rows land in a new uniquely named Parquet file with exactly the store
 schema, so the query layer unions them with any other file of the store.
@@ -20,8 +22,9 @@ from typing import Iterable, Literal
 
 import polars as pl
 
-from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_text
+from dashboard.core.datadir import DataDir, StoreWriteError, atomic_write_parquet, atomic_write_text
 from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema
+from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
 from dashboard.core.telemetry.ingest_read import UnreadableFile, read_source
 from dashboard.core.telemetry.ingest_validate import (
@@ -193,11 +196,11 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
     written_path = target_dir / name if accepted_frames else None
     previous_schema = data_dir.schema_file.read_text() if data_dir.schema_file.exists() else None
     done: list[Path] = []
-    schema_saved = False
+    schema_saved = committed = False
     try:
         if quarantine_path is not None:
             quarantine = pl.concat(quarantine_frames, how="diagonal_relaxed")
-            done.append(atomic_write_parquet(quarantine, quarantine_path))
+            done.append(atomic_write_parquet(quarantine, pending_quarantine(quarantine_path)))
         if save_schema:
             schema_saved = True
             data_dir.save_schema(schema)
@@ -206,17 +209,21 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
             if not accepted["ts"].is_sorted():
                 # Time-ordered row groups let queries skip whole groups by their min/max ts.
                 accepted = accepted.sort("ts")
-            atomic_write_parquet(accepted, written_path)
+            atomic_write_parquet(accepted, written_path)  # the commit (ingest_commit.py)
+            committed = True
+        if quarantine_path is not None:
+            publish(done[0], quarantine_path)
     except BaseException as exc:
-        for path in done:
+        for path in done if not committed else ():  # once committed, the next ingest completes the rest
             path.unlink(missing_ok=True)
-        if schema_saved:
+        if schema_saved and not committed:
             if previous_schema is None:
                 data_dir.schema_file.unlink(missing_ok=True)
             else:
                 atomic_write_text(data_dir.schema_file, previous_schema)
         if isinstance(exc, OSError):
-            raise IngestError(f"could not write to {data_dir.root} ({exc})") from exc
+            message = str(exc) if isinstance(exc, StoreWriteError) else f"could not write to {data_dir.root} ({exc})"
+            raise IngestError(message) from exc
         raise
     return (str(quarantine_path) if quarantine_path else None), (str(written_path) if written_path else None)
 
@@ -239,6 +246,8 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
         results, more_quarantine, scores = lf.results, lf.score_rejections, lf.scores
     else:
         results = _validate_all(paths, spec, mapping_name)
+    if not dry_run:
+        settle_pending(data_dir)  # what a killed ingest left, before the duplicate check reads the store
     if kind == "requests":
         results = drop_duplicate_requests(results, data_dir)
     validated = time.perf_counter()
