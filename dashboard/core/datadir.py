@@ -151,6 +151,12 @@ def atomic_write_parquet(frame: pl.DataFrame, target: Path, row_group_size: int 
         os.replace(tmp, target)
     except OSError as exc:
         raise StoreWriteError(target, exc) from exc
+    except pl.exceptions.ComputeError as exc:  # Polars reports the file system's error inside its own
+        found = re.search(r"os error (\d+)", str(exc))
+        if not found:
+            raise
+        errno = int(found.group(1))
+        raise StoreWriteError(target, OSError(errno, os.strerror(errno))) from exc
     finally:
         _discard(tmp)
     return target

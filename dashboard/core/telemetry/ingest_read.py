@@ -101,8 +101,45 @@ def _read_parquet(path: Path) -> SourceFile:
         frame = pl.read_parquet(path, glob=False)
     except Exception as exc:  # polars raises several error types for a bad file
         raise UnreadableFile(path, f"not a readable Parquet file ({_first_line(exc)})") from None
+    frame = _text_from_binary(path, frame)
+    _refuse_unusable_types(path, frame)
     numbers = pl.int_range(1, frame.height + 1, dtype=pl.Int64, eager=True)
     return SourceFile(path, "parquet", frame, numbers, _empty_bad_lines())
+
+
+def _text_from_binary(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
+    """Parquet BYTE_ARRAY columns without a UTF-8 annotation arrive as Binary: text only if it decodes."""
+    binary = [c for c, t in frame.schema.items() if t == pl.Binary]
+    for column in binary:
+        try:
+            decoded = frame[column].cast(pl.String)
+        except pl.exceptions.ComputeError:  # find the rows only when some are broken
+            broken = [i + 1 for i, v in enumerate(frame[column].to_list()) if v is not None and not _is_utf8(v)]
+            raise UnreadableFile(path, f"column {column!r} row {broken[0]}: bytes that are not UTF-8 text "
+                                       f"({len(broken)} row(s)); write it as a UTF-8 string column") from None
+        frame = frame.with_columns(decoded.alias(column))
+    return frame
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+UNUSABLE_TYPES = {pl.Duration: "durations", pl.Time: "times of day", pl.Object: "Python objects"}
+
+
+def _refuse_unusable_types(path: Path, frame: pl.DataFrame) -> None:
+    """Columns of a type no contract field takes (numbers, text, booleans, timestamps): say which, once."""
+    for column, dtype in frame.schema.items():
+        for kind, words in UNUSABLE_TYPES.items():
+            if isinstance(dtype, kind) or dtype == kind:
+                raise UnreadableFile(path, f"column {column!r} holds {words} ({dtype}); the contract takes numbers, "
+                                           "text, booleans and timestamps: convert it (a latency as milliseconds) "
+                                           "or leave it out of the file")
 
 
 def _is_blank(source: Path | io.BytesIO) -> bool:

@@ -28,6 +28,7 @@ from dashboard.core.telemetry.mapping import MappingError, TimestampSpec
 
 Kind = Literal["timestamp", "string", "float", "int", "bool"]
 QUARANTINE_META = ("source_file", "row_number", "field", "reason")
+MAX_ID_LENGTH = 256  # a request id is a key: a 5 MB one is a broken exporter, not an id
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,14 @@ class FieldRule:
     maximum: float | None = None
     allowed: tuple[int, ...] | None = None
     percent_sign: bool = False  # "25%" reads as 25
+    max_length: int | None = None  # characters, for text
 
 
 def request_rules(schema: dict[str, pl.DataType]) -> list[FieldRule]:
     """One rule per column of the store's request schema (contract plus declared segments/artifacts)."""
     special = {
         "ts": FieldRule("ts", "timestamp", required=True),
-        "request_id": FieldRule("request_id", "string", required=True),
+        "request_id": FieldRule("request_id", "string", required=True, max_length=MAX_ID_LENGTH),
         "latency_ms": FieldRule("latency_ms", "float", required=True, minimum=0),
         "ttft_ms": FieldRule("ttft_ms", "float", minimum=0),
         "cost_usd": FieldRule("cost_usd", "float", minimum=0),
@@ -156,8 +158,21 @@ def parse_defaults(spec: TableSpec, where: str) -> dict[str, pl.Series]:
     return parsed_defaults
 
 
-def _bound_checks(values: pl.Series, rule: FieldRule) -> list[tuple[pl.Series, str]]:
+def _text_checks(values: pl.Series, rule: FieldRule) -> list[tuple[pl.Series, str]]:
+    """A required text field of only whitespace is blank; an identifier has a length limit."""
+    if rule.kind != "string" or values.dtype != pl.String:
+        return []
     checks = []
+    if rule.required:
+        checks.append(((values.str.strip_chars().str.len_bytes() == 0).fill_null(False), "blank (only whitespace)"))
+    if rule.max_length is not None:
+        checks.append(((values.str.len_chars() > rule.max_length).fill_null(False),
+                       f"longer than {rule.max_length} characters"))
+    return checks
+
+
+def _bound_checks(values: pl.Series, rule: FieldRule) -> list[tuple[pl.Series, str]]:
+    checks = _text_checks(values, rule)
     if rule.allowed is not None:
         allowed = ", ".join(str(a) for a in rule.allowed)
         checks.append((~values.is_in(list(rule.allowed)).fill_null(True), f"not one of {allowed}"))
@@ -293,6 +308,11 @@ def as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(out)
 
 
+def _shortened(raw: pl.Expr, limit: int = 80) -> pl.Expr:
+    """A value quoted in a reason: its start when long (the row itself keeps it whole)."""
+    return pl.when(raw.str.len_chars() > limit).then(raw.str.slice(0, limit) + pl.lit("…")).otherwise(raw)
+
+
 def _quarantine_rows(source: SourceFile, bad: pl.Series, checks, resolved: dict[str, str | None]) -> pl.DataFrame:
     rows = bad.arg_true()
     original = as_text(source.frame[rows])
@@ -306,7 +326,7 @@ def _quarantine_rows(source: SourceFile, bad: pl.Series, checks, resolved: dict[
         label = field_name if column in (None, field_name) else f"{field_name} (column {column!r})"
         raw = pl.lit(None, dtype=pl.String) if column is None else pl.lit(as_text(source.frame[[column]].gather(rows)).to_series())
         text = pl.when(raw.is_null() | (raw.str.strip_chars() == "")).then(pl.lit(f"{label}: {message}")).otherwise(
-            pl.format(f"{label}: {message} (got '{{}}')", raw))
+            pl.format(f"{label}: {message} (got '{{}}')", _shortened(raw)))
         reasons.append(pl.when(pl.col(f"m{i}")).then(text))
         fields.append(pl.when(pl.col(f"m{i}")).then(pl.lit(field_name)))
     meta = parts.select(

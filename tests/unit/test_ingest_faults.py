@@ -1,0 +1,132 @@
+"""Ingest under bad inputs and a hostile environment: one line naming the file, exit 2, nothing left behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dashboard.cli import main
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.ingest import ingest_requests
+from dashboard.core.telemetry.ingest_bench import synthetic_requests
+from tests.fixtures import small_disk
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
+TS = pa.array([dt.datetime(2025, 2, 18, 13, 0, tzinfo=dt.timezone.utc)] * 2, pa.timestamp("us", "UTC"))
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_a_binary_column_that_is_not_utf8_is_one_line_naming_file_column_and_row(tmp_path, capsys):
+    source = tmp_path / "export.parquet"
+    pq.write_table(pa.table({"ts": TS, "request_id": pa.array([b"r-1", b"\xff\xfe"], pa.binary()),
+                             "latency_ms": [1.0, 2.0]}), source)
+    code, _, err = run(capsys, "ingest", "requests", str(source), "--data", str(tmp_path / "data"))
+    assert code == 2 and err.count("\n") == 1
+    assert f"{source}: column 'request_id' row 2: bytes that are not UTF-8 text" in err
+    assert files_under(tmp_path / "data") == []
+
+
+def test_valid_utf8_binary_columns_are_read_as_text(tmp_path):
+    source = tmp_path / "export.parquet"
+    pq.write_table(pa.table({"ts": TS, "request_id": pa.array(["r-1".encode(), "ré-2".encode()], pa.binary()),
+                             "latency_ms": [1.0, 2.0]}), source)
+    summary = ingest_requests([source], DataDir(tmp_path / "data"))
+    assert summary.accepted == 2
+    assert pl.read_parquet(summary.written)["request_id"].to_list() == ["r-1", "ré-2"]
+
+
+def test_a_duration_column_for_latency_is_one_line_saying_what_to_do(tmp_path, capsys):
+    source = tmp_path / "export.parquet"
+    pq.write_table(pa.table({"ts": TS, "request_id": ["a", "b"],
+                             "latency_ms": pa.array([1000, 2000], pa.duration("ms"))}), source)
+    code, _, err = run(capsys, "ingest", "requests", str(source), "--data", str(tmp_path / "data"))
+    assert code == 2 and err.count("\n") == 1
+    assert f"{source}: column 'latency_ms' holds durations" in err and "milliseconds" in err
+
+
+def test_blank_and_five_megabyte_request_ids_are_quarantined_with_the_reason(tmp_path):
+    source = tmp_path / "ids.jsonl"
+    rows = [("   ", 5), ("x" * 5_000_000, 5), ("ok-1", 5), ("\t", 7)]
+    source.write_text("".join(json.dumps({"ts": f"2025-02-18T13:00:0{i}Z", "request_id": rid, "latency_ms": ms}) + "\n"
+                              for i, (rid, ms) in enumerate(rows)))
+    summary = ingest_requests([source], DataDir(tmp_path / "data"))
+    assert (summary.accepted, summary.quarantined) == (1, 3)
+    reasons = pl.read_parquet(summary.quarantine_path).sort("row_number")
+    assert reasons["row_number"].to_list() == [1, 2, 4]
+    assert reasons["reason"].to_list() == ["request_id: blank (only whitespace)",
+                                           f"request_id: longer than 256 characters (got '{'x' * 80}…')",
+                                           "request_id: blank (only whitespace)"]
+
+
+def test_a_full_disk_is_one_line_naming_the_file_exit_2_and_leaves_nothing(tmp_path, capsys):
+    source = tmp_path / "big.parquet"
+    synthetic_requests(60_000, seed=3).write_parquet(source)  # about 3 MB compressed; the disk holds 1 MB
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        code, _, err = run(capsys, "ingest", "requests", str(source), "--data", str(disk / "data"))
+        assert code == 2 and err.count("\n") == 1, err
+        assert "No space left on device" in err and str(disk / "data") in err and "nothing was written" in err
+        assert files_under(disk / "data") == []
+
+
+KILLED_WRITER = """
+import sys
+from pathlib import Path
+import polars as pl
+from dashboard.core.datadir import DataDir, temporary_beside
+from dashboard.core.telemetry.ingest_commit import pending_quarantine
+data = DataDir(Path(sys.argv[1]))
+name = "ingest-20250218T130000-deadbeef.parquet"
+(data.quarantine).mkdir(parents=True)
+(data.requests).mkdir(parents=True)
+rows = pl.read_parquet(sys.argv[2])
+# killed after the quarantine, before its accepted rows were renamed into place:
+rows.write_parquet(pending_quarantine(data.quarantine / f"requests-{name}"))
+temporary_beside(data.requests / name).write_bytes(b"half a parquet file")
+if sys.argv[3] == "committed":  # ... or killed just after the accepted rows' rename
+    pl.read_parquet(sys.argv[4]).write_parquet(data.requests / name)
+"""
+
+
+def _killed_ingest(tmp_path: Path, reference, stage: str) -> DataDir:
+    """The files an ingest killed at `stage` leaves, written by a process that is gone by now."""
+    data = DataDir(tmp_path / "data")
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(data.root), reference.quarantine_path, stage,
+                    reference.written], check=True)
+    return data  # the writer is gone: its pid is dead
+
+
+def test_a_killed_ingest_leaves_nothing_that_doubles_the_quarantine_on_rerun(tmp_path):
+    first = ingest_requests([FIXTURES / "sample_requests.jsonl"], DataDir(tmp_path / "reference"))
+    data = _killed_ingest(tmp_path, first, "before-commit")
+    again = ingest_requests([FIXTURES / "sample_requests.jsonl"], data)
+    assert (again.accepted, again.quarantined) == (first.accepted, first.quarantined)
+    assert [p.name for p in data.quarantine.iterdir()] == [Path(again.quarantine_path).name]
+    assert not [p for p in data.root.rglob(".*")]  # no hidden file left
+    assert pl.read_parquet(again.quarantine_path).height == first.quarantined
+
+
+def test_a_quarantine_of_an_ingest_killed_after_its_commit_is_completed(tmp_path):
+    first = ingest_requests([FIXTURES / "sample_requests.jsonl"], DataDir(tmp_path / "reference"))
+    data = _killed_ingest(tmp_path, first, "committed")
+    other = tmp_path / "other.jsonl"
+    other.write_text((FIXTURES / "sample_requests.jsonl").read_text().replace('"j-', '"k-'))
+    ingest_requests([other], data)
+    names = sorted(p.name for p in data.quarantine.iterdir())
+    assert "requests-ingest-20250218T130000-deadbeef.parquet" in names and len(names) == 2
+    assert not [p for p in data.root.rglob(".*")]
