@@ -254,3 +254,64 @@ def small_disk(at: Path, size: str = "2m"):
         yield at
     finally:
         subprocess.run(["umount", str(at)], capture_output=True)
+
+
+def otlp_model_change_jsonl(path: Path, switch_at: "datetime", hours: float = 2.0, per_minute: int = 20,
+                            old_model: str = "gpt-4o-2024-05-13", new_model: str = "gpt-4o-2024-08-06",
+                            output_tokens: tuple[int, int] = (150, 260), seed: int = 11) -> Path:
+    """OTLP JSON Lines as the Collector's file exporter writes them: a chat span per request (GenAI
+    conventions; int64 as decimal strings, hex ids), an HTTP child span each, 40 spans a line; the model
+    changes at `switch_at` and its output tokens jump. Failed calls (1 in 50) carry no usage."""
+    import random
+    from datetime import timedelta
+
+    rnd = random.Random(seed)
+    start = switch_at - timedelta(hours=hours / 2)
+    count = int(hours * 60 * per_minute)
+    stamps = sorted(start + timedelta(seconds=rnd.uniform(0, hours * 3600)) for _ in range(count))
+
+    def attr(key, value):
+        if isinstance(value, bool):
+            return {"key": key, "value": {"boolValue": value}}
+        if isinstance(value, int):
+            return {"key": key, "value": {"intValue": str(value)}}
+        if isinstance(value, list):
+            return {"key": key, "value": {"arrayValue": {"values": [{"stringValue": v} for v in value]}}}
+        return {"key": key, "value": {"stringValue": value}}
+
+    def nanos(ts):
+        return str(int(ts.timestamp() * 1_000_000) * 1000)
+
+    spans = []
+    for ts in stamps:
+        after = ts >= switch_at
+        model = new_model if after else old_model
+        trace_id, span_id = f"{rnd.getrandbits(128):032x}", f"{rnd.getrandbits(64):016x}"
+        duration = timedelta(milliseconds=rnd.uniform(600, 2400))
+        failed = rnd.random() < 0.02
+        attributes = [attr("gen_ai.operation.name", "chat"), attr("gen_ai.provider.name", "openai"),
+                      attr("gen_ai.request.model", "gpt-4o")]
+        if failed:
+            attributes.append(attr("error.type", "timeout"))
+        else:
+            level = output_tokens[1] if after else output_tokens[0]
+            attributes += [attr("gen_ai.response.model", model),
+                           attr("gen_ai.usage.input_tokens", rnd.randint(500, 900)),
+                           attr("gen_ai.usage.output_tokens", max(1, int(rnd.gauss(level, level * 0.15)))),
+                           attr("gen_ai.response.finish_reasons", ["stop"])]
+        spans.append({"traceId": trace_id, "spanId": span_id, "name": "chat gpt-4o", "kind": 3,
+                      "startTimeUnixNano": nanos(ts), "endTimeUnixNano": nanos(ts + duration),
+                      "attributes": attributes, "status": {"code": 2, "message": "timed out"} if failed else {}})
+        spans.append({"traceId": trace_id, "spanId": f"{rnd.getrandbits(64):016x}", "parentSpanId": span_id,
+                      "name": "POST", "kind": 3, "startTimeUnixNano": nanos(ts + timedelta(milliseconds=5)),
+                      "endTimeUnixNano": nanos(ts + duration - timedelta(milliseconds=5)),
+                      "attributes": [attr("http.request.method", "POST"), attr("http.response.status_code", 200)],
+                      "status": {}})
+    resource = {"attributes": [attr("service.name", "support-bot"), attr("service.version", "2.4.0")]}
+    lines = []
+    for i in range(0, len(spans), 40):
+        lines.append(json.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [
+            {"scope": {"name": "opentelemetry.instrumentation.openai", "version": "0.48.0"},
+             "spans": spans[i:i + 40]}]}]}))
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -77,3 +77,22 @@ def detection_metrics(pm: Postmortem) -> None:
             col.metric(name, value, border=True)
     st.caption("Durations run from the regression start (the first bad release), so the detection gap shows in "
                "every figure.")
+
+
+def reproducer_samples_table(pm: Postmortem) -> None:
+    """A few affected and unaffected requests of the packet, each opening its trace (when the folder links traces)."""
+    if not pm.reproducer_samples:
+        return
+    frame = pl.DataFrame({
+        "request": [r.request_id for r in pm.reproducer_samples],
+        "time (UTC)": [f"{r.at:%m-%d %H:%M:%S}" for r in pm.reproducer_samples],
+        "group": ["affected" if r.affected else "unaffected" for r in pm.reproducer_samples],
+        "versions": [r.versions for r in pm.reproducer_samples],
+        "trace": [r.trace_link for r in pm.reproducer_samples],
+    }, schema={"request": pl.String, "time (UTC)": pl.String, "group": pl.String, "versions": pl.String,
+               "trace": pl.String})
+    st.dataframe(frame, hide_index=True, width="stretch", key="reproducer_samples",
+                 column_config={"trace": st.column_config.LinkColumn("trace", display_text="open trace")})
+    if all(r.trace_link is None for r in pm.reproducer_samples):
+        st.caption("No trace links: keep trace_id on requests and set a [links] trace template in the ingest "
+                   "mapping (docs/BRING_YOUR_OWN_TELEMETRY.md).")

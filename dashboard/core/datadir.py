@@ -10,6 +10,7 @@ files, renamed into place so a reader never sees half a file):
     truth.json             the demo's injected incidents (demo data only)
     incidents.sqlite       the incident event store
     slos.toml              SLO declarations
+    links.toml             link templates to a request's trace elsewhere (`[links]` of a mapping)
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class DataDir:
     @property
     def slos(self) -> Path:
         return self.root / "slos.toml"
+
+    @property
+    def links_file(self) -> Path:
+        return self.root / "links.toml"
 
     @property
     def schema_file(self) -> Path:

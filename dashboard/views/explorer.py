@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from dashboard.components import context, filters, report_data, root_cause
+from dashboard.components import context, filters, report_data, root_cause, sample_requests
 from dashboard.components.links import COHORT_TAB, view_params
 from dashboard.components.report_slos import firing_alerts, slo_status_line
 from dashboard.components.signal_stack import build_signal_stack
@@ -75,6 +75,7 @@ with cohort_tab:
         st.plotly_chart(build_signal_stack(lines, names[:4], releases.filter(pl.col("artifact") == kind), {kind},
                                            cohort_column=column, row_height=110),
                         width="stretch", key="cohort_lines")
+        sample_requests.cohort_samples(store, kind, totals["version"].to_list(), start, end, chosen_filters)
 
 with before_after_tab:
     if releases.is_empty():

@@ -6,7 +6,7 @@ from dashboard.components import context, report_data
 from dashboard.components.incident_session import identity_box
 from dashboard.components.report_actions import action_items
 from dashboard.components.report_postmortem import (
-    detection_metrics, impact_table, phases_table, postmortem_header, timeline_table,
+    detection_metrics, impact_table, phases_table, postmortem_header, reproducer_samples_table, timeline_table,
 )
 from dashboard.components.report_print import print_stylesheet
 from dashboard.components.report_sections import editable_section
@@ -64,6 +64,7 @@ for section in ("root_cause", "went_well", "went_badly", "lessons"):
 action_items(data, pm, state.version, person)
 st.subheader("Reproducer")
 st.markdown(pm.reproducer)
+reproducer_samples_table(pm)
 
 with st.expander("Print view (the HTML export as it prints)", icon=":material/print:"):
     st.iframe(html_doc, height=900)

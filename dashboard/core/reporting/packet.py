@@ -2,7 +2,7 @@
 
 `export_packet` writes into an output folder:
 
-    requests.parquet   the sampled rows (all request columns + `affected`)
+    requests.parquet   the sampled rows (all request columns + `affected` + `trace_link`)
     requests.jsonl     the same rows, one JSON object per line
     manifest.json      window, filters, suspects, how rows were chosen and
                        sampled (seed), population and sample counts per group,
@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +32,9 @@ from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.output_paths import OutputPathError, output_folder
 from dashboard.core.reporting.impact_store import incident_window
 from dashboard.core.reporting.buckets import utc
+from dashboard.core.telemetry.links import TRACE, LinksError, load_links
 from dashboard.core.telemetry.query import Scope
+from dashboard.core.telemetry.samples import with_trace_links
 
 DEFAULT_SAMPLE = 500  # per group (affected, unaffected)
 DEFAULT_SEED = 20250218
@@ -86,21 +88,14 @@ def export_packet(data_dir: DataDir | str | Path, incident_id: str, out_dir: str
 
         store = TelemetryStore(data)
     now = utc(store.now())
-    start, end = incident_window(state, now)
-    schema = store.schema
-    artifact_cols = [c for c in schema.artifacts.values()]
-    bad = suspect_versions(state.suspects, schema.artifacts)
-    by_time = not bad
-    scope_start = start - CONTROL_WINDOW if by_time else start
-    params = {"artifact_cols": artifact_cols, "bad_versions": sorted({v for vs in bad.values() for v in vs}) or [""],
-              "by_time": by_time, "incident_start": start, "seed": seed, "per_group": sample}
-    rows = store.run_sql("reporting_packet_sample", params, Scope.of(scope_start, end, dict(state.segments) or None))
-    totals = {g: 0 for g in ("affected", "unaffected")}
-    for flag, total in rows.group_by("affected").agg(pl.col("group_total").first()).iter_rows():
-        totals["affected" if flag else "unaffected"] = int(total)
-    rows = rows.drop("group_total")
-    if "ts" in rows.columns:
-        rows = rows.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
+    try:
+        links = load_links(data)
+    except LinksError as exc:
+        raise PacketError(str(exc)) from None
+    picked = sample_incident_requests(store, state, now, sample, seed, links)
+    rows, totals, bad, by_time = picked.rows, picked.totals, picked.bad, picked.by_time
+    start, end, scope_start = picked.start, picked.end, picked.scope_start
+    artifact_cols = list(store.schema.artifacts.values())
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -126,11 +121,46 @@ def export_packet(data_dir: DataDir | str | Path, incident_id: str, out_dir: str
                                "unaffected": int((~rows["affected"]).sum())}},
         "versions": _versions(rows, artifact_cols),
         "columns": rows.columns,
+        # trace_link is filled from this template (links.toml of the data folder); null without a trace id
+        "links": {k: v for k, v in links.items() if k == TRACE},
         "files": [_file_entry(parquet, rows.height), _file_entry(jsonl, rows.height)],
         "as_of": now.isoformat(),
     }
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return PacketResult(out, manifest)
+
+
+@dataclass(frozen=True)
+class IncidentSample:
+    rows: pl.DataFrame          # request columns + affected + trace_link
+    totals: dict[str, int]      # population per group
+    bad: dict[str, list[str]]   # artifact column -> suspect versions
+    by_time: bool               # affected by arrival time (no suspect version)
+    start: datetime
+    end: datetime
+    scope_start: datetime
+
+
+def sample_incident_requests(store, state, now: datetime, per_group: int = DEFAULT_SAMPLE,
+                             seed: int = DEFAULT_SEED, links: dict[str, str] | None = None) -> IncidentSample:
+    """Affected and unaffected requests of the incident, each with its trace link (the packet's rows)."""
+    start, end = incident_window(state, now)
+    schema = store.schema
+    artifact_cols = [c for c in schema.artifacts.values()]
+    bad = suspect_versions(state.suspects, schema.artifacts)
+    by_time = not bad
+    scope_start = start - CONTROL_WINDOW if by_time else start
+    params = {"artifact_cols": artifact_cols, "bad_versions": sorted({v for vs in bad.values() for v in vs}) or [""],
+              "by_time": by_time, "incident_start": start, "seed": seed, "per_group": per_group}
+    rows = store.run_sql("reporting_packet_sample", params, Scope.of(scope_start, end, dict(state.segments) or None))
+    totals = {g: 0 for g in ("affected", "unaffected")}
+    for flag, total in rows.group_by("affected").agg(pl.col("group_total").first()).iter_rows():
+        totals["affected" if flag else "unaffected"] = int(total)
+    rows = rows.drop("group_total")
+    if "ts" in rows.columns:
+        rows = rows.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
+    rows = with_trace_links(rows, links or {})
+    return IncidentSample(rows, totals, bad, by_time, start, end, scope_start)
 
 
 def _jsonl(rows: pl.DataFrame) -> str:

@@ -169,7 +169,8 @@ def build_postmortem(state: IncidentState, *, releases: pl.DataFrame, phases: li
                      key_signals: list[str], as_of: datetime, impact: Impact | None = None,
                      detection_values: Mapping[str, float | None] | None = None, soak_line: str | None = None,
                      edits: Mapping[str, tuple[str, str, datetime]] | None = None,
-                     reproducer: str = "", finder: FinderResult | None = None) -> Postmortem:
+                     reproducer: str = "", finder: FinderResult | None = None,
+                     reproducer_samples: tuple = ()) -> Postmortem:
     """Assemble the document. `edits`: section -> (text, author, when) of the latest edit."""
     rel_rows = mark_rollbacks(incident_releases(releases, state, as_of))
     times = incident_times(state)
@@ -187,6 +188,7 @@ def build_postmortem(state: IncidentState, *, releases: pl.DataFrame, phases: li
         status=state.status, incident_type=state.type, segment=dict(state.segments), as_of=as_of, times=times,
         impact=impact, key_signals=tuple(key_signals), phases=tuple(phases), timeline=tuple(timeline),
         causes=tuple(causes), actions=tuple(actions), sections=sections, reproducer=reproducer, finder=finder,
+        reproducer_samples=tuple(reproducer_samples),
     )
 
 

@@ -15,9 +15,11 @@ from dashboard.core.reporting.postmortem import (
     build_postmortem, incident_releases, mark_rollbacks, phase_windows,
 )
 from dashboard.core.reporting.postmortem_edits import PostmortemEdits
-from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect, Phase, Postmortem
+from dashboard.core.reporting.packet import sample_incident_requests
+from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect, Phase, Postmortem, SampleRequest
 from dashboard.core.reporting.buckets import utc
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.links import LinksError, load_links
 from dashboard.core.telemetry.release_timeline import release_timeline
 
 DETECTION_WINDOW = timedelta(minutes=10)
@@ -103,6 +105,24 @@ def soak_line(state: IncidentState, store, as_of: datetime) -> str | None:
     return f"As of {as_of:%H:%M} UTC: {evaluation.summary()}"
 
 
+REPRODUCER_SAMPLE = 3  # requests per group (affected, unaffected) named in the document
+
+
+def reproducer_samples(store, state, as_of: datetime) -> tuple[SampleRequest, ...]:
+    """A few of the packet's affected and unaffected requests, each with its trace link."""
+    try:
+        links = load_links(store.data)
+    except LinksError:
+        links = {}  # the document still renders; `warroom incident packet` names the broken file
+    rows = sample_incident_requests(store, state, as_of, REPRODUCER_SAMPLE, links=links).rows
+    columns = store.schema.artifacts
+    out = []
+    for r in rows.iter_rows(named=True):
+        versions = ", ".join(f"{kind} {r[col]}" for kind, col in columns.items() if r.get(col) is not None)
+        out.append(SampleRequest(str(r["request_id"]), r["ts"], bool(r["affected"]), versions, r.get("trace_link")))
+    return tuple(out)
+
+
 def gather_postmortem(data: DataDir, incident_id: str, store=None) -> Postmortem:
     try:
         state = Incidents.for_data_dir(data).get(incident_id)
@@ -141,4 +161,5 @@ def gather_postmortem(data: DataDir, incident_id: str, store=None) -> Postmortem
         finder = run_finder(store, signals[0], start, min(first_rollback, end), segment)
     return build_postmortem(state, releases=releases, phases=phases, key_signals=signals, as_of=as_of,
                             impact=impact, detection_values=detection, soak_line=soak_line(state, store, as_of),
-                            edits=edits, reproducer=reproducer, finder=finder)
+                            edits=edits, reproducer=reproducer, finder=finder,
+                            reproducer_samples=reproducer_samples(store, state, as_of))

@@ -97,6 +97,17 @@ class Section:
 
 
 @dataclass(frozen=True)
+class SampleRequest:
+    """One request of the reproducer sample, for a reader to open in its trace."""
+
+    request_id: str
+    at: datetime
+    affected: bool
+    versions: str               # the artifact versions that served it, e.g. "prompt prompt-v7, index kb-2025-02-15"
+    trace_link: str | None      # rendered by the app from the folder's [links] trace template
+
+
+@dataclass(frozen=True)
 class Postmortem:
     incident_id: str
     title: str
@@ -116,6 +127,7 @@ class Postmortem:
     sections: dict[str, Section] = field(default_factory=dict)
     reproducer: str = ""
     finder: FinderResult | None = None
+    reproducer_samples: tuple[SampleRequest, ...] = ()
 
     def section(self, key: str) -> Section:
         return self.sections[key]

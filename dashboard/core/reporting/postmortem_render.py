@@ -81,6 +81,14 @@ def to_markdown(pm: Postmortem) -> str:
         status = "suggested" if a.suggested else ("done " + f"{a.done_at:%Y-%m-%d}" if a.done_at else "open")
         out.append(f"| {a.term} | {_cell(a.title)} | {_cell(a.owner or '—')} | {a.due or '—'} | {status} |")
     out += ["", "## Reproducer", "", pm.reproducer, ""]
+    if pm.reproducer_samples:
+        out += ["| Request | Time (UTC) | Group | Versions | Trace |", "|---|---|---|---|---|"]
+        for r in pm.reproducer_samples:
+            # the link was rendered by the app (escaped id, http/https template); angle brackets keep it one token
+            trace = f"[open trace](<{r.trace_link}>)" if r.trace_link else "—"
+            out.append(f"| {_cell(r.request_id)} | {r.at:%m-%d %H:%M:%S} | "
+                       f"{'affected' if r.affected else 'unaffected'} | {_cell(r.versions)} | {trace} |")
+        out.append("")
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
 
 
@@ -183,6 +191,12 @@ def to_html(pm: Postmortem) -> str:
                           _td("suggested" if a.suggested else (f"done {a.done_at:%Y-%m-%d}" if a.done_at else "open"))]
                          for a in actions], ["suggested" if a.suggested else "" for a in actions]))
     parts.append(f"<h2>Reproducer</h2>{_md_block(pm.reproducer)}")
+    if pm.reproducer_samples:
+        parts.append(_table(["Request", "Time (UTC)", "Group", "Versions", "Trace"], [
+            [_td(r.request_id), _td(f"{r.at:%m-%d %H:%M:%S}"), _td("affected" if r.affected else "unaffected"),
+             _td(r.versions),
+             f'<td><a href="{e(r.trace_link)}">open trace</a></td>' if r.trace_link else _td("—")]
+            for r in pm.reproducer_samples]))
     title = e(f"Postmortem {pm.incident_id}: {pm.title}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>'

@@ -26,6 +26,7 @@ no mapping, columns are matched by their contract names.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,11 @@ class ReleaseMapping(BaseModel):
         if "ts" in self.defaults:
             raise ValueError("releases.defaults: ts cannot have a constant default")
         return self
+
+
+def template_fields(template: str) -> list[str]:
+    """The {names} a link template fills in; a malformed template raises ValueError."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
 class IngestMapping(BaseModel):
