@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir, atomic_write_parquet
-from dashboard.core.telemetry.contract import TelemetrySchema
+from dashboard.core.telemetry.demo.engine import conform
 
 START = datetime(2025, 2, 18, 15, 0, tzinfo=timezone.utc)
 
@@ -22,7 +22,6 @@ def requests(first_minute: int, minutes: int, per_minute: int, refusal: float, s
     n = minutes * per_minute
     ts = [START + timedelta(minutes=first_minute + i // per_minute, seconds=(i % per_minute) * 60 / per_minute)
           for i in range(n)]
-    schema = TelemetrySchema().request_schema()
     cols = {
         "ts": ts, "request_id": [f"r{seed}-{i}" for i in range(n)], "service": ["support-bot"] * n,
         "user_id": [f"u{i % 500}" for i in range(n)], "region": ["us-east"] * n, "tier": ["paid"] * n,
@@ -35,7 +34,7 @@ def requests(first_minute: int, minutes: int, per_minute: int, refusal: float, s
         "refused": rng.random(n) < refusal, "policy_violation": [False] * n, "guardrail_blocked": [False] * n,
         "error_type": [None] * n, "tool_calls": [1] * n, "tool_errors": [0] * n, "fallback_used": [False] * n,
     }
-    return pl.DataFrame(cols).cast(schema).select(list(schema))
+    return conform(pl.DataFrame(cols))  # the contract's columns; those not given (trace ids) as nulls
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
