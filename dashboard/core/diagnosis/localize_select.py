@@ -271,8 +271,9 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
     """The stopping rule applied to another engine's ranked answers: which of them to keep.
 
     In rank order, each candidate is tested on what the kept ones leave
-    unexplained (their fitted shifts removed from their leaves): it is kept
-    when its pooled |z| passes its layer's Bonferroni threshold and its shift
+    unexplained (their relative shifts removed from their leaves): it is kept
+    when its pooled |z| passes its layer's Bonferroni threshold (scaled by the
+    empirical null), on that residual and on its own data alike, and its shift
     survives without its largest leaf (a drifting leaf is not a cause; a
     combination of every dimension is a single leaf and exempt).
     """
@@ -290,13 +291,19 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
     residual = excess.astype(float).copy()
     kept = []
     for cuboid, element in candidates:
+        threshold = thresholds[layer_of[cuboid.dims]]
         stats = shared_shift(cuboid, residual, expected, weighting, variance, active)
+        raw = shared_shift(cuboid, excess, expected, weighting, variance, active).z[element]
         # a combination of every dimension is one leaf by definition: nothing to leave out
         is_leaf = len(cuboid.dims) == len(layers[0])
-        ok = (abs(stats.z[element]) >= thresholds[layer_of[cuboid.dims]]
+        # significant on its own data too, the same way: removing an overlapping pick's
+        # average shift must not make a combination look like it moved the other way
+        ok = (abs(stats.z[element]) >= threshold and abs(raw) >= threshold
+              and np.sign(raw) == np.sign(stats.z[element])
               and (is_leaf or stats.loo_z[element] >= LEAVE_ONE_OUT_Z))
         kept.append(bool(ok))
         if ok:
-            members = cuboid.leaf_element == element
-            residual[members] -= stats.shift[element] * expected[members]
+            members = (cuboid.leaf_element == element) & active
+            # the element's own excess taken out exactly: its leaves sum to zero afterwards
+            residual[members] -= residual[members].sum() / expected[members].sum() * expected[members]
     return kept

@@ -20,7 +20,10 @@ case written here has:
   most 60% (beyond that it is a change of everything), whose rate rises
   2 to 6 times (one case in five: falls to a tenth to a half), leaf by leaf
   with its own spread; in the `part` settings only 50% to 90% of the cause's
-  traffic (a random subset of its leaves) is affected;
+  traffic (a random subset of its leaves) is affected; every cause moves its
+  segment's expected errors by at least 5 standard deviations of their count
+  noise (an operator labels what was noticed; a change inside the noise is
+  not an incident anyone could label);
 - null cases: noise and drift only; the truth is "no root cause".
 
 Settings: `layer{L}_whole`, `layer{L}_part` for L = 1, 2, 3, and `null`.
@@ -48,6 +51,7 @@ ACTIVE_SHARE = 0.35          # leaves that carry any traffic
 DRIFT_SHARE = 0.02           # active leaves whose rate moves for an unlabelled reason
 MIN_CAUSE_SHARE = 0.01       # an operator labels what holds at least 1% of the traffic
 MAX_CAUSES_SHARE = 0.6       # causes that cover nearly everything are one change of everything
+VISIBLE_SD = 5.0             # a labelled cause moved its segment's errors beyond this many sd
 SETTINGS = [f"layer{order}_{extent}" for order in (1, 2, 3) for extent in ("whole", "part")] + ["null"]
 
 
@@ -110,13 +114,21 @@ def make_case(rng: np.random.Generator, leaves: pl.DataFrame, *, order: int, par
             if picked is None:
                 break
             cause, mask = picked
+            for _ in range(20):
+                affected = _affected_leaves(rng, mask, share) if partial else mask
+                up = rng.random() >= 0.2
+                factor = rng.uniform(2.0, 6.0) if up else rng.uniform(0.1, 0.5)
+                moved = rate * factor * rng.lognormal(0.0, 0.2, len(share))
+                # noticed and labelled: the segment's errors moved beyond 5 sd of their count noise
+                change = (share * requests_per_minute * (moved - rate))[affected].sum()
+                noise = np.sqrt((share * requests_per_minute * rate)[mask].sum() * (1 + 1 / minutes))
+                if abs(change) >= VISIBLE_SD * noise:
+                    break
+            else:
+                continue
             taken |= mask
             causes.append(cause)
-            affected = _affected_leaves(rng, mask, share) if partial else mask
-            up = rng.random() >= 0.2
-            factor = rng.uniform(2.0, 6.0) if up else rng.uniform(0.1, 0.5)
-            spread = rng.lognormal(0.0, 0.2, len(share))
-            incident_rate[affected] = rate[affected] * factor * spread[affected]
+            incident_rate[affected] = moved[affected]
     real_num, real_den = _minute(rng, share, np.minimum(incident_rate, 0.95), requests_per_minute)
     return Case(causes, real_num, base_num / minutes, real_den, base_den / minutes)
 
