@@ -213,7 +213,7 @@ def _confirmed(layers, picks: list[tuple], scores: LeafScores) -> list[tuple]:
     ranked = sorted(picks, key=size)
     kept = confirm(layers, [(c, e) for c, e, _ in ranked], scores.excess, scores.expected,
                    scores.weighting, scores.variance)
-    return [pick for pick, keep in zip(ranked, kept) if keep]
+    return [ranked[index] for index in kept]
 
 
 def _alternatives(layers, cube: _Cube, scores: LeafScores, effect: str, answers: list[RootCause]) -> list[RootCause]:

@@ -267,10 +267,10 @@ def empirical_null_scale(layers, excess, expected, weighting, variance, active) 
 
 def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], excess: np.ndarray,
             expected: np.ndarray, weighting: np.ndarray, variance: np.ndarray, *,
-            alpha: float = 0.05) -> list[bool]:
-    """The stopping rule applied to another engine's ranked answers: which of them to keep.
+            alpha: float = 0.05) -> list[int]:
+    """The stopping rule applied to another engine's answers: the indices kept, most significant first.
 
-    In rank order, each candidate is tested on what the kept ones leave
+    Greedily, the most significant remaining candidate is tested on what the kept ones leave
     unexplained (their relative shifts removed from their leaves): it is kept
     when its pooled |z| passes its layer's Bonferroni threshold (scaled by the
     empirical null), on that residual and on its own data alike, and its shift
@@ -289,21 +289,32 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
                                          empirical_null_scale(layers, cleaned, expected, weighting, variance, active))]
     layer_of = {c.dims: li for li, layer in enumerate(layers) for c in layer}
     residual = excess.astype(float).copy()
-    kept = []
-    for cuboid, element in candidates:
-        threshold = thresholds[layer_of[cuboid.dims]]
-        stats = shared_shift(cuboid, residual, expected, weighting, variance, active)
-        raw = shared_shift(cuboid, excess, expected, weighting, variance, active).z[element]
-        # a combination of every dimension is one leaf by definition: nothing to leave out
-        is_leaf = len(cuboid.dims) == len(layers[0])
-        # significant on its own data too, the same way: removing an overlapping pick's
-        # average shift must not make a combination look like it moved the other way
-        ok = (abs(stats.z[element]) >= threshold and abs(raw) >= threshold
-              and np.sign(raw) == np.sign(stats.z[element])
-              and (is_leaf or stats.loo_z[element] >= LEAVE_ONE_OUT_Z))
-        kept.append(bool(ok))
-        if ok:
-            members = (cuboid.leaf_element == element) & active
-            # the element's own excess taken out exactly: its leaves sum to zero afterwards
-            residual[members] -= residual[members].sum() / expected[members].sum() * expected[members]
-    return kept
+    raw = [shared_shift(c, excess, expected, weighting, variance, active).z[e] for c, e in candidates]
+    kept = [False] * len(candidates)
+    order: list[int] = []
+    while True:
+        best = None
+        for index, (cuboid, element) in enumerate(candidates):
+            if kept[index]:
+                continue
+            threshold = thresholds[layer_of[cuboid.dims]]
+            stats = shared_shift(cuboid, residual, expected, weighting, variance, active)
+            z = stats.z[element]
+            # a combination of every dimension is one leaf by definition: nothing to leave out
+            is_leaf = len(cuboid.dims) == len(layers[0])
+            # significant on its own data too, the same way: removing an overlapping pick's
+            # shift must not make a combination look like it moved the other way
+            ok = (abs(z) >= threshold and abs(raw[index]) >= threshold and np.sign(raw[index]) == np.sign(z)
+                  and (is_leaf or stats.loo_z[element] >= LEAVE_ONE_OUT_Z))
+            if ok and (best is None or abs(z) > best[0]):
+                best = (abs(z), index)
+        if best is None:
+            break
+        index = best[1]
+        kept[index] = True
+        order.append(index)
+        cuboid, element = candidates[index]
+        members = (cuboid.leaf_element == element) & active
+        # the element's own excess taken out exactly: its leaves sum to zero afterwards
+        residual[members] -= residual[members].sum() / expected[members].sum() * expected[members]
+    return order
