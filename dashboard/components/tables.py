@@ -10,7 +10,7 @@ from dashboard.core.telemetry import signals as sig
 
 def verdict(row: dict) -> str:
     if row.get("p_value") is None:
-        return "not testable"
+        return "cannot separate" if "cannot separate" in (row.get("test") or "") else "not testable"
     if not row["beyond_noise"]:
         return "within noise"
     return "worse" if row["worse"] else "better"
@@ -34,6 +34,7 @@ def format_comparisons(frame: pl.DataFrame, group: str | None = None) -> pl.Data
             "verdict": verdict(r),
             "n (baseline / value)": f"{r['n_baseline']:,} / {r['n_value']:,}",
             "p": "–" if r["p_value"] is None else f"{r['p_value']:.1g}",
+            "test": r.get("test") or "",
         })
     return pl.DataFrame(rows)
 
@@ -48,3 +49,9 @@ def comparison_table(frame: pl.DataFrame, group: str | None = None) -> None:
                  hide_index=True, width="stretch")
     st.caption("Beyond noise: p < 0.01 (rates: two-proportion test; latency and cost: Welch t on the log scale; "
                "means: Welch z). Baseline is the older version or the window before.")
+    if "adjusted_for" in frame.columns and frame["adjusted_for"].fill_null("").str.len_chars().max():
+        mixed = sorted({a for a in frame["adjusted_for"].fill_null("").to_list() if a})
+        st.caption(f"The versions served a different mix of {'; '.join(mixed)}: rates are compared within each "
+                   "combination of those (Cochran–Mantel–Haenszel), so a version is not blamed for the traffic "
+                   "it got; the other signals are not adjusted (their test says so). 'Cannot separate': no "
+                   "combination was served by both versions.")

@@ -3,12 +3,15 @@
 Each comparison is between two rows of counts (a cohort's totals, a window's
 totals), tested the way its signal is built: rates with a two-proportion test,
 latency and cost on the log scale (Welch), plain means with a Welch z.
+A cohort comparison is stratified by whatever else differs between the
+versions' traffic (`compare_strata`): rates are tested within those strata
+(Cochran-Mantel-Haenszel), other signals say what they are not adjusted for.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -16,6 +19,7 @@ from scipy import stats as sps
 
 from dashboard.core.diagnosis.stats import two_proportion_test, welch_log_test
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.compare_strata import confounders, stratified_rate_test
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 NOISE_ALPHA = 0.01  # many signals are compared at once: keep false alarms rare
@@ -35,6 +39,7 @@ class Comparison:
     beyond_noise: bool
     worse: bool
     test: str
+    adjusted_for: str = ""  # columns whose mix differed between the cohorts (stratified on, for rates)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -131,11 +136,34 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
     baseline = baseline if baseline in versions else default_baseline(store, kind, start, end, versions)
     rows = {r[column]: r for r in totals.iter_rows(named=True)}
     chosen = [sig.get(n) for n in (names or sig.DIAGNOSABLE) if sig.get(n).test is not None]
-    out = [
-        {"version": v, **compare(s, rows[baseline], rows[v]).as_dict()}
-        for v in versions if v != baseline for s in chosen
-    ]
+    others = [c for c in store.schema.dimension_columns if c != column and c not in (filters or {})]
+    leaves = store.segment_leaves([("window", start, end)], [column, *others], filters, minutes=minutes)
+    out = []
+    for v in versions:
+        if v == baseline:
+            continue
+        mixed = confounders(leaves, column, others, [baseline, v])
+        out += [{"version": v, **_unconfounded(compare(s, rows[baseline], rows[v]), s, leaves, column,
+                                               mixed, baseline, v).as_dict()} for s in chosen]
     return totals.with_columns(pl.col(column).alias("version")), pl.DataFrame(out) if out else pl.DataFrame()
+
+
+def _unconfounded(result: Comparison, signal: sig.Signal, leaves: pl.DataFrame, column: str,
+                  mixed: list[str], baseline: str, version: str) -> Comparison:
+    """The comparison within the strata of `mixed`, or what it is not adjusted for."""
+    if not mixed or result.p_value is None:
+        return result
+    adjusted = ", ".join(mixed)
+    if signal.test != "two_proportion":
+        return replace(result, adjusted_for=adjusted,
+                       test=f"{result.test}; not adjusted for {adjusted}, whose mix differs between the versions")
+    strat = stratified_rate_test(leaves, column, mixed, baseline, version, signal.numerator,
+                                 signal.denominator or "requests")
+    beyond = strat.p_value is not None and strat.p_value < NOISE_ALPHA and strat.sign != 0
+    # the direction is the stratified one: within each stratum, did the version do worse?
+    worse = bool(beyond and signal.is_worse(float(strat.sign)))
+    return replace(result, p_value=strat.p_value, beyond_noise=beyond, worse=worse, test=strat.test,
+                   adjusted_for=adjusted)
 
 
 def default_baseline(store: TelemetryStore, kind: str, start: datetime, end: datetime, versions: list[str]) -> str:

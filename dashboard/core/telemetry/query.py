@@ -295,13 +295,14 @@ class TelemetryStore:
         return out
 
     def segment_leaves(self, windows: list[tuple[str, datetime, datetime]], dims: list[str] | None = None,
-                       filters: dict | None = None) -> pl.DataFrame:
+                       filters: dict | None = None, minutes: tuple[datetime, ...] = ()) -> pl.DataFrame:
         dims = dims or list(self.schema.segments)
         for d in dims:
             self._column(d)
         start = min(w[1] for w in windows)
         end = max(w[2] for w in windows)
-        return self.run_sql("segment_leaves", {"dims": dims}, Scope.of(start, end, filters, windows=windows))
+        return self.run_sql("segment_leaves", {"dims": dims},
+                            Scope.of(start, end, filters, windows=windows, minutes=minutes))
 
 
 def _bucket_params(width: timedelta, origin: datetime, whole_window: bool = False) -> dict:
