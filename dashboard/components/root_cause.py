@@ -78,7 +78,9 @@ def suspect_card(rank: int, suspect: Suspect, view: dict[str, list[str]], key: s
         page_link(link, "views/explorer.py", f"Compare {suspect.artifact} versions", ":material/compare_arrows:",
                   cohort_params(view, suspect.artifact))
         for e in suspect.evidence:
-            st.markdown(f"- {_evidence_mark(e.score)} · {e.kind}: {e.text}")
+            # how the release is known (inferred, logged late) is a note about it, not evidence for or against
+            mark = ":orange[**note**]" if e.kind == "release log" else _evidence_mark(e.score)
+            st.markdown(f"- {mark} · {e.kind}: {e.text}")
 
 
 def verdict_block(inv: Investigation) -> None:

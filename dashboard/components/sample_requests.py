@@ -27,7 +27,9 @@ def sample_table(rows: pl.DataFrame, key: str) -> None:
     shown = rows.drop("trace_id") if "trace_id" in rows.columns and "trace_link" in rows.columns \
         and rows["trace_link"].null_count() < rows.height else rows
     st.dataframe(shown, hide_index=True, width="stretch", key=key,
-                 column_config={"trace_link": st.column_config.LinkColumn("trace", display_text="open trace")})
+                 column_config={"trace_link": st.column_config.LinkColumn("trace", display_text="open trace"),
+                                "latency_ms": st.column_config.NumberColumn("latency_ms", format="%.0f"),
+                                "cost_usd": st.column_config.NumberColumn("cost_usd", format="%.5f")})
     if "trace_link" in rows.columns and rows["trace_link"].null_count() == rows.height:
         st.caption("No trace links: keep trace_id on requests and set a [links] trace template in the ingest "
                    "mapping (docs/BRING_YOUR_OWN_TELEMETRY.md).")

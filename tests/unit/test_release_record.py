@@ -118,6 +118,6 @@ def test_investigation_attributes_the_jump_to_the_inferred_or_late_logged_releas
     # the change point stays where the traffic changed, not at the logged time
     assert abs(top.released_at - SWITCH) < timedelta(seconds=10)
     assert any(abs(p.ts - SWITCH) <= timedelta(minutes=2) and p.regression for p in inv.change_points)
-    log_lines = [e.text for e in top.evidence if e.kind == "release_log"]
+    log_lines = [e.text for e in top.evidence if e.kind == "release log"]
     expected = "no release was logged" if logged_at is None else "served since 12:30, logged 12:38"
     assert log_lines and expected in log_lines[0]

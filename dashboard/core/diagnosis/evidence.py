@@ -81,11 +81,11 @@ def as_utc(ts) -> datetime:
 def release_log_evidence(release: Release) -> Evidence | None:
     """How the release is known, when that is not a plain log entry: shown, never scored."""
     if release.origin == "inferred":
-        return Evidence(kind="release_log", score=0.0,
+        return Evidence(kind="release log", score=0.0,
                         text=f"no release was logged: inferred from {release.version} first serving at "
                              f"{hhmm(release.ts)}", numbers={"origin": "inferred"})
     if release.flag:
-        return Evidence(kind="release_log", score=0.0,
+        return Evidence(kind="release log", score=0.0,
                         text=f"{release.flag}: timed from when it started serving", numbers={"origin": "logged"})
     return None
 

@@ -30,7 +30,7 @@ class ChangePointResult(BaseModel):
 
 
 class Evidence(BaseModel):
-    kind: str                       # timing | cohort | exposure | rollback
+    kind: str                       # timing | cohort | exposure | rollback | release log (how it is known; unscored)
     score: float                    # -1 (rules it out) .. +1 (points at it); 0 = no information
     text: str
     numbers: dict[str, Any] = Field(default_factory=dict)

@@ -38,4 +38,7 @@ def version_samples(store: TelemetryStore, column: str, versions: list[str], sta
     rows = store.run_sql("version_sample_requests", {"seed": seed, "per_version": per_version},
                          Scope.of(start, end, narrowed, by=column))
     shown = ["version", *(c for c in SAMPLE_COLUMNS if c in rows.columns)]
-    return with_trace_links(rows.select(shown), links or {})
+    linked = with_trace_links(rows.select(shown), links or {})
+    # the link first after the identity: it is what a reader came for, and wide tables scroll
+    front = [c for c in ("version", "ts", "request_id", "trace_link") if c in linked.columns]
+    return linked.select(*front, *(c for c in linked.columns if c not in front))
