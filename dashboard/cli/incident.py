@@ -264,8 +264,19 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_references(ctx: _Context, signals: list[str], segments: dict[str, str]) -> None:
+    from dashboard.core.incident.references import ReferenceError, check_segments, check_signals
+
+    try:
+        check_signals(signals)
+        check_segments(segments, ctx.telemetry)
+    except ReferenceError as exc:
+        raise UserError(f"{exc} (nothing was written)") from None
+
+
 def run_open(args: argparse.Namespace) -> int:
     ctx = _Context(args)
+    _check_references(ctx, args.signal, _segments(args.segment))
     try:
         state = ctx.incidents.open(
             args.actor, args.title, at=args.at or ctx.now(), type=args.type, severity=args.severity,
@@ -327,6 +338,7 @@ def run_verify(args: argparse.Namespace) -> int:
     def change(ctx: _Context, version: int, at: datetime):
         state = ctx.incidents.get(args.id)
         segment = _segments(args.segment) if args.segment is not None else dict(state.segments)
+        _check_references(ctx, [], segment)
         if args.default:
             if ctx.telemetry is None:
                 raise UserError("--default needs telemetry in the data folder to measure baselines")
