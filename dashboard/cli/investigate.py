@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from dashboard.cli import UserError, add_data_arg
+from dashboard.core.incident.references import unknown_values
 from dashboard.core.datadir import DataDir
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.diagnosis.models import Investigation
@@ -57,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{data.root}: no request telemetry (requests/*.parquet); run `warroom demo` or ingest first")
     store = TelemetryStore(data)
     filters = parse_filters(args.filter, store.schema.dimension_columns)
+    unknown = unknown_values(filters, store)
+    if unknown:  # a typo must not read as "no regression"
+        raise UserError(f"--filter matches no request: {unknown[0]}")
     try:
         result = investigate(store, args.signal, parse_time(args.start, "--start"), parse_time(args.end, "--end"),
                              filters)

@@ -12,6 +12,7 @@ from dashboard.core.reporting.incident_metrics import format_duration
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.summary import Figure, IncidentCard, executive_update
+from dashboard.core.text import md
 
 SEVERITY_COLORS = {"SEV1": "red", "SEV2": "orange", "SEV3": "yellow", "SEV4": "gray"}
 TREND_WORDS = {"better": "getting better", "worse": "getting worse", "steady": "holding steady",
@@ -103,10 +104,12 @@ def impact_rows(card: IncidentCard) -> None:
 def incident_card(card: IncidentCard, postmortem_page=None, war_room_page=None) -> None:
     s = card.state
     with st.container(border=True, key=f"card_{s.id}"):
-        st.markdown(f"### {s.id} · {s.title}")
+        st.markdown(f"### {s.id} · {md(s.title)}")
         state_badges(card)
         state_row(card)
-        st.markdown(f"**What users are seeing:** {card.users_see}")
+        st.markdown(f"**What users are seeing:** {md(card.users_see)}")
+        if card.problem:
+            st.warning(f"{s.id}: {md(card.problem)}", icon=":material/warning:")
         impact_rows(card)
         actions = st.container(horizontal=True, key=f"actions_{s.id}")
         actions.download_button("Download executive update (Markdown)", executive_update(card),

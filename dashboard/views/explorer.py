@@ -8,6 +8,7 @@ from dashboard.components.links import COHORT_TAB, view_params
 from dashboard.components.report_slos import firing_alerts, slo_status_line
 from dashboard.components.signal_stack import build_signal_stack
 from dashboard.components.tables import comparison_table
+from dashboard.components.url_checks import check_link
 from dashboard.core.reporting.slo_config import SloConfigError
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
@@ -19,6 +20,7 @@ now = context.require_data(store)
 first, _, _ = store.time_range()
 
 filters.carry_view_state(list(store.schema.segments))  # first: it may rerun the page once on arrival
+check_link(store, first, now, numbers={"ba_minutes": (5, 240)}, signals=list(sig.DIAGNOSABLE))
 st.title("Explorer")
 context.as_of_caption(now)
 try:  # SLO state belongs on every view of the signals; the SLO page explains a broken SLO file
@@ -84,8 +86,13 @@ with before_after_tab:
         labels = [f"{r['ts']:%m-%d %H:%M} · {r['artifact']} {r['previous_version']} → {r['version']}"
                   for r in releases.iter_rows(named=True)]
         picked = st.selectbox("Release", labels, index=len(labels) - 1, key="release", bind="query-params")
-        minutes = st.number_input("Minutes before and after", 5, 240, 30, step=5, key="ba_minutes",
-                                  bind="query-params")
+        # kept in the URL by hand: a bound number input parses the link itself (1e400 crashed it)
+        linked = st.query_params.get("ba_minutes")  # already checked against 5-240 by check_link
+        if linked is not None and "ba_minutes_input" not in st.session_state:
+            st.session_state["ba_minutes_input"] = int(float(linked))
+        minutes = st.number_input("Minutes before and after", 5, 240, 30, step=5, key="ba_minutes_input")
+        if str(minutes) != linked:
+            st.query_params["ba_minutes"] = str(minutes)
         at = releases["ts"][labels.index(picked)]
         comparison_table(before_after(store, at, int(minutes), chosen_filters, names))
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.components import context, filters, root_cause
+from dashboard.components.url_checks import check_link
 from dashboard.components.links import view_params
 from dashboard.core.telemetry import signals as sig
 
@@ -11,6 +12,7 @@ now = context.require_data(store)
 first, _, _ = store.time_range()
 
 filters.carry_view_state(list(store.schema.segments))  # first: it may rerun the page once on arrival
+check_link(store, first, now, signals=list(sig.DIAGNOSABLE))
 st.title("Root cause")
 context.as_of_caption(now)
 st.caption("Finds when a signal changed (against the same minutes on previous days, so the daily cycle is not a "

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard.components import context
 from dashboard.components import incident_session as session
+from dashboard.components.guard import shown_or_warned
 from dashboard.components.incident_comms import comms_tab
 from dashboard.components.incident_header import command_panels, title_block
 from dashboard.components.incident_live import live_panel, timeline_panel
@@ -39,23 +40,23 @@ state = session.as_seen(latest)  # drawn fresh; writes checked against what this
 
 session.chain_warning(service, state.id)
 title_block(state)
-live_panel(state.id, service, store)
-command_panels(state, service, store, now)
-evaluation = evaluate_incident_soak(state, store, now) if state.is_open else None
+shown_or_warned("The live view", live_panel, state.id, service, store)
+shown_or_warned("Severity and roles", command_panels, state, service, store, now)
+evaluation = shown_or_warned("The soak", evaluate_incident_soak, state, store, now) if state.is_open else None
 
 # keyed and in the URL: a change reruns the page and the person stays on the tab they were using
 comms, playbook, actions, verification, timeline = st.tabs(
     ["Comms", "Playbook", "Action items", "Verification & close", "Timeline"], key="room_tab", bind="query-params")
 with comms:
-    comms_tab(state, service, store, now, evaluation)
+    shown_or_warned("Comms", comms_tab, state, service, store, now, evaluation)
 with playbook:
-    playbook_tab(state, service, now)
+    shown_or_warned("The playbook", playbook_tab, state, service, now)
 with actions:
-    actions_tab(state, service, now)
+    shown_or_warned("Action items", actions_tab, state, service, now)
 with verification:
-    verification_form(state, service, store, now)
+    shown_or_warned("Verification", verification_form, state, service, store, now)
     st.divider()
-    close_panel(state, service, store, now, evaluation)
+    shown_or_warned("Close", close_panel, state, service, store, now, evaluation)
 with timeline:
     timeline_panel(state.id, service)
 session.mark_seen(latest)

@@ -194,3 +194,26 @@ def test_the_cli_retries_a_lost_race_only_while_the_change_is_still_valid(data, 
     codes = sorted(code for _, code, _ in outcomes)
     assert codes == [0, 2, 2, 2], outcomes
     assert all("already identified" in err for _, code, err in outcomes if code == 2), outcomes
+
+
+def test_open_and_verify_refuse_unknown_signals_segments_and_values(demo_data_copy, capsys):
+    from dashboard.cli import main
+
+    at = ["--data", str(demo_data_copy.root), "--as", "Priya Raman"]
+    for extra, expected in ((["--segment", "nosuchcol=x"], "unknown segment 'nosuchcol'"),
+                            (["--segment", "region=eu-wst"], "did you mean 'eu-west'?"),
+                            (["--signal", "no_such_signal"], "unknown signal 'no_such_signal'")):
+        code = main(["incident", "open", "--title", "typo", *extra, *at])
+        err = capsys.readouterr().err
+        assert code == 2 and expected in err and "nothing was written" in err, err
+    code = main(["incident", "verify", "INC-5", "--metric", "refusal_rate<=0.05", "--segment", "tier=gold", *at])
+    assert code == 2 and "segment tier='gold'" in capsys.readouterr().err
+
+
+def test_investigate_with_a_filter_matching_no_request_says_so_and_exits_2(demo_data, capsys):
+    from dashboard.cli import main
+
+    code = main(["investigate", "--signal", "refusal_rate", "--filter", "region=eu-wst",
+                 "--data", str(demo_data.root)])
+    err = capsys.readouterr().err
+    assert code == 2 and "matches no request" in err and "eu-west" in err

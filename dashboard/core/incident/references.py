@@ -7,7 +7,8 @@ page can evaluate. Raises ReferenceError; returns nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from dashboard.core.telemetry import signals as sig
 
@@ -33,7 +34,7 @@ def check_signals(names: Iterable[str]) -> None:
 def check_segments(segments: dict[str, str], store) -> None:
     """Each segment column is a dimension of the store and each value occurs in its telemetry.
 
-    Without telemetry (`store` None, or no requests) only nothing can be checked:
+    Without telemetry (`store` None, or no requests) nothing can be checked:
     the incident may be opened before its data arrives.
     """
     if not segments or store is None:
@@ -43,15 +44,23 @@ def check_segments(segments: dict[str, str], store) -> None:
         if column not in known:
             raise ReferenceError(f"unknown segment {column!r}{_closest(column, known)}; "
                                  f"segments of this data: {', '.join(known)}")
-    first, last, count = store.time_range()
-    if not count:
-        return
-    from datetime import timedelta
+    problems = unknown_values({c: [v] for c, v in segments.items()}, store)
+    if problems:
+        raise ReferenceError(problems[0])
 
+
+def unknown_values(filters: dict[str, Sequence[str]], store) -> list[str]:
+    """One message per filter value no request of the store has (a typo matches nothing, silently)."""
+    first, last, count = store.time_range()
+    if not count or not filters:
+        return []
     seen = store.dimension_values(first, last + timedelta(seconds=1))
-    for column, value in segments.items():
+    out = []
+    for column, wanted in filters.items():
         values = [str(v) for v in seen.get(column, []) if v is not None]
-        if value not in values:
-            shown = ", ".join(sorted(values)[:20]) + (" …" if len(values) > 20 else "")
-            raise ReferenceError(f"segment {column}={value!r}: no request has that value{_closest(value, values)}; "
-                                 f"values of {column}: {shown}")
+        for value in wanted:
+            if value not in values:
+                shown = ", ".join(sorted(values)[:20]) + (" …" if len(values) > 20 else "")
+                out.append(f"segment {column}={value!r}: no request has that value{_closest(value, values)}; "
+                           f"values of {column}: {shown}")
+    return out

@@ -35,6 +35,7 @@ class IncidentCard:
     users_see: str
     impact: Impact | None
     figures: tuple[Figure, ...]
+    problem: str | None = None  # why its impact could not be measured (a record naming what the data lacks)
 
     @property
     def age(self) -> timedelta:
@@ -118,7 +119,11 @@ def open_incident_cards(data, store=None, now: datetime | None = None) -> list[I
     as_of = utc(now or data_now or max((s.last_event_at for s in states), default=datetime.now().astimezone()))
     cards = []
     for state in states:
-        impact = incident_impact(store, state, now=as_of) if data_now is not None else None
+        impact, problem = None, None
+        try:
+            impact = incident_impact(store, state, now=as_of) if data_now is not None else None
+        except (ValueError, KeyError) as exc:  # one record the data cannot answer must not hide the others
+            problem = f"its impact cannot be measured: {exc.args[0] if exc.args else exc}"
         cards.append(IncidentCard(state, as_of, comms_clock(state, as_of), what_users_see(state), impact,
-                                  tuple(headline_figures(impact)) if impact else ()))
+                                  tuple(headline_figures(impact)) if impact else (), problem))
     return sorted(cards, key=lambda c: (c.state.severity or "SEV9", c.state.opened_at))
