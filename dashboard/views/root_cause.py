@@ -3,8 +3,8 @@
 import streamlit as st
 
 from dashboard.components import context, filters, root_cause
-from dashboard.components.url_checks import check_link
 from dashboard.components.links import view_params
+from dashboard.components.url_checks import check_link
 from dashboard.core.telemetry import signals as sig
 
 store = context.store()
