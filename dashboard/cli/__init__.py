@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "simulate",
     "compact",
     "release",
+    "receive",
 )
 
 

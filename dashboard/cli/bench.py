@@ -11,7 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from dashboard.cli.bench_ingest import register_ingest_bench
     from dashboard.cli.bench_query import register_query_bench
     from dashboard.cli.bench_rca import register_rca
+    from dashboard.cli.bench_receive import register_receive_bench
 
     register_query_bench(bench)
     register_ingest_bench(bench)
     register_rca(bench)
+    register_receive_bench(bench)

@@ -1,9 +1,10 @@
-"""`warroom ingest requests|releases FILE... [--data DIR] [--mapping FILE] [--format auto|table|langfuse]`."""
+"""`warroom ingest requests|releases FILE... [--data DIR] [--mapping FILE] [--format auto|table|otlp|langfuse] [--set C=V]`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
@@ -17,7 +18,8 @@ from dashboard.core.telemetry.ingest import (
 from dashboard.core.telemetry.langfuse_ingest import looks_like_langfuse
 from dashboard.core.telemetry.mapping import MappingError, load_mapping
 
-FORMATS_HELP = "Parquet (.parquet), CSV (.csv, .tsv) or JSONL (.jsonl, .ndjson); CSV/JSONL may be gzip'd (.gz)"
+FORMATS_HELP = ("Parquet (.parquet), CSV (.csv, .tsv) or JSONL (.jsonl, .ndjson); CSV/JSONL may be gzip'd (.gz); "
+                "requests also from OpenTelemetry traces (OTLP JSON Lines, JSON or protobuf)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,11 +40,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="check the files and the mapping and print the summary with the first rejected "
                               "rows, without writing anything")
         if kind == "requests":
-            sub.add_argument("--format", dest="source_format", choices=("auto", "table", "langfuse"), default="auto",
-                             help="table: flat rows with a mapping; langfuse: Langfuse observations export (UI or "
-                                  "blob storage: CSV, JSON, JSONL, Parquet) with optional scores and traces "
-                                  "exports (see docs/BRING_YOUR_OWN_TELEMETRY.md); auto: read it from the files")
+            sub.add_argument("--format", dest="source_format", choices=("auto", "table", "otlp", "langfuse"),
+                             default="auto",
+                             help="table: flat rows with a mapping; otlp: OpenTelemetry traces (OTLP JSON Lines as "
+                                  "the Collector's file exporter writes them, OTLP JSON, OTLP protobuf; gzip'd or "
+                                  "not); langfuse: Langfuse observations export (UI or blob storage: CSV, JSON, "
+                                  "JSONL, Parquet) with optional scores and traces exports (see "
+                                  "docs/BRING_YOUR_OWN_TELEMETRY.md); auto: read it from the files")
+            sub.add_argument("--set", dest="constants", action="append", default=[], metavar="COLUMN=VALUE",
+                             help="one value for every row of this command, e.g. --set service=azure-llm "
+                                  "--set workload=code (the service, a segment or an artifact column)")
         sub.set_defaults(func=run)
+
+
+def parse_constants(pairs: list[str]) -> dict[str, str]:
+    """`--set a=b --set c=d` as {"a": "b", "c": "d"}; a malformed or repeated one is a user error."""
+    constants: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise UserError(f"--set {pair!r}: expected COLUMN=VALUE, e.g. --set service=azure-llm")
+        if name in constants and constants[name] != value:
+            raise UserError(f"--set {name} given twice ({constants[name]!r} and {value!r})")
+        constants[name] = value
+    return constants
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,13 +73,15 @@ def run(args: argparse.Namespace) -> int:
         mapping = load_mapping(args.mapping) if args.mapping else None
         if args.ingest_kind == "requests":
             fmt = args.source_format
-            if fmt == "auto":
-                fmt = "langfuse" if looks_like_langfuse(args.files[0]) else "table"
+            if fmt == "auto" and looks_like_langfuse(args.files[0]):
+                fmt = "langfuse"
             summary = ingest_requests(args.files, data_dir, mapping, args.mapping or "mapping",
-                                      dry_run=args.dry_run, fmt=fmt)
+                                      dry_run=args.dry_run, constants=parse_constants(args.constants), fmt=fmt)
         else:
             summary = ingest_releases(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run)
     except (UnreadableFile, MappingError, SchemaConflict, IngestError) as exc:
         raise UserError(f"{exc} (nothing was written)") from None
+    for warning in summary.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps(summary.as_dict(), indent=2))
     return summary.exit_code

@@ -27,7 +27,7 @@ CSV_BAD_ROWS = {
     11: "quality_score, user_feedback",
     14: "task_success",
     17: "input_tokens",
-    19: "request_id",
+    19: "tool_calls",
 }
 
 

@@ -34,6 +34,8 @@ REQUEST_MEASURES: dict[str, pl.DataType] = {
     "ttft_ms": pl.Float64(),
     "input_tokens": pl.Int64(),
     "output_tokens": pl.Int64(),
+    # the part of input_tokens served from a prompt cache (priced apart by [prices] cached_input)
+    "cached_input_tokens": pl.Int64(),
     "cost_usd": pl.Float64(),
     "task_success": pl.Boolean(),
     "quality_score": pl.Float64(),
@@ -57,7 +59,9 @@ IDENTITY_COLUMNS: dict[str, pl.DataType] = {
     "span_id": pl.String(),
 }
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("ts", "request_id", "latency_ms")
+# Only the time is required: a missing request_id is derived from the source file and row
+# (ingest_validate.derive_request_ids), every measure may be absent.
+REQUIRED_COLUMNS: tuple[str, ...] = ("ts",)
 NULLABLE_MEASURES: frozenset[str] = frozenset(
     {"ttft_ms", "user_feedback", "error_type", "quality_score", "user_id", "task_success"}
 )

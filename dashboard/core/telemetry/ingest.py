@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Literal
@@ -26,7 +26,8 @@ from dashboard.core.datadir import DataDir, StoreWriteError, atomic_write_parque
 from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema
 from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
-from dashboard.core.telemetry.ingest_read import UnreadableFile, read_source
+from dashboard.core.telemetry.ingest_prices import Pricing, apply_prices
+from dashboard.core.telemetry.ingest_read import FORMATS, UnreadableFile, read_source
 from dashboard.core.telemetry.ingest_validate import (
     RELEASE_RULES,
     FileResult,
@@ -36,7 +37,9 @@ from dashboard.core.telemetry.ingest_validate import (
     validate_file,
 )
 from dashboard.core.telemetry.langfuse_ingest import validate_langfuse
+from dashboard.core.telemetry.links import save_links
 from dashboard.core.telemetry.mapping import IngestMapping, MappingError
+from dashboard.core.telemetry.otlp_read import OTLP_SUFFIXES, read_otlp, sniff_otlp
 
 __all__ = [
     "IngestError",
@@ -49,6 +52,8 @@ __all__ = [
 ]
 
 TableKind = Literal["requests", "releases"]
+SourceFormat = Literal["auto", "table", "otlp", "langfuse"]
+SOURCE_FORMATS: tuple[str, ...] = ("auto", "table", "otlp", "langfuse")
 DRY_RUN_SAMPLE = 20
 
 
@@ -76,6 +81,9 @@ class IngestSummary:
     quarantine_sample: list[dict] = field(default_factory=list)
     skipped: int = 0  # source rows that are not requests (rows = accepted + skipped + quarantined)
     scores: dict = field(default_factory=dict)  # Langfuse scores: rows, joined, unmatched, rejected, ...
+    warnings: list[str] = field(default_factory=list)
+    constants: dict[str, str] = field(default_factory=dict)  # --set
+    priced: int = 0  # rows whose cost_usd came from [prices]
 
     def as_dict(self) -> dict:
         return {
@@ -91,13 +99,16 @@ class IngestSummary:
             "artifacts": dict(self.schema.artifacts),
             **({"skipped": self.skipped} if self.skipped else {}),
             **({"scores": self.scores} if self.scores else {}),
+            **({"set": dict(self.constants)} if self.constants else {}),
+            **({"priced_rows": self.priced} if self.priced else {}),
+            "warnings": list(self.warnings),
             **({"dry_run": True, "quarantine_sample": self.quarantine_sample} if self.dry_run else {}),
         }
 
     @property
     def exit_code(self) -> int:
         """0 when something was stored or there was nothing to store; 1 when every row was rejected."""
-        return 0 if self.accepted or self.rows == 0 else 1
+        return 0 if self.accepted or self.quarantined == 0 else 1
 
 
 def target_schema(data_dir: DataDir, mapping: IngestMapping | None) -> tuple[TelemetrySchema, bool]:
@@ -119,7 +130,8 @@ def target_schema(data_dir: DataDir, mapping: IngestMapping | None) -> tuple[Tel
     return wanted, True
 
 
-def request_spec(schema: TelemetrySchema, mapping: IngestMapping) -> TableSpec:
+def request_spec(schema: TelemetrySchema, mapping: IngestMapping,
+                 constants: dict[str, str] | None = None) -> TableSpec:
     store_schema = schema.request_schema()
     return TableSpec(
         kind="requests",
@@ -129,7 +141,62 @@ def request_spec(schema: TelemetrySchema, mapping: IngestMapping) -> TableSpec:
         defaults=dict(mapping.defaults),
         timestamp=mapping.timestamp,
         booleans=mapping.booleans.lookup(),
+        constants=dict(constants or {}),
     )
+
+
+def settable_columns(schema: TelemetrySchema) -> list[str]:
+    """What `--set name=value` may fix for a whole command: the service, a segment or an artifact version."""
+    return ["service", *schema.segments, *schema.artifacts.values()]
+
+
+def check_constants(constants: dict[str, str], schema: TelemetrySchema) -> None:
+    allowed = settable_columns(schema)
+    unknown = sorted(set(constants) - set(allowed))
+    if unknown:
+        raise MappingError(f"--set: {unknown} cannot be set for every row; settable: {allowed} "
+                           "(the service, the segments and the artifact version columns)")
+
+
+def missing_dimension_warnings(results: list[FileResult], schema: TelemetrySchema) -> list[str]:
+    """One line per declared segment or artifact column that no input row fills."""
+    if not any(r.rows for r in results):
+        return []
+    warnings = []
+    declared = [("segment", s) for s in schema.segments]
+    declared += [(f"artifact {kind!r}", column) for kind, column in schema.artifacts.items()]
+    for what, column in declared:
+        if any(column in r.filled for r in results):
+            continue
+        sources = sorted({r.sources.get(column) for r in results if r.sources.get(column)})
+        if sources:
+            where = ", ".join(repr(s) for s in sources)
+            warnings.append(f"{what} column {column!r} (from {where}) is empty in every row of the input: "
+                            "it will not slice or compare anything")
+        else:
+            warnings.append(f"{what} column {column!r} is not in the input: every row is stored with it empty "
+                            f"(map it in [columns], or [otlp.segments]/[otlp.artifacts] for traces, or give it with --set {column}=VALUE)")
+    return warnings
+
+
+def price_results(results: list[FileResult], mapping: IngestMapping, schema: TelemetrySchema) -> tuple[list[FileResult], Pricing]:
+    total = Pricing()
+    if not mapping.prices:
+        return results, total
+    model_column = schema.artifact_column("model")
+    priced = []
+    for result in results:
+        frame, pricing = apply_prices(result.accepted, mapping.prices, model_column)
+        total.add(pricing)
+        priced.append(replace(result, accepted=frame))
+    return priced, total
+
+
+def _price_warnings(pricing: Pricing) -> list[str]:
+    if not pricing.unpriced_models:
+        return []
+    listed = ", ".join(f"{m!r} ({n} rows)" for m, n in pricing.unpriced_models.items())
+    return [f"prices: no price for {listed}: those rows have tokens but are stored without cost_usd"]
 
 
 def release_spec(schema: TelemetrySchema, mapping: IngestMapping) -> TableSpec:
@@ -171,13 +238,40 @@ def _release_checks(schema: TelemetrySchema, aliases: dict[str, str]):
     return check
 
 
-def _validate_all(paths: Iterable[str | Path], spec: TableSpec, mapping_name: str) -> list[FileResult]:
+def _validate_all(paths: Iterable[str | Path], spec: TableSpec, mapping_name: str,
+                  reader=read_source) -> list[FileResult]:
     paths = list(paths)
     if not paths:
         raise UnreadableFile("(no files)", "give at least one file to ingest")
     label = "defaults" if spec.kind == "requests" else "releases.defaults"
     defaults = parse_defaults(spec, f"{mapping_name}: {label}")
-    return [validate_file(read_source(path), spec, defaults) for path in paths]
+    constants = parse_defaults(replace(spec, defaults=dict(spec.constants)), "--set") if spec.constants else {}
+    return [validate_file(reader(path), spec, defaults, constants) for path in paths]
+
+
+def is_otlp_file(path: Path) -> bool:
+    """OTLP by name (.pb, .json) or, for JSON Lines, by a first line holding resourceSpans."""
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    last = suffixes[-1] if suffixes else ""
+    if last in OTLP_SUFFIXES or last == ".json":
+        return True
+    return FORMATS.get(last) == "jsonl" and sniff_otlp(path)
+
+
+def request_reader(fmt: SourceFormat, mapping: IngestMapping, schema: TelemetrySchema):
+    """path -> SourceFile: OTLP traces for --format otlp (or when recognised), else the table formats."""
+    if fmt not in SOURCE_FORMATS:
+        raise MappingError(f"--format {fmt!r}: expected one of {', '.join(SOURCE_FORMATS)}")
+    attribute_columns = mapping.otlp.columns(schema)
+    store_columns = list(schema.request_schema())
+
+    def read(path: str | Path):
+        path = Path(path)
+        if fmt == "otlp" or (fmt == "auto" and is_otlp_file(path)):
+            return read_otlp(path, attribute_columns, store_columns)
+        return read_source(path)
+
+    return read
 
 
 def _unique_name(prefix: str = "ingest") -> str:
@@ -230,31 +324,44 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
 
 def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
             mapping: IngestMapping | None, mapping_name: str, dry_run: bool = False,
-            fmt: str = "table") -> IngestSummary:
+            constants: dict[str, str] | None = None, fmt: SourceFormat = "auto") -> IngestSummary:
     effective = mapping or IngestMapping()
     schema, save_schema = target_schema(data_dir, mapping)
     effective.check_fields(schema, mapping_name)
-    spec = request_spec(schema, effective) if kind == "requests" else release_spec(schema, effective)
+    constants = dict(constants or {})
+    if kind == "requests":
+        check_constants(constants, schema)
+        spec = request_spec(schema, effective, constants)
+    else:
+        spec = release_spec(schema, effective)
     began = time.perf_counter()
     more_quarantine: list[pl.DataFrame] = []
     scores: dict = {}
-    if fmt == "langfuse":
+    if kind == "requests" and fmt == "langfuse":
         paths = list(paths)
         if not paths:
             raise UnreadableFile("(no files)", "give at least one file to ingest")
         lf = validate_langfuse(paths, spec, parse_defaults(spec, f"{mapping_name}: defaults"), effective.langfuse)
         results, more_quarantine, scores = lf.results, lf.score_rejections, lf.scores
     else:
-        results = _validate_all(paths, spec, mapping_name)
+        reader = request_reader(fmt, effective, schema) if kind == "requests" else read_source
+        results = _validate_all(paths, spec, mapping_name, reader)
     if not dry_run:
         settle_pending(data_dir)  # what a killed ingest left, before the duplicate check reads the store
+    warnings: list[str] = []
+    pricing = Pricing()
     if kind == "requests":
+        warnings = missing_dimension_warnings(results, schema)
+        results, pricing = price_results(results, effective, schema)
+        warnings += _price_warnings(pricing)
         results = drop_duplicate_requests(results, data_dir)
     validated = time.perf_counter()
     if dry_run:
         quarantine_path, written = None, None
     else:
         quarantine_path, written = _store(kind, results, data_dir, schema, save_schema, more_quarantine)
+        if effective.links:
+            save_links(data_dir, effective.links)
     phases = {"read_validate": validated - began, "write": time.perf_counter() - validated}
     ignored = sorted({c for r in results for c in r.ignored_columns})
     return IngestSummary(
@@ -272,6 +379,9 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
         phase_seconds=phases,
         dry_run=dry_run,
         quarantine_sample=_first_rejections(results) if dry_run else [],
+        warnings=warnings,
+        constants=constants,
+        priced=pricing.priced,
     )
 
 
@@ -287,14 +397,17 @@ def _first_rejections(results: list[FileResult], limit: int = DRY_RUN_SAMPLE) ->
 
 
 def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
-                    mapping_name: str = "mapping", dry_run: bool = False, fmt: str = "table") -> IngestSummary:
+                    mapping_name: str = "mapping", dry_run: bool = False,
+                    constants: dict[str, str] | None = None, fmt: str = "auto") -> IngestSummary:
     """Validate request telemetry files and add their accepted rows to the store.
 
     `mapping_name` (usually the mapping file's path) prefixes errors about the mapping;
-    `dry_run` checks everything and reports, but writes nothing; `fmt` "langfuse" reads
-    Langfuse observations (and scores) exports instead of flat tables.
+    `dry_run` checks everything and reports, but writes nothing; `constants` (`--set`)
+    give a service, segment or artifact column one value for every row; `fmt` is
+    "otlp" for OpenTelemetry traces, "langfuse" for Langfuse observations (and scores)
+    exports, "table" for Parquet/CSV/JSONL, "auto" to tell OTLP and tables apart by the file.
     """
-    return _ingest("requests", paths, data_dir, mapping, mapping_name, dry_run, fmt)
+    return _ingest("requests", paths, data_dir, mapping, mapping_name, dry_run, constants, fmt)
 
 
 def ingest_releases(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,

@@ -38,7 +38,7 @@ NAIVE_FORMATS = (
 # Some warehouses export "2025-02-18 13:30:00 UTC": read the zone word as an offset.
 _ZONE_WORD = r"\s*(?:UTC|GMT)$"
 _EPOCH_TEXT = r"^-?\d+(\.\d+)?$"
-_EPOCH_FACTOR = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
+_EPOCH_FACTOR = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1, "epoch_ns": 0.001}
 
 
 @dataclass
@@ -148,21 +148,45 @@ def _localize(naive: pl.Series, zone: str) -> pl.Series:
 
 
 def _from_epoch(numbers: pl.Series, fmt: str) -> pl.Series:
-    """Epoch numbers to UTC; 'auto' picks seconds, milliseconds or microseconds by magnitude."""
+    """Epoch numbers to UTC; 'auto' picks seconds, milliseconds, microseconds or nanoseconds by magnitude.
+
+    Whole numbers are converted in integer arithmetic: a nanosecond epoch (1.7e18)
+    has more digits than a float holds, and OTLP times are exactly that.
+    """
+    if numbers.dtype.is_integer():
+        return _eval(numbers, pl.from_epoch(_integer_micros(pl.col("v").cast(pl.Int64), fmt), time_unit="us")
+                     .dt.replace_time_zone("UTC"))
     x = pl.col("v").cast(pl.Float64)
     if fmt in _EPOCH_FACTOR:
         micros = x * _EPOCH_FACTOR[fmt]
     else:
         size = x.abs()
-        micros = pl.when(size < 1e11).then(x * 1e6).when(size < 1e14).then(x * 1e3).otherwise(x)
+        micros = (pl.when(size < 1e11).then(x * 1e6).when(size < 1e14).then(x * 1e3)
+                  .when(size < 1e17).then(x).otherwise(x / 1e3))
     expr = pl.when(micros.is_finite() & (micros.abs() < 9e18)).then(micros.round(0).cast(pl.Int64))
     return _eval(numbers, pl.from_epoch(expr, time_unit="us").dt.replace_time_zone("UTC"))
 
 
+def _integer_micros(x: pl.Expr, fmt: str) -> pl.Expr:
+    size = x.abs()
+    by_unit = {  # unit -> (microseconds of it, beyond this many it would overflow)
+        "epoch_s": x * 1_000_000, "epoch_ms": x * 1_000, "epoch_us": x, "epoch_ns": x // 1_000,
+    }
+    if fmt in by_unit:
+        limit = {"epoch_s": 9e12, "epoch_ms": 9e15}.get(fmt)
+        return by_unit[fmt] if limit is None else pl.when(size < limit).then(by_unit[fmt])
+    return (pl.when(size < 100_000_000_000).then(by_unit["epoch_s"])
+            .when(size < 100_000_000_000_000).then(by_unit["epoch_ms"])
+            .when(size < 100_000_000_000_000_000).then(by_unit["epoch_us"])
+            .otherwise(by_unit["epoch_ns"]))
+
+
 def _parse_with(text: pl.Series, fmt: str, zone: str) -> pl.Series:
     if fmt.startswith("epoch") or fmt == "auto-epoch":
+        unit = "auto" if fmt == "auto-epoch" else fmt
+        whole = _eval(text, pl.when(pl.col("v").str.contains(r"^-?\d+$")).then(pl.col("v").cast(pl.Int64, strict=False)))
         numeric = _eval(text, pl.when(pl.col("v").str.contains(_EPOCH_TEXT)).then(pl.col("v").cast(pl.Float64, strict=False)))
-        return _from_epoch(numeric, "auto" if fmt == "auto-epoch" else fmt)
+        return _from_epoch(whole, unit).fill_null(_from_epoch(numeric, unit))
     parsed = _eval(text, pl.col("v").str.to_datetime(fmt, time_unit="us", strict=False, exact=True))
     if parsed.dtype.time_zone is None:  # type: ignore[union-attr]
         return _localize(parsed, zone)
@@ -215,7 +239,7 @@ def parse_timestamp(raw: pl.Series, spec: TimestampSpec) -> Parsed:
 
 def _unparseable_message(spec: TimestampSpec) -> str:
     if spec.format in ("auto", "iso"):
-        return "not a timestamp (expected ISO 8601 such as 2025-02-18T13:30:00Z, or epoch seconds/milliseconds)"
+        return "not a timestamp (expected ISO 8601 such as 2025-02-18T13:30:00Z, or epoch seconds/milli-/micro-/nanoseconds)"
     return f"not a timestamp in format {spec.format!r}"
 
 

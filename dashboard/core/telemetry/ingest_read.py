@@ -10,9 +10,11 @@ halving the failing stretch, not by parsing line after line in Python.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +47,24 @@ class SourceFile:
     frame: pl.DataFrame  # the file's own columns, untouched
     row_numbers: pl.Series  # 1-based row (CSV, header excluded; Parquet) or line (JSONL) of each frame row
     bad_lines: pl.DataFrame  # JSONL lines that are not JSON objects: row_number, line
+    # rows a reader recognised as not requests at all (e.g. OTLP spans that are not model calls),
+    # counted and reported, neither accepted nor quarantined
+    skipped: int = 0
+    skipped_detail: dict[str, int] = field(default_factory=dict)
+    contract_named: bool = False  # columns already carry store names (OTLP): the mapping's [columns] do not apply
 
     @property
     def rows(self) -> int:
         return self.frame.height + self.bad_lines.height
+
+    @cached_property
+    def content_digest(self) -> str:
+        """A hash of the file's bytes: with a row number, the id of a request that has none of its own."""
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()[:16]
 
 
 def detect_format(path: Path) -> tuple[str, bool]:
@@ -64,6 +80,15 @@ def detect_format(path: Path) -> tuple[str, bool]:
     if compressed and fmt == "parquet":
         raise UnreadableFile(path, "Parquet files are compressed internally; do not gzip them")
     return fmt, compressed
+
+
+def file_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise UnreadableFile(path, "file not found")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
 def read_source(path: str | Path) -> SourceFile:

@@ -47,8 +47,9 @@ def request_rules(schema: dict[str, pl.DataType]) -> list[FieldRule]:
     """One rule per column of the store's request schema (contract plus declared segments/artifacts)."""
     special = {
         "ts": FieldRule("ts", "timestamp", required=True),
-        "request_id": FieldRule("request_id", "string", required=True, max_length=MAX_ID_LENGTH),
-        "latency_ms": FieldRule("latency_ms", "float", required=True, minimum=0),
+        # absent ids are derived from the file and row (derive_request_ids); latency may be unknown
+        "request_id": FieldRule("request_id", "string", max_length=MAX_ID_LENGTH),
+        "latency_ms": FieldRule("latency_ms", "float", minimum=0),
         "ttft_ms": FieldRule("ttft_ms", "float", minimum=0),
         "cost_usd": FieldRule("cost_usd", "float", minimum=0),
         "quality_score": FieldRule("quality_score", "float", minimum=0, maximum=1),
@@ -97,6 +98,8 @@ class TableSpec:
     booleans: dict[str, bool]
     # callables (typed rows) -> (typed rows, [(mask, field, message)]): checks across or beyond one column
     extra_checks: list = field(default_factory=list)
+    # `--set name=value`: one value for every row of the command, whatever the file holds
+    constants: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,19 +116,26 @@ class FileResult:
     # rows of the source that are not requests (e.g. a trace's non-model spans): rows = accepted + skipped + quarantined
     skipped: int = 0
     skipped_detail: dict[str, int] = field(default_factory=dict)
+    # fields holding at least one value (before quarantine), for the missing-column warnings
+    filled: frozenset[str] = frozenset()
+    # field -> the file's column feeding it (None: not in the file)
+    sources: dict[str, str | None] = field(default_factory=dict)
+    derived_ids: int = 0  # rows whose request_id was derived from the file and row
 
     def summary(self) -> dict:
         out = {
             "file": self.path,
             "format": self.format,
-            "rows": self.rows,
+            "rows": self.total,
             "accepted": self.accepted.height,
             "quarantined": self.quarantined.height,
             "ignored_columns": self.ignored_columns,
             "missing_columns": self.missing_columns,
         }
+        if self.derived_ids:
+            out["derived_request_ids"] = self.derived_ids
         if self.skipped or self.skipped_detail:
-            out.update(skipped=self.skipped, skipped_detail=self.skipped_detail)
+            out.update(skipped=self.skipped, skipped_detail=dict(self.skipped_detail))
         return out
 
 
@@ -159,11 +169,13 @@ def parse_defaults(spec: TableSpec, where: str) -> dict[str, pl.Series]:
 
 
 def _text_checks(values: pl.Series, rule: FieldRule) -> list[tuple[pl.Series, str]]:
-    """A required text field of only whitespace is blank; an identifier has a length limit."""
+    """A required text field or an identifier of only whitespace is blank; an identifier has a length limit.
+
+    (An empty request id is missing, and derived; one of spaces is a broken value.)"""
     if rule.kind != "string" or values.dtype != pl.String:
         return []
     checks = []
-    if rule.required:
+    if rule.required or rule.max_length is not None:
         checks.append(((values.str.strip_chars().str.len_bytes() == 0).fill_null(False), "blank (only whitespace)"))
     if rule.max_length is not None:
         checks.append(((values.str.len_chars() > rule.max_length).fill_null(False),
@@ -191,10 +203,12 @@ def resolve_columns(source: SourceFile, spec: TableSpec) -> dict[str, str | None
     not_found: list[str] = []
     missing_required: list[str] = []
     for rule in spec.rules:
-        wanted = spec.columns.get(rule.name, rule.name)
-        if wanted in available:
+        wanted = rule.name if source.contract_named else spec.columns.get(rule.name, rule.name)
+        if rule.name in spec.constants:
+            resolved[rule.name] = None  # --set: the file's column (if any) is not read
+        elif wanted in available:
             resolved[rule.name] = wanted
-        elif rule.name in spec.columns:
+        elif rule.name in spec.columns and not source.contract_named:
             not_found.append(f"{wanted!r} (mapped to {rule.name})")
         elif rule.required and rule.name not in spec.defaults:
             missing_required.append(rule.name)
@@ -213,13 +227,15 @@ def resolve_columns(source: SourceFile, spec: TableSpec) -> dict[str, str | None
     return resolved
 
 
-def validate_file(source: SourceFile, spec: TableSpec, defaults: dict[str, pl.Series] | None = None) -> FileResult:
-    """Check one file; `defaults` are the mapping's constants as parse_defaults returns them."""
+def validate_file(source: SourceFile, spec: TableSpec, defaults: dict[str, pl.Series] | None = None,
+                  constants: dict[str, pl.Series] | None = None) -> FileResult:
+    """Check one file; `defaults`/`constants` are the mapping's defaults and `--set` values, parsed."""
     defaults = parse_defaults(spec, "defaults") if defaults is None else defaults
+    constants = constants or {}
     empty_file = source.frame.width == 0 and source.frame.height == 0 and source.bad_lines.height == 0
     if empty_file:
-        return FileResult(str(source.path), source.format, 0, pl.DataFrame(schema=spec.schema),
-                          pl.DataFrame(), [], [])
+        return FileResult(str(source.path), source.format, source.skipped, pl.DataFrame(schema=spec.schema),
+                          pl.DataFrame(), [], [], skipped=source.skipped, skipped_detail=dict(source.skipped_detail))
     resolved = resolve_columns(source, spec)
     frame = source.frame
     height = frame.height
@@ -227,7 +243,7 @@ def validate_file(source: SourceFile, spec: TableSpec, defaults: dict[str, pl.Se
     checks: list[tuple[pl.Series, str, str]] = []  # (mask, field, message)
     for rule in spec.rules:
         column = resolved[rule.name]
-        default = defaults.get(rule.name)
+        default = constants.get(rule.name, defaults.get(rule.name))
         if column is None:
             constant = default if default is not None else pl.Series([None], dtype=spec.schema[rule.name])
             values[rule.name] = constant.cast(spec.schema[rule.name]).new_from_index(0, height).alias(rule.name)
@@ -242,6 +258,9 @@ def validate_file(source: SourceFile, spec: TableSpec, defaults: dict[str, pl.Se
         checks.extend((mask, rule.name, message) for mask, message in _bound_checks(series, rule))
         values[rule.name] = series.cast(spec.schema[rule.name]).alias(rule.name)
     typed = pl.DataFrame(values)
+    derived = 0
+    if spec.kind == "requests" and "request_id" in typed.columns:
+        typed, derived = derive_request_ids(typed, source)
     for extra in spec.extra_checks:
         typed, more = extra(typed)
         checks.extend(more)
@@ -255,13 +274,35 @@ def validate_file(source: SourceFile, spec: TableSpec, defaults: dict[str, pl.Se
     return FileResult(
         path=str(source.path),
         format=source.format,
-        rows=source.rows,
+        rows=source.rows + source.skipped,
         accepted=accepted,
         quarantined=quarantined,
         ignored_columns=[c for c in frame.columns if c not in used],
-        missing_columns=[name for name, column in resolved.items() if column is None and name not in spec.defaults],
+        missing_columns=[name for name, column in resolved.items()
+                         if column is None and name not in spec.defaults and name not in spec.constants],
         accepted_rows=source.row_numbers.filter(~bad) if checks else source.row_numbers,
+        filled=frozenset(name for name in typed.columns if typed[name].null_count() < height),
+        sources=dict(resolved),
+        derived_ids=derived,
+        skipped=source.skipped,
+        skipped_detail=dict(source.skipped_detail),
     )
+
+
+def derive_request_ids(typed: pl.DataFrame, source: SourceFile) -> tuple[pl.DataFrame, int]:
+    """Rows without a request id get one from the file's content and their row number.
+
+    The same file ingested twice yields the same ids, so the duplicate check
+    still adds nothing the second time; a renamed copy is still the same file.
+    """
+    missing = typed["request_id"].is_null()
+    count = int(missing.sum())
+    if not count:
+        return typed, 0
+    derived = pl.format("{}-{}", pl.lit(source.content_digest), pl.lit(source.row_numbers))
+    return typed.with_columns(
+        pl.when(pl.col("request_id").is_null()).then(derived).otherwise(pl.col("request_id")).alias("request_id")
+    ), count
 
 
 MAX_SLICED_RUNS = 4096
@@ -344,6 +385,6 @@ def _bad_line_rows(source: SourceFile) -> pl.DataFrame:
         "source_file": [str(source.path)] * lines.height,
         "row_number": lines["row_number"],
         "field": ["(line)"] * lines.height,
-        "reason": ["line is not a JSON object"] * lines.height,
+        "reason": lines["reason"] if "reason" in lines.columns else ["line is not a JSON object"] * lines.height,
         "original_line": lines["line"],
     }, schema_overrides={"row_number": pl.Int64})

@@ -13,7 +13,7 @@ no mapping, columns are matched by their contract names.
     [artifacts]                              # artifact kind = store column
     model = "model_version"
     [timestamp]
-    format = "auto"                          # auto | epoch_s | epoch_ms | epoch_us | strftime
+    format = "auto"                          # auto | epoch_s | epoch_ms | epoch_us | epoch_ns | strftime
     timezone = "UTC"                         # applied to naive timestamps
     [defaults]
     service = "checkout-bot"
@@ -21,6 +21,16 @@ no mapping, columns are matched by their contract names.
     artifact = "component"
     [releases.kinds]                         # your word -> contract artifact kind
     llm = "model"
+    [prices."gpt-4o-mini"]                   # USD per million tokens, for rows without a cost
+    input = 0.15
+    output = 0.60
+    cached_input = 0.075
+    [links]                                  # where a request's trace can be opened
+    trace = "https://tracing.example.com/trace/{trace_id}"
+    [otlp.segments]                          # OTLP input: segment = span/resource attribute
+    tier = "app.user.tier"
+    [otlp.artifacts]                         # OTLP input: artifact kind = attribute
+    prompt = "app.prompt.version"
 """
 
 from __future__ import annotations
@@ -46,7 +56,7 @@ from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping
 
 # Store column names end up in SQL, URLs and the CLI: keep them plain.
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-TIMESTAMP_KEYWORDS = ("auto", "iso", "epoch_s", "epoch_ms", "epoch_us")
+TIMESTAMP_KEYWORDS = ("auto", "iso", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns")
 DEFAULT_TRUE_WORDS = ("true", "1", "yes", "y", "t")
 DEFAULT_FALSE_WORDS = ("false", "0", "no", "n", "f")
 # A constant default for these would make every row share one identity.
@@ -133,9 +143,44 @@ class ReleaseMapping(BaseModel):
         return self
 
 
+
+class ModelPrice(BaseModel):
+    """What one model's tokens cost, in USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0, description="USD per million input tokens")
+    output: float = Field(ge=0, description="USD per million output tokens")
+    cached_input: float | None = Field(None, ge=0, description="USD per million input tokens read from a cache")
+
+
 def template_fields(template: str) -> list[str]:
     """The {names} a link template fills in; a malformed template raises ValueError."""
     return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+
+
+
+class OtlpMapping(BaseModel):
+    """Which span or resource attributes of OTLP input are segments and artifact versions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segments: dict[str, str] = Field(default_factory=dict, description="store segment = attribute key")
+    artifacts: dict[str, str] = Field(default_factory=dict, description="artifact kind = attribute key")
+
+    def check(self, schema: TelemetrySchema) -> None:
+        unknown = sorted(set(self.segments) - set(schema.segments))
+        if unknown:
+            raise ValueError(f"otlp.segments: {unknown} not segments of the store ({list(schema.segments)}); "
+                             "declare them in segments")
+        unknown = sorted(set(self.artifacts) - set(schema.artifacts))
+        if unknown:
+            raise ValueError(f"otlp.artifacts: {unknown} not artifact kinds of the store ({sorted(schema.artifacts)}); "
+                             "declare them in [artifacts]")
+
+    def columns(self, schema: TelemetrySchema) -> dict[str, str]:
+        """store column -> attribute key, segments and artifact versions together."""
+        return {**self.segments, **{schema.artifacts[kind]: key for kind, key in self.artifacts.items()}}
 
 
 class IngestMapping(BaseModel):
@@ -151,6 +196,24 @@ class IngestMapping(BaseModel):
     booleans: BooleanWords = Field(default_factory=BooleanWords)
     releases: ReleaseMapping = Field(default_factory=ReleaseMapping)
     langfuse: LangfuseMapping = Field(default_factory=LangfuseMapping)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, description="model version -> token prices")
+    links: dict[str, str] = Field(default_factory=dict, description="link name -> URL template, e.g. trace")
+    otlp: OtlpMapping = Field(default_factory=OtlpMapping)
+
+    @field_validator("links")
+    @classmethod
+    def _link_templates(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, template in value.items():
+            _check_store_name("link name", name)
+            try:
+                fields = template_fields(template)
+            except ValueError as exc:
+                raise ValueError(f"link {name!r}: not a template ({exc})") from None
+            if not fields:
+                raise ValueError(f"link {name!r}: the template names no column, e.g. {{trace_id}}")
+            if any(not f or not _NAME.match(f) for f in fields):
+                raise ValueError(f"link {name!r}: placeholders must be plain column names like {{trace_id}}")
+        return value
 
     @field_validator("segments")
     @classmethod
@@ -212,6 +275,14 @@ class IngestMapping(BaseModel):
         unknown = sorted(set(self.defaults) - targets)
         if unknown:
             raise ValueError(f"defaults: {unknown} not request columns; known: {sorted(targets)}")
+        for name, template in self.links.items():
+            unknown = sorted(set(template_fields(template)) - targets)
+            if unknown:
+                raise ValueError(f"links.{name}: {unknown} not request columns; known: {sorted(targets)}")
+        self.otlp.check(schema)
+        if self.prices and "model" not in schema.artifacts:
+            raise ValueError("prices: the store declares no model artifact column to look prices up by "
+                             "(declare [artifacts] model = \"...\")")
 
     def check_fields(self, schema: TelemetrySchema, origin: str = "mapping") -> None:
         """Every [columns]/[defaults] key must be a column of the store schema the ingest writes."""
