@@ -126,7 +126,7 @@ class FileResult:
         out = {
             "file": self.path,
             "format": self.format,
-            "rows": self.total,
+            "rows": self.rows,
             "accepted": self.accepted.height,
             "quarantined": self.quarantined.height,
             "ignored_columns": self.ignored_columns,
