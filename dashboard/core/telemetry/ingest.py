@@ -26,8 +26,9 @@ from dashboard.core.datadir import DataDir, StoreWriteError, atomic_write_parque
 from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema
 from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
-from dashboard.core.telemetry.ingest_prices import Pricing, apply_prices
-from dashboard.core.telemetry.ingest_read import FORMATS, UnreadableFile, read_source
+from dashboard.core.telemetry.ingest_dimensions import check_constants, missing_dimension_warnings
+from dashboard.core.telemetry.ingest_prices import Pricing, price_results, price_warnings
+from dashboard.core.telemetry.ingest_read import UnreadableFile, read_source
 from dashboard.core.telemetry.ingest_validate import (
     RELEASE_RULES,
     FileResult,
@@ -39,7 +40,7 @@ from dashboard.core.telemetry.ingest_validate import (
 from dashboard.core.telemetry.langfuse_ingest import validate_langfuse
 from dashboard.core.telemetry.links import save_links
 from dashboard.core.telemetry.mapping import IngestMapping, MappingError
-from dashboard.core.telemetry.otlp_read import OTLP_SUFFIXES, read_otlp, sniff_otlp
+from dashboard.core.telemetry.otlp_read import request_reader
 
 __all__ = [
     "IngestError",
@@ -53,7 +54,6 @@ __all__ = [
 
 TableKind = Literal["requests", "releases"]
 SourceFormat = Literal["auto", "table", "otlp", "langfuse"]
-SOURCE_FORMATS: tuple[str, ...] = ("auto", "table", "otlp", "langfuse")
 DRY_RUN_SAMPLE = 20
 
 
@@ -145,60 +145,6 @@ def request_spec(schema: TelemetrySchema, mapping: IngestMapping,
     )
 
 
-def settable_columns(schema: TelemetrySchema) -> list[str]:
-    """What `--set name=value` may fix for a whole command: the service, a segment or an artifact version."""
-    return ["service", *schema.segments, *schema.artifacts.values()]
-
-
-def check_constants(constants: dict[str, str], schema: TelemetrySchema) -> None:
-    allowed = settable_columns(schema)
-    unknown = sorted(set(constants) - set(allowed))
-    if unknown:
-        raise MappingError(f"--set: {unknown} cannot be set for every row; settable: {allowed} "
-                           "(the service, the segments and the artifact version columns)")
-
-
-def missing_dimension_warnings(results: list[FileResult], schema: TelemetrySchema) -> list[str]:
-    """One line per declared segment or artifact column that no input row fills."""
-    if not any(r.rows for r in results):
-        return []
-    warnings = []
-    declared = [("segment", s) for s in schema.segments]
-    declared += [(f"artifact {kind!r}", column) for kind, column in schema.artifacts.items()]
-    for what, column in declared:
-        if any(column in r.filled for r in results):
-            continue
-        sources = sorted({r.sources.get(column) for r in results if r.sources.get(column)})
-        if sources:
-            where = ", ".join(repr(s) for s in sources)
-            warnings.append(f"{what} column {column!r} (from {where}) is empty in every row of the input: "
-                            "it will not slice or compare anything")
-        else:
-            warnings.append(f"{what} column {column!r} is not in the input: every row is stored with it empty "
-                            f"(map it in [columns], or [otlp.segments]/[otlp.artifacts] for traces, or give it with --set {column}=VALUE)")
-    return warnings
-
-
-def price_results(results: list[FileResult], mapping: IngestMapping, schema: TelemetrySchema) -> tuple[list[FileResult], Pricing]:
-    total = Pricing()
-    if not mapping.prices:
-        return results, total
-    model_column = schema.artifact_column("model")
-    priced = []
-    for result in results:
-        frame, pricing = apply_prices(result.accepted, mapping.prices, model_column)
-        total.add(pricing)
-        priced.append(replace(result, accepted=frame))
-    return priced, total
-
-
-def _price_warnings(pricing: Pricing) -> list[str]:
-    if not pricing.unpriced_models:
-        return []
-    listed = ", ".join(f"{m!r} ({n} rows)" for m, n in pricing.unpriced_models.items())
-    return [f"prices: no price for {listed}: those rows have tokens but are stored without cost_usd"]
-
-
 def release_spec(schema: TelemetrySchema, mapping: IngestMapping) -> TableSpec:
     return TableSpec(
         kind="releases",
@@ -247,31 +193,6 @@ def _validate_all(paths: Iterable[str | Path], spec: TableSpec, mapping_name: st
     defaults = parse_defaults(spec, f"{mapping_name}: {label}")
     constants = parse_defaults(replace(spec, defaults=dict(spec.constants)), "--set") if spec.constants else {}
     return [validate_file(reader(path), spec, defaults, constants) for path in paths]
-
-
-def is_otlp_file(path: Path) -> bool:
-    """OTLP by name (.pb, .json) or, for JSON Lines, by a first line holding resourceSpans."""
-    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    last = suffixes[-1] if suffixes else ""
-    if last in OTLP_SUFFIXES or last == ".json":
-        return True
-    return FORMATS.get(last) == "jsonl" and sniff_otlp(path)
-
-
-def request_reader(fmt: SourceFormat, mapping: IngestMapping, schema: TelemetrySchema):
-    """path -> SourceFile: OTLP traces for --format otlp (or when recognised), else the table formats."""
-    if fmt not in SOURCE_FORMATS:
-        raise MappingError(f"--format {fmt!r}: expected one of {', '.join(SOURCE_FORMATS)}")
-    attribute_columns = mapping.otlp.columns(schema)
-    store_columns = list(schema.request_schema())
-
-    def read(path: str | Path):
-        path = Path(path)
-        if fmt == "otlp" or (fmt == "auto" and is_otlp_file(path)):
-            return read_otlp(path, attribute_columns, store_columns)
-        return read_source(path)
-
-    return read
 
 
 def _unique_name(prefix: str = "ingest") -> str:
@@ -353,7 +274,7 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
     if kind == "requests":
         warnings = missing_dimension_warnings(results, schema)
         results, pricing = price_results(results, effective, schema)
-        warnings += _price_warnings(pricing)
+        warnings += price_warnings(pricing)
         results = drop_duplicate_requests(results, data_dir)
     validated = time.perf_counter()
     if dry_run:

@@ -10,11 +10,13 @@ failed call's cost is unknown, not zero).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from dashboard.core.telemetry.mapping import ModelPrice
+from dashboard.core.telemetry.contract import TelemetrySchema
+from dashboard.core.telemetry.ingest_validate import FileResult
+from dashboard.core.telemetry.mapping import IngestMapping, ModelPrice
 
 PER_TOKENS = 1_000_000
 
@@ -56,3 +58,25 @@ def apply_prices(frame: pl.DataFrame, prices: dict[str, ModelPrice], model_colum
         unpriced_models={str(m) if m is not None else "(no model)": int(n) for m, n in unpriced.iter_rows()},
     )
     return out.select(frame.columns), result
+
+
+def price_results(results: list[FileResult], mapping: IngestMapping,
+                  schema: TelemetrySchema) -> tuple[list[FileResult], Pricing]:
+    """Every file's accepted rows priced by the mapping's [prices] (unchanged without one)."""
+    total = Pricing()
+    if not mapping.prices:
+        return results, total
+    model_column = schema.artifact_column("model")
+    priced = []
+    for result in results:
+        frame, pricing = apply_prices(result.accepted, mapping.prices, model_column)
+        total.add(pricing)
+        priced.append(replace(result, accepted=frame))
+    return priced, total
+
+
+def price_warnings(pricing: Pricing) -> list[str]:
+    if not pricing.unpriced_models:
+        return []
+    listed = ", ".join(f"{m!r} ({n} rows)" for m, n in pricing.unpriced_models.items())
+    return [f"prices: no price for {listed}: those rows have tokens but are stored without cost_usd"]

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
-from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile, file_bytes
+from dashboard.core.telemetry.contract import TelemetrySchema
+from dashboard.core.telemetry.ingest_read import FORMATS, SourceFile, UnreadableFile, file_bytes, read_source
+from dashboard.core.telemetry.mapping import IngestMapping, MappingError
 from dashboard.core.telemetry.otlp_decode import (
     OtlpDecodeError,
     decode_json_document,
@@ -98,3 +100,31 @@ def read_otlp(path: str | Path, attribute_columns: dict[str, str], store_columns
     })
     return SourceFile(path, fmt, rows.frame, rows.row_numbers, bad_lines, skipped=rows.skipped,
                       skipped_detail=rows.skipped_detail, contract_named=True)
+
+
+SOURCE_FORMATS: tuple[str, ...] = ("auto", "table", "otlp", "langfuse")
+
+
+def is_otlp_file(path: Path) -> bool:
+    """OTLP by name (.pb, .json) or, for JSON Lines, by a first line holding resourceSpans."""
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    last = suffixes[-1] if suffixes else ""
+    if last in OTLP_SUFFIXES or last == ".json":
+        return True
+    return FORMATS.get(last) == "jsonl" and sniff_otlp(path)
+
+
+def request_reader(fmt: str, mapping: IngestMapping, schema: TelemetrySchema):
+    """path -> SourceFile: OTLP traces for --format otlp (or when recognised), else the table formats."""
+    if fmt not in SOURCE_FORMATS:
+        raise MappingError(f"--format {fmt!r}: expected one of {', '.join(SOURCE_FORMATS)}")
+    attribute_columns = mapping.otlp.columns(schema)
+    store_columns = list(schema.request_schema())
+
+    def read(path: str | Path):
+        path = Path(path)
+        if fmt == "otlp" or (fmt == "auto" and is_otlp_file(path)):
+            return read_otlp(path, attribute_columns, store_columns)
+        return read_source(path)
+
+    return read

@@ -39,7 +39,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.http_service import HttpService, Request, Response, Route, TokenAuth
 from dashboard.core.telemetry.compact import compact_live_files, slice_name
-from dashboard.core.telemetry.ingest import price_results, request_spec, target_schema
+from dashboard.core.telemetry.ingest import request_spec, target_schema
+from dashboard.core.telemetry.ingest_prices import price_results
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
 from dashboard.core.telemetry.ingest_read import SourceFile
 from dashboard.core.telemetry.ingest_validate import FileResult, parse_defaults, validate_file
