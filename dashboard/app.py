@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from dashboard.components import access
+
 st.set_page_config(page_title="AI incident war room", page_icon=":material/emergency:", layout="wide")
+access.gate()  # sign-in where configured (every page), else the single-user notice
 
 pages = [
     st.Page("views/summary.py", title="Impact summary", icon=":material/monitoring:", url_path="summary", default=True),

@@ -1,9 +1,11 @@
 """`warroom incident ...`: the incident record for automation (alert hooks, scripts).
 
-Writes go through the same rules as the war room page: every change names a
-person (`--as`), is checked against the incident's current version, and
+Writes go through the same rules as the war room page. The author of every
+change is the operating-system user running the command, with the role
+roles.toml gives it (`[cli]`, default admin: they can write the data folder
+anyway); `--as NAME` is recorded beside it as a claim, never as the author.
 `close` is refused unless the verification soak has passed on telemetry or the
-commander overrides with a reason. Event times follow the data's clock (the
+commander (or an admin) overrides with a reason. Event times follow the data's clock (the
 newest telemetry timestamp) unless `--at` is given.
 """
 
@@ -16,7 +18,9 @@ from datetime import datetime
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
 from dashboard.core.incident.events import AUDIENCES, INCIDENT_TYPES, ROLES, SEVERITIES, STATUSES, EventError, utc
+from dashboard.core.incident.identity import PermissionDenied
 from dashboard.core.incident.lifecycle import LifecycleError
+from dashboard.core.incident.roles import RolesError, cli_user, load_roles
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import VerificationMetric
 from dashboard.core.incident.store import IncidentStoreError, StaleIncidentError
@@ -38,8 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if with_id:
             q.add_argument("id", help="incident id, e.g. INC-1")
         if writes:
-            q.add_argument("--as", dest="actor", required=True, metavar="NAME",
-                           help="who is making the change (recorded on the event)")
+            q.add_argument("--as", dest="claimed_as", default=None, metavar="NAME",
+                           help="a name to record beside the author: kept as a claim, the author is the OS "
+                                "user running this (role from [cli] in roles.toml, default admin)")
             q.add_argument("--at", type=_timestamp, default=None, metavar="ISO",
                            help="event time (default: the data's clock)")
             if with_id:
@@ -125,7 +130,8 @@ class _Context:
         self.data = DataDir.at(args.data)
         try:
             self.incidents = Incidents.for_data_dir(self.data)
-        except IncidentStoreError as exc:  # a bad store config: one line
+            self.actor = cli_user(load_roles(self.data.root), getattr(args, "claimed_as", None))
+        except (IncidentStoreError, RolesError) as exc:  # a bad store or roles config: one line
             raise UserError(str(exc)) from None
         self._telemetry = None
 
@@ -196,7 +202,7 @@ def _write(args: argparse.Namespace, change) -> int:
             except StaleIncidentError:
                 if args.expect_version is not None or attempt == STALE_RETRIES:
                     raise
-    except (IncidentStoreError, LifecycleError, EventError, ValueError, KeyError) as exc:
+    except (IncidentStoreError, LifecycleError, PermissionDenied, EventError, ValueError, KeyError) as exc:
         # a KeyError's str() is its repr; show the message itself
         raise UserError(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) from None
     _print_state(args, ctx, state)
@@ -279,40 +285,40 @@ def run_open(args: argparse.Namespace) -> int:
     _check_references(ctx, args.signal, _segments(args.segment))
     try:
         state = ctx.incidents.open(
-            args.actor, args.title, at=args.at or ctx.now(), type=args.type, severity=args.severity,
-            commander=args.commander, service=args.service, summary=args.summary, signals=args.signal,
+            ctx.actor, args.title, at=args.at or ctx.now(), type=args.type, severity=args.severity,
+            commander=args.commander or args.claimed_as, service=args.service, summary=args.summary, signals=args.signal,
             segments=_segments(args.segment), suspects=args.suspect, source=args.source,
             window_start=args.started, detected_at=args.detected)
-    except (IncidentStoreError, EventError, ValueError) as exc:
+    except (IncidentStoreError, PermissionDenied, EventError, ValueError) as exc:
         raise UserError(str(exc)) from None
     _print_state(args, ctx, state)
     return 0
 
 
 def run_post(args: argparse.Namespace) -> int:
-    return _write(args, lambda ctx, v, at: ctx.incidents.post_update(args.id, v, args.actor, args.audience,
+    return _write(args, lambda ctx, v, at: ctx.incidents.post_update(args.id, v, ctx.actor, args.audience,
                                                                      args.message, at=at))
 
 
 def run_status(args: argparse.Namespace) -> int:
-    return _write(args, lambda ctx, v, at: ctx.incidents.set_status(args.id, v, args.actor, args.status,
+    return _write(args, lambda ctx, v, at: ctx.incidents.set_status(args.id, v, ctx.actor, args.status,
                                                                     note=args.note, at=at))
 
 
 def run_severity(args: argparse.Namespace) -> int:
-    return _write(args, lambda ctx, v, at: ctx.incidents.set_severity(args.id, v, args.actor, args.severity,
+    return _write(args, lambda ctx, v, at: ctx.incidents.set_severity(args.id, v, ctx.actor, args.severity,
                                                                       reason=args.reason, at=at))
 
 
 def run_assign(args: argparse.Namespace) -> int:
-    return _write(args, lambda ctx, v, at: ctx.incidents.assign_role(args.id, v, args.actor, args.role,
+    return _write(args, lambda ctx, v, at: ctx.incidents.assign_role(args.id, v, ctx.actor, args.role,
                                                                      args.person, at=at))
 
 
 def run_close(args: argparse.Namespace) -> int:
     def change(ctx: _Context, version: int, at: datetime):
         state = ctx.incidents.get(args.id)
-        return ctx.incidents.close(args.id, version, args.actor, ctx.evaluate(state),
+        return ctx.incidents.close(args.id, version, ctx.actor, ctx.evaluate(state),
                                    override_reason=args.override, note=args.note, at=at)
     return _write(args, change)
 
@@ -350,7 +356,7 @@ def run_verify(args: argparse.Namespace) -> int:
             metrics = [parse_metric(m, segment, args.soak, args.window, args.min_samples) for m in args.metric]
         else:
             raise UserError("give --metric SIGNAL<=X (repeatable) or --default")
-        return ctx.incidents.define_verification(args.id, version, args.actor, metrics,
+        return ctx.incidents.define_verification(args.id, version, ctx.actor, metrics,
                                                  start_soak=True if args.start_soak else None, at=at)
     return _write(args, change)
 

@@ -29,6 +29,7 @@ from dashboard.core.incident.drafting import draft_incident
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS
 from dashboard.core.telemetry import signals as registry
+from dashboard.core.incident.identity import PermissionDenied
 
 URL_KEYS = ("new", "signal", "also", "start", "suspect", "title", "source")
 ALL = "(all)"
@@ -124,7 +125,7 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
     levels = list(ev.SEVERITIES)
     level = c2.selectbox("Severity", levels, index=levels.index(draft.suggestion.level),
                          key=f"new_sev_{fingerprint}")
-    commander = c3.text_input("Incident commander", value=who() or "", key="new_commander",
+    commander = c3.text_input("Incident commander", value=str(who() or ""), key="new_commander",
                               placeholder="default: you")
     b1, b2 = st.columns([1, 5])
     if b1.button("Open incident", type="primary", key="new_open"):
@@ -141,7 +142,7 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
                                  commander=commander.strip() or None, detected_at=now, window_start=window_start,
                                  signals=draft.signals, segments=draft.segments, suspects=draft.suspects,
                                  source=pre["source"], service=_service_name(store, window_start, now))
-        except (ev.EventError, ValueError) as exc:
+        except (ev.EventError, PermissionDenied, ValueError) as exc:
             st.error(f"Not opened: {exc}")
             return
         flash("success", f"{state.id} opened as {actor}.")

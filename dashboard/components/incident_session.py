@@ -1,7 +1,7 @@
 """Who is acting, and how the war room writes: named, against the version seen, nothing lost.
 
-Identity is the signed-in user where Streamlit's OIDC login is configured,
-otherwise a name the person types once per browser session. Every write goes
+Identity is the signed-in user where sign-in is configured (access.py), otherwise
+(single-user mode) a name the person types once per browser session. Every write goes
 through `write`, which refuses to write without a name, turns a stale write
 (someone else changed the incident meanwhile) into a clear message and a
 reload, and keeps the person's input: widgets keep their values across the
@@ -15,8 +15,9 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard.components import context
+from dashboard.components import access, context
 from dashboard.core.incident.events import EventError
+from dashboard.core.incident.identity import Identity, PermissionDenied
 from dashboard.core.incident.lifecycle import CloseRefused, LifecycleError
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
@@ -33,30 +34,30 @@ def incidents() -> Incidents:
     return Incidents.for_data_dir(context.data_dir())
 
 
-def signed_in_name() -> str | None:
-    """The OIDC user's name where login is configured and they are signed in."""
-    if not getattr(st.user, "is_logged_in", False):
-        return None
-    return st.user.get("name") or st.user.get("email")
+def who() -> Identity | None:
+    """Who is acting: the signed-in identity, else (single-user mode) the name typed once per session."""
+    signed = access.current()
+    if signed is not None:
+        return signed
+    name = (st.session_state.get(NAME_KEY) or "").strip()
+    return Identity(name=name, via="local") if name else None
 
 
-def who() -> str | None:
-    return signed_in_name() or (st.session_state.get(NAME_KEY) or "").strip() or None
-
-
-def identity_box() -> str | None:
-    """Show who is acting; without login, ask for a name (kept for the browser session)."""
-    name = signed_in_name()
-    if name:
-        st.caption(f"Signed in as **{name}**")
-        return name
+def identity_box() -> Identity | None:
+    """Show who is acting; without sign-in, ask for a name (kept for the browser session)."""
+    signed = access.current()
+    if signed is not None:
+        st.caption(f"Signed in as **{signed.name}** · {signed.role}")
+        if signed.role == "viewer":
+            st.caption(":orange[Read only: viewers cannot change an incident.]")
+        return signed
     st.text_input("Your name", key=NAME_KEY, persist_state="session", placeholder="set once; recorded on changes",
-                  help="Every change in the war room records who made it. Without a sign-in, the name you type "
-                       "here is used for this browser session.")
-    name = who()
-    if not name:
+                  help="Single-user mode (no sign-in configured): every change records the name you type here "
+                       "for this browser session.")
+    person = who()
+    if person is None:
         st.caption(":orange[Set your name before changing anything.]")
-    return name
+    return person
 
 
 def flash(kind: str, message: str) -> None:
@@ -92,7 +93,7 @@ def as_seen(latest: IncidentState) -> IncidentState:
     return latest.model_copy(update={"version": seen})
 
 
-def write(what: str, change: Callable[[str], IncidentState | None], *, rerun: bool = True) -> bool:
+def write(what: str, change: Callable[[Identity], IncidentState | None], *, rerun: bool = True) -> bool:
     """Run one change as the current person; report refusals in place, reload on a stale write."""
     actor = who()
     if not actor:
@@ -110,7 +111,7 @@ def write(what: str, change: Callable[[str], IncidentState | None], *, rerun: bo
     except CloseRefused as exc:
         st.error("**Close refused.**\n\n" + "\n".join(f"- {reason}" for reason in exc.reasons), icon=":material/block:")
         return False
-    except (LifecycleError, EventError, IncidentStoreError, ValueError, KeyError) as exc:
+    except (LifecycleError, PermissionDenied, EventError, IncidentStoreError, ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         st.error(f"Not recorded: {message}", icon=":material/block:")
         return False

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard.core.datadir import DataDir
 from dashboard.core.incident.lifecycle import LifecycleError
 from dashboard.core.incident.events import EventError
+from dashboard.core.incident.identity import PermissionDenied
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.reporting.postmortem_model import ActionLine, Postmortem
@@ -32,7 +33,7 @@ def _write(data: DataDir, incident_id: str, expected_version: int, person: str |
         st.session_state[FLASH] = ("error", f"Not recorded: {exc}. The page now shows the latest record; "
                                    "check it and try again.")
         return
-    except (LifecycleError, EventError, ValueError) as exc:
+    except (LifecycleError, PermissionDenied, EventError, ValueError) as exc:
         st.session_state[FLASH] = ("error", f"Not recorded: {exc}")
         return
     st.session_state[FLASH] = ("ok", done)

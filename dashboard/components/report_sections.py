@@ -48,8 +48,11 @@ def _save(data: DataDir, incident_id: str, section: str, person: str | None) -> 
     if not person:
         st.session_state[flash] = ("error", "Set your name in the sidebar first: every edit records its author.")
         return
+    if getattr(person, "role", None) == "viewer":
+        st.session_state[flash] = ("error", f"Not saved: {person} is a viewer (read only).")
+        return
     try:
-        save_section(data, incident_id, section, st.session_state.get(draft, ""), person,
+        save_section(data, incident_id, section, st.session_state.get(draft, ""), str(person),
                      expected_seq=int(st.session_state.get(seq, 0)))
     except StaleEditError as exc:
         latest = section_history(data, incident_id, section)[-1]

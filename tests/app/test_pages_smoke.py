@@ -34,6 +34,22 @@ def test_page_opens_without_exception(app, page):
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.title or app.header or app.markdown, f"{page} drew nothing"
+    # no sign-in configured here: every page says it runs single-user, on this machine only
+    assert any("Single-user mode" in c.value for c in app.sidebar.caption), f"{page} hides single-user mode"
+
+
+def test_without_sign_in_the_app_refuses_to_serve_other_machines(app):
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        app.run()
+    finally:
+        config.set_option("server.address", before)
+    assert not app.exception
+    assert "only serves this machine" in app.error[0].value and "--server.address 127.0.0.1" in app.error[0].value
+    assert not app.title  # nothing of the data was drawn
 
 
 def test_empty_store_says_what_to_do(tmp_path, monkeypatch):

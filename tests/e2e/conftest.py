@@ -25,11 +25,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(data_root: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+def start_app(data_root: Path, port: int | None = None,
+              streamlit_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     port = port or _free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--", "--data", str(data_root)]
+           "--browser.gatherUsageStats", "false", *streamlit_args, "--", "--data", str(data_root)]
     log = open(data_root.parent / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "WARROOM_DATA": str(data_root)})

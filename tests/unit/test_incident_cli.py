@@ -73,12 +73,29 @@ def test_round_trip_without_telemetry(data, capsys):
     assert code == 2 and "changed since you loaded it (version 2, now 6: role assigned, severity set, status changed)" in err
     code, _, err = run(capsys, "status", "INC-9", "identified", *d, "--as", "ana")
     assert code == 2 and "no incident 'INC-9'" in err
-    with pytest.raises(SystemExit):  # --as is required: nothing anonymous
-        main(["incident", "post", "INC-1", *d, "--audience", "support", "--message", "x"])
-    capsys.readouterr()
+    # without --as the author is still named: the OS user running the command
+    assert run(capsys, "post", "INC-1", *d, "--audience", "support", "--message", "no claim")[0] == 0
+    from dashboard.core.incident.roles import os_user
+    from dashboard.core.incident.service import Incidents
 
-    code, _, err = run(capsys, "close", "INC-1", *d, "--as", "bo", "--override", "fixed upstream")
-    assert code == 2 and "only the incident commander (ana)" in err
+    last = Incidents.for_data_dir(data).events("INC-1")[-1]
+    assert last.actor == f"{os_user()} (cli)" and last.identity == {"via": "cli", "role": "admin",
+                                                                     "subject": os_user()}
+    claimed = Incidents.for_data_dir(data).events("INC-1")[1]
+    assert claimed.actor == f"{os_user()} (cli)" and claimed.identity["claims"] == {"as": "lena"}
+
+    # typing the commander's name gives nothing: a CLI user with the responder role cannot override
+    (data.root / "roles.toml").write_text(f'[cli]\n"{os_user()}" = "responder"\n')
+    for name in ("bo", "ana"):
+        code, _, err = run(capsys, "close", "INC-1", *d, "--as", name, "--override", "fixed upstream")
+        assert code == 2 and "only the incident commander (ana) or an admin" in err
+        code, _, err = run(capsys, "assign", "INC-1", "commander", "bo", *d, "--as", name)
+        assert code == 2 and "only the incident commander (ana) or an admin can hand over command" in err
+    (data.root / "roles.toml").write_text(f'[cli]\n"{os_user()}" = "viewer"\n')
+    code, _, err = run(capsys, "post", "INC-1", *d, "--audience", "support", "--message", "x")
+    assert code == 2 and "is viewer: writing to an incident needs the responder role" in err
+    (data.root / "roles.toml").unlink()  # back to the default: the OS user owns the data folder, admin
+
     assert run(capsys, "close", "INC-1", *d, "--as", "ana", "--override", "fixed upstream")[0] == 0
 
     code, out, _ = run(capsys, "list", *d, "--json")
@@ -88,7 +105,8 @@ def test_round_trip_without_telemetry(data, capsys):
         "closed_via": "override"}
     assert row["soak"]["status"] == "not_started"
     code, out, _ = run(capsys, "show", "INC-1", *d)
-    assert "!! Close override by ana: fixed upstream" in out and "bo is tech lead" in out
+    assert f"{os_user()} (cli) as ana: !! Close override by {os_user()} (cli): fixed upstream" in out
+    assert "bo is tech lead" in out
 
 
 def test_close_is_gated_on_the_soak_measured_from_telemetry(data, capsys):

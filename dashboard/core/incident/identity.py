@@ -42,6 +42,9 @@ class Identity:
         if self.role is not None and self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}; known: {', '.join(ROLES)}")
 
+    def __str__(self) -> str:
+        return self.name
+
     def record(self) -> dict[str, Any]:
         """What is stored on each event (the name is stored as its actor)."""
         out: dict[str, Any] = {"via": self.via}

@@ -181,8 +181,14 @@ def fold(events: Sequence[Event]) -> IncidentState:
     return st
 
 
+def actor_label(event: Event) -> str:
+    """The author, with a name they claimed beside it (the CLI's --as): 'deploy (cli) as Ana'."""
+    claimed = ((event.identity or {}).get("claims") or {}).get("as")
+    return f"{event.actor} as {claimed}" if claimed else event.actor
+
+
 def _entry(event: Event, text: str, tone: str = "normal") -> TimelineEntry:
-    return TimelineEntry(seq=event.seq, at=event.at, actor=event.actor, kind=event.kind, text=text, tone=tone)
+    return TimelineEntry(seq=event.seq, at=event.at, actor=actor_label(event), kind=event.kind, text=text, tone=tone)
 
 
 def _apply(st: IncidentState, event: Event) -> None:  # noqa: C901 - one branch per kind reads best
