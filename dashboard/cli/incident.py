@@ -117,6 +117,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--all", action="store_true", help="every incident in the store")
     q.set_defaults(func=run_audit)
 
+    q = sub.add_parser("token", help="make a bearer token for an integration (alert hook, CI) and print the "
+                                     "roles.toml entry that names it")
+    q.add_argument("name", help="the integration, e.g. alertmanager (recorded as the author of its writes)")
+    q.add_argument("--role", default="responder", choices=("viewer", "responder", "commander", "admin"))
+    q.set_defaults(func=run_token)
+
     q = sub.add_parser("bench", help="benchmark: concurrent appends, reads, soak evaluation (scratch store)")
     q.add_argument("--processes", type=int, default=4)
     q.add_argument("--events", type=int, default=250, help="events each process appends")
@@ -379,6 +385,22 @@ def run_audit(args: argparse.Namespace) -> int:
         if not reports:
             print("no incidents")
     return 0 if all(r.intact for r in reports) else 1
+
+
+def run_token(args: argparse.Namespace) -> int:
+    """The token is printed once and never stored: roles.toml keeps only its SHA-256."""
+    import re
+    import secrets
+
+    from dashboard.core.incident.roles import token_hash
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", args.name):
+        raise UserError(f"integration name {args.name!r}: letters, digits, '-' and '_' only")
+    token = secrets.token_urlsafe(32)
+    print(f"# give this token to {args.name} (Authorization: Bearer <token>); it is not stored anywhere:\n{token}\n")
+    print(f"# add to roles.toml in the data folder:\n[tokens.{args.name}]\nrole = \"{args.role}\"\n"
+          f"sha256 = \"{token_hash(token)}\"")
+    return 0
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""`warroom receive`: an OTLP/HTTP endpoint (POST /v1/traces) storing GenAI spans as live telemetry."""
+"""`warroom receive`: an OTLP/HTTP endpoint (POST /v1/traces) storing GenAI spans as live telemetry,
+and POST /v1/incidents for the integrations that roles.toml gives a token (core/incident/http_endpoint.py)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,26 @@ def load_tokens(path: str | None) -> TokenAuth:
     return TokenAuth(tokens)
 
 
+def _add_incident_endpoint(service, auth: TokenAuth, data: DataDir) -> str:
+    """POST /v1/incidents on the same service, for the integrations roles.toml gives a token."""
+    from dashboard.core.incident.http_endpoint import INCIDENTS_PATH, IncidentEndpoint, incident_tokens
+    from dashboard.core.incident.roles import RolesError, load_roles
+    from dashboard.core.incident.service import Incidents
+    from dashboard.core.incident.store import IncidentStoreError
+
+    try:
+        roles = load_roles(data.root)
+        incidents = Incidents.for_data_dir(data)
+    except (RolesError, IncidentStoreError) as exc:
+        raise UserError(str(exc)) from None
+    if not roles.tokens:
+        return ""
+    if auth.required:
+        auth.tokens.extend(incident_tokens(roles))  # traces tokens keep their scope; these grant incidents
+    service.add(IncidentEndpoint(incidents, roles).route())
+    return f"; {INCIDENTS_PATH} for {', '.join(t.name for t in roles.tokens)}"
+
+
 def run(args: argparse.Namespace) -> int:
     data = DataDir.at(args.data)
     auth = load_tokens(args.token_file)
@@ -73,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except (MappingError, SchemaConflict) as exc:
         raise UserError(str(exc)) from None
     service = receiver.service(auth, max_body=int(args.max_body_mb * 1024 * 1024))
+    incidents_note = _add_incident_endpoint(service, auth, data)
     service.verbose = args.verbose
     try:
         server = service.serve(args.host, args.port)
@@ -89,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, shutdown)
     host, port = server.server_address[:2]
     print(f"warroom receive: listening on http://{host}:{port}{TRACES_PATH} -> {data.requests}"
-          f"{' (bearer token required)' if auth.required else ''}", file=sys.stderr, flush=True)
+          f"{' (bearer token required)' if auth.required else ''}{incidents_note}", file=sys.stderr, flush=True)
     server.serve_forever()
     server.server_close()
     receiver.close()

@@ -14,6 +14,7 @@ behind them, not the HTTP layer, so no web framework is added for it.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import threading
@@ -67,8 +68,15 @@ class Route:
 @dataclass(frozen=True)
 class Token:
     integration: str  # who holds it, e.g. "otel-collector"
-    secret: str
+    secret: str  # "" when only its hash is known
     scopes: frozenset[str]
+    sha256: str | None = None  # hex SHA-256 of the secret, for tokens stored hashed (roles.toml [tokens])
+
+    def matches(self, presented: str) -> bool:
+        if self.sha256:
+            digest = hashlib.sha256(presented.encode()).hexdigest()
+            return hmac.compare_digest(self.sha256.encode(), digest.encode())
+        return bool(self.secret) and hmac.compare_digest(self.secret.encode(), presented.encode())
 
 
 class TokenAuth:
@@ -89,7 +97,7 @@ class TokenAuth:
         if scheme.lower() != "bearer" or not secret:
             return False, None
         for token in self.tokens:
-            if hmac.compare_digest(token.secret.encode(), secret.strip().encode()):
+            if token.matches(secret.strip()):
                 return scope in token.scopes, token.integration
         return False, None
 
