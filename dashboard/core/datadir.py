@@ -8,8 +8,10 @@ files, renamed into place so a reader never sees half a file):
     quarantine/*.parquet   rejected rows with file, row number and reason
     schema.json            which columns are segments and artifact versions
     truth.json             the demo's injected incidents (demo data only)
-    incidents.sqlite       the incident event store
+    incidents.sqlite       the incident event store (unless warroom.toml points at PostgreSQL)
     slos.toml              SLO declarations
+    roles.toml             roles and integration tokens (optional, see core/incident/roles.py)
+    warroom.toml           [incidents] url for a PostgreSQL store (optional)
     links.toml             link templates to a request's trace elsewhere (`[links]` of a mapping)
 """
 
