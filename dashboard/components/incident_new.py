@@ -71,7 +71,9 @@ def leave_form(segments: list[str], opened_id: str | None = None) -> None:
 
 
 def new_incident_form(service: Incidents, store, now: datetime) -> None:
-    segments = list(store.schema.segments)
+    # the finding's scope: every segment, and any other column the link filters on (a model, a provider)
+    segments = list(store.schema.segments) + [c for c in store.schema.dimension_columns
+                                              if c not in store.schema.segments and link_values(f"f_{c}")]
     pre = url_prefill(segments)
     st.subheader("Open an incident")
     st.caption("Prefilled from the link and measured on telemetry up to the data's now. Check it, then open.")

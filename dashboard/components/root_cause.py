@@ -18,7 +18,7 @@ from dashboard.components.report_cards import page_link
 from dashboard.components.root_cause_figures import regression_figure, regression_window, segment_heatmap
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis.investigate import investigate
-from dashboard.core.diagnosis.models import Investigation, Suspect
+from dashboard.core.diagnosis.models import Investigation, Suspect, suspect_numbers
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import moved_with
@@ -74,7 +74,8 @@ def suspect_card(rank: int, suspect: Suspect, view: dict[str, list[str]], key: s
         head.markdown(f"**{rank}. {suspect.artifact} `{suspect.previous_version or '?'}` → `{suspect.version}`** "
                       f"· released {suspect.released_at:%m-%d %H:%M} UTC"
                       + (f" · scope {suspect.scope}" if suspect.scope else "")
-                      + f" · score **{suspect.score:.2f}** · explains {suspect.explained_share:.0%} of the change")
+                      + " · " + suspect_numbers(suspect.score, suspect.explained_share,
+                                                measured=suspect.expected_effect is not None))
         page_link(link, "views/explorer.py", f"Compare {suspect.artifact} versions", ":material/compare_arrows:",
                   cohort_params(view, suspect.artifact))
         for e in suspect.evidence:

@@ -279,3 +279,26 @@ def test_an_incident_whose_log_was_altered_is_shown_as_broken(data):
     errors = " ".join(e.value for e in at.error)
     assert "INC-5's record was altered outside the war room" in errors and "event #4" in errors
     assert Incidents.for_data_dir(data).audit("INC-1").intact
+
+
+def test_an_incident_from_a_finding_on_one_version_keeps_that_scope_and_measures_impact_on_it(data):
+    from datetime import timedelta
+
+    from dashboard.core.telemetry.query import TelemetryStore
+
+    store = TelemetryStore(data)
+    _, last, _ = store.time_range()
+    start = last - timedelta(hours=1)
+    # a version column (not a segment) with two versions serving the last hour: the finding is on the smaller
+    column, version = next(
+        (c, t.sort("requests")[c][0]) for c in store.schema.artifacts.values()
+        if (t := store.window_totals([("w", start, last)], by=c).drop_nulls(c)).height >= 2)
+    at = open_room({"new": "1", "signal": "latency_p95_ms", f"f_{column}": version,
+                    "start": start.strftime("%Y-%m-%dT%H:%M:00Z")}, name=NAME, pick=None)
+    assert at.selectbox(key=f"new_seg_{column}").value == version
+    share = next(c.value for c in at.caption if c.value.startswith("Segment share of traffic"))
+    assert float(share.split(": ")[1].rstrip("%")) < 60  # its own share, not "100% of all traffic"
+    at.button(key="new_open").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    state = Incidents.for_data_dir(data).get("INC-6")
+    assert state.segments == {column: version}

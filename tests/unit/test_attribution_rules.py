@@ -164,3 +164,12 @@ def test_returning_to_the_starting_level_is_not_a_regression_to_explain():
     suspects, cleared, verdict, reg = attribute(REFUSAL, s, points, [Release(at(240), "prompt", "v1", "v2")],
                                                 World().reader())
     assert reg is None and suspects == [] and "back to where the window started" in verdict
+
+
+def test_suspect_numbers_say_what_they_mean_and_an_unmeasured_effect_is_not_zero():
+    from dashboard.core.diagnosis.models import suspect_numbers
+
+    measured = suspect_numbers(0.62, 0.8, measured=True)
+    assert "score 0.62 of 1" in measured and "accounts for 80% of the change" in measured
+    unmeasured = suspect_numbers(0.35, 0.0, measured=False)
+    assert "0%" not in unmeasured and "could not be measured" in unmeasured and "timing" in unmeasured

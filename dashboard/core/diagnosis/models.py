@@ -89,3 +89,19 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+def suspect_numbers(score: float, explained_share: float, measured: bool) -> str:
+    """What a suspect's two numbers mean, in words a person can act on.
+
+    The score is how strongly the evidence points at the release (0 to 1);
+    the explained share is the part of the change its own measured effect
+    (same-minute cohort or rollback) accounts for. A suspect whose effect
+    could not be measured has no share, not a share of 0%: the text says so
+    and says what it was ranked on instead.
+    """
+    text = f"score {score:.2f} of 1 (how strongly timing, same-minute cohorts, exposure and rollback point at it)"
+    if not measured:
+        return text + ("; its own effect could not be measured (no same-minute cohort or rollback to measure it), "
+                       "so it is ranked on timing and exposure alone")
+    return text + f"; its measured effect accounts for {explained_share:.0%} of the change"

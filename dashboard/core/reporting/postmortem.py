@@ -111,7 +111,8 @@ def find_causes(state: IncidentState, releases: list[dict], phases: list[Phase],
             evidence = f"deployed at {deploy['ts']:%H:%M}, inside the regression window; not rolled back"
         hit = found.get((kind, version))
         if hit is not None:
-            evidence += (f"; regression finder: score {hit.score:.2f}, explains {hit.explained_share:.0%}"
+            evidence += (f"; regression finder: score {hit.score:.2f}, "
+                         + (f"explains {hit.explained_share:.0%}" if hit.measured else "effect not measured")
                          + (f" ({hit.evidence[0]})" if hit.evidence else ""))
         findings.append(CauseFinding(kind, version, deploy.get("previous_version") if deploy else None,
                                      deploy["ts"] if deploy else None, "suspect", evidence, share))

@@ -92,7 +92,8 @@ def run_finder(store, signal: str, start: datetime, end: datetime, segment: dict
     except ValueError as exc:  # e.g. an empty window: shown in the document, not hidden
         return FinderResult(signal, lo, end, "", error=str(exc))
     suspects = tuple(FinderSuspect(s.artifact, s.version, float(s.score), float(s.explained_share),
-                                   tuple(e.text for e in s.evidence)) for s in result.suspects)
+                                   tuple(e.text for e in s.evidence), measured=s.expected_effect is not None)
+                     for s in result.suspects)
     return FinderResult(signal, lo, end, result.verdict, suspects)
 
 

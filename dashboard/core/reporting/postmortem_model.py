@@ -57,6 +57,7 @@ class FinderSuspect:
     score: float  # 0..1, the regression finder's confidence weighted by what it explains
     explained_share: float
     evidence: tuple[str, ...] = ()
+    measured: bool = True  # its own effect was measured (cohort or rollback); else explained_share means nothing
 
 
 @dataclass(frozen=True)
