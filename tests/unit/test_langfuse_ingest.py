@@ -12,6 +12,7 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import REQUIRED_COLUMNS
 from dashboard.core.telemetry.ingest import ingest_requests
 from dashboard.core.telemetry.ingest_read import UnreadableFile
+from dashboard.core.telemetry.links import load_links
 from dashboard.core.telemetry.mapping import load_mapping, parse_mapping, MappingError
 from tests.fixtures import LANGFUSE_BLOB, LANGFUSE_MAPPING, LANGFUSE_UI, langfuse_blob_parquet
 
@@ -78,6 +79,9 @@ def test_blob_storage_jsonl_export_with_scores_and_traces(tmp_path):
     check_blob_export(summary, stored, quarantine)
     assert summary.quarantined == 1 + LATENCY_REQUIRED
     assert "obs-e-draft" not in by_id(stored)
+    # the mapping's [links] is kept with the folder: sample requests open their Langfuse trace
+    assert load_links(DataDir(tmp_path / "data")) == {
+        "trace": "https://cloud.langfuse.com/project/proj-1/traces/{trace_id}"}
     # the quarantined observation keeps what the export said
     row = quarantine.filter(pl.col("row_number") == 11)
     assert row["reason"].item() == "input_tokens: column 'usage_details': not a map of token counts"
