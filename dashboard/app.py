@@ -1,5 +1,7 @@
 """The war room: a router over the pages; each page reads state, calls core, draws."""
 
+import logging
+
 import streamlit as st
 
 from dashboard.components import access
@@ -19,4 +21,12 @@ page = st.navigation(pages)
 # Which page ran last: a page opened from another re-seeds its view from the link (filters.carry_view_state).
 st.session_state["_arrived"] = st.session_state.get("_page") != page.url_path
 st.session_state["_page"] = page.url_path
-page.run()
+try:
+    page.run()
+except Exception as exc:  # st.stop / st.rerun are not Exceptions, so they pass through
+    # the user gets what failed and what to try; the server log gets the whole error
+    logging.getLogger("warroom").exception("page %s failed", page.url_path)
+    if st.get_option("client.showErrorDetails") in ("full", "stacktrace", True):
+        raise
+    st.error(f"**{page.title} could not be drawn** ({type(exc).__name__}). Try a different time range or "
+             "fewer filters, or reload the page; the full error is in the server log.", icon=":material/error:")

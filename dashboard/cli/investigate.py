@@ -61,6 +61,16 @@ def run(args: argparse.Namespace) -> int:
     unknown = unknown_values(filters, store)
     if unknown:  # a typo must not read as "no regression"
         raise UserError(f"--filter matches no request: {unknown[0]}")
+    if not store.has_signal(args.signal):
+        # a signal without data is never "no regression": say it is not there, and fail
+        spec = sig.get(args.signal)
+        message = (f"{args.signal} is not in this data: no request in {data.root} carries "
+                   f"{', '.join(spec.measures)}; signals it has: {', '.join(store.signals(sig.DIAGNOSABLE))}")
+        if args.json:
+            print(json.dumps({"signal": args.signal, "in_data": False, "message": message,
+                              "available": store.signals(sig.DIAGNOSABLE)}, indent=2))
+            return 2
+        raise UserError(message)
     try:
         result = investigate(store, args.signal, parse_time(args.start, "--start"), parse_time(args.end, "--end"),
                              filters)

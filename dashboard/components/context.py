@@ -52,6 +52,15 @@ def require_data(s: TelemetryStore) -> datetime:
     return now
 
 
+def incident_open(s: TelemetryStore) -> bool:
+    """Whether the incident record holds an open incident (the time presets name the day after it)."""
+    from dashboard.core.incident.service import Incidents
+
+    if not s.data.incidents_db.exists():
+        return False
+    return any(state.is_open for state in Incidents.for_data_dir(s.data).list())
+
+
 def as_of_caption(now: datetime) -> None:
     st.caption(f"As of {now:%Y-%m-%d %H:%M} UTC (newest telemetry)")
 

@@ -67,6 +67,14 @@ def signal_picker(label: str, options: list[str], default: str = "refusal_rate",
     the same name loses the parameter. The URL is read on arrival and written on change.
     """
     wanted = st.query_params.get("signal")
+    if wanted and sig.is_known(wanted) and wanted not in options:
+        # asked for by name (a link, a bookmark) on a store without it: say so, never "no regression"
+        st.warning(f"{sig.get(wanted).label} ({wanted}) is not in this data: no request carries "
+                   f"{', '.join(sig.get(wanted).measures) or 'it'}. Showing another signal instead.",
+                   icon=":material/block:")
+    if not options:
+        st.info("This data has no signal to look at here.")
+        st.stop()
     held = st.session_state.get(key)
     if wanted in options and (st.session_state.get("_arrived", True) or held not in options):
         held = wanted  # arriving: the link decides
@@ -96,10 +104,17 @@ def link_values(key: str) -> list[str]:
     return [str(v) for v in held] if isinstance(held, (list, tuple)) else [str(held)]
 
 
-def time_range(now: datetime, first: datetime, key: str = "range") -> tuple[datetime, datetime]:
-    """A preset range ending at the data's 'now', or a custom one."""
+def time_range(now: datetime, first: datetime, key: str = "range",
+               incident_open: bool = False) -> tuple[datetime, datetime]:
+    """A preset range ending at the data's 'now', or a custom one.
+
+    The first preset is the day of the data's clock; it reads "Incident day" only
+    while an incident is open (the value in the URL stays the same either way).
+    """
+    day = "Incident day" if incident_open else "Latest day"
     preset = st.segmented_control("Time range", RANGE_PRESETS, default="Incident day", key=key,
-                                  bind="query-params") or "Incident day"
+                                  bind="query-params",
+                                  format_func=lambda p: day if p == "Incident day" else p) or "Incident day"
     end = now + timedelta(seconds=1)
     if preset == "Incident day":
         return now.replace(hour=0, minute=0, second=0, microsecond=0), end
@@ -135,11 +150,20 @@ def segment_filters(values: dict[str, list[str]], segments: list[str]) -> dict[s
     return chosen
 
 
-def signal_groups(key: str = "groups") -> list[str]:
-    groups = st.pills("Signals", list(sig.GROUP_ORDER), selection_mode="multi",
-                      default=["quality", "safety", "latency", "cost"], key=key, bind="query-params")
-    names = [n for g in sig.GROUP_ORDER if g in (groups or []) for n in sig.GROUPS[g]]
-    return names or ["refusal_rate"]
+def signal_groups(available: list[str], key: str = "groups") -> list[str]:
+    """The signal groups to draw; only groups (and signals) the store has data for are offered."""
+    offered = [g for g in sig.GROUP_ORDER if any(n in available for n in sig.GROUPS[g])]
+    default = [g for g in ("quality", "safety", "latency", "cost") if g in offered] or offered[:1]
+    groups = st.pills("Signals", offered, selection_mode="multi", default=default, key=key, bind="query-params")
+    names = [n for g in sig.GROUP_ORDER if g in (groups or []) for n in sig.GROUPS[g] if n in available]
+    return names or [n for g in default for n in sig.GROUPS[g] if n in available] or ["requests"]
+
+
+def absent_caption(available: list[str]) -> None:
+    """Which signals this data does not have (so a missing line is not read as a flat, healthy one)."""
+    absent = [s.label for s in sig.SIGNALS if s.name not in available]
+    if absent:
+        st.caption(f"Not in this data (no values in the store, so not drawn or offered): {', '.join(absent)}.")
 
 
 def marker_kinds(present: list[str], key: str = "markers") -> set[str]:

@@ -124,7 +124,7 @@ def full_analysis(store: TelemetryStore, signal: str, start: datetime, end: date
     series = sig.with_signals(store.series(start, end, filters, bucket=bucket), [signal])
     st.caption(f"{inv.bucket_minutes:g}-minute buckets, the ones the change points were found on.")
     releases = release_timeline(store, start, end)
-    st.plotly_chart(regression_figure(series, signal, releases, inv.change_points, end), width="stretch",
+    st.plotly_chart(regression_figure(series, signal, releases, inv.change_points, end, bucket), width="stretch",
                     key="rc_regression", config={"displaylogo": False})
     if inv.change_points:
         st.dataframe(pl.DataFrame([{

@@ -34,8 +34,9 @@ def regression_window(points: list[ChangePointResult], end: datetime) -> tuple[d
 
 
 def regression_figure(series: pl.DataFrame, signal: str, releases: pl.DataFrame,
-                      points: list[ChangePointResult], end: datetime) -> go.Figure:
-    fig = build_signal_stack(series, [signal], releases, highlight=regression_window(points, end), row_height=300)
+                      points: list[ChangePointResult], end: datetime, bucket: timedelta | None = None) -> go.Figure:
+    fig = build_signal_stack(series, [signal], releases, highlight=regression_window(points, end), row_height=300,
+                             bucket=bucket)
     for k, p in enumerate(points):
         color = REGRESSION_COLOR if p.regression else RECOVERY_COLOR
         fig.add_shape(type="line", xref="x", yref="paper", x0=p.ts, x1=p.ts, y0=0, y1=1,

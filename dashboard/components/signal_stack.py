@@ -9,7 +9,7 @@ figure from frames, so it is unit-tested without a browser.
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 import polars as pl
@@ -40,19 +40,24 @@ def _domains(rows: int, gap: float = 0.035) -> list[tuple[float, float]]:
 
 def build_signal_stack(series: pl.DataFrame, names: list[str], releases: pl.DataFrame | None = None,
                        marker_kinds: set[str] | None = None, highlight: tuple[datetime, datetime] | None = None,
-                       cohort_column: str | None = None, row_height: int = 120) -> go.Figure:
+                       cohort_column: str | None = None, row_height: int = 120,
+                       bucket: timedelta | None = None) -> go.Figure:
     """Stacked panels, one per signal in `names`.
 
     `series` has `bucket` and one column per signal; with `cohort_column`, one line per
-    value of that column (e.g. prompt_version), else a single line per signal.
+    value of that column (e.g. prompt_version), else a single line per signal. With
+    `bucket`, every bucket of the range is on the x axis, so a minute without requests
+    is a gap in every line, never a straight segment across it.
     """
+    if bucket is not None and not cohort_column:
+        series = complete_grid(series, bucket)
     fig = go.Figure()
     rows = max(len(names), 1)
     layout: dict = {}
     for i, (name, (lo, hi)) in enumerate(zip(names, _domains(rows))):
         signal = sig.get(name)
         axis = "y" if i == 0 else f"y{i + 1}"
-        groups = (_on_grid(series, cohort_column) if cohort_column else [((None,), series)])
+        groups = (_on_grid(series, cohort_column, bucket) if cohort_column else [((None,), series)])
         for j, (key, part) in enumerate(groups):
             label = key[0] if cohort_column else signal.label
             fig.add_trace(go.Scatter(
@@ -83,10 +88,21 @@ def build_signal_stack(series: pl.DataFrame, names: list[str], releases: pl.Data
     return fig
 
 
-def _on_grid(series: pl.DataFrame, cohort_column: str) -> list[tuple[tuple, pl.DataFrame]]:
+def complete_grid(series: pl.DataFrame, bucket: timedelta) -> pl.DataFrame:
+    """Every bucket from the first to the last (empty ones as nulls), so a line breaks where no request was."""
+    if series.height < 2:
+        return series
+    grid = pl.DataFrame({"bucket": pl.datetime_range(series["bucket"].min(), series["bucket"].max(), bucket,
+                                                     eager=True, time_zone=series.schema["bucket"].time_zone)})
+    grid = grid.with_columns(pl.col("bucket").cast(series.schema["bucket"]))
+    return grid.join(series, on="bucket", how="left")
+
+
+def _on_grid(series: pl.DataFrame, cohort_column: str, bucket: timedelta | None = None) -> list[tuple[tuple, pl.DataFrame]]:
     """Each cohort on every bucket of the figure: a bucket a version did not serve is a gap in its line,
     not a straight segment drawn across the minutes it was rolled back."""
-    grid = series.select("bucket").unique().sort("bucket")
+    grid = complete_grid(series.select("bucket").unique().sort("bucket"), bucket) if bucket \
+        else series.select("bucket").unique().sort("bucket")
     return [(key, grid.join(part, on="bucket", how="left"))
             for key, part in series.partition_by(cohort_column, as_dict=True, maintain_order=True).items()]
 

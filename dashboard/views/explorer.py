@@ -30,10 +30,11 @@ try:  # SLO state belongs on every view of the signals; the SLO page explains a 
 except SloConfigError:
     pass
 
-start, end = filters.time_range(now, first)
+start, end = filters.time_range(now, first, incident_open=context.incident_open(store))
 values = store.dimension_values(start, end)
 chosen_filters = filters.segment_filters(values, store.schema.segments)
-names = filters.signal_groups()
+available = store.signals()
+names = filters.signal_groups(available)
 releases = release_timeline(store, start, end)
 kinds = filters.marker_kinds(sorted(set(releases["artifact"].to_list())))
 
@@ -45,15 +46,16 @@ if series.is_empty():
 bucket = choose_bucket(start, end)
 st.caption(f"{int(series['requests'].sum()):,} requests · {bucket.total_seconds() / 60:g}-minute buckets · "
            f"{releases.height} releases in range")
-fig = build_signal_stack(sig.with_signals(series, names), names, releases, kinds)
+fig = build_signal_stack(sig.with_signals(series, names), names, releases, kinds, bucket=bucket)
 st.plotly_chart(fig, width="stretch", key="signal_stack", config={"displaylogo": False})
+filters.absent_caption(available)
 
 view = view_params(st.query_params.get_all, list(store.schema.segments))
 cause_tab, cohort_tab, before_after_tab, release_tab = st.tabs(
     ["Root cause", COHORT_TAB, "Before / after a release", "Releases"], key="tab", bind="query-params")
 
 with cause_tab:
-    signal = filters.signal_picker("What moved?", list(sig.DIAGNOSABLE))
+    signal = filters.signal_picker("What moved?", store.signals(sig.DIAGNOSABLE))
     root_cause.compact_panel(store, signal, start, end, chosen_filters, view)
 
 with cohort_tab:
@@ -75,7 +77,7 @@ with cohort_tab:
         by_version = store.series(start, end, chosen_filters, by=column).rename({"grp": column})
         lines = sig.with_signals(by_version, names)
         st.plotly_chart(build_signal_stack(lines, names[:4], releases.filter(pl.col("artifact") == kind), {kind},
-                                           cohort_column=column, row_height=110),
+                                           cohort_column=column, row_height=110, bucket=bucket),
                         width="stretch", key="cohort_lines")
         sample_requests.cohort_samples(store, kind, totals["version"].to_list(), start, end, chosen_filters)
 

@@ -19,8 +19,8 @@ st.caption("Finds when a signal changed (against the same minutes on previous da
            "regression), ranks every release in the window by timing, same-minute cohorts, segment exposure and "
            "rollback response, and names the segments that carry the change.")
 
-signal = filters.signal_picker("Signal", list(sig.DIAGNOSABLE))
-start, end = filters.time_range(now, first)
+signal = filters.signal_picker("Signal", store.signals(sig.DIAGNOSABLE))
+start, end = filters.time_range(now, first, incident_open=context.incident_open(store))
 chosen_filters = filters.segment_filters(store.dimension_values(start, end), store.schema.segments)
 view = view_params(st.query_params.get_all, list(store.schema.segments))
 

@@ -76,8 +76,7 @@ def test_counts_of_refuses_quantiles():
 
 
 def test_available_needs_every_measure():
-    assert sig.available(["refused"], ["refusal_rate", "tool_error_rate", "error_rate"]) == ["error_rate",
-                                                                                             "refusal_rate"]
+    assert sig.available(["refused"], ["refusal_rate", "tool_error_rate", "error_rate"]) == ["refusal_rate"]
     assert "tool_error_rate" in sig.available(["tool_calls", "tool_errors"])
 
 

@@ -115,6 +115,8 @@ def extra_over_baseline(frame: pl.DataFrame, baseline: pl.DataFrame, sum_column:
     """sum(column) in the window minus requests x the baseline's per-request mean."""
     if frame.is_empty() or baseline.is_empty() or sum_column not in frame.columns:
         return None
+    if frame[sum_column].null_count() == frame.height or baseline[sum_column].null_count() == baseline.height:
+        return None  # no request carried it (a store without cost): unknown, not "+$0.00"
     base_requests = float(baseline["requests"].sum() or 0)
     if base_requests <= 0:
         return None
@@ -234,7 +236,7 @@ def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: dateti
     deltas = []
     for signal in wanted:
         math_ = sig.get(signal)
-        if all(c in scoped.columns for c in math_.columns):
+        if all(c in scoped.columns for c in math_.columns) and _has_samples(scoped, math_):
             deltas.append(signal_delta(scoped, baseline, signal, now, math_.excess_noun))
     return Impact(
         window_start=start, window_end=end, filters=dict(filters or {}), baseline_label=baseline_label,
@@ -245,6 +247,15 @@ def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: dateti
         extra_output_tokens=extra_over_baseline(scoped, baseline, "output_tokens"),
         deltas=tuple(deltas),
     )
+
+
+def _has_samples(frame: pl.DataFrame, spec: sig.Signal) -> bool:
+    """Whether the window holds any value of the signal (a signal the store lacks has none)."""
+    if frame.is_empty():
+        return False
+    if spec.pooled:
+        return float(frame[spec.denominator].fill_null(0).sum() or 0) > 0
+    return frame[spec.column].null_count() < frame.height
 
 
 def _median_or_none(frame: pl.DataFrame, column: str) -> float | None:

@@ -49,5 +49,10 @@ def evaluate_slos(store, config: SloConfig, now: datetime | None = None,
     if now is None:
         return [SloStatus(slo, None, None, 0, 0, None, None, notes=("no telemetry",)) for slo in config.slos]
     cache: dict = {}
+    have = set(store.signals())
+    # an SLO on a signal the store has no data for is "no data", never "within budget"
     return [evaluate_slo(slo_counts(store, slo, now, config.period, cache), slo, now, config.period, policies)
+            if slo.signal in have else
+            SloStatus(slo, None, None, 0, 0, None, None, notes=(f"not in this data: no request carries "
+                                                                 f"{', '.join(sig.get(slo.signal).measures)}",))
             for slo in config.slos]

@@ -27,7 +27,8 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.compact import visible_request_names
-from dashboard.core.telemetry.contract import RELEASE_SCHEMA
+from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.contract import REQUEST_MEASURES, RELEASE_SCHEMA
 from dashboard.core.telemetry.signals import counts_sql
 
 QUERIES_DIR = Path(__file__).resolve().parents[3] / "queries"
@@ -106,6 +107,7 @@ class TelemetryStore:
         self._cache_enabled = cache
         self._cache: OrderedDict = OrderedDict()
         self._cache_version: tuple = ()
+        self._measures: tuple[tuple, frozenset[str]] | None = None
         self._ensure_views()
 
     def files_version(self) -> tuple:
@@ -146,8 +148,18 @@ class TelemetryStore:
             con = self._con
             if state[0]:
                 listed = ", ".join("'" + duckdb_path(f) + "'" for f in files)
-                con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT * FROM read_parquet("
-                            f"[{listed}], union_by_name = true)")
+                source = f"read_parquet([{listed}], union_by_name = true)"
+                # a column no file has (a source without cost, without any safety field) reads as
+                # typed nulls, so every query runs on any store; `measures()` says it is absent
+                cursor = con.cursor()
+                try:
+                    have = {row[0] for row in cursor.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+                finally:
+                    cursor.close()
+                missing = [f'CAST(NULL AS {_duck_type(dtype)}) AS "{name}"'
+                           for name, dtype in self.schema.request_schema().items() if name not in have]
+                extra = "".join(", " + m for m in missing)
+                con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT *{extra} FROM {source}")
             else:
                 _create_empty_table(con, "_empty_requests", self.schema.request_schema())
                 con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
@@ -254,6 +266,77 @@ class TelemetryStore:
             row = self.run_sql("time_range_scan").row(0, named=True)
         return row["first_ts"], row["last_ts"], int(row["requests"] or 0)
 
+    def measures(self) -> frozenset[str]:
+        """The request measures the store has: present in some file and not null in every row.
+
+        Read from the Parquet statistics (null counts per row group), so it costs no
+        scan; a file without null counts is counted by a scan of that column.
+        Cached with the file listing.
+        """
+        version = self.files_version()
+        cached = self._measures
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        files = self._request_files(version)
+        present: set[str] = set()
+        if files:
+            try:
+                frame = self.run_sql("measure_presence", {"files": list(files)})
+            except duckdb.IOException:  # compacted away mid-listing: list again
+                return self.measures()
+            for row in frame.iter_rows(named=True):
+                name = row["column_name"]
+                if name not in REQUEST_MEASURES:
+                    continue
+                if row["unknown"]:
+                    if self._has_values(name):
+                        present.add(name)
+                elif (row["rows"] or 0) > (row["nulls"] or 0):
+                    present.add(name)
+        result = frozenset(present)
+        self._measures = (version, result)
+        return result
+
+    def measures_by_service(self) -> dict[str, frozenset[str]]:
+        """Per service, the measures its requests carry (one grouped scan, cached with the listing)."""
+        candidates = sorted(self.measures())
+        if not candidates:
+            return {}
+        counts = ", ".join(f'count("{c}") AS "{c}"' for c in candidates)
+        frame = self._scan(f"SELECT service, {counts} FROM requests GROUP BY service")
+        return {str(r["service"]): frozenset(c for c in candidates if r[c]) for r in frame.iter_rows(named=True)}
+
+    def signals(self, names=None, service: str | None = None) -> list[str]:
+        """The signals (of `names`, default all, registry order) this store has data for."""
+        have = self.measures() if service is None else self.measures_by_service().get(service, frozenset())
+        return sig.available(have, names)
+
+    def has_signal(self, name: str) -> bool:
+        return name in self.signals([name])
+
+    def _has_values(self, column: str) -> bool:
+        frame = self._scan(f'SELECT count("{column}") AS n FROM requests')
+        return bool(frame["n"][0])
+
+    def _scan(self, text: str) -> pl.DataFrame:
+        key = ("_scan", text)
+        version = self.files_version()
+        with self._lock:
+            if version != self._cache_version:
+                self._cache.clear()
+                self._cache_version = version
+            if key in self._cache:
+                return self._cache[key]
+        self._ensure_views(version)
+        cursor = self._con.cursor()
+        try:
+            result = cursor.sql(text).pl()
+        finally:
+            cursor.close()
+        with self._lock:
+            self._cache[key] = result
+        return result
+
     def now(self) -> datetime | None:
         """The data's clock: the newest telemetry timestamp."""
         return self.time_range()[1]
@@ -323,6 +406,19 @@ def _create_empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: dict)
     con.register("_schema_source", pl.DataFrame(schema=schema).to_arrow())
     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _schema_source")
     con.unregister("_schema_source")
+
+
+def _duck_type(dtype: pl.DataType) -> str:
+    """The DuckDB type a contract column is stored as."""
+    if dtype == pl.Boolean:
+        return "BOOLEAN"
+    if dtype in (pl.Int8, pl.Int16, pl.Int32, pl.Int64):
+        return "BIGINT"
+    if dtype == pl.Float64:
+        return "DOUBLE"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ"
+    return "VARCHAR"
 
 
 def _glob(folder: Path) -> str:

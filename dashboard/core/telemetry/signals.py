@@ -48,14 +48,14 @@ class Count:
 
     name: str
     sql: str
-    measure: str | None = None  # None: every request counts (requests, errors)
+    measure: str | None = None  # None: every request counts
 
 
 # The count columns every counts frame holds (signal_series, diagnosis_rate_counts,
 # reporting_slo_counts, segment_leaves). Sums are cast so every query returns the same types.
 COUNTS: tuple[Count, ...] = (
     Count("requests", "count(*)"),
-    Count("errors", "count(error_type)"),
+    Count("errors", "count(error_type)", "error_type"),
     Count("refused", "count(*) FILTER (WHERE refused)", "refused"),
     Count("task_success", "count(*) FILTER (WHERE task_success)", "task_success"),
     Count("task_success_n", "count(task_success)", "task_success"),
@@ -161,8 +161,9 @@ _LATENCY = dict(group="latency", kind="quantile", unit="ms", direction=HIGHER_IS
 
 SIGNALS: tuple[Signal, ...] = (
     Signal("requests", "Requests", "requests", "traffic", "sum", "req", NEUTRAL, None, column="requests"),
+    # a store where no request ever carries an error type cannot tell "no errors" from "errors not recorded"
     Signal("error_rate", "Error rate", "error rate", "reliability", "rate", "%", HIGHER_IS_WORSE, "two_proportion",
-           numerator="errors", denominator="requests", localize="counts", excess_noun="extra errors",
+           ("error_type",), numerator="errors", denominator="requests", localize="counts", excess_noun="extra errors",
            incident_type="tool_degradation"),
     Signal("latency_p50_ms", "Latency p50", "latency (geometric mean)", column="latency_p50_ms", **_LATENCY),
     Signal("latency_p95_ms", "Latency p95", "latency (geometric mean)", column="latency_p95_ms", **_LATENCY),
