@@ -528,3 +528,110 @@ def write_otlp_fixtures(folder: Path) -> dict[str, Path]:
 
 if __name__ == "__main__":  # python -m tests.fixtures: rewrite the committed OTLP fixture
     write_otlp_fixtures(OTLP_FIXTURES)
+
+
+# -- outside-shaped telemetry (tests/fixtures/outside): what real sources hand over -------------------
+
+OUTSIDE = REPO_ROOT / "tests" / "fixtures" / "outside"
+OUTSIDE_STORES = ("token_only", "spans_failures_without_usage", "no_cost", "no_quality_or_safety")
+
+
+def build_outside_store(name: str, root: Path) -> DataDir:
+    """One of OUTSIDE_STORES in the store layout, from its public-format file, keeping only what it has.
+
+    Only the columns the source holds are written (no invented values): a measure
+    the source lacks is absent from the Parquet file, as it would be from a real one.
+    """
+    import csv
+
+    import polars as pl
+
+    from dashboard.core.datadir import atomic_write_parquet
+    from dashboard.core.telemetry.contract import RELEASE_SCHEMA, TelemetrySchema
+
+    data = DataDir(root)
+    releases: list[dict] = []
+    if name == "token_only":
+        rows = list(csv.DictReader(open(OUTSIDE / "azure_llm_trace.csv")))
+        frame = pl.DataFrame({
+            "ts": [r["TIMESTAMP"][:26] for r in rows], "request_id": [f"azure-{i}" for i in range(len(rows))],
+            "service": ["azure-llm"] * len(rows),
+            "input_tokens": [int(r["ContextTokens"]) for r in rows],
+            "output_tokens": [int(r["GeneratedTokens"]) for r in rows],
+        }).with_columns(pl.col("ts").str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"))
+        schema = TelemetrySchema(segments=[], artifacts={})
+    elif name == "spans_failures_without_usage":
+        frame = pl.DataFrame([_span_row(json.loads(line)) for line in open(OUTSIDE / "otel_genai_spans.jsonl")])
+        schema = TelemetrySchema(segments=["model_family", "region"], artifacts={"model": "model_version"})
+        first = frame.filter(pl.col("model_version") == "gpt-4o-2024-08-06")["ts"].min()
+        releases.append({"ts": first, "service": "support-bot", "artifact": "model", "version": "gpt-4o-2024-08-06",
+                         "previous_version": "gpt-4o-2024-05-13", "scope": "model_family=gpt-4o"})
+    elif name == "no_cost":
+        rows = list(csv.DictReader(open(OUTSIDE / "app_log_no_cost.csv")))
+        flag = {"true": True, "false": False, "": None}
+        frame = pl.DataFrame({
+            "ts": [r["time"] for r in rows], "request_id": [r["id"] for r in rows], "service": ["app"] * len(rows),
+            "region": [r["region"] for r in rows], "tier": [r["tier"] for r in rows],
+            "prompt_version": [r["prompt"] for r in rows], "latency_ms": [float(r["latency_ms"]) for r in rows],
+            "input_tokens": [int(r["tokens_in"]) for r in rows], "output_tokens": [int(r["tokens_out"]) for r in rows],
+            "task_success": [flag[r["resolved"]] for r in rows],
+            "quality_score": [float(r["judge_score"]) if r["judge_score"] else None for r in rows],
+            "refused": [flag[r["refused"]] for r in rows],
+        }, schema_overrides={"task_success": pl.Boolean, "quality_score": pl.Float64, "refused": pl.Boolean}
+        ).with_columns(pl.col("ts").str.to_datetime(time_unit="us", time_zone="UTC"))
+        schema = TelemetrySchema(segments=["region", "tier"], artifacts={"prompt": "prompt_version"})
+        first = frame.filter(pl.col("prompt_version") == "p-12")["ts"].min()
+        releases.append({"ts": first, "service": "app", "artifact": "prompt", "version": "p-12",
+                         "previous_version": "p-11"})
+    elif name == "no_quality_or_safety":
+        rows = list(csv.DictReader(open(OUTSIDE / "gateway_no_quality.csv")))
+        frame = pl.DataFrame({
+            "ts": [r["timestamp"] for r in rows], "request_id": [r["request_id"] for r in rows],
+            "service": ["gateway"] * len(rows), "model_version": [r["model"] for r in rows],
+            "latency_ms": [float(r["duration_ms"]) for r in rows],
+            "input_tokens": [int(r["prompt_tokens"]) for r in rows],
+            "output_tokens": [int(r["completion_tokens"]) for r in rows],
+            "cost_usd": [float(r["cost_usd"]) for r in rows], "error_type": [r["error"] or None for r in rows],
+        }, schema_overrides={"error_type": pl.String}).with_columns(
+            pl.col("ts").str.to_datetime(time_unit="us", time_zone="UTC"))
+        schema = TelemetrySchema(segments=[], artifacts={"model": "model_version"})
+        first = frame.filter(pl.col("model_version") == "llama-3.1-70b")["ts"].min()
+        releases.append({"ts": first, "service": "gateway", "artifact": "model", "version": "llama-3.1-70b",
+                         "previous_version": "llama-3-70b"})
+    else:
+        raise KeyError(f"no outside store {name!r}; known: {', '.join(OUTSIDE_STORES)}")
+    data.save_schema(schema)
+    atomic_write_parquet(frame.sort("ts"), data.requests / f"{name}.parquet")
+    if releases:
+        rel = pl.DataFrame(releases).with_columns(
+            [pl.lit(None).cast(dtype).alias(col) for col, dtype in RELEASE_SCHEMA.items() if col not in releases[0]])
+        atomic_write_parquet(rel.select([pl.col(c).cast(t) for c, t in RELEASE_SCHEMA.items()]),
+                             data.releases / f"{name}.parquet")
+    return data
+
+
+def _span_row(span: dict) -> dict:
+    """One OTLP/JSON GenAI client span as a request row (only the fields the span has)."""
+    def value(v: dict):
+        if "arrayValue" in v:
+            return [value(x) for x in v["arrayValue"].get("values", [])]
+        if "intValue" in v:
+            return int(v["intValue"])
+        return next(iter(v.values()))
+
+    attrs = {a["key"]: value(a["value"]) for a in span["attributes"]}
+    resource = {a["key"]: value(a["value"]) for a in span["resource"]["attributes"]}
+    start, end = int(span["startTimeUnixNano"]), int(span["endTimeUnixNano"])
+    from datetime import datetime, timezone
+
+    finish = attrs.get("gen_ai.response.finish_reasons") or []
+    return {
+        "ts": datetime.fromtimestamp(start // 1000 / 1e6, tz=timezone.utc),
+        "request_id": span["spanId"], "trace_id": span["traceId"], "service": resource.get("service.name"),
+        "model_family": attrs.get("gen_ai.request.model"), "region": attrs.get("server.address"),
+        "model_version": attrs.get("gen_ai.response.model"), "latency_ms": (end - start) / 1e6,
+        "input_tokens": attrs.get("gen_ai.usage.input_tokens"), "output_tokens": attrs.get("gen_ai.usage.output_tokens"),
+        "error_type": attrs.get("error.type") if span["status"].get("code") == 2 else None,
+        # a content-filter finish is the provider's guardrail, not the model declining (see docs)
+        "guardrail_blocked": "content_filter" in finish if span["status"].get("code") != 2 else None,
+    }

@@ -11,7 +11,7 @@ from dashboard.components.tables import comparison_table
 from dashboard.components.url_checks import check_link
 from dashboard.core.reporting.slo_config import SloConfigError
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.telemetry.compare import before_after, cohort_comparison
+from dashboard.core.telemetry.compare import before_after, cohort_column, cohort_comparison, comparable
 from dashboard.core.telemetry.query import choose_bucket
 from dashboard.core.telemetry.release_timeline import release_timeline
 
@@ -59,21 +59,24 @@ with cause_tab:
     root_cause.compact_panel(store, signal, start, end, chosen_filters, view)
 
 with cohort_tab:
-    artifact_kinds = list(store.schema.artifacts)
-    kind = st.selectbox("Compare versions of", artifact_kinds, index=artifact_kinds.index("prompt")
-                        if "prompt" in artifact_kinds else 0, key="cohort", bind="query-params")
+    choices = comparable(store)
+    kind = st.selectbox("Compare side by side", choices, index=choices.index("prompt") if "prompt" in choices else 0,
+                        key="cohort", bind="query-params",
+                        format_func=lambda c: f"{c} versions" if c in store.schema.artifacts else f"{c} values")
+    st.caption("Scope a comparison with the filters above (e.g. one model family, to compare its snapshots).")
     same_minutes = st.toggle("Only minutes where versions overlapped (canary, ramp, rollback)", value=True,
                              key="same_minutes", bind="query-params")
-    totals, deltas = cohort_comparison(store, kind, start, end, chosen_filters, names, same_minutes=same_minutes)
+    totals, deltas = cohort_comparison(store, kind, start, end, chosen_filters, [n for n in names if n != "requests"] or store.signals(sig.DIAGNOSABLE),
+                                       same_minutes=same_minutes)
     if totals.height < 2:
-        st.info(f"Only one {kind} version served traffic in this range: nothing to compare. "
-                "Widen the time range to include a release of this kind.")
+        st.info(f"Only one {kind} value served traffic in this range: nothing to compare. "
+                "Widen the time range or clear a filter.")
     else:
         overlap = int(totals["overlap_minutes"][0])
         st.caption(f"{overlap} overlapping minutes compared" if overlap else "Whole range compared "
                    "(the versions never overlapped; differences include time-of-day effects)")
         comparison_table(deltas, group="version")
-        column = store.schema.artifact_column(kind)
+        column = cohort_column(store, kind)
         by_version = store.series(start, end, chosen_filters, by=column).rename({"grp": column})
         lines = sig.with_signals(by_version, names)
         st.plotly_chart(build_signal_stack(lines, names[:4], releases.filter(pl.col("artifact") == kind), {kind},

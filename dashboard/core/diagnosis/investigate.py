@@ -85,7 +85,7 @@ def make_reader(store: TelemetryStore, spec: sig.Signal, bucket: timedelta, wind
         return D.load_cohorts(store, spec, column, a, b, filters, bucket)
 
     def exposure(column, version, a, b, filters):
-        if b <= a:
+        if b <= a or not schema.segments:
             return {}
         frame = D.load_exposure(store, column, list(schema.segments), a, b, filters)
         shares: dict[tuple[str, str], float] = {}
@@ -135,6 +135,8 @@ def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime,
     if cur_end <= cur_start or first <= base_start:
         return [], ["too little data on one side of the change to localize it"]
     dims = list(store.schema.segments)
+    if not dims:
+        return [], ["this data declares no segments, so there is nothing to localize the change in"]
     windows = [("baseline", base_start, first), ("current", cur_start, cur_end)]
     if latency:
         # a latency regression localized as the share of requests slower than the baseline's p95

@@ -97,6 +97,21 @@ def comparisons_frame(rows: list[Comparison]) -> pl.DataFrame:
     return pl.DataFrame([r.as_dict() for r in rows]) if rows else pl.DataFrame()
 
 
+def cohort_column(store: TelemetryStore, what: str) -> str:
+    """The request column a cohort comparison groups by: an artifact kind's version column, or a segment."""
+    if what in store.schema.artifacts:
+        return store.schema.artifact_column(what)
+    if what in store.schema.segments or what == "service":
+        return what
+    raise KeyError(f"nothing to compare by {what!r}; artifacts: {sorted(store.schema.artifacts)}, "
+                   f"segments: {store.schema.segments}")
+
+
+def comparable(store: TelemetryStore) -> list[str]:
+    """What cohorts can be formed by: every artifact kind, then every segment and the service."""
+    return [*store.schema.artifacts, *store.schema.segments, "service"]
+
+
 def overlap_minutes(store: TelemetryStore, kind: str, start: datetime, end: datetime,
                     filters: dict | None = None, min_share: float = 0.05) -> tuple[datetime, ...]:
     """Minutes in which at least two versions each served `min_share` of the traffic.
@@ -104,7 +119,7 @@ def overlap_minutes(store: TelemetryStore, kind: str, start: datetime, end: date
     Comparing versions only inside these minutes (a canary, a ramp, a rollback)
     cancels time-of-day and everything else that changed at the same time.
     """
-    column = store.schema.artifact_column(kind)
+    column = cohort_column(store, kind)
     per_minute = store.run_sql("version_mix", {}, Scope.of(start, end, filters, by=column))
     if per_minute.is_empty():
         return ()
@@ -118,19 +133,19 @@ def overlap_minutes(store: TelemetryStore, kind: str, start: datetime, end: date
 def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: datetime,
                       filters: dict | None = None, names: list[str] | None = None,
                       baseline: str | None = None, same_minutes: bool = True) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Each version of an artifact kind against a baseline version.
+    """Each version of an artifact kind (or each value of a segment) against a baseline one.
 
     With `same_minutes`, only the minutes where versions overlapped count (when
     there are any); otherwise the whole window. Returns (totals per version with
     sample sizes, comparisons per version and signal). The baseline defaults to the
     previous version of the first release of this kind in the window.
     """
-    column = store.schema.artifact_column(kind)
+    column = cohort_column(store, kind)
     minutes = overlap_minutes(store, kind, start, end, filters) if same_minutes else ()
     totals = (store.window_totals([("window", start, end)], filters, by=column, minutes=minutes)
               .with_columns(pl.lit(len(minutes)).alias("overlap_minutes"))
               .sort("requests", descending=True))
-    versions = totals[column].to_list()
+    versions = [v for v in totals[column].to_list() if v is not None]
     if not versions:
         return totals, pl.DataFrame()
     baseline = baseline if baseline in versions else default_baseline(store, kind, start, end, versions)
@@ -167,6 +182,8 @@ def _unconfounded(result: Comparison, signal: sig.Signal, leaves: pl.DataFrame, 
 
 
 def default_baseline(store: TelemetryStore, kind: str, start: datetime, end: datetime, versions: list[str]) -> str:
+    if kind not in store.schema.artifacts:  # a segment: the value with the most traffic
+        return versions[0]
     rel = store.releases(start, end).filter(pl.col("artifact") == kind)
     if rel.height:
         previous = rel.row(0, named=True)["previous_version"]

@@ -370,6 +370,8 @@ class TelemetryStore:
         return self.run_sql("releases_in_range", {"start": lo, "end": hi})
 
     def dimension_values(self, start: datetime, end: datetime, filters: dict | None = None) -> dict[str, list[str]]:
+        if not self.schema.dimension_columns:  # a store of timestamps and tokens has nothing to filter by
+            return {}
         frame = self.run_sql("dimension_values", {"dims": self.schema.dimension_columns},
                              Scope.of(start, end, filters))
         out: dict[str, list[str]] = {d: [] for d in self.schema.dimension_columns}
