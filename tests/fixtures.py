@@ -635,3 +635,59 @@ def _span_row(span: dict) -> dict:
         # a content-filter finish is the provider's guardrail, not the model declining (see docs)
         "guardrail_blocked": "content_filter" in finish if span["status"].get("code") != 2 else None,
     }
+
+
+# -- random small stores for property tests ------------------------------------------------------
+
+# how a measure appears in a random store
+PRESENCE = ("absent", "all_null", "partly_null", "full")
+RANDOM_MEASURES = ("latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd", "task_success",
+                   "quality_score", "refused", "policy_violation", "guardrail_blocked", "error_type",
+                   "tool_calls", "tool_errors", "fallback_used")
+
+
+def random_store(root: Path, seed: int, per_minute: list[int], presence: dict[str, str],
+                 versions: list[str]) -> DataDir:
+    """A store of `sum(per_minute)` requests (a 0 is a minute without any), each measure as `presence` says."""
+    from datetime import datetime, timedelta, timezone
+
+    import numpy as np
+    import polars as pl
+
+    from dashboard.core.datadir import atomic_write_parquet
+    from dashboard.core.telemetry.contract import REQUEST_MEASURES
+
+    rng = np.random.default_rng(seed)
+    t0 = datetime(2025, 6, 2, 10, 0, tzinfo=timezone.utc)
+    ts = [t0 + timedelta(minutes=m, seconds=float(rng.uniform(0, 59))) for m, k in enumerate(per_minute)
+          for _ in range(k)]
+    n = len(ts)
+    columns: dict = {"ts": ts, "request_id": [f"q{i}" for i in range(n)], "service": ["svc"] * n,
+                     "region": list(rng.choice(["eu", "us"], n)),
+                     "prompt_version": list(rng.choice(versions, n)) if versions else [None] * n}
+    values = {
+        "latency_ms": lambda: rng.lognormal(6, 0.5, n), "ttft_ms": lambda: rng.lognormal(5, 0.5, n),
+        "input_tokens": lambda: rng.integers(0, 900, n), "output_tokens": lambda: rng.integers(0, 300, n),
+        "cost_usd": lambda: rng.uniform(0, 0.01, n), "task_success": lambda: rng.random(n) < 0.5,
+        "quality_score": lambda: rng.random(n), "refused": lambda: rng.random(n) < 0.1,
+        "policy_violation": lambda: rng.random(n) < 0.05, "guardrail_blocked": lambda: rng.random(n) < 0.05,
+        "error_type": lambda: np.where(rng.random(n) < 0.1, "timeout", None),
+        "tool_calls": lambda: rng.integers(0, 3, n), "tool_errors": lambda: rng.integers(0, 2, n),
+        "fallback_used": lambda: rng.random(n) < 0.1,
+    }
+    for name, how in presence.items():
+        if how == "absent":
+            continue
+        col = list(values[name]()) if how != "all_null" else [None] * n
+        if how == "partly_null":  # the first stays set, so "partly" never turns into "all"
+            col = [None if i and rng.random() < 0.4 else v for i, v in enumerate(col)]
+        if name == "error_type" and how != "all_null":
+            col[0] = "timeout"  # at least one error, else the column reads as never recorded
+        columns[name] = pl.Series(name, col, dtype=REQUEST_MEASURES[name], strict=False)
+    frame = pl.DataFrame(columns).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
+    data = DataDir(root)
+    from dashboard.core.telemetry.contract import TelemetrySchema
+
+    data.save_schema(TelemetrySchema(segments=["region"], artifacts={"prompt": "prompt_version"}))
+    atomic_write_parquet(frame, data.requests / "random.parquet")
+    return data

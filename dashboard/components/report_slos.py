@@ -19,7 +19,7 @@ WAR_ROOM_VIEW = Path(__file__).resolve().parents[1] / "views" / "war_room.py"
 
 def budget_text(status: SloStatus) -> str:
     if status.budget_remaining is None:
-        return "budget unknown"
+        return "not in this data" if any(n.startswith("not in this data") for n in status.notes) else "budget unknown"
     if status.budget_remaining < 0:
         return f"{-status.budget_remaining:.0%} over budget"
     return f"{status.budget_remaining:.0%} of budget left"
@@ -57,12 +57,16 @@ def slo_metrics(statuses: list[SloStatus]) -> None:
         value = "—" if status.attainment is None else f"{status.attainment:.2%}"
         spent = status.budget_remaining is not None and status.budget_remaining <= 0
         col.metric(status.slo.title, value, delta=budget_text(status), delta_arrow="off",
-                   delta_color="red" if spent or status.firing else "green",
+                   delta_color="gray" if status.budget_remaining is None else "red" if spent or status.firing
+                   else "green",
                    help=f"{status.slo.describe()}. Target {status.slo.target:.2%} of "
                         f"{'requests' if status.slo.method == 'requests' else 'windows'} good.")
         col.badge(STATE_WORDS.get(status.state, status.state), color=STATE_COLORS.get(status.state, "gray"))
-        col.caption(f"Last hour {sig.format_value(status.slo.signal, status.current_value)} · burn rate "
-                    f"{burn_text(status)}")
+        if status.state == "no data":
+            col.caption(" · ".join(status.notes) or "No telemetry in the period.")
+        else:
+            col.caption(f"Last hour {sig.format_value(status.slo.signal, status.current_value)} · burn rate "
+                        f"{burn_text(status)}")
 
 
 def firing_alerts(statuses: list[SloStatus]) -> None:

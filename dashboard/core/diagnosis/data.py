@@ -44,7 +44,7 @@ def _align(start: datetime, bucket: timedelta) -> datetime:
     return epoch + steps * bucket
 
 
-def load_frame(store: TelemetryStore, spec: SignalSpec, start: datetime, end: datetime,
+def load_frame(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
                filters: dict | None, bucket: timedelta, by: str | None = None) -> pl.DataFrame:
     """Per-bucket (and per `grp`) rows with columns bucket, grp, count, value, var."""
     scope = Scope.of(start, end, filters, by)
@@ -63,7 +63,7 @@ def load_frame(store: TelemetryStore, spec: SignalSpec, start: datetime, end: da
                         pl.col("var").cast(pl.Float64).fill_null(0.0).alias("var"))
 
 
-def to_series(frame: pl.DataFrame, spec: SignalSpec, start: datetime, end: datetime,
+def to_series(frame: pl.DataFrame, spec: sig.Signal, start: datetime, end: datetime,
               bucket: timedelta) -> BucketSeries:
     """Place per-bucket rows on the full grid [start, end) (empty buckets: zero counts)."""
     grid = _grid(start, end, bucket)
@@ -84,14 +84,14 @@ def to_series(frame: pl.DataFrame, spec: SignalSpec, start: datetime, end: datet
                         bucket.total_seconds() / 60)
 
 
-def load_series(store: TelemetryStore, spec: SignalSpec, start: datetime, end: datetime,
+def load_series(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
                 filters: dict | None, bucket: timedelta) -> BucketSeries:
     start = _align(start, bucket)
     frame = load_frame(store, spec, start, end, filters, bucket)
     return to_series(frame, spec, start, end, bucket)
 
 
-def load_history(store: TelemetryStore, spec: SignalSpec, start: datetime, end: datetime,
+def load_history(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
                  filters: dict | None, bucket: timedelta, days: int, first_ts: datetime | None) -> list[BucketSeries]:
     """The same clock window on each of the previous `days` days that hold data (newest first)."""
     start = _align(start, bucket)
@@ -107,7 +107,7 @@ def load_history(store: TelemetryStore, spec: SignalSpec, start: datetime, end: 
     return [to_series(frame, spec, a, b, bucket) for frame, (a, b) in zip(frames, spans)]
 
 
-def load_cohorts(store: TelemetryStore, spec: SignalSpec, column: str, start: datetime, end: datetime,
+def load_cohorts(store: TelemetryStore, spec: sig.Signal, column: str, start: datetime, end: datetime,
                  filters: dict | None, bucket: timedelta) -> dict[str, BucketSeries]:
     """One series per version of an artifact column, on the same grid."""
     start = _align(start, bucket)
@@ -116,7 +116,7 @@ def load_cohorts(store: TelemetryStore, spec: SignalSpec, column: str, start: da
             for (version,), part in frame.group_by("grp") if version is not None}
 
 
-def load_window_totals(store: TelemetryStore, spec: SignalSpec, windows: list[tuple[str, datetime, datetime]],
+def load_window_totals(store: TelemetryStore, spec: sig.Signal, windows: list[tuple[str, datetime, datetime]],
                        filters: dict | None, by: str | None = None) -> dict[tuple[str, str | None], tuple[float, float, float]]:
     """(window label, value of `by`) -> pooled (count, value, var) over the window.
 

@@ -150,7 +150,9 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
         return totals, pl.DataFrame()
     baseline = baseline if baseline in versions else default_baseline(store, kind, start, end, versions)
     rows = {r[column]: r for r in totals.iter_rows(named=True)}
-    chosen = [sig.get(n) for n in (names or sig.DIAGNOSABLE) if sig.get(n).test is not None]
+    # a signal the store has no values of is not compared (it would read as 0 where it is unknown)
+    have = set(store.signals())
+    chosen = [sig.get(n) for n in (names or sig.DIAGNOSABLE) if sig.get(n).test is not None and n in have]
     others = [c for c in store.schema.dimension_columns if c != column and c not in (filters or {})]
     leaves = store.segment_leaves([("window", start, end)], [column, *others], filters, minutes=minutes)
     out = []
@@ -200,7 +202,8 @@ def before_after(store: TelemetryStore, at: datetime, minutes: int = 30, filters
     rows = {r["grp"]: r for r in totals.iter_rows(named=True)}
     if "before" not in rows or "after" not in rows:
         return pl.DataFrame()
-    chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS])]
+    have = set(store.signals())
+    chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS]) if n in have]
     return comparisons_frame([compare(s, rows["before"], rows["after"]) for s in chosen])
 
 

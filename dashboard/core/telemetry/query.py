@@ -144,21 +144,20 @@ class TelemetryStore:
         state = (files, any(folder == self.data.releases.name for folder, *_ in version))
         if state == self._views_have_files:
             return
+        source = have = None
+        if files:
+            listed = ", ".join("'" + duckdb_path(f) + "'" for f in files)
+            source = f"read_parquet([{listed}], union_by_name = true)"
+            have = self._columns_of(source)
+            if have is None:  # a listed file was compacted away: list again
+                return self._ensure_views()
         with self._lock:
             con = self._con
-            if state[0]:
-                listed = ", ".join("'" + duckdb_path(f) + "'" for f in files)
-                source = f"read_parquet([{listed}], union_by_name = true)"
+            if source:
                 # a column no file has (a source without cost, without any safety field) reads as
                 # typed nulls, so every query runs on any store; `measures()` says it is absent
-                cursor = con.cursor()
-                try:
-                    have = {row[0] for row in cursor.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-                finally:
-                    cursor.close()
-                missing = [f'CAST(NULL AS {_duck_type(dtype)}) AS "{name}"'
-                           for name, dtype in self.schema.request_schema().items() if name not in have]
-                extra = "".join(", " + m for m in missing)
+                extra = "".join(f', CAST(NULL AS {_duck_type(dtype)}) AS "{name}"'
+                                for name, dtype in self.schema.request_schema().items() if name not in have)
                 con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT *{extra} FROM {source}")
             else:
                 _create_empty_table(con, "_empty_requests", self.schema.request_schema())
@@ -172,6 +171,16 @@ class TelemetryStore:
             else:
                 con.execute("CREATE OR REPLACE VIEW releases AS SELECT * FROM _empty_releases")
             self._views_have_files = state
+
+    def _columns_of(self, source: str) -> set[str] | None:
+        """The columns of a file list (from the files' schemas); None when a file vanished meanwhile."""
+        cursor = self._con.cursor()
+        try:
+            return {row[0] for row in cursor.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        except duckdb.IOException:
+            return None
+        finally:
+            cursor.close()
 
     def _scope_sql(self, scope: Scope) -> tuple[str, dict]:
         params: dict = {"scope_start": scope.start, "scope_end": scope.end}
