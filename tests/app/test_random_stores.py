@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,7 +47,7 @@ def cli(*args: str) -> tuple[int, str]:
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stores)
+@given(spec=stores)
 def test_core_and_cli_on_random_stores(spec):
     root = Path(tempfile.mkdtemp(prefix="random-store-"))
     try:
@@ -87,14 +88,15 @@ def test_core_and_cli_on_random_stores(spec):
         shutil.rmtree(root, ignore_errors=True)
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(stores)
-def test_every_page_on_random_stores(spec, monkeypatch):
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=stores)
+def test_every_page_on_random_stores(spec):
     root = Path(tempfile.mkdtemp(prefix="random-pages-"))
+    before = os.environ.get("WARROOM_DATA")
     try:
         data = random_store(root / "data", **spec)
         absent = expected_absent(spec["presence"])
-        monkeypatch.setenv("WARROOM_DATA", str(data.root))
+        os.environ["WARROOM_DATA"] = str(data.root)
         at = AppTest.from_file(str(APP), default_timeout=120)
         at.run()
         for page in PAGES:
@@ -106,4 +108,8 @@ def test_every_page_on_random_stores(spec, monkeypatch):
                 for option in box.options:
                     assert not any(option.endswith(f"({name})") for name in absent), (page, option)
     finally:
+        if before is None:
+            os.environ.pop("WARROOM_DATA", None)
+        else:
+            os.environ["WARROOM_DATA"] = before
         shutil.rmtree(root, ignore_errors=True)
