@@ -8,6 +8,7 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench", help="run a benchmark")
     bench = p.add_subparsers(dest="bench", required=True)
+    from dashboard.cli.bench_faults import register_faults_bench
     from dashboard.cli.bench_ingest import register_ingest_bench
     from dashboard.cli.bench_query import register_query_bench
     from dashboard.cli.bench_rca import register_rca
@@ -17,3 +18,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_ingest_bench(bench)
     register_rca(bench)
     register_receive_bench(bench)
+    register_faults_bench(bench)

@@ -18,6 +18,7 @@ from dashboard.core.incident.drafting import comms_facts_for
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import SoakEvaluation
 from dashboard.core.incident.state import IncidentState
+from dashboard.core.text import md_prose
 
 
 def draft_key(incident_id: str, audience: str) -> str:
@@ -37,7 +38,7 @@ def compose(state: IncidentState, service: Incidents, store, now: datetime,
         st.session_state[key] = render_update(comms_facts_for(state, store, now, evaluation), audience)
     message = st.text_area(f"Update for {AUDIENCE_LABELS[audience]} (Markdown)", key=key, height=300)
     with st.expander("Preview"):
-        st.markdown(message)
+        st.markdown(md_prose(message))
     if st.button(f"Post update to {AUDIENCE_LABELS[audience].lower()}", type="primary", key=f"post_{state.id}"):
         posted = write(f"Update to {audience}", lambda actor: service.post_update(
             state.id, state.version, actor, audience, message, at=now), rerun=False)
@@ -55,7 +56,7 @@ def comms_log(state: IncidentState) -> None:
     for update in reversed(state.updates):
         label = f"{when(update.at)} · {AUDIENCE_LABELS.get(update.audience, update.audience)} · by {update.by}"
         with st.expander(label, expanded=update is state.updates[-1]):
-            st.markdown(update.message)
+            st.markdown(md_prose(update.message))
             st.caption("Copy as Markdown (copy button at the top right of the block):")
             st.code(update.message, language="markdown")
 

@@ -14,6 +14,7 @@ from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.severity import RUBRIC, RUBRIC_FOOTNOTE, SeveritySuggestion, suggest_severity
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.telemetry import signals as registry
+from dashboard.core.text import md
 
 SEVERITY_COLORS = {"SEV1": "red", "SEV2": "orange", "SEV3": "blue", "SEV4": "gray"}
 STATUS_COLORS = {"investigating": "red", "identified": "orange", "mitigating": "orange", "monitoring": "blue",
@@ -48,7 +49,7 @@ def severity_panel(state: IncidentState, service: Incidents, store, now: datetim
             st.markdown(f"Suggested from measured impact: **{suggestion.level}** ({same})")
             st.caption("  \n".join(f"· {r}" for r in suggestion.reasons))
     elif state.severity_reason:
-        st.caption(f"Reason on record: {state.severity_reason}")
+        st.caption(f"Reason on record: {md(state.severity_reason)}")
     if not state.is_open:
         return
     levels = list(ev.SEVERITIES)
@@ -106,7 +107,7 @@ def roles_panel(state: IncidentState, service: Incidents, now: datetime) -> None
 
 
 def title_block(state: IncidentState) -> None:
-    st.subheader(f"{state.id} · {state.title}")
+    st.subheader(f"{state.id} · {md(state.title)}")
     badges(state)
     scope = ", ".join(f"{k}={v}" for k, v in state.segments.items()) or "all traffic"
     st.caption(f"Opened {state.opened_at:%Y-%m-%d %H:%M} UTC by {state.opened_by} · scope {scope} · "

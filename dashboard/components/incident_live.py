@@ -23,13 +23,14 @@ from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak, telemetry_now
 from dashboard.core.telemetry import signals as registry
+from dashboard.core.text import md
 
 REFRESH = timedelta(seconds=5)
 
 
 def plain(text: str) -> str:
-    """Text safe inside a coloured Markdown span (a bracket would end the span early)."""
-    return text.replace("[", "(").replace("]", ")")
+    """Recorded text inside Markdown the page writes (a coloured span too): shown as typed, nothing rendered."""
+    return md(text)
 
 
 def countdown_text(clock: CommsClock) -> str:
@@ -175,7 +176,7 @@ def timeline_panel(incident_id: str, service: Incidents) -> None:
         state = service.get(incident_id)
         lines = []
         for entry in reversed(state.timeline):
-            text = f"`{entry.at:%m-%d %H:%M}` **{entry.actor}** · {plain(entry.text)}"
+            text = f"`{entry.at:%m-%d %H:%M}` **{md(entry.actor)}** · {plain(entry.text)}"
             if entry.tone == "danger":
                 text = f":red[{text}]"
             elif entry.tone == "success":

@@ -30,6 +30,7 @@ from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS
 from dashboard.core.telemetry import signals as registry
 from dashboard.core.incident.identity import PermissionDenied
+from dashboard.core.text import md
 
 URL_KEYS = ("new", "signal", "also", "start", "suspect", "title", "source")
 ALL = "(all)"
@@ -43,7 +44,7 @@ def url_prefill(segments: list[str]) -> dict:
     try:
         start_at = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None
     except ValueError:
-        st.warning(f"Ignored `start={start}` in the link: not an ISO timestamp (e.g. 2025-02-18T13:30:00Z).")
+        st.warning(f"Ignored start={md(start)} in the link: not an ISO timestamp (e.g. 2025-02-18T13:30:00Z).")
         start_at = None
     several = [s for s in segments if len(link_values(f"f_{s}")) > 1]
     if several:
@@ -78,7 +79,7 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
     st.subheader("Open an incident")
     st.caption("Prefilled from the link and measured on telemetry up to the data's now. Check it, then open.")
     if pre["bad_signal"]:
-        st.warning(f"Unknown or unverifiable signal `{pre['bad_signal']}` in the link; pick one below.")
+        st.warning(f"Unknown or unverifiable signal {md(pre['bad_signal'])} in the link; pick one below.")
     signals = list(VERIFIABLE_SIGNALS)
     c1, c2 = st.columns([1, 1])
     signal = c1.selectbox("Signal that moved", signals, key="new_signal",
@@ -145,7 +146,7 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
                                  signals=draft.signals, segments=draft.segments, suspects=draft.suspects,
                                  source=pre["source"], service=_service_name(store, window_start, now))
         except (ev.EventError, PermissionDenied, ValueError) as exc:
-            st.error(f"Not opened: {exc}")
+            st.error(f"Not opened: {md(exc)}")
             return
         flash("success", f"{state.id} opened as {actor}.")
         leave_form(segments, state.id)

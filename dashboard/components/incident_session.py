@@ -22,6 +22,7 @@ from dashboard.core.incident.lifecycle import CloseRefused, LifecycleError
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.store import IncidentStoreError, StaleIncidentError
+from dashboard.core.text import md
 
 NAME_KEY = "who_name"
 FLASH_KEY = "warroom_flash"
@@ -47,7 +48,7 @@ def identity_box() -> Identity | None:
     """Show who is acting; without sign-in, ask for a name (kept for the browser session)."""
     signed = access.current()
     if signed is not None:
-        st.caption(f"Signed in as **{signed.name}** · {signed.role}")
+        st.caption(f"Signed in as **{md(signed.name)}** · {signed.role}")
         if signed.role == "viewer":
             st.caption(":orange[Read only: viewers cannot change an incident.]")
         return signed
@@ -113,7 +114,7 @@ def write(what: str, change: Callable[[Identity], IncidentState | None], *, reru
         return False
     except (LifecycleError, PermissionDenied, EventError, IncidentStoreError, ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        st.error(f"Not recorded: {message}", icon=":material/block:")
+        st.error(f"Not recorded: {md(message)}", icon=":material/block:")
         return False
     if isinstance(result, IncidentState):
         mark_seen(result)  # the person made this version: they have seen it

@@ -19,6 +19,7 @@ from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import SoakEvaluation, VerificationMetric
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS, evaluate_incident_soak, propose_for_incident
+from dashboard.core.text import md
 
 MAX_ROWS = 5
 
@@ -109,7 +110,7 @@ def verification_form(state: IncidentState, service: Incidents, store, now: date
             try:
                 metrics = build_metrics(rows)
             except ValueError as exc:
-                st.error(f"Not recorded: {exc}")
+                st.error(f"Not recorded: {md(exc)}")
                 return
             write("Verification", lambda actor: service.define_verification(
                 state.id, state.version, actor, metrics, start_soak=True if start_now else None, at=now))
@@ -119,9 +120,9 @@ def close_panel(state: IncidentState, service: Incidents, store, now: datetime,
                 evaluation: SoakEvaluation | None) -> None:
     if not state.is_open:
         how = "after the soak passed" if state.closed_via == "soak" else "by override"
-        st.success(f"Resolved {how} at {state.resolved_at:%Y-%m-%d %H:%M} UTC by {state.resolved_by}.")
+        st.success(f"Resolved {how} at {state.resolved_at:%Y-%m-%d %H:%M} UTC by {md(state.resolved_by)}.")
         if state.override:
-            st.markdown(f":red[**Override** by {state.override.by}: {state.override.reason}]")
+            st.markdown(f":red[**Override** by {md(state.override.by)}: {md(state.override.reason)}]")
         return
     gate = close_gate(state, evaluation)
     if gate.allowed:
@@ -136,7 +137,7 @@ def close_panel(state: IncidentState, service: Incidents, store, now: datetime,
             return service.close(state.id, state.version, actor, fresh, note=note, at=fresh.now)
         write("Resolved", close)
     with st.expander("Override the soak gate (incident commander only)"):
-        st.caption(f"Only {state.commander} can override. The reason is shown in red on the timeline and in the "
+        st.caption(f"Only {md(state.commander)} can override. The reason is shown in red on the timeline and in the "
                    "postmortem.")
         reason = st.text_input("Reason for closing without a passed soak", key=f"override_reason_{state.id}")
         if st.button("Override and resolve", key=f"override_{state.id}", disabled=not reason.strip()):

@@ -11,6 +11,7 @@ from dashboard.core.incident import events as ev
 from dashboard.core.incident.playbooks import PHASE_LABELS, PHASES, playbook_for
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
+from dashboard.core.text import md
 
 TERMS = ("short", "medium", "long")
 
@@ -33,8 +34,8 @@ def playbook_tab(state: IncidentState, service: Incidents, now: datetime) -> Non
         for item in book.phase(phase):
             mark = state.checklist_done.get(item.id)
             if mark:
-                note = f" — {mark.note}" if mark.note else ""
-                st.checkbox(f"{item.text} · :gray[{mark.by} at {hhmm(mark.at)}{note}]", value=True, disabled=True,
+                note = f" — {md(mark.note)}" if mark.note else ""
+                st.checkbox(f"{item.text} · :gray[{md(mark.by)} at {hhmm(mark.at)}{note}]", value=True, disabled=True,
                             key=f"chk_done_{item.id}")
                 continue
             checked = st.checkbox(item.text, value=False, key=f"chk_{state.id}_{item.id}",
@@ -56,9 +57,9 @@ def actions_tab(state: IncidentState, service: Incidents, now: datetime) -> None
         due = f", due {item.due:%Y-%m-%d}" if item.due else ""
         meta = f"{item.action_id} · owner {item.owner or 'unassigned'}{due} · {item.term} term"
         if item.done_at:
-            c1.markdown(f"~~{item.title}~~ :gray[{meta} · done by {item.done_by} at {hhmm(item.done_at)}]")
+            c1.markdown(f"~~{md(item.title)}~~ :gray[{md(meta)} · done by {md(item.done_by)} at {hhmm(item.done_at)}]")
             continue
-        c1.markdown(f"**{item.title}** :gray[{meta}]")
+        c1.markdown(f"**{md(item.title)}** :gray[{md(meta)}]")
         if c2.button("Done", key=f"action_done_{state.id}_{item.action_id}"):
             write(f"Action {item.action_id} done", lambda actor, a=item.action_id: service.complete_action(
                 state.id, state.version, actor, a, at=now))

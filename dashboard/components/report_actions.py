@@ -14,6 +14,7 @@ from dashboard.core.incident.identity import PermissionDenied
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.reporting.postmortem_model import ActionLine, Postmortem
+from dashboard.core.text import md
 
 TERMS = ("short", "medium", "long")
 TERM_LABELS = {"short": "Short term", "medium": "Medium term", "long": "Long term"}
@@ -94,7 +95,7 @@ def action_items(data: DataDir, pm: Postmortem, version: int, person: str | None
         st.markdown(f"**{TERM_LABELS[term]}**")
         for a in items:
             row = st.columns([5, 2, 2, 2, 2], vertical_alignment="center")
-            row[0].markdown(f"~~{a.title}~~" if a.done_at else (f"_{a.title}_" if a.suggested else a.title))
+            row[0].markdown(f"~~{md(a.title)}~~" if a.done_at else (f"_{md(a.title)}_" if a.suggested else md(a.title)))
             row[1].markdown(a.owner or "no owner")
             row[2].markdown(f"due {a.due}" if a.due else "no due date")
             row[3].markdown(action_status(a, today))

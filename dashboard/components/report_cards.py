@@ -44,7 +44,7 @@ def state_badges(card: IncidentCard) -> None:
     row = st.container(horizontal=True, vertical_alignment="center")
     row.badge(s.severity or "severity not set", color=SEVERITY_COLORS.get(s.severity or "", "gray"))
     row.badge(s.status.capitalize(), color="blue")
-    row.markdown(f"Commander **{s.commander or 'unassigned'}**" + (f" · service {s.service}" if s.service else ""))
+    row.markdown(f"Commander **{md(s.commander or 'unassigned')}**" + (f" · service {md(s.service)}" if s.service else ""))
 
 
 def state_row(card: IncidentCard) -> None:

@@ -11,6 +11,7 @@ from dashboard.core.reporting.postmortem_render import impact_rows
 from dashboard.core.telemetry import signals as sig
 
 from dashboard.components.report_cards import SEVERITY_COLORS
+from dashboard.core.text import md
 
 TONE_STYLES = {"danger": "color: #b42318", "success": "color: #067647", "muted": "color: #5b6475"}
 STAGE_LABELS = {"detect": "Time to detect", "acknowledge": "Time to acknowledge",
@@ -22,7 +23,7 @@ def _scope(segment: dict) -> str:
 
 
 def postmortem_header(pm: Postmortem) -> None:
-    st.title(f"Postmortem {pm.incident_id}: {pm.title}")
+    st.title(f"Postmortem {pm.incident_id}: {md(pm.title)}")
     badges = st.container(horizontal=True)
     badges.badge(pm.severity or "severity not set", color=SEVERITY_COLORS.get(pm.severity or "", "gray"))
     badges.badge(pm.status, color="green" if pm.status == "resolved" else "blue")

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.core.datadir import DataDir
 from dashboard.core.reporting.postmortem_model import Postmortem
 from dashboard.core.reporting.postmortem_service import EditError, StaleEditError, save_section, section_history
+from dashboard.core.text import md, md_prose
 
 
 def _keys(incident_id: str, section: str) -> tuple[str, str, str]:
@@ -75,11 +76,11 @@ def editable_section(data: DataDir, pm: Postmortem, section: str, person: str | 
     st.subheader(sec.title)
     flash = st.session_state.pop(flash_key, None)
     if not st.session_state.get(editing):
-        st.markdown(sec.text or "_Nothing written yet._")
+        st.markdown(md_prose(sec.text) if sec.text else "_Nothing written yet._")
         if sec.edited is not None:
-            st.caption(f"Edited by {sec.edited_by} on {sec.edited_at:%Y-%m-%d %H:%M} UTC")
+            st.caption(f"Edited by {md(sec.edited_by)} on {sec.edited_at:%Y-%m-%d %H:%M} UTC")
             with st.expander("Generated from the record"):
-                st.markdown(sec.generated)
+                st.markdown(md_prose(sec.generated))
         if flash and flash[0] == "saved":
             st.toast(f"{sec.title}: saved", icon=":material/check:")
         st.button("Edit", key=f"screen-only-edit-{pm.incident_id}-{section}", icon=":material/edit:",
@@ -89,7 +90,7 @@ def editable_section(data: DataDir, pm: Postmortem, section: str, person: str | 
     if flash and flash[0] == "stale":
         st.error(flash[1], icon=":material/sync_problem:")
         latest = section_history(data, pm.incident_id, section)[-1]
-        st.markdown(f"**Their version ({latest.author}, {latest.edited_at:%H:%M} UTC):**")
+        st.markdown(f"**Their version ({md(latest.author)}, {latest.edited_at:%H:%M} UTC):**")
         st.code(latest.text, language="markdown", wrap_lines=True)
         st.button("I merged theirs into mine: save over it next", key=f"screen-only-rebase-{pm.incident_id}-{section}",
                   on_click=_rebase, args=(data, pm.incident_id, section))

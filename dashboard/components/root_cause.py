@@ -24,6 +24,7 @@ from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import moved_with
 from dashboard.core.telemetry.query import TelemetryStore
 from dashboard.core.telemetry.release_timeline import release_timeline
+from dashboard.core.text import md
 
 EVIDENCE_MARKS = {1: ":red[**for**]", -1: ":green[**against**]", 0: ":gray[**no information**]"}
 
@@ -71,9 +72,9 @@ def _evidence_mark(score: float) -> str:
 def suspect_card(rank: int, suspect: Suspect, view: dict[str, list[str]], key: str) -> None:
     with st.container(border=True, key=f"{key}_suspect_{rank}"):
         head, link = st.columns([4, 1.4], vertical_alignment="center")
-        head.markdown(f"**{rank}. {suspect.artifact} `{suspect.previous_version or '?'}` → `{suspect.version}`** "
+        head.markdown(f"**{rank}. {md(suspect.artifact)} {md(suspect.previous_version or '?')} → {md(suspect.version)}** "
                       f"· released {suspect.released_at:%m-%d %H:%M} UTC"
-                      + (f" · scope {suspect.scope}" if suspect.scope else "")
+                      + (f" · scope {md(suspect.scope)}" if suspect.scope else "")
                       + " · " + suspect_numbers(suspect.score, suspect.explained_share,
                                                 measured=suspect.expected_effect is not None))
         page_link(link, "views/explorer.py", f"Compare {suspect.artifact} versions", ":material/compare_arrows:",
@@ -81,12 +82,12 @@ def suspect_card(rank: int, suspect: Suspect, view: dict[str, list[str]], key: s
         for e in suspect.evidence:
             # how the release is known (inferred, logged late) is a note about it, not evidence for or against
             mark = ":orange[**note**]" if e.kind == "release log" else _evidence_mark(e.score)
-            st.markdown(f"- {mark} · {e.kind}: {e.text}")
+            st.markdown(f"- {mark} · {md(e.kind)}: {md(e.text)}")
 
 
 def verdict_block(inv: Investigation) -> None:
     regressions = [p for p in inv.change_points if p.regression]
-    (st.error if regressions else st.success)(inv.verdict, icon=":material/troubleshoot:" if regressions
+    (st.error if regressions else st.success)(md(inv.verdict), icon=":material/troubleshoot:" if regressions
                                               else ":material/check_circle:")
 
 
@@ -99,10 +100,10 @@ def compact_panel(store: TelemetryStore, signal: str, start: datetime, end: date
     for p in inv.change_points:
         st.markdown(f"- {'**regression**' if p.regression else 'recovery'} at **{p.ts:%H:%M}**: "
                     f"{p.before_text} → {p.after_text} ({p.effect_text})"
-                    + (f" · at the release {p.aligned_release}" if p.aligned_release else ""))
+                    + (f" · at the release {md(p.aligned_release)}" if p.aligned_release else ""))
     for rank, suspect in enumerate(inv.suspects[:3], 1):
-        st.markdown(f"{rank}. **{suspect.artifact} {suspect.version}** (score {suspect.score:.2f}) — "
-                    + (suspect.evidence[0].text if suspect.evidence else ""))
+        st.markdown(f"{rank}. **{md(suspect.artifact)} {md(suspect.version)}** (score {suspect.score:.2f}) — "
+                    + (md(suspect.evidence[0].text) if suspect.evidence else ""))
     c1, c2 = st.columns(2)
     page_link(c1, "views/root_cause.py", "Full root-cause analysis", ":material/troubleshoot:",
               root_cause_params(view, signal))
@@ -142,8 +143,8 @@ def full_analysis(store: TelemetryStore, signal: str, start: datetime, end: date
     if inv.ruled_out:
         with st.expander(f"Ruled out ({len(inv.ruled_out)} releases in the window)"):
             for suspect in inv.ruled_out:
-                reasons = "; ".join(e.text for e in suspect.evidence if e.score < 0) or "no evidence for it"
-                st.markdown(f"- **{suspect.artifact} {suspect.version}** ({suspect.released_at:%H:%M}): {reasons}")
+                reasons = "; ".join(md(e.text) for e in suspect.evidence if e.score < 0) or "no evidence for it"
+                st.markdown(f"- **{md(suspect.artifact)} {md(suspect.version)}** ({suspect.released_at:%H:%M}): {reasons}")
 
     if inv.rollback_plan:
         st.subheader("Rollback plan")

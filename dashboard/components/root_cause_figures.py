@@ -16,6 +16,7 @@ import polars as pl
 
 from dashboard.components.signal_stack import build_signal_stack
 from dashboard.core.diagnosis.models import ChangePointResult
+from dashboard.core.text import plotly_text
 
 REGRESSION_COLOR = "#dc2626"
 RECOVERY_COLOR = "#16a34a"
@@ -67,8 +68,8 @@ def segment_heatmap(frame: pl.DataFrame, direction: int, max_values: int = 8) ->
         oriented = [max(-10.0, min(10.0, direction * zz)) for zz in part["z"]]
         pad = width - part.height
         z.append(oriented + [None] * pad)
-        text.append([f"{v}<br>{c}" for v, c in zip(part["value"], part["change_text"])] + [""] * pad)
-        hover.append([f"{dim}={r['value']}: {r['change_text']} (z={r['z']:.1f}; n={r['baseline_n']:,} → "
+        text.append([f"{plotly_text(v)}<br>{c}" for v, c in zip(part["value"], part["change_text"])] + [""] * pad)
+        hover.append([f"{dim}={plotly_text(r['value'])}: {r['change_text']} (z={r['z']:.1f}; n={r['baseline_n']:,} → "
                       f"{r['current_n']:,})" for r in part.iter_rows(named=True)] + [""] * pad)
     fig = go.Figure(go.Heatmap(z=z, y=dims, x=[f"#{i + 1}" for i in range(width)], text=text,
                                texttemplate="%{text}", customdata=hover, hovertemplate="%{customdata}<extra></extra>",

@@ -16,6 +16,7 @@ import polars as pl
 
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.release_timeline import marker_text
+from dashboard.core.text import plotly_text
 
 ARTIFACT_COLORS = {
     "prompt": "#db2777",
@@ -61,11 +62,11 @@ def build_signal_stack(series: pl.DataFrame, names: list[str], releases: pl.Data
         for j, (key, part) in enumerate(groups):
             label = key[0] if cohort_column else signal.label
             fig.add_trace(go.Scatter(
-                x=part["bucket"].to_list(), y=part[name].to_list(), name=f"{label}" if cohort_column else signal.label,
+                x=part["bucket"].to_list(), y=part[name].to_list(), name=plotly_text(label) if cohort_column else signal.label,
                 legendgroup=str(label), showlegend=bool(cohort_column) and i == 0,
                 mode="lines", yaxis=axis, connectgaps=False,
                 line={"width": 1.6, "color": COHORT_COLORS[j % len(COHORT_COLORS)] if cohort_column else LINE_COLOR},
-                hovertemplate=f"{signal.label}{' · ' + str(label) if cohort_column else ''}: %{{y:{TICK_FORMATS.get(signal.unit, '')}}}<extra></extra>",
+                hovertemplate=f"{signal.label}{' · ' + _template_text(label) if cohort_column else ''}: %{{y:{TICK_FORMATS.get(signal.unit, '')}}}<extra></extra>",
             ))
         layout[f"yaxis{'' if i == 0 else i + 1}"] = {
             "domain": [lo, hi], "anchor": "x", "tickformat": TICK_FORMATS.get(signal.unit, ""),
@@ -105,6 +106,11 @@ def _on_grid(series: pl.DataFrame, cohort_column: str, bucket: timedelta | None 
         else series.select("bucket").unique().sort("bucket")
     return [(key, grid.join(part, on="bucket", how="left"))
             for key, part in series.partition_by(cohort_column, as_dict=True, maintain_order=True).items()]
+
+
+def _template_text(value) -> str:
+    """A version inside a hover template: HTML-escaped, and `%{` cannot start a template field."""
+    return plotly_text(value).replace("%", "&#37;")
 
 
 def release_markers(releases: pl.DataFrame | None, kinds: set[str] | None) -> tuple[list[dict], list[dict]]:

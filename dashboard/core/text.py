@@ -12,7 +12,7 @@ Markdown export is rendered again by whoever opens it. So:
 - `md_prose(text)`: for prose a person wrote as Markdown (postmortem sections):
   emphasis, lists and headings stay; links, images, raw HTML and autolinks
   become plain text.
-- `plotly(text)`: for Plotly labels, hover text and annotations: HTML-escaped.
+- `plotly_text(text)`: for Plotly labels, hover text and annotations: HTML-escaped.
 """
 
 from __future__ import annotations
@@ -42,6 +42,6 @@ def md_prose(value: object) -> str:
     return re.sub(r":(?=[A-Za-z0-9_/-]+(?:\[|:))", r"\\:", text)  # :red[...] and :material/x: directives
 
 
-def plotly(value: object) -> str:
+def plotly_text(value: object) -> str:
     """`value` for a Plotly label, hover text or annotation (which render <b>, <a href>, <br>)."""
     return html.escape("" if value is None else str(value), quote=True)

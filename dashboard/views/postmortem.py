@@ -11,6 +11,7 @@ from dashboard.components.report_postmortem import (
 from dashboard.components.report_print import print_stylesheet
 from dashboard.components.report_sections import editable_section
 from dashboard.core.reporting.postmortem_render import to_html, to_markdown
+from dashboard.core.text import md
 
 PICK_KEY = "postmortem_incident"
 
@@ -30,7 +31,7 @@ titles = {s.id: s.title for s in states}
 ids = list(titles)
 wanted = st.query_params.get("incident")
 if wanted and wanted not in titles:
-    st.warning(f"No incident {wanted} in the record; showing {ids[0]}.")
+    st.warning(f"No incident {md(wanted)} in the record; showing {ids[0]}.")
 if st.session_state.get(PICK_KEY) not in titles:  # arriving on the page: the link decides
     st.session_state[PICK_KEY] = wanted if wanted in titles else ids[0]
 incident_id = st.selectbox("Incident", ids, key=PICK_KEY)

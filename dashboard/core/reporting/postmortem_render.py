@@ -9,6 +9,7 @@ from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import STAGES, format_duration
 from dashboard.core.reporting.postmortem_model import Postmortem
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.text import md, md_prose
 
 TERMS = ("short", "medium", "long")
 STAGE_LABELS = {"detect": "Time to detect", "acknowledge": "Time to acknowledge (incident open)",
@@ -16,7 +17,8 @@ STAGE_LABELS = {"detect": "Time to detect", "acknowledge": "Time to acknowledge 
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A table cell of the Markdown export: shown as recorded (a pipe, a link or an image does nothing)."""
+    return md(text)
 
 
 def _seg(segment: dict) -> str:
@@ -48,11 +50,11 @@ def impact_rows(impact: Impact) -> list[tuple[str, str]]:
 
 
 def to_markdown(pm: Postmortem) -> str:
-    out = [f"# Postmortem {pm.incident_id}: {pm.title}", "",
+    out = [f"# Postmortem {pm.incident_id}: {md(pm.title)}", "",
            f"*Blameless review generated from the incident record and telemetry as of {pm.as_of:%Y-%m-%d %H:%M} "
-           f"UTC.* Severity **{pm.severity or '—'}** · status **{pm.status}** · service {pm.service or '—'} · "
-           f"type {pm.incident_type or '—'} · scope {_seg(pm.segment)}", ""]
-    out += [f"## {pm.section('summary').title}", "", pm.section("summary").text, _edited_md(pm, "summary"), ""]
+           f"UTC.* Severity **{pm.severity or '—'}** · status **{pm.status}** · service {md(pm.service or '—')} · "
+           f"type {pm.incident_type or '—'} · scope {md(_seg(pm.segment))}", ""]
+    out += [f"## {pm.section('summary').title}", "", md_prose(pm.section("summary").text), _edited_md(pm, "summary"), ""]
     out += ["## Impact", ""]
     if pm.impact is not None:
         out += ["| Figure | Value |", "|---|---|"]
@@ -75,7 +77,7 @@ def to_markdown(pm: Postmortem) -> str:
     for key in ("root_cause", "went_well", "went_badly", "lessons"):
         sec = pm.section(key)
         if sec.text.strip():
-            out += [f"## {sec.title}", "", sec.text, _edited_md(pm, key), ""]
+            out += [f"## {sec.title}", "", md_prose(sec.text), _edited_md(pm, key), ""]
     out += ["## Action items", "", "| Term | Action | Owner | Due | Status |", "|---|---|---|---|---|"]
     for a in sorted(pm.actions, key=lambda a: (TERMS.index(a.term) if a.term in TERMS else 9, a.suggested)):
         status = "suggested" if a.suggested else ("done " + f"{a.done_at:%Y-%m-%d}" if a.done_at else "open")
@@ -96,7 +98,7 @@ def _edited_md(pm: Postmortem, key: str) -> str:
     sec = pm.section(key)
     if sec.edited is None:
         return ""
-    return f"\n*Edited by {sec.edited_by} on {sec.edited_at:%Y-%m-%d %H:%M} UTC.*"
+    return f"\n*Edited by {md(sec.edited_by)} on {sec.edited_at:%Y-%m-%d %H:%M} UTC.*"
 
 
 def _phase_segment(pm: Postmortem) -> dict:
