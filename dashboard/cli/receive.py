@@ -112,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
     host, port = server.server_address[:2]
     print(f"warroom receive: listening on http://{host}:{port}{TRACES_PATH} -> {data.requests}"
           f"{' (bearer token required)' if auth.required else ''}{incidents_note}", file=sys.stderr, flush=True)
+    if not auth.required and host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"warroom receive: warning: listening on {host} without a token: anyone who can reach this port "
+              f"can write telemetry (give --token-file or set ${TOKEN_ENV})", file=sys.stderr, flush=True)
     server.serve_forever()
     server.server_close()
     receiver.close()
