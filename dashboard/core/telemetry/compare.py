@@ -3,6 +3,9 @@
 Each comparison is between two rows of counts (a cohort's totals, a window's
 totals), tested the way its signal is built: rates with a two-proportion test,
 latency and cost on the log scale (Welch), plain means with a Welch z.
+Latency percentiles are tested on the percentile itself: the share of
+requests slower than the baseline side's p95 (p99) is a binomial count, and
+under no change it is the same 5% (1%) on both sides (`quantile_test`).
 A cohort comparison is stratified by whatever else differs between the
 versions' traffic (`compare_strata`): rates are tested within those strata
 (Cochran-Mantel-Haenszel), other signals say what they are not adjusted for.
@@ -23,6 +26,7 @@ from dashboard.core.telemetry.compare_strata import confounders, stratified_rate
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 NOISE_ALPHA = 0.01  # many signals are compared at once: keep false alarms rare
+QUANTILE_SIGNALS = {"latency_p95_ms": "p95", "latency_p99_ms": "p99"}
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,47 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
         if v == baseline:
             continue
         mixed = confounders(leaves, column, others, [baseline, v])
-        out += [{"version": v, **_unconfounded(compare(s, rows[baseline], rows[v]), s, leaves, column,
-                                               mixed, baseline, v).as_dict()} for s in chosen]
+        sides = [(start, end, {**(filters or {}), column: [name]}) for name in (baseline, v)]
+        out += [{"version": v, **_unconfounded(
+            quantile_test(store, s, compare(s, rows[baseline], rows[v]), rows[baseline], *sides, minutes),
+            s, leaves, column, mixed, baseline, v).as_dict()} for s in chosen]
     return totals.with_columns(pl.col(column).alias("version")), pl.DataFrame(out) if out else pl.DataFrame()
+
+
+def quantile_test(store: TelemetryStore, signal: sig.Signal, result: Comparison, base_row: dict,
+                  base: tuple[datetime, datetime, dict], other: tuple[datetime, datetime, dict],
+                  minutes: tuple[datetime, ...] = ()) -> Comparison:
+    """A latency percentile tested on itself: the share slower than the baseline's value, both sides.
+
+    The log-mean test answers "did typical latency move"; a p95 alert asks
+    whether the slow tail grew, which a change confined to the tail (a
+    timeout path, a cold cache for some requests) moves without moving the
+    mean. Requests slower than the baseline's p95 are counted on both sides
+    (the counts the soak also pools) and compared as rates.
+    """
+    label = QUANTILE_SIGNALS.get(signal.name)
+    threshold = base_row.get(signal.column or signal.name)
+    if label is None or threshold is None or not math.isfinite(float(threshold)):
+        return result
+    counts = [_slower(store, float(threshold), *side, minutes) for side in (base, other)]
+    (x_a, n_a), (x_b, n_b) = counts
+    if n_a <= 0 or n_b <= 0:
+        return result
+    r = two_proportion_test(x_a, n_a, x_b, n_b)
+    beyond = r.p_value < NOISE_ALPHA
+    text = (f"share slower than the baseline {label} ({threshold:,.0f} ms): {x_a / n_a:.1%} → {x_b / n_b:.1%} "
+            f"({r.test})")
+    return replace(result, p_value=r.p_value, beyond_noise=beyond,
+                   worse=bool(beyond and signal.is_worse(x_b / n_b - x_a / n_a)), test=text)
+
+
+def _slower(store: TelemetryStore, threshold: float, start: datetime, end: datetime, filters: dict,
+            minutes: tuple[datetime, ...]) -> tuple[int, int]:
+    bucket = {"bucket_us": int((end - start).total_seconds() * 1e6) + 1, "origin": start, "limit_ms": threshold}
+    frame = store.run_sql("incident_slow_share", bucket, Scope.of(start, end, filters, minutes=minutes))
+    if frame.is_empty():
+        return 0, 0
+    return int(frame["slower"].sum()), int(frame["requests"].sum())
 
 
 def _unconfounded(result: Comparison, signal: sig.Signal, leaves: pl.DataFrame, column: str,
@@ -204,7 +246,9 @@ def before_after(store: TelemetryStore, at: datetime, minutes: int = 30, filters
         return pl.DataFrame()
     have = set(store.signals())
     chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS]) if n in have]
-    return comparisons_frame([compare(s, rows["before"], rows["after"]) for s in chosen])
+    sides = [(at - span, at, filters or {}), (at, at + span, filters or {})]
+    return comparisons_frame([quantile_test(store, s, compare(s, rows["before"], rows["after"]), rows["before"],
+                                            *sides) for s in chosen])
 
 
 def moved_with(store: TelemetryStore, signal: str, at: datetime, filters: dict | None = None,

@@ -1,0 +1,57 @@
+"""Latency percentiles compared on the percentile itself, not only on the log mean."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import polars as pl
+
+from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.compare import before_after, compare
+from dashboard.core.telemetry.demo.engine import conform
+from dashboard.core.telemetry.query import TelemetryStore
+
+AT = datetime(2025, 3, 3, 13, 0, tzinfo=timezone.utc)
+
+
+def _store(root, slow_share: float, rest_factor: float, seed: int = 5) -> TelemetryStore:
+    """An hour either side of AT; after it `slow_share` of requests take 4x, the rest `rest_factor`."""
+    rng = np.random.default_rng(seed)
+    count = 2 * 60 * 60
+    seconds = np.sort(rng.uniform(-3600, 3600, count))
+    latency = rng.lognormal(6.0, 0.3, count)
+    after = seconds >= 0
+    slow = after & (rng.random(count) < slow_share)
+    latency = np.where(slow, latency * 4, np.where(after, latency * rest_factor, latency))
+    rows = pl.DataFrame({
+        "ts": [AT + timedelta(seconds=float(s)) for s in seconds],
+        "request_id": [f"r{i:06d}" for i in range(count)], "service": ["bot"] * count,
+        "latency_ms": latency, "input_tokens": rng.integers(100, 300, count),
+        "output_tokens": rng.integers(50, 150, count),
+    })
+    data = DataDir(root)
+    atomic_write_parquet(conform(rows), data.requests / "rows.parquet")
+    return TelemetryStore(data)
+
+
+def test_a_slow_tail_with_an_unchanged_typical_latency_is_caught_on_the_p95(tmp_path):
+    # 8% of requests 4x slower, the rest 10% faster: the log mean barely moves, the p95 does
+    store = _store(tmp_path / "d", slow_share=0.08, rest_factor=0.9)
+    frame = before_after(store, AT, minutes=60, names=["latency_p95_ms", "latency_p50_ms"])
+    p95 = frame.filter(pl.col("signal") == "latency_p95_ms").row(0, named=True)
+    assert p95["test"].startswith("share slower than the baseline p95")
+    assert p95["beyond_noise"] and p95["worse"] and p95["p_value"] < 1e-6
+    # the log-mean test alone would not call it
+    totals = store.window_totals([("before", AT - timedelta(hours=1), AT), ("after", AT, AT + timedelta(hours=1))])
+    rows = {r["grp"]: r for r in totals.iter_rows(named=True)}
+    assert not compare(sig.get("latency_p95_ms"), rows["before"], rows["after"]).beyond_noise
+
+
+def test_no_change_stays_within_noise_on_the_p95(tmp_path):
+    store = _store(tmp_path / "d", slow_share=0.0, rest_factor=1.0)
+    frame = before_after(store, AT, minutes=60, names=["latency_p95_ms", "latency_p99_ms"])
+    for row in frame.iter_rows(named=True):
+        assert row["test"].startswith("share slower than the baseline")
+        assert not row["beyond_noise"], row
