@@ -162,3 +162,14 @@ def test_cli_reads_the_format_from_the_files_and_never_shows_a_traceback(tmp_pat
                      "--data", str(tmp_path / "d2")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "observations export too" in err
+
+
+def test_the_shipped_benchmark_accounts_for_every_observation():
+    from dashboard.core.telemetry.langfuse_bench import langfuse_benchmark
+
+    result = langfuse_benchmark(generations=300, repeats=1)
+    for fmt in ("jsonl", "parquet"):
+        run = result[fmt]
+        assert run["accepted"] + run["skipped"] + run["quarantined"] == result["observations"] == 450
+        assert run["skipped"] == 150 and run["scores_joined"] > 50
+    assert result["jsonl"]["scores_joined"] == result["parquet"]["scores_joined"]

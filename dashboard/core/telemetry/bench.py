@@ -13,6 +13,7 @@ from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
 from dashboard.core.telemetry.demo import write_demo
 from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.release_timeline import release_timeline
 
 PAID_ENGLISH = {"tier": ["paid"], "language": ["en"]}
 SECONDS_PER_WEEK_AT_1_RPS = 6 * 86400 + 16.25 * 3600  # the demo week ends at 16:15 on day 7
@@ -49,7 +50,8 @@ def explorer_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], obje
     return [
         ("time_range", store.time_range),
         ("dimension_values", lambda: store.dimension_values(start, now)),
-        ("releases", lambda: store.releases(start, now)),
+        # what the page draws: logged releases checked against the requests (late logs, inferred versions)
+        ("release timeline", lambda: release_timeline(store, start, now)),
         ("series (all traffic)", lambda: store.series(start, now)),
         ("series (paid English)", lambda: store.series(start, now, PAID_ENGLISH)),
         ("cohort lines by prompt", lambda: store.series(start, now, PAID_ENGLISH, by="prompt_version")),
