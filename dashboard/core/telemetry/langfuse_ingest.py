@@ -9,6 +9,9 @@ read from its columns, so the files may come in any order.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,12 +32,30 @@ class LangfuseResult:
 
 
 def looks_like_langfuse(path: str | Path) -> bool:
-    """True when the file's columns are a Langfuse observations or scores export."""
+    """True when the file's columns are a Langfuse observations, scores or traces export.
+
+    Reads only the column names (a CSV header, a JSONL file's first object, the
+    Parquet schema), so guessing the format costs nothing on a large flat table.
+    """
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
     try:
-        source = read_export(path)
-    except UnreadableFile:
+        if suffixes[-1:] in ([".parquet"], [".pq"]):
+            columns = list(pl.read_parquet_schema(path))
+        elif suffixes[-1:] == [".json"]:
+            columns = list(read_export(path).frame.columns)  # the UI's JSON export is one array
+        else:
+            opener = gzip.open if suffixes[-1:] == [".gz"] else open
+            with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+                first = next((line for line in fh if line.strip()), "")
+            if first.lstrip().startswith("{"):
+                parsed = json.loads(first)
+                columns = list(parsed) if isinstance(parsed, dict) else []
+            else:
+                columns = next(csv.reader([first], delimiter="\t" if ".tsv" in suffixes else ","), [])
+    except (OSError, UnreadableFile, ValueError, IndexError, StopIteration, pl.exceptions.PolarsError):
         return False
-    return kind_of(source.frame.columns) is not None
+    return kind_of(columns) is not None
 
 
 def validate_langfuse(paths: list[str | Path], spec: TableSpec, defaults: dict[str, pl.Series],
