@@ -121,3 +121,14 @@ def test_investigation_attributes_the_jump_to_the_inferred_or_late_logged_releas
     log_lines = [e.text for e in top.evidence if e.kind == "release log"]
     expected = "no release was logged" if logged_at is None else "served since 12:30, logged 12:38"
     assert log_lines and expected in log_lines[0]
+
+
+def test_an_inferred_prompt_version_replaces_a_version_of_the_same_prompt(tmp_path):
+    data = DataDir(tmp_path / "data")
+    rows = version_switch_rows(SWITCH, old="support-answer:6", new="support-answer:7")
+    # another prompt serves more traffic in the same minutes: it is not what v7 replaced
+    router = rows.with_columns(pl.lit("intent-router:3").alias("prompt_version"),
+                               (pl.col("request_id") + "-r").alias("request_id"))
+    write_request_rows(data, pl.concat([rows, router, router.with_columns(pl.col("request_id") + "x")]))
+    row = release_timeline(TelemetryStore(data), SWITCH - timedelta(hours=1), SWITCH + timedelta(hours=1)).row(0, named=True)
+    assert (row["version"], row["previous_version"], row["origin"]) == ("support-answer:7", "support-answer:6", "inferred")

@@ -90,6 +90,9 @@ def served_since(store: TelemetryStore, column: str, version: str, logged: datet
 def _previous_version(store: TelemetryStore, column: str, version: str, at: datetime) -> str | None:
     frame = store.run_sql("version_mix", {}, Scope.of(at - PREVIOUS_WINDOW, at, by=column))
     frame = frame.filter(pl.col("grp").is_not_null() & (pl.col("grp") != version))
+    if ":" in version:
+        # "support-answer:7" replaced a version of the same prompt, never another prompt's
+        frame = frame.filter(pl.col("grp").str.starts_with(version.rsplit(":", 1)[0] + ":"))
     if frame.is_empty():
         return None
     totals = frame.group_by("grp").agg(pl.col("requests").sum()).sort(["requests", "grp"], descending=[True, False])
