@@ -94,8 +94,9 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
     values = store.dimension_values(now - timedelta(days=1), now)
     chosen: dict[str, str] = {}
     for col, seg in zip(st.columns(len(segments)), segments):
-        options = [ALL, *sorted(values.get(seg, []))]
         wanted = pre["segments"].get(seg)
+        # the link's value stays choosable even when it served nothing in the last day (an older finding)
+        options = [ALL, *sorted(set(values.get(seg, [])) | ({wanted} if wanted else set()))]
         pick = col.selectbox(seg.replace("_", " ").title(), options, key=f"new_seg_{seg}",
                              index=options.index(wanted) if wanted in options else 0)
         if pick != ALL:
