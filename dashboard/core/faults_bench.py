@@ -125,9 +125,12 @@ class FaultBench:
         self.count += 1
         cmd = [*CLI, "ingest", "requests", str(self.source), "--data", str(data.root)]
         _killed(cmd, self.rng.uniform(0, self.ingest_seconds * 1.1))
-        subprocess.run(cmd, capture_output=True)
+        rerun = subprocess.run(cmd, capture_output=True, text=True)
+        if rerun.returncode not in (0, 1):
+            return False, self.good + self.bad, len(_leftovers(data.root)), f"rerun failed: {rerun.stderr[-200:]}"
         stored = _rows(data)
-        quarantine = pl.concat([pl.read_parquet(p) for p in data.quarantine.glob("*.parquet")], how="diagonal_relaxed")
+        parts = [pl.read_parquet(p) for p in data.quarantine.glob("*.parquet")]
+        quarantine = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame({"reason": []}, schema={"reason": pl.String})
         bad_inputs = quarantine.filter(~pl.col("reason").str.contains(DUPLICATE)).height
         lost = max(0, self.good - stored) + max(0, self.bad - bad_inputs)
         ok = stored == self.good and bad_inputs == self.bad
@@ -149,7 +152,7 @@ class FaultBench:
         before = _rows(data)
         cmd = [*CLI, "simulate", "--live", "--speed", "600", "--flush-every", "0.2", "--duration", "30",
                "--data", str(data.root)]
-        _killed(cmd, self.startup_seconds + self.rng.uniform(0, 4.0))
+        _killed(cmd, self.startup_seconds + self.rng.uniform(0.5, 6.0))
         files = [p for p in data.requests.glob("*.parquet")]
         readable = sum(pl.read_parquet(p, glob=False).height for p in files)
         visible = _rows(data)
@@ -158,9 +161,10 @@ class FaultBench:
         import json
 
         added = json.loads(more.stdout)["requests"] if more.returncode == 0 else 0
+        note = "" if more.returncode == 0 else f"; {more.stderr.strip()[-160:]}"
         ok = more.returncode == 0 and readable == visible and _rows(data) == visible + added and visible >= before
         return ok, abs(readable - visible), len(_leftovers(data.root)), f"{visible - before} rows kept, " \
-            f"continued: {more.returncode == 0}"
+            f"continued: {more.returncode == 0}{note}"
 
     def incident(self) -> tuple[bool, int, int, str]:
         from dashboard.core.incident.service import Incidents
