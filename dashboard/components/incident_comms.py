@@ -18,7 +18,7 @@ from dashboard.core.incident.drafting import comms_facts_for
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import SoakEvaluation
 from dashboard.core.incident.state import IncidentState
-from dashboard.core.text import md_prose
+from dashboard.core.text import md, md_prose
 
 
 def draft_key(incident_id: str, audience: str) -> str:
@@ -54,7 +54,7 @@ def comms_log(state: IncidentState) -> None:
         return
     st.markdown(f"**Comms log** · {len(state.updates)} update(s), newest first")
     for update in reversed(state.updates):
-        label = f"{when(update.at)} · {AUDIENCE_LABELS.get(update.audience, update.audience)} · by {update.by}"
+        label = f"{when(update.at)} · {AUDIENCE_LABELS.get(update.audience, update.audience)} · by {md(update.by)}"
         with st.expander(label, expanded=update is state.updates[-1]):
             st.markdown(md_prose(update.message))
             st.caption("Copy as Markdown (copy button at the top right of the block):")

@@ -26,7 +26,7 @@ def badges(state: IncidentState) -> None:
     st.markdown(f":{SEVERITY_COLORS.get(state.severity or '', 'gray')}-badge[{sev}] "
                 f":{STATUS_COLORS.get(state.status, 'gray')}-badge[{state.status}] "
                 f":gray-badge[{(state.type or 'type not set').replace('_', ' ')}] "
-                f":gray-badge[commander: {state.commander or '–'}]")
+                f":gray-badge[commander: {md(state.commander or '–')}]")
 
 
 def suggestion_for(state: IncidentState, store, now: datetime) -> SeveritySuggestion | None:
@@ -88,12 +88,12 @@ def roles_panel(state: IncidentState, service: Incidents, now: datetime) -> None
     for role in ev.ROLES:
         person = state.roles.get(role)
         since = next((c for c in reversed(state.role_history) if c.role == role), None)
-        rows.append(f"- {ev.ROLE_LABELS[role]}: **{person or 'unassigned'}**"
+        rows.append(f"- {ev.ROLE_LABELS[role]}: **{md(person or 'unassigned')}**"
                     + (f" (since {hhmm(since.at)})" if since else ""))
     st.markdown("\n".join(rows))
     handovers = [c for c in state.role_history if c.previous and c.previous != c.person]
     if handovers:
-        st.caption("Handovers: " + "; ".join(f"{ev.ROLE_LABELS[c.role]} {c.previous} → {c.person} at {hhmm(c.at)}"
+        st.caption("Handovers: " + "; ".join(f"{ev.ROLE_LABELS[c.role]} {md(c.previous)} → {md(c.person)} at {hhmm(c.at)}"
                                             for c in handovers))
     if not state.is_open:
         return
@@ -110,8 +110,8 @@ def title_block(state: IncidentState) -> None:
     st.subheader(f"{state.id} · {md(state.title)}")
     badges(state)
     scope = ", ".join(f"{k}={v}" for k, v in state.segments.items()) or "all traffic"
-    st.caption(f"Opened {state.opened_at:%Y-%m-%d %H:%M} UTC by {state.opened_by} · scope {scope} · "
-               f"signals {', '.join(state.signals) or '–'} · suspects {', '.join(state.suspects) or '–'}")
+    st.caption(f"Opened {state.opened_at:%Y-%m-%d %H:%M} UTC by {md(state.opened_by)} · scope {md(scope)} · "
+               f"signals {md(', '.join(state.signals) or '–')} · suspects {md(', '.join(state.suspects) or '–')}")
 
 
 def command_panels(state: IncidentState, service: Incidents, store, now: datetime) -> None:

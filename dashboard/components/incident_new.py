@@ -149,7 +149,7 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
         except (ev.EventError, PermissionDenied, ValueError) as exc:
             st.error(f"Not opened: {md(exc)}")
             return
-        flash("success", f"{state.id} opened as {actor}.")
+        flash("success", f"{state.id} opened as {md(actor)}.")
         leave_form(segments, state.id)
     if b2.button("Cancel", key="new_cancel"):
         leave_form(segments)

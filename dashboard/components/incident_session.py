@@ -119,7 +119,7 @@ def write(what: str, change: Callable[[Identity], IncidentState | None], *, reru
     if isinstance(result, IncidentState):
         mark_seen(result)  # the person made this version: they have seen it
     if rerun:
-        flash("success", f"{what} recorded as {actor}.")
+        flash("success", f"{md(what)} recorded as {md(actor)}.")
         st.rerun()
     return True
 
