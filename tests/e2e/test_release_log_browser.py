@@ -64,7 +64,8 @@ def test_markers_say_how_each_release_is_known_and_hover_with_commit_and_link(pa
 def test_cohort_samples_link_to_their_trace(page, release_app):
     page.goto(f"{release_app}/explorer?tab=Cohorts+by+version")  # the open tab lives in the URL
     wait_for_app(page)
-    page.get_by_text("Sample requests of each prompt version").click()
+    page.wait_for_selector(".js-plotly-plot", state="attached", timeout=60_000)
+    page.get_by_text("Sample requests of each prompt version").click(timeout=90_000)
     samples = page.locator('[data-testid="stExpander"]', has_text="Sample requests of each prompt version")
     grid = samples.locator('[data-testid="stDataFrame"]')
     grid.wait_for(timeout=60_000)
