@@ -26,19 +26,26 @@ _BARE_URL = re.compile(r"(?i)\b(https?|ftp|mailto|javascript|data):")
 _WWW = re.compile(r"(?i)\bwww\.")
 
 
+ZWSP = "\u200b"  # invisible: splits what GFM would autolink (a backslash escape does not stop it)
+
+
+def _no_autolinks(text: str) -> str:
+    text = _BARE_URL.sub(lambda m: f"{m.group(1)}:{ZWSP}", text)
+    text = _WWW.sub(lambda m: m.group(0)[:3] + ZWSP + ".", text)
+    return text.replace("@", "@" + ZWSP)
+
+
 def md(value: object) -> str:
     """`value` as text inside Markdown: rendered exactly as typed, nothing fetched, nothing linked."""
     text = "" if value is None else str(value)
-    text = text.replace("\r", " ").replace("\n", " ")
+    text = _no_autolinks(text.replace("\r", " ").replace("\n", " "))
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def md_prose(value: object) -> str:
     """Prose a person wrote as Markdown, kept as such but inert: no link, image, HTML or autolink."""
     text = "" if value is None else str(value)
-    text = _LINK_STARTERS.sub(r"\\\1", text)
-    text = _BARE_URL.sub(lambda m: f"{m.group(1)}\\:", text)
-    text = _WWW.sub(lambda m: m.group(0)[:3] + "\\.", text)
+    text = _LINK_STARTERS.sub(r"\\\1", _no_autolinks(text))
     return re.sub(r":(?=[A-Za-z0-9_/-]+(?:\[|:))", r"\\:", text)  # :red[...] and :material/x: directives
 
 
