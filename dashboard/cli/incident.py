@@ -125,7 +125,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     q = sub.add_parser("bench", help="benchmark: concurrent appends, reads, soak evaluation (scratch store)")
     q.add_argument("--processes", type=int, default=4)
-    q.add_argument("--events", type=int, default=250, help="events each process appends")
+    q.add_argument("--events", type=int, default=250, help="comms posts each process appends")
+    q.add_argument("--store-url", metavar="URL", default=None,
+                   help="run the concurrent posts on this PostgreSQL database (an empty one: INC-1 is created)")
     q.set_defaults(func=run_bench)
 
 
@@ -408,5 +410,5 @@ def run_bench(args: argparse.Namespace) -> int:
 
     if args.processes < 1 or args.events < 1:
         raise UserError("--processes and --events must be at least 1")
-    print(json.dumps(bench(processes=args.processes, events_each=args.events), indent=2))
+    print(json.dumps(bench(processes=args.processes, events_each=args.events, store_url=args.store_url), indent=2))
     return 0
