@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.components import context, filters, report_data, root_cause, sample_requests
+from dashboard.components.distributions import distributions_panel
 from dashboard.components.links import COHORT_TAB, view_params
 from dashboard.components.report_slos import firing_alerts, slo_status_line
 from dashboard.components.signal_stack import build_signal_stack
@@ -51,8 +52,9 @@ st.plotly_chart(fig, width="stretch", key="signal_stack", config={"displaylogo":
 filters.absent_caption(available)
 
 view = view_params(st.query_params.get_all, list(store.schema.segments))
-cause_tab, cohort_tab, before_after_tab, release_tab = st.tabs(
-    ["Root cause", COHORT_TAB, "Before / after a release", "Releases"], key="tab", bind="query-params")
+cause_tab, cohort_tab, before_after_tab, distribution_tab, release_tab = st.tabs(
+    ["Root cause", COHORT_TAB, "Before / after a release", "Distributions", "Releases"], key="tab",
+    bind="query-params")
 
 with cause_tab:
     signal = filters.signal_picker("What moved?", store.signals(sig.DIAGNOSABLE))
@@ -100,6 +102,9 @@ with before_after_tab:
             st.query_params["ba_minutes"] = str(minutes)
         at = releases["ts"][labels.index(picked)]
         comparison_table(before_after(store, at, int(minutes), chosen_filters, names))
+
+with distribution_tab:
+    distributions_panel(store, start, end, chosen_filters, bucket)
 
 with release_tab:
     st.dataframe(releases.select("ts", "artifact", "version", "previous_version", "origin", "flag", "scope",

@@ -115,7 +115,10 @@ def pooled_values(store, signals: Sequence[str], start: datetime, end: datetime,
     if frame.is_empty():
         return out
     row = frame.row(0, named=True)
+    have = set(store.signals())  # a signal the store lacks has no baseline (it would read as 0)
     for signal in signals:
+        if signal not in have:
+            continue
         if signal in PERCENTILE_SIGNALS:  # over one whole-window bucket the percentile is exact
             if row.get(signal) is not None:
                 out[signal] = float(row[signal])

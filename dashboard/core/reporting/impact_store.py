@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from dashboard.core.reporting.impact import Impact, compute_impact, hour_before_window, previous_day_windows
+from dashboard.core.reporting.impact import DELTA_SIGNALS, Impact, compute_impact, hour_before_window, previous_day_windows
 from dashboard.core.telemetry.query import Scope
 
 IMPACT_BUCKET = timedelta(minutes=1)
@@ -57,7 +57,7 @@ def measure_impact(store, *, start: datetime, end: datetime | None = None, filte
     return compute_impact(
         frame, base, start=start, end=end, now=now, filters={k: str(v) for k, v in (filters or {}).items()},
         requests_total=requests_total, users_affected=distinct_users(store, start, end, filters or None),
-        baseline_label=label,
+        baseline_label=label, signals=tuple(n for n in DELTA_SIGNALS if n in set(store.signals())),
     )
 
 
