@@ -26,7 +26,6 @@ from dashboard.core.telemetry.compare_strata import confounders, stratified_rate
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 NOISE_ALPHA = 0.01  # many signals are compared at once: keep false alarms rare
-QUANTILE_SIGNALS = {"latency_p95_ms": "p95", "latency_p99_ms": "p99"}
 
 
 @dataclass(frozen=True)
@@ -182,7 +181,7 @@ def quantile_test(store: TelemetryStore, signal: sig.Signal, result: Comparison,
     mean. Requests slower than the baseline's p95 are counted on both sides
     (the counts the soak also pools) and compared as rates.
     """
-    label = QUANTILE_SIGNALS.get(signal.name)
+    label = signal.tail
     threshold = base_row.get(signal.column or signal.name)
     if label is None or threshold is None or not math.isfinite(float(threshold)):
         return result

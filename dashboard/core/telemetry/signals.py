@@ -101,6 +101,7 @@ class Signal:
     localize: Localize | None = None
     excess_noun: str = ""  # what one event beyond the baseline is called in an impact ("extra refusals")
     incident_type: str = "quality_regression"  # the type an incident opened on this signal gets
+    tail: str | None = None  # a tail percentile ("p95"): also compared as the share slower than the baseline's
 
     # -- what derives from the declaration ----------------------------------
 
@@ -166,8 +167,10 @@ SIGNALS: tuple[Signal, ...] = (
            ("error_type",), numerator="errors", denominator="requests", localize="counts", excess_noun="extra errors",
            incident_type="tool_degradation"),
     Signal("latency_p50_ms", "Latency p50", "latency (geometric mean)", column="latency_p50_ms", **_LATENCY),
-    Signal("latency_p95_ms", "Latency p95", "latency (geometric mean)", column="latency_p95_ms", **_LATENCY),
-    Signal("latency_p99_ms", "Latency p99", "latency (geometric mean)", column="latency_p99_ms", **_LATENCY),
+    Signal("latency_p95_ms", "Latency p95", "latency (geometric mean)", column="latency_p95_ms", tail="p95",
+           **_LATENCY),
+    Signal("latency_p99_ms", "Latency p99", "latency (geometric mean)", column="latency_p99_ms", tail="p99",
+           **_LATENCY),
     Signal("ttft_ms", "Time to first token p50", "time to first token", "latency", "quantile", "ms",
            HIGHER_IS_WORSE, "welch_log", ("ttft_ms",), column="ttft_p50_ms", log_mean="log_ttft_mean",
            log_var="log_ttft_var", incident_type="latency_spike"),
