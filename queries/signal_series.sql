@@ -1,6 +1,8 @@
 -- Per time bucket (and per value of one grouping column, `grp`, when asked):
--- the counts and sums every signal is computed from. Rates are derived in
--- Python from numerator/denominator counts, never averaged across buckets.
+-- the counts and sums every signal is computed from, read from the rollup cells.
+-- Rates are derived in Python from numerator/denominator counts, never averaged
+-- across buckets; means and variances come from exact sums (of squares, of logs);
+-- percentiles from the merged quantile sketch (within sketch.RELATIVE_ERROR).
 -- Returns: bucket, grp, the registry's count columns (signals.COUNTS: requests,
 --   errors, refused, task_success, task_success_n, quality_sum, quality_n, ...),
 --   then the per-bucket moments and quantiles: log_latency_mean, log_latency_var,
@@ -9,33 +11,54 @@
 --   log_output_tokens_var, latency_p50_ms, latency_p95_ms, latency_p99_ms,
 --   ttft_p50_ms, input_tokens_var, output_tokens_var, quality_var
 -- params: $bucket_us, $origin (buckets are aligned to it)
-SELECT
-    * EXCLUDE (latency_q),
-    latency_q[1] AS latency_p50_ms,
-    latency_q[2] AS latency_p95_ms,
-    latency_q[3] AS latency_p99_ms
-FROM (
-SELECT
-    time_bucket(to_microseconds($bucket_us), ts, $origin) AS bucket,
-    grp,
-    @counts,
-    -- one sort per bucket serves all three quantiles
-    quantile_cont(latency_ms, [0.50, 0.95, 0.99])   AS latency_q,
-    quantile_cont(ttft_ms, 0.50)                    AS ttft_p50_ms,
-    avg(ln(greatest(latency_ms, 0.001)))            AS log_latency_mean,
-    var_samp(ln(greatest(latency_ms, 0.001)))       AS log_latency_var,
-    avg(ln(greatest(cost_usd, 1e-9)))               AS log_cost_mean,
-    var_samp(ln(greatest(cost_usd, 1e-9)))          AS log_cost_var,
-    avg(ln(ttft_ms)) FILTER (WHERE ttft_ms > 0)     AS log_ttft_mean,
-    var_samp(ln(ttft_ms)) FILTER (WHERE ttft_ms > 0) AS log_ttft_var,
-    avg(ln(input_tokens)) FILTER (WHERE input_tokens > 0)        AS log_input_tokens_mean,
-    var_samp(ln(input_tokens)) FILTER (WHERE input_tokens > 0)   AS log_input_tokens_var,
-    avg(ln(output_tokens)) FILTER (WHERE output_tokens > 0)      AS log_output_tokens_mean,
-    var_samp(ln(output_tokens)) FILTER (WHERE output_tokens > 0) AS log_output_tokens_var,
-    var_samp(input_tokens)                          AS input_tokens_var,
-    var_samp(output_tokens)                         AS output_tokens_var,
-    var_samp(quality_score)                         AS quality_var
-FROM scoped
-GROUP BY ALL
+WITH counts AS (
+    SELECT
+        time_bucket(to_microseconds($bucket_us), t, $origin) AS bucket,
+        grp,
+        @cell_counts,
+        sum(COLUMNS('^m_(latency_ms|cost_usd|ttft_ms|input_tokens|output_tokens|quality_score)_'))
+    FROM cells
+    GROUP BY ALL
+),
+sketches AS (
+    SELECT measure, bucket, grp, bin,
+           sum(n) OVER (PARTITION BY measure, bucket, grp ORDER BY bin) AS cum,
+           sum(n) OVER (PARTITION BY measure, bucket, grp)              AS total
+    FROM (
+        SELECT measure, time_bucket(to_microseconds($bucket_us), t, $origin) AS bucket, grp, bin, sum(n) AS n
+        FROM sketch_cells
+        WHERE measure IN ('latency_ms', 'ttft_ms')
+        GROUP BY ALL
+    )
+),
+quantiles AS (
+    SELECT bucket, grp,
+           sketch_quantile(0.50, bin, cum, total, measure = 'latency_ms') AS latency_p50_ms,
+           sketch_quantile(0.95, bin, cum, total, measure = 'latency_ms') AS latency_p95_ms,
+           sketch_quantile(0.99, bin, cum, total, measure = 'latency_ms') AS latency_p99_ms,
+           sketch_quantile(0.50, bin, cum, total, measure = 'ttft_ms')    AS ttft_p50_ms
+    FROM sketches
+    GROUP BY ALL
+),
+moments AS (
+    SELECT
+        COLUMNS(lambda c: NOT starts_with(c, 'm_')),
+        m_latency_ms_lnc_sum / m_latency_ms_n                                               AS log_latency_mean,
+        var_from_sums(m_latency_ms_lnc_sum, m_latency_ms_lnc_sumsq, m_latency_ms_n)         AS log_latency_var,
+        m_cost_usd_lnc_sum / m_cost_usd_n                                                   AS log_cost_mean,
+        var_from_sums(m_cost_usd_lnc_sum, m_cost_usd_lnc_sumsq, m_cost_usd_n)               AS log_cost_var,
+        m_ttft_ms_log_sum / m_ttft_ms_log_n                                                 AS log_ttft_mean,
+        var_from_sums(m_ttft_ms_log_sum, m_ttft_ms_log_sumsq, m_ttft_ms_log_n)              AS log_ttft_var,
+        m_input_tokens_log_sum / m_input_tokens_log_n                                       AS log_input_tokens_mean,
+        var_from_sums(m_input_tokens_log_sum, m_input_tokens_log_sumsq, m_input_tokens_log_n) AS log_input_tokens_var,
+        m_output_tokens_log_sum / m_output_tokens_log_n                                     AS log_output_tokens_mean,
+        var_from_sums(m_output_tokens_log_sum, m_output_tokens_log_sumsq, m_output_tokens_log_n) AS log_output_tokens_var,
+        var_from_sums(m_input_tokens_sum, m_input_tokens_sumsq, m_input_tokens_n)           AS input_tokens_var,
+        var_from_sums(m_output_tokens_sum, m_output_tokens_sumsq, m_output_tokens_n)        AS output_tokens_var,
+        var_from_sums(m_quality_score_sum, m_quality_score_sumsq, m_quality_score_n)        AS quality_var
+    FROM counts
 )
-ORDER BY bucket, grp
+SELECT m.*, latency_p50_ms, latency_p95_ms, latency_p99_ms, ttft_p50_ms
+FROM moments m
+LEFT JOIN quantiles q ON q.bucket = m.bucket AND q.grp IS NOT DISTINCT FROM m.grp
+ORDER BY m.bucket, m.grp

@@ -5,10 +5,15 @@ shared connection refuses concurrent calls from several browser sessions.
 Telemetry stays in Parquet files (no database file lock), so ingestion and the
 live simulator can add files while the app reads: the views re-glob per query.
 
-A query that reads `scoped` gets a CTE prepended: the requests in a time range,
-narrowed by segment filters, with a `grp` column (one dimension's value, or the
-name of the time window a row falls in). Filter values always travel as
-parameters; column names are checked against the schema before they are quoted.
+Views read rollups (rollup.py), not request rows: a query that reads `cells`
+(counts and sums) or `sketch_cells` (quantile sketches) gets them prepended for its
+scope by rollup_scope.py, hour and minute cells with request rows only for the
+partial minutes at a range's ends. A query that reads `scoped` (where rows are the
+answer: the packet's sample, an ingest's duplicate check) gets the requests in a
+time range, narrowed by segment filters. Either way a `grp` column carries one
+dimension's value or the name of the time window a row falls in. Filter values
+always travel as parameters; column names are checked against the schema before
+they are quoted.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,9 +31,11 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.contract import REQUEST_MEASURES, RELEASE_SCHEMA
+from dashboard.core.telemetry.rollup_scope import DEFAULT_ORIGIN, Buckets, CellsBuilder
 from dashboard.core.telemetry.signals import counts_sql
 
 QUERIES_DIR = Path(__file__).resolve().parents[3] / "queries"
@@ -54,6 +61,9 @@ class SqlFile:
     params: frozenset[str]
     declared: frozenset[str]
     uses_scope: bool
+    uses_cells: bool
+    uses_sketch: bool
+    grain: timedelta | None  # "-- cells grain: 1 minute": cells no coarser than this
 
 
 @lru_cache(maxsize=None)
@@ -61,12 +71,17 @@ def load_sql(name: str) -> SqlFile:
     path = QUERIES_DIR / f"{name}.sql"
     if not path.exists():
         raise FileNotFoundError(f"no query named {name!r} in {QUERIES_DIR.name}/")
-    # `@counts` is the registry's count columns, so every query computes them alike
-    text = path.read_text().replace("@counts", counts_sql(indent="    "))
+    # `@counts` is the registry's count columns, so every query computes them alike; `@cell_counts`
+    # the same columns summed over rollup cells
+    text = (path.read_text().replace("@cell_counts", rollup.merged_counts_sql(indent="    "))
+            .replace("@counts", counts_sql(indent="    ")))
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     header = next((line for line in text.splitlines() if line.startswith("-- params:")), "-- params:")
+    grain = re.search(r"^-- cells grain: 1 (minute|hour)$", text, re.MULTILINE)
     return SqlFile(name, text, frozenset(PARAM_RE.findall(body)), frozenset(PARAM_RE.findall(header)),
-                   bool(re.search(r"\bscoped\b", body)))
+                   bool(re.search(r"\bscoped\b", body)), bool(re.search(r"\bcells\b", body)),
+                   bool(re.search(r"\bsketch_cells\b", body)),
+                   (timedelta(minutes=1) if grain.group(1) == "minute" else timedelta(hours=1)) if grain else None)
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,8 @@ class TelemetryStore:
         self.schema = data.schema()
         self._requests_dir = data.requests.resolve()
         self._con = duckdb.connect()  # without ICU, TIMESTAMPTZ is plain UTC
+        for statement in rollup.macros_sql_all():
+            self._con.execute(statement)
         self._lock = threading.Lock()
         self._views_have_files: tuple[tuple[str, ...], bool] | None = None  # (request files, any releases)
         self._cache_enabled = cache
@@ -162,6 +179,7 @@ class TelemetryStore:
             else:
                 _create_empty_table(con, "_empty_requests", self.schema.request_schema())
                 con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
+            self._create_rollup_views(con, files)
             _create_empty_table(con, "_empty_releases", RELEASE_SCHEMA)
             if state[1]:
                 # the empty typed table supplies columns that older release files lack (commit, url)
@@ -181,6 +199,40 @@ class TelemetryStore:
             return None
         finally:
             cursor.close()
+
+    def _create_rollup_views(self, con: duckdb.DuckDBPyConnection, files: tuple[str, ...]) -> None:
+        """One view per rollup table over the rollups of exactly the request files listed (built when missing)."""
+        sets = rollup.ensure_rollups(self.data, [Path(f) for f in files], self.schema) if files else []
+        keys = rollup.key_columns(self.schema)
+        empty = "SELECT * FROM requests WHERE false"
+        for table in rollup.TABLES:
+            paths = [str(rs.path(table)) for rs in sets]
+            if paths:
+                listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+                con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS SELECT * FROM read_parquet([{listed}], "
+                            f"union_by_name = true)")
+                continue
+            sketch_keys = ["service"] if table.endswith("_service") else keys
+            select = (rollup.sketch_sql(empty, sketch_keys, "ts") if "sketch" in table
+                      else rollup.cell_sql(empty, keys, "ts"))
+            con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS {select}")
+
+    def _cells_sql(self, sql: SqlFile, scope: Scope, params: dict) -> tuple[str, dict]:
+        """The `cells` / `sketch_cells` CTEs for a query's scope and time buckets."""
+        if "bucket_us" in params:
+            origin = params.get("origin") or DEFAULT_ORIGIN
+            origin = origin if origin.tzinfo else origin.replace(tzinfo=timezone.utc)
+            buckets = Buckets(timedelta(microseconds=int(params["bucket_us"])), origin)
+        else:
+            buckets = Buckets(sql.grain)
+        builder = CellsBuilder(rollup.key_columns(self.schema), self._column, scope, buckets,
+                               full_keys="dims" in params)
+        ctes = []
+        if sql.uses_cells:
+            ctes.append(builder.cells())
+        if sql.uses_sketch:
+            ctes.append(builder.sketch_cells())
+        return "WITH " + ",\n".join(ctes), builder.params
 
     def _scope_sql(self, scope: Scope) -> tuple[str, dict]:
         params: dict = {"scope_start": scope.start, "scope_end": scope.end}
@@ -229,7 +281,12 @@ class TelemetryStore:
                     self._cache.move_to_end(key)
                     return self._cache[key]
         text = sql.text
-        if sql.uses_scope:
+        if sql.uses_cells or sql.uses_sketch:
+            if scope is None:
+                raise ValueError(f"query {name} reads rollup cells: pass a Scope")
+            cte, cell_params = self._cells_sql(sql, scope, params)
+            text, params = _with_scope(cte, text), {**params, **cell_params}
+        elif sql.uses_scope:
             if scope is None:
                 raise ValueError(f"query {name} reads `scoped`: pass a Scope")
             cte, scope_params = self._scope_sql(scope)

@@ -1,0 +1,319 @@
+"""Rollups: per-minute and per-hour aggregates of the request store, kept beside it.
+
+Returns, for each request file, four rollup files (built by `build_rollups`):
+
+    rollups/minute/        one row per (service, every segment and artifact column, minute)
+                           that occurs: exact counts and sums of every measure, sums of
+                           squares and of logs (so means, variances and log-scale tests
+                           are exact from sums)
+    rollups/minute_sketch/ the quantile sketch (sketch.py) of latency and token counts per
+                           the same cell: one row per occupied bucket, (measure, bin, n)
+    rollups/hour/          the same sums per hour
+    rollups/hour_sketch/   the same sketch per hour
+
+Every count and sum merges by SUM (the time span by MIN/MAX), so any time range, filter and grouping is a GROUP BY
+over cells. A rollup file is a pure function of one request file and the store's
+schema; its name carries that file's name, size and mtime and the schema's
+fingerprint, so:
+  * rebuilding gives the same files (idempotent); a request file rewritten in place
+    gets new rollups, and the stale ones are removed;
+  * each file is written to a temporary name and renamed, and readers use a rollup
+    only when all four of its files exist: a crash mid-build leaves the previous
+    rollups valid and the request file is rebuilt next time;
+  * readers use exactly the rollups of the request files they would read
+    (compact.visible_request_names), so a row is never counted twice, even while
+    live slices are being compacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.compact import request_files
+from dashboard.core.telemetry.contract import REQUEST_MEASURES, TelemetrySchema
+from dashboard.core.telemetry.signals import COUNTS
+from dashboard.core.telemetry.sketch import SKETCHED, macros_sql
+
+FORMAT_VERSION = 1  # bump when the aggregates below change: every rollup is rebuilt
+# the minute counts are written last and read first: a set is complete when they exist
+TABLES = ("minute_sketch", "hour_sketch", "minute_sketch_service", "hour_sketch_service", "hour", "minute")
+
+# Per-measure moments beside the registry's counts: sums of squares and of logs, so
+# means, variances and log-scale tests come from sums exactly as from rows.
+MOMENT_MEASURES = ("latency_ms", "ttft_ms", "cost_usd", "input_tokens", "output_tokens", "quality_score")
+LOG_MEASURES = ("latency_ms", "ttft_ms", "cost_usd", "input_tokens", "output_tokens")
+# ln of these clamped at a floor (the explorer's log-scale moments of latency and cost count every request)
+CLAMPED_LOG = {"latency_ms": 0.001, "cost_usd": 1e-9}
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One rollup column: its SQL over request rows, and how cells merge (sum, min or max)."""
+
+    name: str
+    sql: str
+    merge: str = "sum"
+    cast: str = "BIGINT"  # the type the merged value is cast to
+
+
+def aggregates() -> list[Aggregate]:
+    """What a cell holds: the registry's counts (signals.COUNTS), then moments and the time span."""
+    out = [Aggregate(c.name, c.sql, "sum", "DOUBLE" if c.sql.endswith("::DOUBLE") else "BIGINT") for c in COUNTS]
+    for m in MOMENT_MEASURES:
+        x = f"CAST({q(m)} AS DOUBLE)"
+        out += [Aggregate(f"m_{m}_n", f"count({q(m)})"),
+                Aggregate(f"m_{m}_sum", f"sum({x})", cast="DOUBLE"),
+                Aggregate(f"m_{m}_sumsq", f"sum({x} * {x})", cast="DOUBLE")]
+        if m in LOG_MEASURES:
+            out += [Aggregate(f"m_{m}_log_n", f"count(*) FILTER (WHERE {q(m)} > 0)"),
+                    Aggregate(f"m_{m}_log_sum", f"sum(ln({x})) FILTER (WHERE {q(m)} > 0)", cast="DOUBLE"),
+                    Aggregate(f"m_{m}_log_sumsq", f"sum(ln({x}) * ln({x})) FILTER (WHERE {q(m)} > 0)", cast="DOUBLE")]
+    for m, floor in CLAMPED_LOG.items():
+        lx = f"ln(greatest(CAST({q(m)} AS DOUBLE), {floor!r}))"
+        out += [Aggregate(f"m_{m}_lnc_sum", f"sum({lx})", cast="DOUBLE"),
+                Aggregate(f"m_{m}_lnc_sumsq", f"sum({lx} * {lx})", cast="DOUBLE")]
+    out += [Aggregate("first_ts", "min(ts)", "min", "TIMESTAMPTZ"), Aggregate("last_ts", "max(ts)", "max", "TIMESTAMPTZ")]
+    return out
+
+
+def merge_sql(agg: Aggregate) -> str:
+    return f"{agg.merge}({q(agg.name)})::{agg.cast}"
+
+
+def merged_counts_sql(indent: str = "    ") -> str:
+    """The registry's count columns summed over cells (what `@cell_counts` in a query expands to)."""
+    names = {c.name for c in COUNTS}
+    return (",\n" + indent).join(f"{merge_sql(a)} AS {q(a.name)}" for a in aggregates() if a.name in names)
+
+
+def macros_sql_all() -> list[str]:
+    """Macros a connection reading rollups needs: the sketch's, and a variance from sums."""
+    return [*macros_sql(),
+            # var_samp from n, sum and sum of squares (NULL below two values, like var_samp)
+            "CREATE OR REPLACE MACRO var_from_sums(s, ss, n) AS "
+            "CASE WHEN n > 1 THEN greatest((ss - s * s / n) / (n - 1), 0) END"]
+
+
+def key_columns(schema: TelemetrySchema) -> list[str]:
+    return ["service", *schema.dimension_columns]
+
+
+def schema_fingerprint(schema: TelemetrySchema) -> str:
+    text = repr((FORMAT_VERSION, key_columns(schema), aggregates(), SKETCHED, macros_sql()))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def rollup_root(data: DataDir) -> Path:
+    return data.root / "rollups"
+
+
+def rollup_name(raw: Path, stat: os.stat_result, fingerprint: str) -> str:
+    return f"{raw.stem}~{stat.st_size}-{stat.st_mtime_ns}-{fingerprint}.parquet"
+
+
+@dataclass(frozen=True)
+class RollupSet:
+    """The four rollup files of one request file (paths may not exist yet)."""
+
+    raw: Path
+    name: str
+    root: Path
+
+    def path(self, table: str) -> Path:
+        return self.root / table / self.name
+
+    def complete(self) -> bool:
+        return all(self.path(t).exists() for t in TABLES)  # written in this order, minute last
+
+
+def rollup_set(data: DataDir, raw: Path, fingerprint: str) -> RollupSet | None:
+    try:
+        stat = raw.stat()
+    except FileNotFoundError:  # compacted away meanwhile
+        return None
+    return RollupSet(raw, rollup_name(raw, stat, fingerprint), rollup_root(data))
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    for statement in macros_sql_all():
+        con.execute(statement)
+    return con
+
+
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _raw_select(con: duckdb.DuckDBPyConnection, raw: Path, schema: TelemetrySchema) -> str:
+    """The request file as a relation with every key column (a missing one reads as NULL)."""
+    have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_path(raw)})").fetchall()}
+    cols = [q(c) if c in have else f"CAST(NULL AS VARCHAR) AS {q(c)}" for c in key_columns(schema)]
+    measures = [q(m) if m in have else f"CAST(NULL AS {_duck_type(m)}) AS {q(m)}" for m in REQUEST_MEASURES]
+    return f"SELECT ts, {', '.join(cols)}, {', '.join(measures)} FROM read_parquet({_sql_path(raw)})"
+
+
+def _duck_type(measure: str) -> str:
+    t = REQUEST_MEASURES[measure]
+    if t == pl.Boolean():
+        return "BOOLEAN"
+    if t == pl.String():
+        return "VARCHAR"
+    return "BIGINT" if t.is_integer() else "DOUBLE"
+
+
+def cell_sql(source: str, keys: list[str], time_expr: str) -> str:
+    """Aggregate request rows of `source` into cells keyed by `keys` and `time_expr AS t` (raw edges, verify)."""
+    key_list = ", ".join(q(k) for k in keys)
+    aggs = ", ".join(f"{a.sql} AS {q(a.name)}" for a in aggregates())
+    return f"SELECT {key_list}, {time_expr} AS t, {aggs} FROM ({source}) GROUP BY ALL"
+
+
+def sketch_sql(source: str, keys: list[str], time_expr: str) -> str:
+    """One row per (keys, t, measure, bin) that occurs, with its count."""
+    key_list = ", ".join(q(k) for k in keys)
+    parts = [f"SELECT {key_list}, {time_expr} AS t, '{m}' AS measure, sketch_bucket({q(m)}) AS bin "
+             f"FROM ({source}) WHERE {q(m)} IS NOT NULL" for m in SKETCHED]
+    return (f"SELECT {key_list}, t, measure, bin, count(*)::BIGINT AS n FROM ({' UNION ALL '.join(parts)}) "
+            f"GROUP BY ALL")
+
+
+def _write(con: duckdb.DuckDBPyConnection, select: str, target: Path, order: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        con.execute(f"COPY ({select} ORDER BY {order}) TO {_sql_path(tmp)} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class RollupKeyCollision(RuntimeError):
+    """Two key combinations hashed alike in one file (never seen; refusing keeps counts exact)."""
+
+
+def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyConnection | None = None) -> None:
+    """Write the rollup files of one request file (the minute counts last: they mark it complete).
+
+    Rows are grouped by a 64-bit hash of their key columns (grouping by a dozen strings
+    costs several times more); each combination's columns are joined back from a
+    per-file dictionary, which is checked to map every hash to one combination.
+    """
+    con = con or _connect()
+    keys = key_columns(schema)
+    key_list = ", ".join(q(k) for k in keys)
+    tag = uuid.uuid4().hex[:8]
+    src, dic = f"_src_{tag}", f"_dict_{tag}"
+    needed = sorted(set(REQUEST_MEASURES))
+    con.execute(f"CREATE TEMP TABLE {src} AS SELECT hash({key_list}) AS k, "
+                f"time_bucket(INTERVAL 1 minute, ts) AS t, ts, {', '.join(q(m) for m in needed)} "
+                f"FROM ({_raw_select(con, rollups.raw, schema)})")
+    con.execute(f"CREATE TEMP TABLE {dic} AS SELECT DISTINCT hash({key_list}) AS k, {key_list} "
+                f"FROM ({_raw_select(con, rollups.raw, schema)})")
+    try:
+        clashes = con.execute(f"SELECT count(*) - count(DISTINCT k) FROM {dic}").fetchall()[0][0]
+        if clashes:
+            raise RollupKeyCollision(f"{rollups.raw.name}: {clashes} key combinations share a hash")
+        joined = f"SELECT {', '.join('d.' + q(k) for k in keys)}, c.* EXCLUDE (k) FROM ({{}}) c JOIN {dic} d USING (k)"
+        aggs = ", ".join(f"{a.sql} AS {q(a.name)}" for a in aggregates())
+        sums = ", ".join(f"{merge_sql(a)} AS {q(a.name)}" for a in aggregates())
+        parts = [f"SELECT k, t, '{m}' AS measure, sketch_bucket({q(m)}) AS bin FROM {src} "
+                 f"WHERE {q(m)} IS NOT NULL" for m in SKETCHED]
+        minute_sketch = f"SELECT k, t, measure, bin, count(*)::BIGINT AS n FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
+        con.execute(f"CREATE TEMP TABLE {src}_sk AS {minute_sketch}")
+        hour_sketch = (f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, measure, bin, sum(n)::BIGINT AS n "
+                       f"FROM {src}_sk GROUP BY ALL")
+        by_service = (f"SELECT d.service, c.t, c.measure, c.bin, sum(c.n)::BIGINT AS n FROM ({{}}) c "
+                      f"JOIN {dic} d USING (k) GROUP BY ALL")
+        sketch_order = "measure, t"  # row groups of one measure together: a latency query skips tokens
+        _write(con, joined.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch"), sketch_order)
+        _write(con, joined.format(hour_sketch), rollups.path("hour_sketch"), sketch_order)
+        _write(con, by_service.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch_service"), sketch_order)
+        _write(con, by_service.format(hour_sketch), rollups.path("hour_sketch_service"), sketch_order)
+        con.execute(f"CREATE TEMP TABLE {src}_cells AS SELECT k, t, {aggs} FROM {src} GROUP BY ALL")
+        _write(con, joined.format(f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, {sums} FROM {src}_cells "
+                                  f"GROUP BY ALL"), rollups.path("hour"), "t")
+        _write(con, joined.format(f"SELECT * FROM {src}_cells"), rollups.path("minute"), "t")
+    finally:
+        for table in (src, dic, f"{src}_sk", f"{src}_cells"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def ensure_rollups(data: DataDir, raws: list[Path] | None = None, schema: TelemetrySchema | None = None) -> list[RollupSet]:
+    """The complete rollups of the given request files (default: the visible ones), building missing ones."""
+    schema = schema or data.schema()
+    fingerprint = schema_fingerprint(schema)
+    raws = request_files(data.requests) if raws is None else raws
+    out, con = [], None
+    for raw in raws:
+        rs = rollup_set(data, raw, fingerprint)
+        if rs is None:
+            continue
+        if not rs.complete():
+            try:
+                con = con or _connect()
+                build_one(rs, schema, con)
+            except duckdb.IOException:
+                if raw.exists():
+                    raise
+                continue  # compacted away while building
+        out.append(rs)
+    return out
+
+
+def maintain(data: DataDir) -> int:
+    """After any write: build the rollups of new request files, remove those of files gone. Returns built count."""
+    schema = data.schema()
+    fingerprint = schema_fingerprint(schema)
+    folder = data.requests
+    existing = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    wanted: set[str] = set()
+    built = 0
+    con = None
+    for raw in existing:  # every request file, hidden slices too: a reader may still hold their names
+        rs = rollup_set(data, raw, fingerprint)
+        if rs is None:
+            continue
+        wanted.add(rs.name)
+        if not rs.complete():
+            try:
+                con = con or _connect()
+                build_one(rs, schema, con)
+                built += 1
+            except duckdb.IOException:
+                if raw.exists():
+                    raise
+    prune(data, wanted)
+    return built
+
+
+def prune(data: DataDir, wanted: set[str]) -> None:
+    for table in TABLES:
+        folder = rollup_root(data) / table
+        if not folder.is_dir():
+            continue
+        for path in folder.glob("*.parquet"):
+            if path.name not in wanted:
+                path.unlink(missing_ok=True)
+
+
+def rebuild(data: DataDir) -> int:
+    """Drop every rollup and build them again from the request files (`warroom rollup build --full`)."""
+    prune(data, set())
+    return maintain(data)

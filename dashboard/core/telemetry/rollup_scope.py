@@ -1,0 +1,156 @@
+"""What a view reads instead of raw rows: the rollup cells of a scope, as SQL.
+
+Returns the `cells` and `sketch_cells` CTEs a query in queries/ reads (see query.py):
+
+    cells         key columns, t, grp and every rollup sum (rollup.aggregates())
+    sketch_cells  [key columns,] t, grp, measure, bin, n
+
+A time range [start, end) is cut into tiers, each exact:
+    hour cells for the whole hours inside it (when the query's buckets are whole hours),
+    minute cells for the whole minutes left,
+    request rows only for the partial minutes at its two ends (each row its own cell, so
+    a bucket or window edge anywhere inside a minute is still exact).
+A tier is used only when every one of its cells falls inside one of the query's time
+buckets (bucket width and origin aligned to it, or the whole range inside one bucket);
+otherwise the finer tier serves. Filters and the grouping column apply to every tier alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from dashboard.core.telemetry import rollup
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# DuckDB's time_bucket origin when none is given (a Monday, midnight): whole minutes and hours
+DEFAULT_ORIGIN = datetime(2000, 1, 3, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """The time buckets a query groups by: width and origin (None: no time buckets)."""
+
+    width: timedelta | None = None
+    origin: datetime = DEFAULT_ORIGIN
+
+    def allows(self, grain: timedelta, start: datetime, end: datetime) -> bool:
+        """Whether cells `grain` wide, inside [start, end), each fall in a single bucket."""
+        if self.width is None:
+            return True
+        if self.width % grain == timedelta(0) and (self.origin - EPOCH) % grain == timedelta(0):
+            return True
+        # the whole range inside one bucket (a whole-window total)
+        first = (start - self.origin) // self.width
+        last = (end - timedelta(microseconds=1) - self.origin) // self.width
+        return first == last
+
+
+def _floor(t: datetime, grain: timedelta) -> datetime:
+    return t - (t - EPOCH) % grain
+
+
+def _ceil(t: datetime, grain: timedelta) -> datetime:
+    f = _floor(t, grain)
+    return f if f == t else f + grain
+
+
+def tiers(start: datetime, end: datetime, buckets: Buckets, hours: bool = True) -> list[tuple[str, datetime, datetime]]:
+    """[(tier, lo, hi)] covering [start, end) exactly once; tier is 'hour', 'minute' or 'raw'."""
+    if end <= start:
+        return []
+    out: list[tuple[str, datetime, datetime]] = []
+    m_lo, m_hi = _ceil(start, MINUTE), _floor(end, MINUTE)
+    if m_lo >= m_hi or not buckets.allows(MINUTE, m_lo, m_hi):
+        return [("raw", start, end)]
+    h_lo, h_hi = _ceil(start, HOUR), _floor(end, HOUR)
+    if hours and h_lo < h_hi and buckets.allows(HOUR, h_lo, h_hi):
+        out += [("minute", m_lo, h_lo), ("hour", h_lo, h_hi), ("minute", h_hi, m_hi)]
+    else:
+        out.append(("minute", m_lo, m_hi))
+    out += [("raw", start, m_lo), ("raw", m_hi, end)]
+    return [(tier, lo, hi) for tier, lo, hi in out if lo < hi]
+
+
+class CellsBuilder:
+    """Builds the two CTEs for one scope; parameters are collected as it goes."""
+
+    def __init__(self, keys: list[str], quote, scope, buckets: Buckets, full_keys: bool):
+        self.keys = keys
+        self.quote = quote  # checks a column name against the schema and quotes it
+        self.scope = scope
+        self.buckets = buckets
+        self.full_keys = full_keys or bool(scope.filters) or scope.by not in (None, "service")
+        self.params: dict = {}
+        self._filter_sql: list[str] = []
+        for i, (column, values) in enumerate(sorted(scope.filters.items())):
+            self._filter_sql.append(f"{quote(column)} IN (SELECT unnest($cells_f{i}))")
+            self.params[f"cells_f{i}"] = list(values)
+        if scope.minutes:
+            self.params["cells_minutes"] = list(scope.minutes)
+
+    def _param(self, value) -> str:
+        name = f"cells_p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+    def _ranges(self) -> list[tuple[str | None, datetime, datetime]]:
+        if self.scope.windows:
+            return [(label, a, b) for label, a, b in self.scope.windows]
+        return [(None, self.scope.start, self.scope.end)]
+
+    def _grp(self, label: str | None) -> str:
+        if label is not None:
+            return f"CAST({self._param(label)} AS VARCHAR)"
+        if self.scope.by:
+            return f"CAST({self.quote(self.scope.by)} AS VARCHAR)"
+        return "CAST(NULL AS VARCHAR)"
+
+    def _where(self, column: str, lo: datetime, hi: datetime, minute_expr: str) -> str:
+        where = [f"{column} >= {self._param(lo)}", f"{column} < {self._param(hi)}", *self._filter_sql]
+        if self.scope.minutes:
+            where.append(f"{minute_expr} IN (SELECT unnest($cells_minutes))")
+        return " AND ".join(where)
+
+    def cells(self) -> str:
+        parts = []
+        key_list = ", ".join(rollup.q(k) for k in self.keys)
+        sums = ", ".join(rollup.q(a.name) for a in rollup.aggregates())
+        for label, a, b in self._ranges():
+            for tier, lo, hi in tiers(a, b, self.buckets, hours=not self.scope.minutes):
+                grp = self._grp(label)
+                if tier == "raw":
+                    where = self._where("ts", lo, hi, "time_bucket(INTERVAL 1 minute, ts)")
+                    source = f"SELECT * FROM requests WHERE {where}"
+                    parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.cell_sql(source, self.keys, 'ts')})")
+                else:
+                    where = self._where("t", lo, hi, "t")
+                    parts.append(f"SELECT {key_list}, t, {sums}, {grp} AS grp FROM rollup_{tier} WHERE {where}")
+        return "cells AS (" + "\nUNION ALL BY NAME\n".join(parts or [self._empty_cells()]) + ")"
+
+    def _empty_cells(self) -> str:
+        source = "SELECT * FROM requests WHERE false"
+        return f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({rollup.cell_sql(source, self.keys, 'ts')})"
+
+    def sketch_cells(self) -> str:
+        keys = self.keys if self.full_keys else ["service"]
+        suffix = "" if self.full_keys else "_service"
+        key_list = ", ".join(rollup.q(k) for k in keys)
+        parts = []
+        for label, a, b in self._ranges():
+            for tier, lo, hi in tiers(a, b, self.buckets, hours=not self.scope.minutes):
+                grp = self._grp(label)
+                if tier == "raw":
+                    where = self._where("ts", lo, hi, "time_bucket(INTERVAL 1 minute, ts)")
+                    source = f"SELECT * FROM requests WHERE {where}"
+                    parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
+                else:
+                    where = self._where("t", lo, hi, "t")
+                    parts.append(f"SELECT {key_list}, t, measure, bin, n, {grp} AS grp "
+                                 f"FROM rollup_{tier}_sketch{suffix} WHERE {where}")
+        if not parts:
+            source = "SELECT * FROM requests WHERE false"
+            parts.append(f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
+        return "sketch_cells AS (" + "\nUNION ALL BY NAME\n".join(parts) + ")"
