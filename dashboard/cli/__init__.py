@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "investigate",
     "simulate",
     "compact",
+    "rollup",
     "release",
     "receive",
 )

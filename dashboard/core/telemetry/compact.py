@@ -29,6 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.telemetry import rollup
 
 LIVE_PREFIX = "live-"
 COMPACTED_PREFIX = "compacted-"
@@ -133,4 +134,6 @@ def compact_live_files(data: DataDir, keep_latest: int = 1) -> list[CompactedBlo
             done.append(CompactedBlock(block, len(fresh), frame.height, target))
         for path in stale:  # held by the newest block file: hidden from readers already
             path.unlink(missing_ok=True)
+    if done or any(slices.values()):
+        rollup.maintain(data)  # the merged files' rollups in, the removed slices' out
     return done

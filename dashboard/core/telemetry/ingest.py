@@ -23,6 +23,7 @@ from typing import Iterable, Literal
 import polars as pl
 
 from dashboard.core.datadir import DataDir, StoreWriteError, atomic_write_parquet, atomic_write_text
+from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema
 from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
@@ -240,6 +241,8 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
             message = str(exc) if isinstance(exc, StoreWriteError) else f"could not write to {data_dir.root} ({exc})"
             raise IngestError(message) from exc
         raise
+    if written_path is not None:
+        rollup.maintain(data_dir)  # a reader would build them too, but the writer pays, not the first view
     return (str(quarantine_path) if quarantine_path else None), (str(written_path) if written_path else None)
 
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import LIVE_PREFIX, compact_live_files, slice_name
 from dashboard.core.telemetry.demo import DEFAULT_SEED, week
 from dashboard.core.telemetry.demo.engine import generate_window
@@ -106,6 +107,7 @@ def write_slice(data: DataDir, start: datetime, end: datetime, generator: Genera
     if path.exists():
         raise LiveError(f"{path} already exists: that stretch of time was already simulated")
     atomic_write_parquet(frame, path)
+    rollup.maintain(data)
     return Slice(start, end, frame.height, path)
 
 

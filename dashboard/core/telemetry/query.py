@@ -209,12 +209,20 @@ class TelemetryStore:
             paths = [str(rs.path(table)) for rs in sets]
             if paths:
                 listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-                con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS SELECT * FROM read_parquet([{listed}], "
+                distinct = "DISTINCT " if table == "keys" else ""  # files share combinations
+                con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS SELECT {distinct}* FROM read_parquet([{listed}], "
                             f"union_by_name = true)")
                 continue
-            sketch_keys = ["service"] if table.endswith("_service") else keys
-            select = (rollup.sketch_sql(empty, sketch_keys, "ts") if "sketch" in table
-                      else rollup.cell_sql(empty, keys, "ts"))
+            if table == "keys":
+                select = f"SELECT 0::UBIGINT AS k, {', '.join(rollup.q(k) for k in keys)} FROM requests WHERE false"
+            elif table.endswith("sketch_service"):
+                select = rollup.sketch_sql(empty, ["service"], "ts")
+            elif table.endswith("_service"):
+                select = rollup.cell_sql(empty, ["service"], "ts")
+            elif "sketch" in table:
+                select = "SELECT 0::UBIGINT AS k, * EXCLUDE (service) FROM (" + rollup.sketch_sql(empty, ["service"], "ts") + ")"
+            else:
+                select = rollup.cell_sql(empty, keys, "ts")
             con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS {select}")
 
     def _cells_sql(self, sql: SqlFile, scope: Scope, params: dict) -> tuple[str, dict]:
@@ -225,8 +233,9 @@ class TelemetryStore:
             buckets = Buckets(timedelta(microseconds=int(params["bucket_us"])), origin)
         else:
             buckets = Buckets(sql.grain)
-        builder = CellsBuilder(rollup.key_columns(self.schema), self._column, scope, buckets,
-                               full_keys="dims" in params)
+        # per-service tables serve a query with no filters and no other grouping
+        full_keys = bool({"dims", "version_column"} & set(params))
+        builder = CellsBuilder(rollup.key_columns(self.schema), self._column, scope, buckets, full_keys=full_keys)
         ctes = []
         if sql.uses_cells:
             ctes.append(builder.cells())

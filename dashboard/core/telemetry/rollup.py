@@ -6,10 +6,13 @@ Returns, for each request file, four rollup files (built by `build_rollups`):
                            that occurs: exact counts and sums of every measure, sums of
                            squares and of logs (so means, variances and log-scale tests
                            are exact from sums)
-    rollups/minute_sketch/ the quantile sketch (sketch.py) of latency and token counts per
-                           the same cell: one row per occupied bucket, (measure, bin, n)
+    rollups/minute_sketch/ the quantile sketch (sketch.py) of latency, time to first token and
+                           token counts per the same cell: one row per occupied bucket,
+                           (k, t, measure, bin, n), k the hash of the cell's key columns
+    rollups/keys/          k -> the key columns, for the sketches
     rollups/hour/          the same sums per hour
     rollups/hour_sketch/   the same sketch per hour
+    rollups/*_service/     the sums and sketches per service only (what an unfiltered view reads)
 
 Every count and sum merges by SUM (the time span by MIN/MAX), so any time range, filter and grouping is a GROUP BY
 over cells. A rollup file is a pure function of one request file and the store's
@@ -37,14 +40,14 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.contract import REQUEST_MEASURES, TelemetrySchema
 from dashboard.core.telemetry.signals import COUNTS
 from dashboard.core.telemetry.sketch import SKETCHED, macros_sql
 
-FORMAT_VERSION = 1  # bump when the aggregates below change: every rollup is rebuilt
+FORMAT_VERSION = 3  # bump when the aggregates below change: every rollup is rebuilt
 # the minute counts are written last and read first: a set is complete when they exist
-TABLES = ("minute_sketch", "hour_sketch", "minute_sketch_service", "hour_sketch_service", "hour", "minute")
+TABLES = ("keys", "minute_sketch", "hour_sketch", "minute_sketch_service", "hour_sketch_service",
+          "minute_service", "hour_service", "hour", "minute")
 
 # Per-measure moments beside the registry's counts: sums of squares and of logs, so
 # means, variances and log-scale tests come from sums exactly as from rows.
@@ -241,25 +244,36 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
                        f"FROM {src}_sk GROUP BY ALL")
         by_service = (f"SELECT d.service, c.t, c.measure, c.bin, sum(c.n)::BIGINT AS n FROM ({{}}) c "
                       f"JOIN {dic} d USING (k) GROUP BY ALL")
-        sketch_order = "measure, t"  # row groups of one measure together: a latency query skips tokens
-        _write(con, joined.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch"), sketch_order)
-        _write(con, joined.format(hour_sketch), rollups.path("hour_sketch"), sketch_order)
-        _write(con, by_service.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch_service"), sketch_order)
-        _write(con, by_service.format(hour_sketch), rollups.path("hour_sketch_service"), sketch_order)
+        # row groups of one measure together (a latency query skips the tokens), then a total
+        # order (by the key's hash: sorting by a dozen strings costs more than the rest of the
+        # build), so a rebuild writes the same rows in the same order
+        sketch_order = "measure, t, k, bin"
+        service_order = "measure, t, service, bin"
+        # the per-combination sketches keep only the key's hash (narrow rows, several times
+        # faster to write and scan); `keys` maps it back to the columns
+        _write(con, f"SELECT * FROM {dic}", rollups.path("keys"), "k")
+        _write(con, f"SELECT * FROM {src}_sk", rollups.path("minute_sketch"), sketch_order)
+        _write(con, hour_sketch, rollups.path("hour_sketch"), sketch_order)
+        _write(con, by_service.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch_service"), service_order)
+        _write(con, by_service.format(hour_sketch), rollups.path("hour_sketch_service"), service_order)
         con.execute(f"CREATE TEMP TABLE {src}_cells AS SELECT k, t, {aggs} FROM {src} GROUP BY ALL")
+        # per service only: what a view without filters reads (a few rows per minute)
+        per_service = f"SELECT d.service, c.t, {sums} FROM ({{}}) c JOIN {dic} d USING (k) GROUP BY ALL"
+        _write(con, per_service.format(f"SELECT * FROM {src}_cells"), rollups.path("minute_service"), "t, service")
+        _write(con, per_service.format(f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, {sums} FROM {src}_cells "
+                                       f"GROUP BY ALL"), rollups.path("hour_service"), "t, service")
         _write(con, joined.format(f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, {sums} FROM {src}_cells "
-                                  f"GROUP BY ALL"), rollups.path("hour"), "t")
-        _write(con, joined.format(f"SELECT * FROM {src}_cells"), rollups.path("minute"), "t")
+                                  f"GROUP BY ALL"), rollups.path("hour"), "t, k")
+        _write(con, joined.format(f"SELECT * FROM {src}_cells"), rollups.path("minute"), "t, k")
     finally:
         for table in (src, dic, f"{src}_sk", f"{src}_cells"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def ensure_rollups(data: DataDir, raws: list[Path] | None = None, schema: TelemetrySchema | None = None) -> list[RollupSet]:
-    """The complete rollups of the given request files (default: the visible ones), building missing ones."""
+def ensure_rollups(data: DataDir, raws: list[Path], schema: TelemetrySchema | None = None) -> list[RollupSet]:
+    """The complete rollups of the given request files (the ones a reader reads), building missing ones."""
     schema = schema or data.schema()
     fingerprint = schema_fingerprint(schema)
-    raws = request_files(data.requests) if raws is None else raws
     out, con = [], None
     for raw in raws:
         rs = rollup_set(data, raw, fingerprint)
@@ -317,3 +331,72 @@ def rebuild(data: DataDir) -> int:
     """Drop every rollup and build them again from the request files (`warroom rollup build --full`)."""
     prune(data, set())
     return maintain(data)
+
+
+@dataclass(frozen=True)
+class Difference:
+    request_file: str
+    table: str
+    detail: str
+
+
+def verify(data: DataDir, raws: list[Path]) -> tuple[int, list[Difference]]:
+    """Recompute every rollup of `raws` from its request rows and compare with what is stored.
+
+    Returns (files checked, differences). Counts must match exactly; float sums to 1e-9
+    relative (their order of addition may differ); a missing or stale rollup is a difference.
+    """
+    import tempfile
+
+    schema = data.schema()
+    fingerprint = schema_fingerprint(schema)
+    con = _connect()
+    differences: list[Difference] = []
+    checked = 0
+    with tempfile.TemporaryDirectory(prefix="rollup-verify-") as scratch:
+        for raw in raws:
+            stored = rollup_set(data, raw, fingerprint)
+            if stored is None:
+                continue
+            checked += 1
+            if not stored.complete():
+                differences.append(Difference(raw.name, "*", "rollups missing or stale (run `warroom rollup build`)"))
+                continue
+            fresh = RollupSet(raw, stored.name, Path(scratch))
+            build_one(fresh, schema, con)
+            for table in TABLES:
+                detail = _compare(con, stored.path(table), fresh.path(table), table)
+                if detail:
+                    differences.append(Difference(raw.name, table, detail))
+    return checked, differences
+
+
+def _compare(con: duckdb.DuckDBPyConnection, stored: Path, fresh: Path, table: str) -> str | None:
+    a = con.sql(f"SELECT * FROM read_parquet({_sql_path(stored)})").pl()
+    b = con.sql(f"SELECT * FROM read_parquet({_sql_path(fresh)})").pl()
+    if a.columns != b.columns:
+        return f"columns differ: {a.columns} vs {b.columns}"
+    if a.height != b.height:
+        return f"{a.height} rows stored, {b.height} recomputed"
+    keys = [c for c in a.columns if a[c].dtype in (pl.String, pl.Datetime("us", "UTC")) or c in ("bin", "measure", "t")]
+    keys = [c for c in keys if c not in ("first_ts", "last_ts")]
+    a, b = a.sort(keys, nulls_last=True), b.sort(keys, nulls_last=True)
+    for c in a.columns:
+        x, y = a[c], b[c]
+        if x.dtype.is_float():
+            worst = ((x - y).abs() / y.abs().clip(1e-12)).fill_null(0).fill_nan(0).max()
+            if (x.is_null() != y.is_null()).any() or (worst or 0) > 1e-9:
+                return f"{c}: differs (worst relative difference {worst:.3g})"
+        elif not x.equals(y):
+            diff = int(x.ne_missing(y).sum())
+            return f"{c}: {diff} of {a.height} rows differ"
+    return None
+
+
+def sizes(data: DataDir) -> dict:
+    """Bytes of the request files and of each rollup table (the benchmark reports them side by side)."""
+    def total(folder: Path) -> int:
+        return sum(p.stat().st_size for p in folder.glob("*.parquet")) if folder.is_dir() else 0
+
+    return {"request_bytes": total(data.requests),
+            "rollup_bytes": {t: total(rollup_root(data) / t) for t in TABLES}}

@@ -116,7 +116,9 @@ class CellsBuilder:
 
     def cells(self) -> str:
         parts = []
-        key_list = ", ".join(rollup.q(k) for k in self.keys)
+        keys = self.keys if self.full_keys else ["service"]
+        suffix = "" if self.full_keys else "_service"
+        key_list = ", ".join(rollup.q(k) for k in keys)
         sums = ", ".join(rollup.q(a.name) for a in rollup.aggregates())
         for label, a, b in self._ranges():
             for tier, lo, hi in tiers(a, b, self.buckets, hours=not self.scope.minutes):
@@ -124,10 +126,10 @@ class CellsBuilder:
                 if tier == "raw":
                     where = self._where("ts", lo, hi, "time_bucket(INTERVAL 1 minute, ts)")
                     source = f"SELECT * FROM requests WHERE {where}"
-                    parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.cell_sql(source, self.keys, 'ts')})")
+                    parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.cell_sql(source, keys, 'ts')})")
                 else:
                     where = self._where("t", lo, hi, "t")
-                    parts.append(f"SELECT {key_list}, t, {sums}, {grp} AS grp FROM rollup_{tier} WHERE {where}")
+                    parts.append(f"SELECT {key_list}, t, {sums}, {grp} AS grp FROM rollup_{tier}{suffix} WHERE {where}")
         return "cells AS (" + "\nUNION ALL BY NAME\n".join(parts or [self._empty_cells()]) + ")"
 
     def _empty_cells(self) -> str:
@@ -136,7 +138,6 @@ class CellsBuilder:
 
     def sketch_cells(self) -> str:
         keys = self.keys if self.full_keys else ["service"]
-        suffix = "" if self.full_keys else "_service"
         key_list = ", ".join(rollup.q(k) for k in keys)
         parts = []
         for label, a, b in self._ranges():
@@ -148,8 +149,12 @@ class CellsBuilder:
                     parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
                 else:
                     where = self._where("t", lo, hi, "t")
-                    parts.append(f"SELECT {key_list}, t, measure, bin, n, {grp} AS grp "
-                                 f"FROM rollup_{tier}_sketch{suffix} WHERE {where}")
+                    if self.full_keys:  # filters and groups read the key columns through the hash
+                        source = (f"SELECT * FROM rollup_{tier}_sketch s JOIN rollup_keys USING (k) "
+                                  f"WHERE {where}")
+                    else:
+                        source = f"SELECT * FROM rollup_{tier}_sketch_service WHERE {where}"
+                    parts.append(f"SELECT {key_list}, t, measure, bin, n, {grp} AS grp FROM ({source})")
         if not parts:
             source = "SELECT * FROM requests WHERE false"
             parts.append(f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")

@@ -10,6 +10,7 @@ from datetime import datetime
 import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_text
+from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
 from dashboard.core.telemetry.demo import week
 from dashboard.core.telemetry.demo.engine import generate_window, iter_days
@@ -50,6 +51,7 @@ def write_scenario(data: DataDir, scenario: Scenario, seed: int, prefix: str = "
         total += frame.height
         files += 1
     atomic_write_parquet(releases_frame(scenario), data.releases / f"{prefix}.parquet")
+    rollup.maintain(data)
     return total, files
 
 

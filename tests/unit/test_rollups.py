@@ -1,0 +1,173 @@
+"""Rollups answer as the request rows do: counts exactly, quantiles within the sketch's bound.
+
+The reference answers are computed here with Polars straight from the request files,
+independently of the SQL the views run.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry import rollup, sketch
+from dashboard.core.telemetry.compact import request_files
+from dashboard.core.telemetry.demo import write_demo
+from dashboard.core.telemetry.query import TelemetryStore
+
+COUNT_COLUMNS = {
+    "requests": pl.len(),
+    "errors": pl.col("error_type").count(),
+    "refused": pl.col("refused").sum(),
+    "task_success": pl.col("task_success").sum(),
+    "task_success_n": pl.col("task_success").count(),
+    "policy_violations": pl.col("policy_violation").sum(),
+    "fallbacks": pl.col("fallback_used").sum(),
+    "tool_errors": pl.col("tool_errors").sum(),
+    "output_tokens": pl.col("output_tokens").sum(),
+}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> DataDir:
+    data = DataDir(tmp_path_factory.mktemp("rollups") / "data")
+    write_demo(data, days=2, rps=0.6)
+    return data
+
+
+def raw_rows(data: DataDir) -> pl.DataFrame:
+    return pl.concat([pl.read_parquet(p) for p in request_files(data.requests)], how="diagonal_relaxed")
+
+
+def test_sketch_bound_holds_on_every_quantile():
+    rng = random.Random(3)
+    values = [math.exp(rng.gauss(6.5, 1.2)) for _ in range(5000)] + [0.0] * 7
+    buckets: dict[int, int] = {}
+    for v in values:
+        buckets[sketch.bucket_of(v)] = buckets.get(sketch.bucket_of(v), 0) + 1
+    exact = pl.Series(values)
+    for q in (0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999):
+        truth = exact.quantile(q, interpolation="linear")
+        assert sketch.quantile(buckets, q) == pytest.approx(truth, rel=sketch.RELATIVE_ERROR)
+
+
+def test_random_filters_and_ranges_match_the_request_rows(generated):
+    store = TelemetryStore(generated, cache=False)
+    rows = raw_rows(generated)
+    first, last, _ = (t.astimezone(timezone.utc) if isinstance(t, datetime) else t for t in store.time_range())
+    rng = random.Random(11)
+    dims = {d: rows[d].drop_nulls().unique().sort().to_list() for d in ("region", "tier", "language", "prompt_version")}
+    for _ in range(12):
+        # arbitrary edges (seconds and microseconds inside a minute) and bucket widths
+        a = first + timedelta(seconds=rng.uniform(0, 36 * 3600))
+        b = a + timedelta(seconds=rng.uniform(600, 20 * 3600))
+        dim = rng.choice(list(dims))
+        filters = {dim: rng.sample(dims[dim], k=max(1, len(dims[dim]) // 2))}
+        width = rng.choice([timedelta(minutes=1), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3)])
+        got = store.series(a, b, filters, bucket=width).sort("bucket")
+        scope = rows.filter((pl.col("ts") >= a) & (pl.col("ts") < b) & pl.col(dim).is_in(filters[dim]))
+        want = (scope.with_columns(((pl.col("ts") - a).dt.total_microseconds() // int(width.total_seconds() * 1e6)).alias("k"))
+                .group_by("k").agg(**COUNT_COLUMNS,
+                                   latency_p95_ms=pl.col("latency_ms").quantile(0.95, interpolation="linear"),
+                                   quality_sum=pl.col("quality_score").sum(),
+                                   log_latency_mean=pl.col("latency_ms").clip(0.001).log().mean())
+                .sort("k"))
+        assert got.height == want.height
+        for column in COUNT_COLUMNS:
+            assert got[column].cast(pl.Int64).to_list() == want[column].cast(pl.Int64).to_list(), column
+        assert got["quality_sum"].to_list() == pytest.approx(want["quality_sum"].to_list(), rel=1e-9)
+        assert got["log_latency_mean"].to_list() == pytest.approx(want["log_latency_mean"].to_list(), rel=1e-9)
+        assert got["latency_p95_ms"].to_list() == pytest.approx(want["latency_p95_ms"].to_list(),
+                                                                rel=sketch.RELATIVE_ERROR)
+
+
+def test_windows_and_leaves_match_the_request_rows(generated):
+    store = TelemetryStore(generated, cache=False)
+    rows = raw_rows(generated)
+    first, last, _ = (t.astimezone(timezone.utc) if isinstance(t, datetime) else t for t in store.time_range())
+    base = (first + timedelta(hours=2, seconds=17), first + timedelta(hours=9, microseconds=5))
+    cur = (first + timedelta(hours=30, minutes=1, seconds=3), last)
+    leaves = store.segment_leaves([("baseline", *base), ("current", *cur)], ["region", "tier"], {"channel": ["web"]})
+    for label, (a, b) in (("baseline", base), ("current", cur)):
+        want = (rows.filter((pl.col("ts") >= a) & (pl.col("ts") < b) & (pl.col("channel") == "web"))
+                .group_by("region", "tier").agg(**COUNT_COLUMNS).sort("region", "tier"))
+        got = leaves.filter(pl.col("grp") == label).sort("region", "tier")
+        for column in COUNT_COLUMNS:
+            assert got[column].cast(pl.Int64).to_list() == want[column].cast(pl.Int64).to_list(), (label, column)
+    values = store.dimension_values(base[0], cur[1])
+    assert set(values["language"]) == set(rows.filter((pl.col("ts") >= base[0]) & (pl.col("ts") < cur[1]))
+                                          ["language"].drop_nulls().unique())
+
+
+def test_rebuilding_gives_the_same_rollups_and_verify_finds_tampering(generated, tmp_path):
+    data = DataDir(tmp_path / "data")
+    shutil.copytree(generated.root, data.root)
+    before = {p.relative_to(data.root): pl.read_parquet(p) for p in rollup.rollup_root(data).rglob("*.parquet")}
+    assert rollup.maintain(data) == 0  # nothing new: nothing built
+    rollup.rebuild(data)
+    after = {p.relative_to(data.root): pl.read_parquet(p) for p in rollup.rollup_root(data).rglob("*.parquet")}
+    assert before.keys() == after.keys()
+    for name, frame in before.items():  # counts exactly; float sums to their last bits (addition order)
+        assert_frame_equal(frame, after[name], rel_tol=1e-12, abs_tol=0)
+    checked, differences = rollup.verify(data, request_files(data.requests))
+    assert checked == len(request_files(data.requests)) and differences == []
+    minute = next((rollup.rollup_root(data) / "minute").glob("*.parquet"))
+    frame = pl.read_parquet(minute)
+    frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("refused") + 1)
+                       .otherwise(pl.col("refused")).alias("refused")).write_parquet(minute)
+    _, differences = rollup.verify(data, request_files(data.requests))
+    assert [(d.table, d.detail) for d in differences] == [("minute", f"refused: 1 of {frame.height} rows differ")]
+
+
+def test_a_crash_mid_build_leaves_previous_rollups_valid_and_is_finished_later(generated, tmp_path, monkeypatch):
+    data = DataDir(tmp_path / "data")
+    shutil.copytree(generated.root, data.root)
+    store = TelemetryStore(data, cache=False)
+    first, last, total = store.time_range()
+    extra = raw_rows(data).head(500).with_columns(
+        pl.col("ts") + timedelta(days=3), ("x" + pl.col("request_id")).alias("request_id"))
+    writes = []
+
+    def crash_on_third(con, select, target, order):
+        writes.append(target)
+        if len(writes) == 3:
+            raise OSError("disk full")
+        return real_write(con, select, target, order)
+
+    real_write = rollup._write
+    monkeypatch.setattr(rollup, "_write", crash_on_third)
+    extra.write_parquet(data.requests / "late.parquet")
+    with pytest.raises(OSError):
+        rollup.maintain(data)
+    monkeypatch.setattr(rollup, "_write", real_write)
+    assert not [p for p in rollup.rollup_root(data).rglob("*") if p.name.startswith(".")]  # no temporary left
+    # the reader finishes the interrupted file itself and counts every row once
+    after = TelemetryStore(data, cache=False)
+    series = after.series(first, last + timedelta(days=4), bucket=timedelta(days=1))
+    assert int(series["requests"].sum()) == total + 500
+    checked, differences = rollup.verify(data, request_files(data.requests))
+    assert differences == []
+
+
+def test_compaction_keeps_every_row_counted_once(tmp_path):
+    from dashboard.core.telemetry import live
+    from dashboard.core.telemetry.compact import compact_live_files
+
+    data = DataDir(tmp_path / "data")
+    write_demo(data, days=1, rps=0.5)
+    live.append_minutes(data, 25, chunk=timedelta(minutes=2))
+    store = TelemetryStore(data, cache=False)
+    first, last, total = store.time_range()
+    whole = lambda s: int(s.series(first, last + timedelta(seconds=1), bucket=timedelta(days=2))["requests"].sum())  # noqa: E731
+    assert whole(store) == total
+    compact_live_files(data)
+    assert whole(TelemetryStore(data, cache=False)) == total
+    # the merged slices' rollups are gone with them; the block files have theirs
+    rollup_names = {p.name.split("~")[0] for p in (rollup.rollup_root(data) / "minute").glob("*.parquet")}
+    assert rollup_names == {p.stem for p in data.requests.glob("*.parquet")}
