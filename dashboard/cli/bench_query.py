@@ -16,6 +16,7 @@ def register_query_bench(bench: argparse._SubParsersAction) -> None:
                    help="store size; a demo week of about this many requests is generated when the store is smaller")
     p.add_argument("--repeats", type=int, default=5, help="warm runs per query (the median is reported)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-peer", action="store_true", help="skip the in-memory Polars peer (it loads the whole store)")
     p.set_defaults(func=run)
 
     c = bench.add_parser("compact", help="an explorer view over many live slices, before and after compaction")
@@ -28,7 +29,8 @@ def register_query_bench(bench: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dashboard.core.telemetry.bench import run_query_bench
 
-    result = run_query_bench(DataDir.at(args.data or "data/bench"), rows=args.rows, repeats=args.repeats)
+    result = run_query_bench(DataDir.at(args.data or "data/bench"), rows=args.rows, repeats=args.repeats,
+                             peer=not args.no_peer)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -37,7 +39,17 @@ def run(args: argparse.Namespace) -> int:
     for q in result["queries"]:
         print(f"{q['name']:32s} {q['cold_s']:8.3f} {q['warm_median_s']:8.3f}")
     print(f"{'whole page view':32s} {result['page_cold_s']:8.3f} {result['page_warm_median_s']:8.3f}")
+    print(f"{'whole page view, week':32s} {'':8s} {result['week_page_warm_median_s']:8.3f}")
     print(f"{'repeat view (result cache)':32s} {'':8s} {result['page_repeat_view_median_s']:8.3f}")
+    mb = 2 ** 20
+    print(f"requests {result['request_bytes'] / mb:,.0f} MB; rollups "
+          f"{sum(result['rollup_bytes'].values()) / mb:,.0f} MB ({', '.join(f'{t} {b / mb:,.0f}' for t, b in result['rollup_bytes'].items())}); "
+          f"rollup build {result['rollup_build_s']} s; peak RSS during the views {result['peak_rss_mb_engine']:,} MB")
+    if "polars_peer" in result:
+        peer = result["polars_peer"]
+        print(f"in-memory Polars peer: load {peer['load_s']} s, {peer['resident_mb']:,} MB resident")
+        for v in peer["views"]:
+            print(f"  {v['name']:34s} polars {v['polars_s']:7.3f}  project {v['project_s']:7.3f}  x{v['speedup']:.1f}")
     return 0
 
 

@@ -39,11 +39,11 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from dashboard.core.telemetry import rollup
     from dashboard.core.telemetry.compact import request_files
+    from dashboard.core.telemetry.rollup_verify import verify
 
     data = DataDir.at(args.data)
-    checked, differences = rollup.verify(data, request_files(data.requests))
+    checked, differences = verify(data, request_files(data.requests))
     for d in differences:
         print(f"{d.request_file}: {d.table}: {d.detail}")
     print(f"{checked} request files checked, {len(differences)} difference(s)")

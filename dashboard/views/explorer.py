@@ -56,61 +56,67 @@ cause_tab, cohort_tab, before_after_tab, distribution_tab, release_tab = st.tabs
     ["Root cause", COHORT_TAB, "Before / after a release", "Distributions", "Releases"], key="tab",
     bind="query-params")
 
-with cause_tab:
-    signal = filters.signal_picker("What moved?", store.signals(sig.DIAGNOSABLE))
-    root_cause.compact_panel(store, signal, start, end, chosen_filters, view)
+# bound to the URL, the tabs know which one is open: only its work runs (st.tabs would run all)
+if cause_tab.open:
+    with cause_tab:
+        signal = filters.signal_picker("What moved?", store.signals(sig.DIAGNOSABLE))
+        root_cause.compact_panel(store, signal, start, end, chosen_filters, view)
 
-with cohort_tab:
-    choices = comparable(store)
-    kind = st.selectbox("Compare side by side", choices, index=choices.index("prompt") if "prompt" in choices else 0,
-                        key="cohort", bind="query-params",
-                        format_func=lambda c: f"{c} versions" if c in store.schema.artifacts else f"{c} values")
-    st.caption("Scope a comparison with the filters above (e.g. one model family, to compare its snapshots).")
-    same_minutes = st.toggle("Only minutes where versions overlapped (canary, ramp, rollback)", value=True,
-                             key="same_minutes", bind="query-params")
-    totals, deltas = cohort_comparison(store, kind, start, end, chosen_filters, [n for n in names if n != "requests"] or store.signals(sig.DIAGNOSABLE),
-                                       same_minutes=same_minutes)
-    if totals.height < 2:
-        st.info(f"Only one {kind} value served traffic in this range: nothing to compare. "
-                "Widen the time range or clear a filter.")
-    else:
-        overlap = int(totals["overlap_minutes"][0])
-        st.caption(f"{overlap} overlapping minutes compared" if overlap else "Whole range compared "
-                   "(the versions never overlapped; differences include time-of-day effects)")
-        comparison_table(deltas, group="version")
-        column = cohort_column(store, kind)
-        by_version = store.series(start, end, chosen_filters, by=column).rename({"grp": column})
-        lines = sig.with_signals(by_version, names)
-        st.plotly_chart(build_signal_stack(lines, names[:4], releases.filter(pl.col("artifact") == kind), {kind},
-                                           cohort_column=column, row_height=110, bucket=bucket),
-                        width="stretch", key="cohort_lines")
-        sample_requests.cohort_samples(store, kind, totals["version"].to_list(), start, end, chosen_filters)
+if cohort_tab.open:
+    with cohort_tab:
+        choices = comparable(store)
+        kind = st.selectbox("Compare side by side", choices, index=choices.index("prompt") if "prompt" in choices else 0,
+                            key="cohort", bind="query-params",
+                            format_func=lambda c: f"{c} versions" if c in store.schema.artifacts else f"{c} values")
+        st.caption("Scope a comparison with the filters above (e.g. one model family, to compare its snapshots).")
+        same_minutes = st.toggle("Only minutes where versions overlapped (canary, ramp, rollback)", value=True,
+                                 key="same_minutes", bind="query-params")
+        totals, deltas = cohort_comparison(store, kind, start, end, chosen_filters, [n for n in names if n != "requests"] or store.signals(sig.DIAGNOSABLE),
+                                           same_minutes=same_minutes)
+        if totals.height < 2:
+            st.info(f"Only one {kind} value served traffic in this range: nothing to compare. "
+                    "Widen the time range or clear a filter.")
+        else:
+            overlap = int(totals["overlap_minutes"][0])
+            st.caption(f"{overlap} overlapping minutes compared" if overlap else "Whole range compared "
+                       "(the versions never overlapped; differences include time-of-day effects)")
+            comparison_table(deltas, group="version")
+            column = cohort_column(store, kind)
+            by_version = store.series(start, end, chosen_filters, by=column).rename({"grp": column})
+            lines = sig.with_signals(by_version, names)
+            st.plotly_chart(build_signal_stack(lines, names[:4], releases.filter(pl.col("artifact") == kind), {kind},
+                                               cohort_column=column, row_height=110, bucket=bucket),
+                            width="stretch", key="cohort_lines")
+            sample_requests.cohort_samples(store, kind, totals["version"].to_list(), start, end, chosen_filters)
 
-with before_after_tab:
-    if releases.is_empty():
-        st.info("No release in this range. Widen the time range to pick one.")
-    else:
-        labels = [f"{r['ts']:%m-%d %H:%M} · {r['artifact']} {r['previous_version']} → {r['version']}"
-                  for r in releases.iter_rows(named=True)]
-        picked = st.selectbox("Release", labels, index=len(labels) - 1, key="release", bind="query-params")
-        # kept in the URL by hand: a bound number input parses the link itself (1e400 crashed it)
-        linked = st.query_params.get("ba_minutes")  # already checked against 5-240 by check_link
-        if linked is not None and "ba_minutes_input" not in st.session_state:
-            st.session_state["ba_minutes_input"] = int(float(linked))
-        minutes = st.number_input("Minutes before and after", 5, 240, 30, step=5, key="ba_minutes_input")
-        if str(minutes) != linked:
-            st.query_params["ba_minutes"] = str(minutes)
-        at = releases["ts"][labels.index(picked)]
-        comparison_table(before_after(store, at, int(minutes), chosen_filters, names))
+if before_after_tab.open:
+    with before_after_tab:
+        if releases.is_empty():
+            st.info("No release in this range. Widen the time range to pick one.")
+        else:
+            labels = [f"{r['ts']:%m-%d %H:%M} · {r['artifact']} {r['previous_version']} → {r['version']}"
+                      for r in releases.iter_rows(named=True)]
+            picked = st.selectbox("Release", labels, index=len(labels) - 1, key="release", bind="query-params")
+            # kept in the URL by hand: a bound number input parses the link itself (1e400 crashed it)
+            linked = st.query_params.get("ba_minutes")  # already checked against 5-240 by check_link
+            if linked is not None and "ba_minutes_input" not in st.session_state:
+                st.session_state["ba_minutes_input"] = int(float(linked))
+            minutes = st.number_input("Minutes before and after", 5, 240, 30, step=5, key="ba_minutes_input")
+            if str(minutes) != linked:
+                st.query_params["ba_minutes"] = str(minutes)
+            at = releases["ts"][labels.index(picked)]
+            comparison_table(before_after(store, at, int(minutes), chosen_filters, names))
 
-with distribution_tab:
-    distributions_panel(store, start, end, chosen_filters, bucket)
+if distribution_tab.open:
+    with distribution_tab:
+        distributions_panel(store, start, end, chosen_filters, bucket)
 
-with release_tab:
-    st.dataframe(releases.select("ts", "artifact", "version", "previous_version", "origin", "flag", "scope",
-                                 "author", "commit", "url", "note"),
-                 hide_index=True, width="stretch",
-                 column_config={"url": st.column_config.LinkColumn("url"),
-                                "origin": st.column_config.TextColumn(
-                                    "origin", help="logged by CI or an ingest, or inferred from the version's "
-                                                   "first appearance in the requests")})
+if release_tab.open:
+    with release_tab:
+        st.dataframe(releases.select("ts", "artifact", "version", "previous_version", "origin", "flag", "scope",
+                                     "author", "commit", "url", "note"),
+                     hide_index=True, width="stretch",
+                     column_config={"url": st.column_config.LinkColumn("url"),
+                                    "origin": st.column_config.TextColumn(
+                                        "origin", help="logged by CI or an ingest, or inferred from the version's "
+                                                       "first appearance in the requests")})

@@ -16,7 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry import rollup, sketch
+from dashboard.core.telemetry import rollup, rollup_verify, sketch
 from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.demo import write_demo
 from dashboard.core.telemetry.query import TelemetryStore
@@ -115,13 +115,13 @@ def test_rebuilding_gives_the_same_rollups_and_verify_finds_tampering(generated,
     assert before.keys() == after.keys()
     for name, frame in before.items():  # counts exactly; float sums to their last bits (addition order)
         assert_frame_equal(frame, after[name], rel_tol=1e-12, abs_tol=0)
-    checked, differences = rollup.verify(data, request_files(data.requests))
+    checked, differences = rollup_verify.verify(data, request_files(data.requests))
     assert checked == len(request_files(data.requests)) and differences == []
     minute = next((rollup.rollup_root(data) / "minute").glob("*.parquet"))
     frame = pl.read_parquet(minute)
     frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("refused") + 1)
                        .otherwise(pl.col("refused")).alias("refused")).write_parquet(minute)
-    _, differences = rollup.verify(data, request_files(data.requests))
+    _, differences = rollup_verify.verify(data, request_files(data.requests))
     assert [(d.table, d.detail) for d in differences] == [("minute", f"refused: 1 of {frame.height} rows differ")]
 
 
@@ -151,7 +151,7 @@ def test_a_crash_mid_build_leaves_previous_rollups_valid_and_is_finished_later(g
     after = TelemetryStore(data, cache=False)
     series = after.series(first, last + timedelta(days=4), bucket=timedelta(days=1))
     assert int(series["requests"].sum()) == total + 500
-    checked, differences = rollup.verify(data, request_files(data.requests))
+    checked, differences = rollup_verify.verify(data, request_files(data.requests))
     assert differences == []
 
 

@@ -12,6 +12,7 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
 from dashboard.core.telemetry.demo import write_demo
+from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.query import TelemetryStore
 from dashboard.core.telemetry.release_timeline import release_timeline
 
@@ -26,25 +27,45 @@ class QueryTiming:
     warm_median_s: float
 
 
-def ensure_bench_store(data: DataDir, rows: int) -> TelemetryStore:
-    """A demo week sized to about `rows` requests (generated once, reused after)."""
-    store = TelemetryStore(data)
+def ensure_bench_store(data: DataDir, rows: int) -> tuple[TelemetryStore, dict]:
+    """A demo week sized to about `rows` requests (generated day by day once, reused after),
+    and its rollups: build seconds (when built now) and sizes beside the requests'."""
     rps = rows / SECONDS_PER_WEEK_AT_1_RPS
+    generated = False
     for _ in range(2):  # the daily and weekly cycles make the first guess short; the second is scaled by it
-        have = store.time_range()[2]
+        have = TelemetryStore(data, cache=False).time_range()[2] if data.has_requests() else 0
         if have >= rows * 0.95:
             break
         if have:
             rps *= rows / have
-        write_demo(data, days=7, rps=rps)
-        store = TelemetryStore(data)
-    return store
+        write_demo(data, days=7, rps=rps, rollups=False)  # one day in memory at a time
+        generated = True
+    began = time.perf_counter()
+    built = rollup.maintain(data)
+    build = {"rollup_build_s": round(time.perf_counter() - began, 1) if built or generated else None,
+             "request_files_built": built, **rollup.sizes(data)}
+    return TelemetryStore(data), build
+
+
+def incident_day(store: TelemetryStore) -> tuple[datetime, datetime]:
+    now = store.now()
+    return now.replace(hour=0, minute=0, second=0, microsecond=0), now
+
+
+def week_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], object]]]:
+    """The explorer over the whole week (1-hour buckets), unfiltered and on paid English."""
+    first, now, _ = store.time_range()
+    return [
+        ("week: dimension_values", lambda: store.dimension_values(first, now)),
+        ("week: series (all traffic)", lambda: store.series(first, now)),
+        ("week: series (paid English)", lambda: store.series(first, now, PAID_ENGLISH)),
+        ("week: root-cause panel (refusal rate)", lambda: investigate(store, "refusal_rate", first, now)),
+    ]
 
 
 def explorer_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], object]]]:
     """What one explorer page view runs, on the incident day, unfiltered then on paid English."""
-    now = store.now()
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start, now = incident_day(store)
     releases = store.releases(start, now)
     last_release: datetime = releases["ts"][-1] if releases.height else now
     return [
@@ -72,12 +93,14 @@ def _page_runs(queries: list[tuple[str, Callable[[], object]]], repeats: int) ->
     return runs
 
 
-def run_query_bench(data: DataDir, rows: int = 10_000_000, repeats: int = 5) -> dict:
-    store = ensure_bench_store(data, rows)
+def run_query_bench(data: DataDir, rows: int = 10_000_000, repeats: int = 5, peer: bool = True) -> dict:
+    import resource
+
+    store, build = ensure_bench_store(data, rows)
     total_rows = store.time_range()[2]
     fresh = TelemetryStore(data, cache=False)  # the engine's own speed: no result cache
     timings: list[QueryTiming] = []
-    for name, fn in explorer_queries(fresh):
+    for name, fn in explorer_queries(fresh) + week_queries(fresh):
         t0 = time.perf_counter()
         fn()
         cold = time.perf_counter() - t0
@@ -88,17 +111,47 @@ def run_query_bench(data: DataDir, rows: int = 10_000_000, repeats: int = 5) -> 
             warm.append(time.perf_counter() - t0)
         timings.append(QueryTiming(name, cold, statistics.median(warm)))
     whole = _page_runs(explorer_queries(fresh), repeats)
+    week = _page_runs(explorer_queries(fresh)[:3] + week_queries(fresh), repeats)
     cached_queries = explorer_queries(TelemetryStore(data))
     _page_runs(cached_queries, 1)  # fill the result cache
     repeat_view = _page_runs(cached_queries, repeats)
-    return {
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the peer loads anything
+    result = {
         "rows": total_rows,
+        **build,
         "page_repeat_view_median_s": statistics.median(repeat_view),
         "repeats": repeats,
         "queries": [t.__dict__ for t in timings],
-        "page_cold_s": sum(t.cold_s for t in timings),
+        "page_cold_s": sum(t.cold_s for t in timings[:len(explorer_queries(fresh))]),
         "page_warm_median_s": statistics.median(whole),
+        "week_page_warm_median_s": statistics.median(week),
+        "peak_rss_mb_engine": round(peak_mb),
     }
+    if peer:
+        result["polars_peer"] = run_peer(data, fresh, repeats, {t.name: t.warm_median_s for t in timings})
+    return result
+
+
+def run_peer(data: DataDir, store: TelemetryStore, repeats: int, ours: dict[str, float]) -> dict:
+    """The in-memory Polars peer on the same views, side by side with the project's medians."""
+    from datetime import timedelta
+
+    from dashboard.core.telemetry import bench_peer
+
+    frame, load_s = bench_peer.load(data)
+    start, now = incident_day(store)
+    first = store.time_range()[0]
+    views = {
+        "series (all traffic)": (start, now, timedelta(minutes=1)),
+        "series (paid English)": (start, now, timedelta(minutes=1), PAID_ENGLISH),
+        "cohort lines by prompt": (start, now, timedelta(minutes=1), PAID_ENGLISH, "prompt_version"),
+        "week: series (all traffic)": (first, now, timedelta(hours=1)),
+        "week: series (paid English)": (first, now, timedelta(hours=1), PAID_ENGLISH),
+    }
+    peer = bench_peer.time_views(frame, views, repeats)
+    return {"load_s": round(load_s, 2), "resident_mb": round(frame.estimated_size() / 2**20),
+            "views": [{"name": n, "polars_s": s, "project_s": ours.get(n),
+                       "speedup": (s / ours[n]) if ours.get(n) else None} for n, s in peer.items()]}
 
 
 def run_compaction_bench(data: DataDir, minutes: int = 60, slice_seconds: float = 5.0, repeats: int = 3) -> dict:

@@ -42,8 +42,11 @@ def release_row(d: Deploy, service: str) -> dict:
             "note": d.note, "scope": d.scope_label}
 
 
-def write_scenario(data: DataDir, scenario: Scenario, seed: int, prefix: str = "demo") -> tuple[int, int]:
-    """Generate a scenario day by day into the store; returns (requests, files)."""
+def write_scenario(data: DataDir, scenario: Scenario, seed: int, prefix: str = "demo",
+                   rollups: bool = True) -> tuple[int, int]:
+    """Generate a scenario day by day into the store; returns (requests, files).
+
+    With `rollups`, builds them after (a benchmark times that step on its own)."""
     total = files = 0
     for a, b in iter_days(scenario.start, scenario.end):
         frame = generate_window(scenario, a, b, seed, id_prefix=f"{prefix}{a:%m%d}")
@@ -51,16 +54,18 @@ def write_scenario(data: DataDir, scenario: Scenario, seed: int, prefix: str = "
         total += frame.height
         files += 1
     atomic_write_parquet(releases_frame(scenario), data.releases / f"{prefix}.parquet")
-    rollup.maintain(data)
+    if rollups:
+        rollup.maintain(data)
     return total, files
 
 
-def write_demo(data: DataDir, seed: int = DEFAULT_SEED, days: int = 7, rps: float = 10.0) -> DemoSummary:
+def write_demo(data: DataDir, seed: int = DEFAULT_SEED, days: int = 7, rps: float = 10.0,
+               rollups: bool = True) -> DemoSummary:
     started = time.perf_counter()
     scenario = week.scenario(days=days, rps=rps)
     for stale in [*data.requests.glob("demo-*.parquet"), *data.releases.glob("demo*.parquet")]:
         stale.unlink()
-    total, files = write_scenario(data, scenario, seed)
+    total, files = write_scenario(data, scenario, seed, rollups=rollups)
     truth = week.truth()
     truth["incidents"] = [i for i in truth["incidents"]
                           if datetime.fromisoformat(i["start"]) >= scenario.start]

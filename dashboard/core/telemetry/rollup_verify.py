@@ -1,0 +1,75 @@
+"""`warroom rollup verify`: every rollup recomputed from its request rows and compared.
+
+Returns the number of request files checked and the differences found (missing or
+stale rollups, a row count, a count or a sum that differs).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.rollup import TABLES, RollupSet, _connect, _sql_path, build_one, rollup_set, schema_fingerprint
+
+
+@dataclass(frozen=True)
+class Difference:
+    request_file: str
+    table: str
+    detail: str
+
+
+def verify(data: DataDir, raws: list[Path]) -> tuple[int, list[Difference]]:
+    """Recompute every rollup of `raws` from its request rows and compare with what is stored.
+
+    Returns (files checked, differences). Counts must match exactly; float sums to 1e-9
+    relative (their order of addition may differ); a missing or stale rollup is a difference.
+    """
+    schema = data.schema()
+    fingerprint = schema_fingerprint(schema)
+    con = _connect()
+    differences: list[Difference] = []
+    checked = 0
+    with tempfile.TemporaryDirectory(prefix="rollup-verify-") as scratch:
+        for raw in raws:
+            stored = rollup_set(data, raw, fingerprint)
+            if stored is None:
+                continue
+            checked += 1
+            if not stored.complete():
+                differences.append(Difference(raw.name, "*", "rollups missing or stale (run `warroom rollup build`)"))
+                continue
+            fresh = RollupSet(raw, stored.name, Path(scratch))
+            build_one(fresh, schema, con)
+            for table in TABLES:
+                detail = _compare(con, stored.path(table), fresh.path(table), table)
+                if detail:
+                    differences.append(Difference(raw.name, table, detail))
+    return checked, differences
+
+
+def _compare(con: duckdb.DuckDBPyConnection, stored: Path, fresh: Path, table: str) -> str | None:
+    a = con.sql(f"SELECT * FROM read_parquet({_sql_path(stored)})").pl()
+    b = con.sql(f"SELECT * FROM read_parquet({_sql_path(fresh)})").pl()
+    if a.columns != b.columns:
+        return f"columns differ: {a.columns} vs {b.columns}"
+    if a.height != b.height:
+        return f"{a.height} rows stored, {b.height} recomputed"
+    keys = [c for c in a.columns if a[c].dtype in (pl.String, pl.Datetime("us", "UTC")) or c in ("bin", "measure", "t")]
+    keys = [c for c in keys if c not in ("first_ts", "last_ts")]
+    a, b = a.sort(keys, nulls_last=True), b.sort(keys, nulls_last=True)
+    for c in a.columns:
+        x, y = a[c], b[c]
+        if x.dtype.is_float():
+            worst = ((x - y).abs() / y.abs().clip(1e-12)).fill_null(0).fill_nan(0).max()
+            if (x.is_null() != y.is_null()).any() or (worst or 0) > 1e-9:
+                return f"{c}: differs (worst relative difference {worst:.3g})"
+        elif not x.equals(y):
+            diff = int(x.ne_missing(y).sum())
+            return f"{c}: {diff} of {a.height} rows differ"
+    return None
