@@ -82,12 +82,15 @@ def test_available_needs_every_measure():
 
 @pytest.mark.parametrize("name", ["signal_series", "diagnosis_rate_counts", "reporting_slo_counts", "segment_leaves"])
 def test_count_columns_come_from_the_registry(name):
-    """No query spells a count column by hand: each expands the registry's `@counts`."""
+    """No query spells a count column by hand: each expands the registry's `@counts` (over request
+    rows) or `@cell_counts` (the same counts summed over rollup cells, generated from the registry)."""
+    from dashboard.core.telemetry.rollup import merged_counts_sql
+
     raw = (QUERIES_DIR / f"{name}.sql").read_text()
-    assert "@counts" in raw
+    assert "@counts" in raw or "@cell_counts" in raw
     for count in sig.COUNTS:
         assert f" AS {count.name}\n" not in raw and f" AS {count.name}," not in raw, (name, count.name)
-    assert sig.counts_sql() in load_sql(name).text
+    assert sig.counts_sql() in load_sql(name).text or merged_counts_sql() in load_sql(name).text
 
 
 def test_series_has_every_column_a_signal_reads(tmp_path):
