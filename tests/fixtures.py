@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from contextlib import contextmanager
 from datetime import datetime
@@ -691,3 +692,14 @@ def random_store(root: Path, seed: int, per_minute: list[int], presence: dict[st
     data.save_schema(TelemetrySchema(segments=["region"], artifacts={"prompt": "prompt_version"}))
     atomic_write_parquet(frame, data.requests / "random.parquet")
     return data
+
+
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def as_read(markdown: str) -> str:
+    """Markdown source as a reader sees it: backslash escapes and the invisible autolink breaks removed.
+
+    Text from people and telemetry reaches the page escaped (core/text.py); page tests compare what is read.
+    """
+    return _MARKDOWN_ESCAPE.sub(r"\1", markdown).replace("\u200b", "")

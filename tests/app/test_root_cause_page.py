@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.fixtures import REPO_ROOT
+from tests.fixtures import REPO_ROOT, as_read
 
 APP = REPO_ROOT / "dashboard" / "app.py"
 
@@ -20,7 +20,7 @@ def open_page(data, monkeypatch, page: str) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join([m.value for m in at.markdown] + [e.value for e in at.error] + [i.value for i in at.info])
+    return as_read("\n".join([m.value for m in at.markdown] + [e.value for e in at.error] + [i.value for i in at.info]))
 
 
 def test_support_bot_regression_ranks_the_prompt_then_the_index(demo_data, monkeypatch):
@@ -30,8 +30,8 @@ def test_support_bot_regression_ranks_the_prompt_then_the_index(demo_data, monke
     assert not at.exception
     shown = texts(at)
     assert "prompt prompt-v7 is the most likely cause" in shown
-    first = shown.index("1. prompt `prompt-v6` → `prompt-v7`")
-    second = shown.index("2. index `kb-2025-02-01` → `kb-2025-02-15`")
+    first = shown.index("1. prompt prompt-v6 → prompt-v7")
+    second = shown.index("2. index kb-2025-02-01 → kb-2025-02-15")
     assert first < second
     assert "rollback: signal recovered on rollback" in shown
     headers = [h.value for h in at.subheader]

@@ -12,7 +12,7 @@ from dashboard.core.reporting.incident_metrics import STAGES, format_duration, s
 from dashboard.core.reporting.slo_store import evaluate_slos, load_slos
 from dashboard.core.reporting.summary import open_incident_cards
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import REPO_ROOT
+from tests.fixtures import REPO_ROOT, as_read
 
 APP = REPO_ROOT / "dashboard" / "app.py"
 
@@ -55,7 +55,7 @@ def test_landing_page_is_the_summary_with_the_open_incident_measured(demo_data_c
     # state first: commander, next update, what users are seeing from the latest update
     assert shown["Next update due"] == [f"{card.clock.due_at:%H:%M} UTC"]
     assert any("Priya Raman" in m.value for m in at.markdown)
-    assert any(m.value.startswith("**What users are seeing:**") and card.users_see in m.value for m in at.markdown)
+    assert any(m.value.startswith("**What users are seeing:**") and card.users_see in as_read(m.value) for m in at.markdown)
     downloads = at.get("download_button")
     assert [d.label for d in downloads] == ["Download executive update (Markdown)"]
 
