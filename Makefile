@@ -5,6 +5,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= $(or $(WARROOM_DATA),data)
 PORT   ?= 8501
+# two test processes: the suite is I/O- and browser-bound, and the machines have two cores
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test install system-deps demo-data bench clean
 
