@@ -10,7 +10,9 @@ from tests.e2e.conftest import screenshot, start_app, wait_for_app
 from tests.fixtures import OUTSIDE_STORES, build_outside_store
 
 pytestmark = pytest.mark.e2e
-PAGES = ("summary", "explorer", "root-cause", "war-room", "postmortem", "slos")
+# page name -> URL path (the landing summary is the default page, served at the root)
+PAGES = {"summary": "", "explorer": "explorer", "root-cause": "root-cause", "war-room": "war-room",
+         "postmortem": "postmortem", "slos": "slos"}
 
 
 @pytest.fixture(scope="module", params=OUTSIDE_STORES)
@@ -44,10 +46,11 @@ def settle(page, quiet_ms: int = 2000, timeout_s: float = 120) -> None:
 def test_every_page_opens_on_outside_data(page, outside_app):
     name, url = outside_app
     page.set_viewport_size({"width": 1440, "height": 2200})
-    for path in PAGES:
-        page.goto(f"{url}/{path}")
+    for path, url_path in PAGES.items():
+        page.goto(f"{url}/{url_path}")
         settle(page)
         shot = screenshot(page, f"outside-{name}-{path}")
+        assert page.get_by_text("Page not found").count() == 0, (name, path, shot)
         assert page.locator('[data-testid="stException"]').count() == 0, (name, path, shot)
         assert page.get_by_text("could not be drawn").count() == 0, (name, path, shot)
         assert page.get_by_text("Traceback").count() == 0, (name, path, shot)
