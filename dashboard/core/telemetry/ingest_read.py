@@ -91,6 +91,17 @@ def file_bytes(path: Path) -> bytes:
         raise UnreadableFile(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
+def read_bytes(path: Path, compressed: bool) -> bytes:
+    """The file's bytes, gunzipped when `compressed`; a broken gzip file is one clear line."""
+    raw = path.read_bytes()
+    if not compressed:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as exc:
+        raise UnreadableFile(path, f"not a valid gzip file ({exc})") from None
+
+
 def read_source(path: str | Path) -> SourceFile:
     path = Path(path)
     fmt, compressed = detect_format(path)
@@ -101,12 +112,7 @@ def read_source(path: str | Path) -> SourceFile:
     if fmt in ("csv", "tsv") and not compressed:
         # Polars maps a plain file itself: no copy of a large export in Python memory.
         return _read_csv(path, path, "," if fmt == "csv" else "\t", fmt)
-    raw = path.read_bytes()
-    if compressed:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise UnreadableFile(path, f"not a valid gzip file ({exc})") from None
+    raw = read_bytes(path, compressed)
     if fmt in ("csv", "tsv"):
         return _read_csv(path, io.BytesIO(raw), "," if fmt == "csv" else "\t", fmt)
     return _read_jsonl(path, raw)

@@ -33,7 +33,6 @@ Choices (see docs/BRING_YOUR_OWN_TELEMETRY.md):
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.core.telemetry.ingest_parse import parse_float, parse_string, parse_timestamp
-from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile, read_source
+from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile, read_bytes, read_source
 from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping
 from dashboard.core.telemetry.mapping import TimestampSpec
 
@@ -153,12 +152,7 @@ def _read_json_lines(path: Path, compressed: bool) -> SourceFile:
     (text, a list of messages, an object), which a columnar reader cannot type."""
     if not path.is_file():
         raise UnreadableFile(path, "file not found")
-    raw = path.read_bytes()
-    if compressed:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise UnreadableFile(path, f"not a valid gzip file ({exc})") from None
+    raw = read_bytes(path, compressed)
     records: list[tuple[int, object]] = []
     for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
         if not line.strip():

@@ -114,22 +114,28 @@ class CellsBuilder:
             where.append(f"{minute_expr} IN (SELECT unnest($cells_minutes))")
         return " AND ".join(where)
 
+    def _pieces(self):
+        """(tier, WHERE clause, grp expression) for every stretch a view reads: whole hours from
+        the hour cells, whole minutes from the minute cells, partial minutes from raw rows."""
+        for label, a, b in self._ranges():
+            for tier, lo, hi in tiers(a, b, self.buckets, hours=not self.scope.minutes):
+                if tier == "raw":
+                    yield tier, self._where("ts", lo, hi, "time_bucket(INTERVAL 1 minute, ts)"), self._grp(label)
+                else:
+                    yield tier, self._where("t", lo, hi, "t"), self._grp(label)
+
     def cells(self) -> str:
         parts = []
         keys = self.keys if self.full_keys else ["service"]
         suffix = "" if self.full_keys else "_service"
         key_list = ", ".join(rollup.q(k) for k in keys)
         sums = ", ".join(rollup.q(a.name) for a in rollup.aggregates())
-        for label, a, b in self._ranges():
-            for tier, lo, hi in tiers(a, b, self.buckets, hours=not self.scope.minutes):
-                grp = self._grp(label)
-                if tier == "raw":
-                    where = self._where("ts", lo, hi, "time_bucket(INTERVAL 1 minute, ts)")
-                    source = f"SELECT * FROM requests WHERE {where}"
-                    parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.cell_sql(source, keys, 'ts')})")
-                else:
-                    where = self._where("t", lo, hi, "t")
-                    parts.append(f"SELECT {key_list}, t, {sums}, {grp} AS grp FROM rollup_{tier}{suffix} WHERE {where}")
+        for tier, where, grp in self._pieces():
+            if tier == "raw":
+                source = f"SELECT * FROM requests WHERE {where}"
+                parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.cell_sql(source, keys, 'ts')})")
+            else:
+                parts.append(f"SELECT {key_list}, t, {sums}, {grp} AS grp FROM rollup_{tier}{suffix} WHERE {where}")
         return "cells AS (" + "\nUNION ALL BY NAME\n".join(parts or [self._empty_cells()]) + ")"
 
     def _empty_cells(self) -> str:
@@ -140,21 +146,16 @@ class CellsBuilder:
         keys = self.keys if self.full_keys else ["service"]
         key_list = ", ".join(rollup.q(k) for k in keys)
         parts = []
-        for label, a, b in self._ranges():
-            for tier, lo, hi in tiers(a, b, self.buckets, hours=not self.scope.minutes):
-                grp = self._grp(label)
-                if tier == "raw":
-                    where = self._where("ts", lo, hi, "time_bucket(INTERVAL 1 minute, ts)")
-                    source = f"SELECT * FROM requests WHERE {where}"
-                    parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
-                else:
-                    where = self._where("t", lo, hi, "t")
-                    if self.full_keys:  # filters and groups read the key columns through the hash
-                        source = (f"SELECT * FROM rollup_{tier}_sketch s JOIN rollup_keys USING (k) "
-                                  f"WHERE {where}")
-                    else:
-                        source = f"SELECT * FROM rollup_{tier}_sketch_service WHERE {where}"
-                    parts.append(f"SELECT {key_list}, t, measure, bin, n, {grp} AS grp FROM ({source})")
+        for tier, where, grp in self._pieces():
+            if tier == "raw":
+                source = f"SELECT * FROM requests WHERE {where}"
+                parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
+                continue
+            if self.full_keys:  # filters and groups read the key columns through the hash
+                source = f"SELECT * FROM rollup_{tier}_sketch s JOIN rollup_keys USING (k) WHERE {where}"
+            else:
+                source = f"SELECT * FROM rollup_{tier}_sketch_service WHERE {where}"
+            parts.append(f"SELECT {key_list}, t, measure, bin, n, {grp} AS grp FROM ({source})")
         if not parts:
             source = "SELECT * FROM requests WHERE false"
             parts.append(f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
