@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -300,6 +301,7 @@ class TelemetryStore:
                 raise ValueError(f"query {name} reads `scoped`: pass a Scope")
             cte, scope_params = self._scope_sql(scope)
             text, params = _with_scope(cte, text), {**params, **scope_params}
+        attempts = 0
         while True:
             self._ensure_views(version)
             listed = self._views_have_files
@@ -308,12 +310,15 @@ class TelemetryStore:
                 result = cursor.sql(text, params=params).pl()
                 break
             except duckdb.IOException:
-                # a file listed a moment ago was compacted away: rerun on the new listing;
-                # an unreadable file that is still listed is a real error
+                # a file listed a moment ago was compacted away (a request file, or a rollup file
+                # the listing does not name): rerun on the new listing; an unreadable file that is
+                # still listed after a few tries is a real error
+                attempts += 1
                 version = self.files_version()
                 self._ensure_views(version)
-                if self._views_have_files == listed:
+                if self._views_have_files == listed and attempts > 3:
                     raise
+                time.sleep(0.05 * attempts)
             finally:
                 cursor.close()
         if self._cache_enabled:
