@@ -19,13 +19,10 @@ they are quoted.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -36,71 +33,13 @@ from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.contract import REQUEST_MEASURES, RELEASE_SCHEMA
+from dashboard.core.telemetry.query_sql import (
+    QUERIES_DIR, Scope, SqlFile, with_scope, choose_bucket, create_empty_table, duck_type, duckdb_path,
+    literal_glob, load_sql, parquet_glob,
+)
 from dashboard.core.telemetry.rollup_scope import DEFAULT_ORIGIN, Buckets, CellsBuilder
-from dashboard.core.telemetry.signals import counts_sql
 
-QUERIES_DIR = Path(__file__).resolve().parents[3] / "queries"
-PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-
-# Bucket widths a chart may use; the first that keeps a series under the cap wins.
-BUCKET_STEPS = [timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)]
-MAX_POINTS = 1500
-
-
-def choose_bucket(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> timedelta:
-    span = end - start
-    for step in BUCKET_STEPS:
-        if span / step <= max_points:
-            return step
-    return BUCKET_STEPS[-1]
-
-
-@dataclass(frozen=True)
-class SqlFile:
-    name: str
-    text: str
-    params: frozenset[str]
-    declared: frozenset[str]
-    uses_scope: bool
-    uses_cells: bool
-    uses_sketch: bool
-    grain: timedelta | None  # "-- cells grain: 1 minute": cells no coarser than this
-
-
-@lru_cache(maxsize=None)
-def load_sql(name: str) -> SqlFile:
-    path = QUERIES_DIR / f"{name}.sql"
-    if not path.exists():
-        raise FileNotFoundError(f"no query named {name!r} in {QUERIES_DIR.name}/")
-    # `@counts` is the registry's count columns, so every query computes them alike; `@cell_counts`
-    # the same columns summed over rollup cells
-    text = (path.read_text().replace("@cell_counts", rollup.merged_counts_sql(indent="    "))
-            .replace("@counts", counts_sql(indent="    ")))
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    header = next((line for line in text.splitlines() if line.startswith("-- params:")), "-- params:")
-    grain = re.search(r"^-- cells grain: 1 (minute|hour)$", text, re.MULTILINE)
-    return SqlFile(name, text, frozenset(PARAM_RE.findall(body)), frozenset(PARAM_RE.findall(header)),
-                   bool(re.search(r"\bscoped\b", body)), bool(re.search(r"\bcells\b", body)),
-                   bool(re.search(r"\bsketch_cells\b", body)),
-                   (timedelta(minutes=1) if grain.group(1) == "minute" else timedelta(hours=1)) if grain else None)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which requests a query sees and how they are grouped."""
-
-    start: datetime
-    end: datetime
-    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    by: str | None = None  # group by this dimension's value
-    windows: tuple[tuple[str, datetime, datetime], ...] = ()  # or by named time window
-    minutes: tuple[datetime, ...] = ()  # only these minutes (e.g. when two versions overlap)
-
-    @classmethod
-    def of(cls, start: datetime, end: datetime, filters: dict | None = None, by: str | None = None,
-           windows=(), minutes=()) -> "Scope":
-        norm = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items() if v}
-        return cls(start, end, norm, by, tuple(windows), tuple(minutes))
+__all__ = ["QUERIES_DIR", "Scope", "TelemetryStore", "choose_bucket", "duckdb_path", "literal_glob", "load_sql"]
 
 
 class TelemetryStore:
@@ -174,18 +113,18 @@ class TelemetryStore:
             if source:
                 # a column no file has (a source without cost, without any safety field) reads as
                 # typed nulls, so every query runs on any store; `measures()` says it is absent
-                extra = "".join(f', CAST(NULL AS {_duck_type(dtype)}) AS "{name}"'
+                extra = "".join(f', CAST(NULL AS {duck_type(dtype)}) AS "{name}"'
                                 for name, dtype in self.schema.request_schema().items() if name not in have)
                 con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT *{extra} FROM {source}")
             else:
-                _create_empty_table(con, "_empty_requests", self.schema.request_schema())
+                create_empty_table(con, "_empty_requests", self.schema.request_schema())
                 con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
             self._create_rollup_views(con, files)
-            _create_empty_table(con, "_empty_releases", RELEASE_SCHEMA)
+            create_empty_table(con, "_empty_releases", RELEASE_SCHEMA)
             if state[1]:
                 # the empty typed table supplies columns that older release files lack (commit, url)
                 con.execute(f"CREATE OR REPLACE VIEW releases AS SELECT * FROM read_parquet("
-                            f"'{_glob(self.data.releases)}', union_by_name = true) "
+                            f"'{parquet_glob(self.data.releases)}', union_by_name = true) "
                             f"UNION ALL BY NAME SELECT * FROM _empty_releases")
             else:
                 con.execute("CREATE OR REPLACE VIEW releases AS SELECT * FROM _empty_releases")
@@ -282,33 +221,49 @@ class TelemetryStore:
             raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
         key = (name, repr(sorted(params.items())), repr(scope))
         version = self.files_version()  # one listing serves the cache key and the views
-        if self._cache_enabled:
-            with self._lock:
-                if version != self._cache_version:
-                    self._cache.clear()
-                    self._cache_version = version
-                if key in self._cache:
-                    self._cache.move_to_end(key)
-                    return self._cache[key]
+        if self._cache_enabled and (hit := self._cached(key, version)) is not None:
+            return hit
         text = sql.text
         if sql.uses_cells or sql.uses_sketch:
             if scope is None:
                 raise ValueError(f"query {name} reads rollup cells: pass a Scope")
             cte, cell_params = self._cells_sql(sql, scope, params)
-            text, params = _with_scope(cte, text), {**params, **cell_params}
+            text, params = with_scope(cte, text), {**params, **cell_params}
         elif sql.uses_scope:
             if scope is None:
                 raise ValueError(f"query {name} reads `scoped`: pass a Scope")
             cte, scope_params = self._scope_sql(scope)
-            text, params = _with_scope(cte, text), {**params, **scope_params}
+            text, params = with_scope(cte, text), {**params, **scope_params}
+        result = self._execute(text, params, version)
+        if self._cache_enabled:
+            self._remember(key, result)
+        return result
+
+    def _cached(self, key: tuple, version: tuple) -> pl.DataFrame | None:
+        with self._lock:
+            if version != self._cache_version:  # new telemetry: every cached answer is stale
+                self._cache.clear()
+                self._cache_version = version
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return None
+
+    def _remember(self, key: tuple, result: pl.DataFrame) -> None:
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > self.CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+
+    def _execute(self, text: str, params: dict | None, version: tuple) -> pl.DataFrame:
+        """Run SQL on its own cursor over the views of `version`'s file listing."""
         attempts = 0
         while True:
             self._ensure_views(version)
             listed = self._views_have_files
             cursor = self._con.cursor()
             try:
-                result = cursor.sql(text, params=params).pl()
-                break
+                return cursor.sql(text, params=params).pl()
             except duckdb.IOException:
                 # a file listed a moment ago was compacted away (a request file, or a rollup file
                 # the listing does not name): rerun on the new listing; an unreadable file that is
@@ -321,12 +276,6 @@ class TelemetryStore:
                 time.sleep(0.05 * attempts)
             finally:
                 cursor.close()
-        if self._cache_enabled:
-            with self._lock:
-                self._cache[key] = result
-                while len(self._cache) > self.CACHE_ENTRIES:
-                    self._cache.popitem(last=False)
-        return result
 
     # -- what pages and commands ask ---------------------------------------
 
@@ -399,22 +348,14 @@ class TelemetryStore:
         return bool(frame["n"][0])
 
     def _scan(self, text: str) -> pl.DataFrame:
+        """Ad-hoc SQL over the requests (measure presence), cached with the file listing even when
+        query results are not (it is asked on every page view)."""
         key = ("_scan", text)
         version = self.files_version()
-        with self._lock:
-            if version != self._cache_version:
-                self._cache.clear()
-                self._cache_version = version
-            if key in self._cache:
-                return self._cache[key]
-        self._ensure_views(version)
-        cursor = self._con.cursor()
-        try:
-            result = cursor.sql(text).pl()
-        finally:
-            cursor.close()
-        with self._lock:
-            self._cache[key] = result
+        if (hit := self._cached(key, version)) is not None:
+            return hit
+        result = self._execute(text, None, version)
+        self._remember(key, result)
         return result
 
     def now(self) -> datetime | None:
@@ -446,8 +387,7 @@ class TelemetryStore:
             first, last, _ = self.time_range()
             start = start or first or datetime(1970, 1, 1).astimezone()
             end = end or (last + timedelta(seconds=1) if last else datetime(2100, 1, 1).astimezone())
-        lo, hi = start, end
-        return self.run_sql("releases_in_range", {"start": lo, "end": hi})
+        return self.run_sql("releases_in_range", {"start": start, "end": end})
 
     def dimension_values(self, start: datetime, end: datetime, filters: dict | None = None) -> dict[str, list[str]]:
         if not self.schema.dimension_columns:  # a store of timestamps and tokens has nothing to filter by
@@ -473,52 +413,3 @@ class TelemetryStore:
 def _bucket_params(width: timedelta, origin: datetime, whole_window: bool = False) -> dict:
     # a whole-window bucket gets one extra microsecond so the window's last instant stays in it
     return {"bucket_us": int(width.total_seconds() * 1e6) + int(whole_window), "origin": origin}
-
-
-def _with_scope(cte: str, text: str) -> str:
-    """Prepend the scope CTE, joining a query's own WITH clause if it has one."""
-    body = re.sub(r"^(\s*--[^\n]*\n)*", "", text)
-    if re.match(r"\s*WITH\s", body, re.IGNORECASE):
-        return cte + ",\n" + re.sub(r"^\s*WITH\s", "", body, count=1, flags=re.IGNORECASE)
-    return f"{cte}\n{text}"
-
-
-def _create_empty_table(con: duckdb.DuckDBPyConnection, name: str, schema: dict) -> None:
-    """A real table (a registered frame is private to one connection; cursors must see it)."""
-    con.register("_schema_source", pl.DataFrame(schema=schema).to_arrow())
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _schema_source")
-    con.unregister("_schema_source")
-
-
-def _duck_type(dtype: pl.DataType) -> str:
-    """The DuckDB type a contract column is stored as."""
-    if dtype == pl.Boolean:
-        return "BOOLEAN"
-    if dtype in (pl.Int8, pl.Int16, pl.Int32, pl.Int64):
-        return "BIGINT"
-    if dtype == pl.Float64:
-        return "DOUBLE"
-    if isinstance(dtype, pl.Datetime):
-        return "TIMESTAMPTZ"
-    return "VARCHAR"
-
-
-def _glob(folder: Path) -> str:
-    return duckdb_path(folder.resolve()) + "/*.parquet"
-
-
-GLOB_CHARACTERS = re.compile(r"([\[*?])")
-
-
-def literal_glob(path: str | Path) -> str:
-    """A path DuckDB's file functions take as itself: `*`, `?` and `[` each in a class of its own.
-
-    DuckDB expands glob characters in every path it reads (a folder named data[1]
-    matches nothing and the query fails).
-    """
-    return GLOB_CHARACTERS.sub(r"[\1]", str(path))
-
-
-def duckdb_path(path: str | Path) -> str:
-    """`literal_glob(path)` to write inside single quotes in SQL."""
-    return literal_glob(path).replace("'", "''")
