@@ -16,15 +16,11 @@ import json
 from datetime import datetime
 
 from dashboard.cli import UserError, add_data_arg
-from dashboard.core.datadir import DataDir
-from dashboard.core.incident.events import AUDIENCES, INCIDENT_TYPES, ROLES, SEVERITIES, STATUSES, EventError, utc
+from dashboard.cli.incident_context import Context, print_state, segments, timestamp, write
+from dashboard.core.incident.events import AUDIENCES, INCIDENT_TYPES, ROLES, SEVERITIES, STATUSES, EventError
 from dashboard.core.incident.identity import PermissionDenied
-from dashboard.core.incident.lifecycle import LifecycleError
-from dashboard.core.incident.roles import RolesError, cli_user, load_roles
-from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import VerificationMetric
-from dashboard.core.incident.store import IncidentStoreError, StaleIncidentError
-from dashboard.core.incident.summary import incident_summary
+from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.incident.store_config import has_incident_store
 
 
@@ -45,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             q.add_argument("--as", dest="claimed_as", default=None, metavar="NAME",
                            help="a name to record beside the author: kept as a claim, the author is the OS "
                                 "user running this (role from [cli] in roles.toml, default admin)")
-            q.add_argument("--at", type=_timestamp, default=None, metavar="ISO",
+            q.add_argument("--at", type=timestamp, default=None, metavar="ISO",
                            help="event time (default: the data's clock)")
             if with_id:
                 q.add_argument("--expect-version", type=int, default=None, metavar="N",
@@ -70,8 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--segment", action="append", default=[], metavar="COL=VALUE", help="affected segment")
     q.add_argument("--suspect", action="append", default=[], help="suspect, e.g. prompt:prompt-v7")
     q.add_argument("--source", help="what opened it, e.g. alert name")
-    q.add_argument("--started", type=_timestamp, metavar="ISO", help="when the regression started")
-    q.add_argument("--detected", type=_timestamp, metavar="ISO", help="when it was detected (alert time)")
+    q.add_argument("--started", type=timestamp, metavar="ISO", help="when the regression started")
+    q.add_argument("--detected", type=timestamp, metavar="ISO", help="when it was detected (alert time)")
     q.set_defaults(func=run_open)
 
     q = cmd("post", "post a comms update")
@@ -131,107 +127,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.set_defaults(func=run_bench)
 
 
-# --- shared -------------------------------------------------------------------
-
-class _Context:
-    def __init__(self, args: argparse.Namespace):
-        self.data = DataDir.at(args.data)
-        try:
-            self.incidents = Incidents.for_data_dir(self.data)
-            self.actor = cli_user(load_roles(self.data.root), getattr(args, "claimed_as", None))
-        except (IncidentStoreError, RolesError) as exc:  # a bad store or roles config: one line
-            raise UserError(str(exc)) from None
-        self._telemetry = None
-
-    @property
-    def telemetry(self):
-        """The TelemetryStore, or None where the data folder holds no telemetry."""
-        if self._telemetry is None and self.data.has_requests():
-            from dashboard.core.telemetry.query import TelemetryStore
-
-            self._telemetry = TelemetryStore(self.data)
-        return self._telemetry
-
-    def now(self) -> datetime:
-        from dashboard.core.incident.telemetry_adapter import telemetry_now
-
-        return telemetry_now(self.telemetry)
-
-    def evaluate(self, state):
-        if self.telemetry is None or not state.is_open or state.soak.started_at is None:
-            return None
-        from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak
-
-        return evaluate_incident_soak(state, self.telemetry, self.now())
-
-    def summary(self, state, full: bool = False) -> dict:
-        return incident_summary(state, self.evaluate(state), self.now(), full=full)
-
-
-def _timestamp(text: str) -> datetime:
-    try:
-        return utc(datetime.fromisoformat(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO timestamp: {text!r} (e.g. 2025-02-18T15:35:00Z)") from None
-
-
-def _segments(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        column, sep, value = item.partition("=")
-        if not sep or not column.strip() or not value.strip():
-            raise UserError(f"--segment {item!r}: expected COLUMN=VALUE, e.g. tier=paid")
-        out[column.strip()] = value.strip()
-    return out
-
-
-STALE_RETRIES = 5
-
-
-def _write(args: argparse.Namespace, change) -> int:
-    """Run one change against the version loaded now (or --expect-version); print the result.
-
-    Appends never go stale. A decision (status, severity, roles, close) that
-    loses a race to another decision is retried on the new state, where the
-    rules are checked again: it lands only if it is still valid there (a status
-    change someone else already made is refused as such). With --expect-version
-    the caller named the state they decided on: no retry.
-    """
-    ctx = _Context(args)
-    at = args.at or ctx.now()
-    try:
-        for attempt in range(STALE_RETRIES + 1):
-            version = args.expect_version
-            if version is None:
-                version = ctx.incidents.get(args.id).version
-            try:
-                state = change(ctx, version, at)
-                break
-            except StaleIncidentError:
-                if args.expect_version is not None or attempt == STALE_RETRIES:
-                    raise
-    except (IncidentStoreError, LifecycleError, PermissionDenied, EventError, ValueError, KeyError) as exc:
-        # a KeyError's str() is its repr; show the message itself
-        raise UserError(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) from None
-    _print_state(args, ctx, state)
-    return 0
-
-
-def _print_state(args: argparse.Namespace, ctx: _Context, state) -> None:
-    summary = ctx.summary(state)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return
-    soak = summary["soak"]
-    print(f"{state.id} v{state.version} · {state.status} · {state.severity or 'no severity'} · "
-          f"commander {state.commander} · soak {soak['status']}" +
-          (f" ({soak['summary']})" if soak.get("summary") else ""))
-
-
 # --- commands -----------------------------------------------------------------
 
 def run_list(args: argparse.Namespace) -> int:
-    ctx = _Context(args)
+    ctx = Context(args)
     states = ctx.incidents.list(include_closed=not args.open) if has_incident_store(ctx.data) else []
     rows = [ctx.summary(s) for s in states]
     if args.json:
@@ -246,7 +145,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    ctx = _Context(args)
+    ctx = Context(args)
     try:
         state = ctx.incidents.get(args.id)
     except IncidentStoreError as exc:
@@ -278,7 +177,7 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_references(ctx: _Context, signals: list[str], segments: dict[str, str]) -> None:
+def _check_references(ctx: Context, signals: list[str], segments: dict[str, str]) -> None:
     from dashboard.core.incident.references import ReferenceError, check_segments, check_signals
 
     try:
@@ -289,46 +188,46 @@ def _check_references(ctx: _Context, signals: list[str], segments: dict[str, str
 
 
 def run_open(args: argparse.Namespace) -> int:
-    ctx = _Context(args)
-    _check_references(ctx, args.signal, _segments(args.segment))
+    ctx = Context(args)
+    _check_references(ctx, args.signal, segments(args.segment))
     try:
         state = ctx.incidents.open(
             ctx.actor, args.title, at=args.at or ctx.now(), type=args.type, severity=args.severity,
             commander=args.commander or args.claimed_as, service=args.service, summary=args.summary, signals=args.signal,
-            segments=_segments(args.segment), suspects=args.suspect, source=args.source,
+            segments=segments(args.segment), suspects=args.suspect, source=args.source,
             window_start=args.started, detected_at=args.detected)
     except (IncidentStoreError, PermissionDenied, EventError, ValueError) as exc:
         raise UserError(str(exc)) from None
-    _print_state(args, ctx, state)
+    print_state(args, ctx, state)
     return 0
 
 
 def run_post(args: argparse.Namespace) -> int:
-    return _write(args, lambda ctx, v, at: ctx.incidents.post_update(args.id, v, ctx.actor, args.audience,
+    return write(args, lambda ctx, v, at: ctx.incidents.post_update(args.id, v, ctx.actor, args.audience,
                                                                      args.message, at=at))
 
 
 def run_status(args: argparse.Namespace) -> int:
-    return _write(args, lambda ctx, v, at: ctx.incidents.set_status(args.id, v, ctx.actor, args.status,
+    return write(args, lambda ctx, v, at: ctx.incidents.set_status(args.id, v, ctx.actor, args.status,
                                                                     note=args.note, at=at))
 
 
 def run_severity(args: argparse.Namespace) -> int:
-    return _write(args, lambda ctx, v, at: ctx.incidents.set_severity(args.id, v, ctx.actor, args.severity,
+    return write(args, lambda ctx, v, at: ctx.incidents.set_severity(args.id, v, ctx.actor, args.severity,
                                                                       reason=args.reason, at=at))
 
 
 def run_assign(args: argparse.Namespace) -> int:
-    return _write(args, lambda ctx, v, at: ctx.incidents.assign_role(args.id, v, ctx.actor, args.role,
+    return write(args, lambda ctx, v, at: ctx.incidents.assign_role(args.id, v, ctx.actor, args.role,
                                                                      args.person, at=at))
 
 
 def run_close(args: argparse.Namespace) -> int:
-    def change(ctx: _Context, version: int, at: datetime):
+    def change(ctx: Context, version: int, at: datetime):
         state = ctx.incidents.get(args.id)
         return ctx.incidents.close(args.id, version, ctx.actor, ctx.evaluate(state),
                                    override_reason=args.override, note=args.note, at=at)
-    return _write(args, change)
+    return write(args, change)
 
 
 def parse_metric(text: str, segment: dict[str, str], soak: int, window: int, min_samples: int) -> VerificationMetric:
@@ -349,9 +248,9 @@ def parse_metric(text: str, segment: dict[str, str], soak: int, window: int, min
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    def change(ctx: _Context, version: int, at: datetime):
+    def change(ctx: Context, version: int, at: datetime):
         state = ctx.incidents.get(args.id)
-        segment = _segments(args.segment) if args.segment is not None else dict(state.segments)
+        segment = segments(args.segment) if args.segment is not None else dict(state.segments)
         _check_references(ctx, [], segment)
         if args.default:
             if ctx.telemetry is None:
@@ -366,14 +265,14 @@ def run_verify(args: argparse.Namespace) -> int:
             raise UserError("give --metric SIGNAL<=X (repeatable) or --default")
         return ctx.incidents.define_verification(args.id, version, ctx.actor, metrics,
                                                  start_soak=True if args.start_soak else None, at=at)
-    return _write(args, change)
+    return write(args, change)
 
 
 def run_audit(args: argparse.Namespace) -> int:
     """Exit 0 when every chain checked is intact, 1 when one is broken (2: bad arguments)."""
     if bool(args.id) == bool(args.all):
         raise UserError("give one incident id, or --all")
-    ctx = _Context(args)
+    ctx = Context(args)
     try:
         reports = ctx.incidents.audit_all() if args.all else [ctx.incidents.audit(args.id)]
     except IncidentStoreError as exc:
