@@ -34,7 +34,6 @@ Choices (see docs/BRING_YOUR_OWN_TELEMETRY.md):
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +42,7 @@ import polars as pl
 from dashboard.core.telemetry.ingest_parse import parse_float, parse_string, parse_timestamp
 from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile, read_bytes, read_source
 from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping
+from dashboard.core.telemetry.langfuse_usage import parse_maps, read_maps, total_cost, usage_tokens
 from dashboard.core.telemetry.mapping import TimestampSpec
 
 REQUEST_TYPE = "GENERATION"
@@ -95,9 +95,6 @@ TRACE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # what a generation takes from its trace when its own row does not say
 TRACE_INHERITED = ("release", "environment", "user_id", "session_id")
-INPUT_KEYS = ("input", "input_tokens", "prompt_tokens", "promptTokens")
-OUTPUT_KEYS = ("output", "output_tokens", "completion_tokens", "completionTokens")
-_CACHED = re.compile(r"cache(d)?_?read|cached")
 
 
 def _key(name: str) -> str:
@@ -203,88 +200,6 @@ def _as_cell(value) -> str | None:
     return str(value)
 
 
-# -- maps ----------------------------------------------------------------------
-
-def parse_maps(series: pl.Series) -> tuple[list[dict | None], pl.Series]:
-    """Each row's map (None when absent) and a mask of rows whose value is not a map."""
-    dtype = series.dtype
-    values = series.to_list()
-    bad = [False] * len(values)
-    out: list[dict | None] = []
-    for i, value in enumerate(values):
-        if value is None:
-            out.append(None)
-        elif isinstance(value, dict):  # struct
-            out.append({k: v for k, v in value.items() if v is not None})
-        elif isinstance(value, list):  # Parquet map: list of {key, value}
-            try:
-                out.append({item["key"]: item["value"] for item in value if item is not None})
-            except (KeyError, TypeError):
-                out.append(None)
-                bad[i] = True
-        else:
-            parsed = _parse_map_text(str(value))
-            bad[i] = parsed is None and str(value).strip() not in ("", "null")
-            out.append(parsed)
-    del dtype
-    return out, pl.Series(bad, dtype=pl.Boolean)
-
-
-def _parse_map_text(text: str) -> dict | None:
-    text = text.strip()
-    if not text or text == "null":
-        return None
-    for candidate in (text, text.replace("'", '"')):  # JSON, or ClickHouse's {'input':10}
-        try:
-            value = json.loads(candidate)
-        except json.JSONDecodeError:
-            continue
-        return value if isinstance(value, dict) else None
-    return None
-
-
-def _number(value) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def usage_tokens(usage: dict | None) -> tuple[int | None, int | None, int | None, bool]:
-    """(input, output, cached input, readable) from a usage_details map."""
-    if not usage:
-        return None, None, None, True
-    numbers = {k: _number(v) for k, v in usage.items() if k != "unit"}
-    if any(v is None for v in numbers.values()):
-        return None, None, None, False
-
-    def side(keys: tuple[str, ...], prefix: str) -> int | None:
-        base = next((numbers[k] for k in keys if k in numbers), None)
-        details = [v for k, v in numbers.items() if k.startswith(prefix + "_") and k not in keys]
-        if base is None and not details:
-            return None
-        return int(round((base or 0) + sum(details)))
-
-    cached = [v for k, v in numbers.items() if k.startswith("input_") and _CACHED.search(k)]
-    cached += [v for k, v in numbers.items() if k.startswith("cache_read")]  # Anthropic-style key
-    input_tokens = side(INPUT_KEYS, "input")
-    if input_tokens is not None and any(k.startswith("cache_read") for k in numbers):
-        input_tokens += int(round(sum(v for k, v in numbers.items() if k.startswith("cache_read"))))
-    return input_tokens, side(OUTPUT_KEYS, "output"), (int(round(sum(cached))) if cached else None), True
-
-
-def total_cost(cost: dict | None) -> tuple[float | None, bool]:
-    if not cost:
-        return None, True
-    numbers = {k: _number(v) for k, v in cost.items()}
-    if any(v is None for v in numbers.values()):
-        return None, False
-    return (numbers["total"] if "total" in numbers else sum(numbers.values())), True
-
-
 # -- observations ----------------------------------------------------------------
 
 @dataclass
@@ -341,10 +256,8 @@ def observations(source: SourceFile, mapping: LangfuseMapping,
     if negative.any():
         problems.append((negative, "latency_ms", "end time before start time"))
 
-    usage, bad_usage = parse_maps(_column(gens, found, "usage_details"))
-    tokens = [usage_tokens(u) for u in usage]
-    if bad_usage.any() or not all(t[3] for t in tokens):
-        unreadable = bad_usage | pl.Series([not t[3] for t in tokens], dtype=pl.Boolean)
+    tokens, unreadable = read_maps(_column(gens, found, "usage_details"), usage_tokens)
+    if unreadable.any():
         problems.append((unreadable, "input_tokens",
                          f"column {found.get('usage_details', 'usage_details')!r}: not a map of token counts"))
     input_tokens = pl.Series("input_tokens", [t[0] for t in tokens], dtype=pl.Int64)
@@ -357,10 +270,8 @@ def observations(source: SourceFile, mapping: LangfuseMapping,
             else:
                 output_tokens = output_tokens.fill_null(flat)
 
-    costs, bad_cost = parse_maps(_column(gens, found, "cost_details"))
-    totals = [total_cost(c) for c in costs]
-    if bad_cost.any() or not all(t[1] for t in totals):
-        unreadable = bad_cost | pl.Series([not t[1] for t in totals], dtype=pl.Boolean)
+    totals, unreadable = read_maps(_column(gens, found, "cost_details"), total_cost)
+    if unreadable.any():
         problems.append((unreadable, "cost_usd",
                          f"column {found.get('cost_details', 'cost_details')!r}: not a map of costs"))
     cost = pl.Series("cost_usd", [t[0] for t in totals], dtype=pl.Float64)
