@@ -8,7 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dashboard.core.diagnosis.localize import RootCause, localize, ratio_contribution
+from dashboard.core.diagnosis.localize import RootCause, localize
+from dashboard.core.diagnosis.localize_ratio import ratio_contribution
 
 DIMS = {"region": ["us", "eu", "ap", "sa"], "tier": ["free", "paid", "ent"],
         "language": ["en", "de", "fr", "es", "ja"], "channel": ["web", "app", "api"]}

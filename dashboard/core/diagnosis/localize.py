@@ -35,69 +35,20 @@ Method:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from typing import Literal, Sequence
 
 import numpy as np
 import polars as pl
 
+from dashboard.core.diagnosis.localize_answer import Cube, Kind, RootCause, describe, describe_everything
 from dashboard.core.diagnosis.localize_leaves import LeafScores, direction_input, score_leaves
 from dashboard.core.diagnosis.localize_pursuit import pooled_pursuit
-from dashboard.core.diagnosis.localize_ratio import (
-    RATIO_COLUMNS, mix_causes, ratio_contribution, ratio_totals, safe_div,
-)
+from dashboard.core.diagnosis.localize_ratio import RATIO_COLUMNS, mix_causes
 from dashboard.core.diagnosis.localize_search import Pick, build_cuboids, cover_abnormal
 from dashboard.core.diagnosis.localize_select import confirm, select_causes
 
-Kind = Literal["additive", "ratio"]
 ADDITIVE_COLUMNS = ("real", "predict")
-
-
-@dataclass(frozen=True)
-class RootCause:
-    """One localized combination.
-
-    `real` / `expected` are sums for additive metrics and rates for ratio ones.
-    `share_of_change` (explanatory power) is this combination's contribution
-    to the total change (1.0 = all of it; negative = it moved the other way).
-    `surprise` is its pooled shift in noise standard deviations; `deviation`
-    the relative change (real - expected) / expected. When all traffic
-    shifted together, one cause with `combination == {}` (label "(all)")
-    reports that shared shift, and the other causes' `deviation` and
-    `surprise` are measured beyond it (their `share_of_change` stays their
-    whole contribution, shared part included). `support_rows` counts
-    leaves, `support_volume` the expected volume (additive) or observed
-    denominator, e.g. requests (ratio). `purity` is the share of its volume in
-    leaves that moved in `direction`. `effect` says what moved: "value"
-    (additive metric), "rate" (the segment's own rate; `deviation` and
-    `surprise` are of its events against its expected rate) or "mix" (its
-    share of the traffic; `deviation` and `surprise` are of its traffic
-    against the baseline share). Ratio only: `rate_effect` + `mix_effect` =
-    its contribution to the rate change, in rate units.
-    """
-
-    combination: dict[str, str]
-    direction: Literal["up", "down"]
-    share_of_change: float
-    surprise: float
-    deviation: float
-    real: float
-    expected: float
-    support_rows: int
-    support_volume: float
-    purity: float
-    effect: Literal["value", "rate", "mix"] = "value"
-    rate_effect: float | None = None
-    mix_effect: float | None = None
-    alternative: bool = False
-
-    @property
-    def label(self) -> str:
-        """`dim=value&dim=value`, the format of the public benchmarks; `(all)` for everything."""
-        return "&".join(f"{k}={v}" for k, v in self.combination.items()) or "(all)"
-
-    def to_dict(self) -> dict:
-        return {"label": self.label, **asdict(self)}
 
 
 def localize(
@@ -142,7 +93,7 @@ def localize(
         column = leaves[dim]
         values.append(column.unique().sort().to_numpy())
         codes.append((column.rank("dense").cast(pl.Int64) - 1).to_numpy())
-    cube = _Cube(dims, values, [len(v) for v in values], leaves, kind)
+    cube = Cube(dims, values, [len(v) for v in values], leaves, kind)
     layers = build_cuboids(codes, cube.cardinalities, max_order)
     options = dict(z_threshold=z_threshold, min_relative_change=min_relative_change,
                    purity=purity, max_causes=max_causes, method=method)
@@ -151,7 +102,7 @@ def localize(
     scores = score_leaves(leaves, kind, z_threshold=z_threshold, min_relative_change=min_relative_change)
     found = _search(layers, cube, scores, effect, options)
     if scores.global_shift:
-        found.append(_describe_everything(cube, scores, effect))
+        found.append(describe_everything(cube, scores, effect))
     if kind == "ratio":
         found += mix_causes(layers, cube, options, {c.label for c in found}, search=_search)
     found.sort(key=lambda c: -abs(c.share_of_change))
@@ -161,16 +112,7 @@ def localize(
     return found
 
 
-@dataclass(frozen=True)
-class _Cube:
-    dims: list[str]
-    values: list[np.ndarray]
-    cardinalities: list[int]
-    leaves: pl.DataFrame
-    kind: Kind
-
-
-def _search(layers, cube: _Cube, scores: LeafScores, effect: str, options: dict) -> list[RootCause]:
+def _search(layers, cube: Cube, scores: LeafScores, effect: str, options: dict) -> list[RootCause]:
     """Leaf labels when the leaves are decisive, pooled evidence when they are not.
 
     Leaf labels are exact when every leaf of a cause shows the shift on its
@@ -201,7 +143,7 @@ def _search(layers, cube: _Cube, scores: LeafScores, effect: str, options: dict)
             picks = [(p.cuboid, p.element, 1 if p.shift > 0 else -1) for p in _pooled(layers, scores, options)]
     picks = _confirmed(layers, picks, scores)
     return _drop_descendants([
-        _describe(Pick(cuboid, element, 0.0, 0.0, True), cuboid.leaf_element == element, direction, cube, scores, effect)
+        describe(Pick(cuboid, element, 0.0, 0.0, True), cuboid.leaf_element == element, direction, cube, scores, effect)
         for cuboid, element, direction in picks])
 
 
@@ -216,7 +158,7 @@ def _confirmed(layers, picks: list[tuple], scores: LeafScores) -> list[tuple]:
     return [ranked[index] for index in kept]
 
 
-def _alternatives(layers, cube: _Cube, scores: LeafScores, effect: str, answers: list[RootCause]) -> list[RootCause]:
+def _alternatives(layers, cube: Cube, scores: LeafScores, effect: str, answers: list[RootCause]) -> list[RootCause]:
     """Per segment answer, its parent and child with the most significant shift, the better first."""
     index = {d: i for i, d in enumerate(cube.dims)}
     seen = {c.label for c in answers}
@@ -240,7 +182,7 @@ def _alternatives(layers, cube: _Cube, scores: LeafScores, effect: str, answers:
                 options.append((abs(z), cuboid, int(element), inside, 1 if z > 0 else -1))
         for best in sorted(options, key=lambda o: -o[0])[:2]:
             _, cuboid, element, inside, direction = best
-            cause = replace(_describe(Pick(cuboid, element, 0.0, 0.0, True), inside, direction, cube, scores, effect),
+            cause = replace(describe(Pick(cuboid, element, 0.0, 0.0, True), inside, direction, cube, scores, effect),
                             alternative=True)
             if cause.label not in seen:
                 seen.add(cause.label)
@@ -248,7 +190,7 @@ def _alternatives(layers, cube: _Cube, scores: LeafScores, effect: str, answers:
     return extra
 
 
-def _mask(cube: _Cube, combination: dict[str, str]) -> np.ndarray:
+def _mask(cube: Cube, combination: dict[str, str]) -> np.ndarray:
     mask = np.ones(cube.leaves.height, dtype=bool)
     for dim, value in combination.items():
         mask &= (cube.leaves[dim] == value).to_numpy()
@@ -357,51 +299,3 @@ def _prepare(frame: pl.DataFrame, dims: list[str], kind: Kind) -> pl.DataFrame:
     return (frame.lazy().group_by(keys)
             .agg([pl.col(c).cast(pl.Float64).sum() for c in measures])
             .collect())
-
-
-def _describe_everything(cube: _Cube, scores: LeafScores, effect: str) -> RootCause:
-    """The shift all traffic shared (combination {}): its numbers are the whole cube's."""
-    everything = Pick(cuboid=None, element=0, purity=1.0, covered_weight=0.0, strict=True)
-    cause = _describe(everything, np.ones(cube.leaves.height, dtype=bool),
-                      1 if scores.global_shift > 0 else -1, cube, scores, effect, combination={})
-    shared = scores.global_shift * float(scores.expected.sum())
-    total = shared + float(scores.excess.sum())
-    # what is left after the segment causes: the shared shift's part of the change
-    return replace(cause, deviation=scores.global_shift, share_of_change=shared / total if total else 0.0)
-
-
-def _describe(pick, mask, direction, cube: _Cube, scores: LeafScores, effect: str, combination=None) -> RootCause:
-    if combination is None:
-        value_codes = pick.cuboid.decode(pick.element, cube.cardinalities)
-        combination = {cube.dims[d]: str(cube.values[d][code]) for d, code in zip(pick.cuboid.dims, value_codes)}
-    excess = float(scores.excess[mask].sum())
-    # against the expectation after the shift all traffic shared, if there was one
-    deviation = _relative(excess, float(scores.expected[mask].sum()) * (1 + scores.global_shift))
-    common = dict(combination=combination, direction="down" if direction < 0 else "up",
-                  surprise=excess / float(np.sqrt(scores.variance[mask].sum()) or 1.0),
-                  deviation=deviation, support_rows=int(mask.sum()), effect=effect,
-                  purity=safe_div(scores.weight[mask & (scores.label == direction)].sum(),
-                                   scores.weight[mask].sum()))
-    leaves = cube.leaves
-    if cube.kind == "additive":
-        real = float(leaves["real"].to_numpy()[mask].sum())
-        expected = float(leaves["predict"].to_numpy()[mask].sum())
-        total_change = float(leaves["real"].sum() - leaves["predict"].sum())
-        return RootCause(share_of_change=_share(real - expected, total_change), real=real,
-                         expected=expected, support_volume=expected, **common)
-    rn, rd, pn, pd_ = (leaves[c].to_numpy() for c in RATIO_COLUMNS)
-    rate_effect, mix_effect, total_change = ratio_contribution(
-        rn[mask].sum(), rd[mask].sum(), pn[mask].sum(), pd_[mask].sum(), *ratio_totals(leaves)[3])
-    return RootCause(share_of_change=_share(rate_effect + mix_effect, total_change),
-                     real=safe_div(rn[mask].sum(), rd[mask].sum()),
-                     expected=safe_div(pn[mask].sum(), pd_[mask].sum()),
-                     support_volume=float(rd[mask].sum()),
-                     rate_effect=rate_effect, mix_effect=mix_effect, **common)
-
-
-def _relative(change: float, base: float) -> float:
-    return change / base if base else float("inf") if change else 0.0
-
-
-def _share(part: float, total: float) -> float:
-    return part / total if total else 0.0
