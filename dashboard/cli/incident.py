@@ -107,6 +107,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--start-soak", action="store_true", help="start the soak now (automatic in monitoring)")
     q.set_defaults(func=run_verify)
 
+    q = cmd("correct", "amend wrong facts of the record (title, scope, signals, window); the old values stay "
+                       "in the log")
+    q.add_argument("--reason", required=True, help="why the record was wrong (shown on the timeline)")
+    q.add_argument("--title")
+    q.add_argument("--summary")
+    q.add_argument("--service")
+    q.add_argument("--signal", action="append", default=None, help="the affected signals (repeatable; "
+                                                                    "replaces them)")
+    q.add_argument("--segment", action="append", default=None, metavar="COL=VALUE",
+                   help="the affected segments (repeatable; replaces the whole scope)")
+    q.add_argument("--no-segments", action="store_true", help="clear the scope: the incident is about all traffic")
+    q.add_argument("--suspect", action="append", default=None, help="suspects (repeatable; replaces them)")
+    q.add_argument("--started", type=timestamp, metavar="ISO", help="when the regression started")
+    q.add_argument("--detected", type=timestamp, metavar="ISO", help="when it was detected")
+    q.set_defaults(func=run_correct)
+
     q = cmd("audit", "check the hash chain of one incident's log (or --all): the first broken link",
             writes=False, with_id=False)
     q.add_argument("id", nargs="?", help="incident id, e.g. INC-1")
@@ -266,6 +282,22 @@ def run_verify(args: argparse.Namespace) -> int:
         return ctx.incidents.define_verification(args.id, version, ctx.actor, metrics,
                                                  start_soak=True if args.start_soak else None, at=at)
     return write(args, change)
+
+
+def run_correct(args: argparse.Namespace) -> int:
+    if args.no_segments and args.segment:
+        raise UserError("give --segment or --no-segments, not both")
+    scope = {} if args.no_segments else segments(args.segment) if args.segment is not None else None
+    changes = {"title": args.title, "summary": args.summary, "service": args.service, "signals": args.signal,
+               "segments": scope, "suspects": args.suspect, "window_start": args.started,
+               "detected_at": args.detected}
+    changes = {name: value for name, value in changes.items() if value is not None}
+    if not changes:
+        raise UserError("give at least one field to correct, e.g. --segment region=eu-west")
+    ctx = Context(args)
+    _check_references(ctx, changes.get("signals", []), changes.get("segments") or {})
+    return write(args, lambda ctx, v, at: ctx.incidents.correct(args.id, v, ctx.actor, args.reason, at=at,
+                                                                 **changes))
 
 
 def run_audit(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from dashboard.components import context
 from dashboard.components import incident_session as session
 from dashboard.components.guard import shown_or_warned
 from dashboard.components.incident_comms import comms_tab
+from dashboard.components.incident_correct import correction_form
 from dashboard.components.incident_header import command_panels, title_block
 from dashboard.components.incident_live import live_panel, timeline_panel
 from dashboard.components.incident_new import new_incident_form
@@ -40,6 +41,7 @@ state = session.as_seen(latest)  # drawn fresh; writes checked against what this
 
 session.chain_warning(service, state.id)
 title_block(state)
+shown_or_warned("Correcting the record", correction_form, state, service, store, now)
 shown_or_warned("The live view", live_panel, state.id, service, store)
 shown_or_warned("Severity and roles", command_panels, state, service, store, now)
 evaluation = shown_or_warned("The soak", evaluate_incident_soak, state, store, now) if state.is_open else None

@@ -302,3 +302,22 @@ def test_an_incident_from_a_finding_on_one_version_keeps_that_scope_and_measures
     assert not at.exception, [e.value for e in at.exception]
     state = Incidents.for_data_dir(data).get("INC-6")
     assert state.segments == {column: version}
+
+
+def test_a_wrong_scope_is_corrected_from_the_page_and_the_warning_goes(data):
+    bad = Incidents.for_data_dir(data).open("Priya Raman", "Refusals up", segments={"nosuchcol": "x"},
+                                            signals=["refusal_rate"]).id
+    at = open_room({"incident": bad}, name=NAME, pick=bad)
+    key = f"fix_{bad}_1"
+    assert "nosuchcol" in " ".join(w.value for w in at.warning)
+    at.selectbox(key=f"{key}_seg_region").set_value("eu-west")
+    at.button(key=f"{key}_go").click().run()
+    assert "Say why the record was wrong" in " ".join(e.value for e in at.error)
+    assert Incidents.for_data_dir(data).get(bad).version == 1  # nothing written without a reason
+    at.text_input(key=f"{key}_reason").input("the scope named a column the data does not have")
+    at.button(key=f"{key}_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    state = Incidents.for_data_dir(data).get(bad)
+    assert state.segments == {"region": "eu-west"}
+    assert state.corrections[0].by == NAME
+    assert "nosuchcol" not in " ".join(w.value for w in at.warning)

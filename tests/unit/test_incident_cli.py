@@ -235,3 +235,28 @@ def test_investigate_with_a_filter_matching_no_request_says_so_and_exits_2(demo_
                  "--data", str(demo_data.root)])
     err = capsys.readouterr().err
     assert code == 2 and "matches no request" in err and "eu-west" in err
+
+
+def test_correct_amends_a_bad_scope_checked_like_open_and_keeps_the_old_one(demo_data_copy, capsys):
+    from dashboard.core.incident.service import Incidents
+
+    incidents = Incidents.for_data_dir(demo_data_copy)
+    bad = incidents.open("Priya Raman", "Refusals up", segments={"nosuchcol": "x"}, signals=["refusal_rate"]).id
+    d = ["--data", str(demo_data_copy.root)]
+    code, _, err = run(capsys, "correct", bad, *d, "--segment", "region=eu-wst", "--reason", "typo")
+    assert code == 2 and "did you mean 'eu-west'?" in err and "nothing was written" in err, err
+    with pytest.raises(SystemExit) as exit_:  # argparse: a required option missing
+        run(capsys, "correct", bad, *d, "--title", "x")
+    assert exit_.value.code == 2 and "--reason" in capsys.readouterr().err
+    code, out, _ = run(capsys, "correct", bad, *d, "--segment", "region=eu-west", "--segment", "tier=paid",
+                       "--reason", "the scope named a column that does not exist", "--json")
+    assert code == 0, out
+    assert json.loads(out)["segments"] == {"region": "eu-west", "tier": "paid"}
+    code, out, _ = run(capsys, "show", bad, *d)
+    assert "Corrected segments nosuchcol=x → region=eu-west, tier=paid: the scope named a column" in out
+    code, _, err = run(capsys, "correct", bad, *d, "--segment", "region=eu-west", "--segment", "tier=paid",
+                       "--reason", "again")
+    assert code == 2 and "changes nothing" in err
+    assert incidents.events(bad)[0].payload.segments == {"nosuchcol": "x"}
+    code, out, _ = run(capsys, "audit", bad, *d)
+    assert code == 0

@@ -163,3 +163,47 @@ def test_reopening_needs_a_new_soak_and_postmortem_is_final(inc):
     s = inc.set_status(s.id, s.version, "ana", "postmortem", at=at(400))
     with pytest.raises(LifecycleError, match="not allowed"):
         inc.set_status(s.id, s.version, "ana", "investigating")
+
+
+def test_every_event_kind_has_its_handler_in_the_fold():
+    from dashboard.core.incident import state
+    from dashboard.core.incident.events import EVENT_KINDS
+
+    assert set(state._HANDLERS) == set(EVENT_KINDS)
+
+
+def test_a_correction_amends_the_record_and_keeps_what_it_said_before(inc):
+    s = inc.open("ana", "Refusals up in eu-wst", at=T0, segments={"region": "eu-wst"}, signals=["refusal_rate"])
+    s = inc.correct(s.id, s.version, "bo", "the region was mistyped", at=at(5),
+                    title="Refusals up in eu-west", segments={"region": "eu-west", "tier": "paid"})
+    assert (s.title, s.segments, s.signals) == ("Refusals up in eu-west", {"region": "eu-west", "tier": "paid"},
+                                                ["refusal_rate"])
+    assert [(c.by, c.reason, c.changes["segments"]) for c in s.corrections] == [
+        ("bo", "the region was mistyped", {"region": "eu-west", "tier": "paid"})]
+    line = s.timeline[-1]
+    assert line.kind == "corrected" and "region=eu-wst → region=eu-west, tier=paid" in line.text
+    assert "Refusals up in eu-wst → Refusals up in eu-west" in line.text
+    # history is not rewritten: the opening event still says what was first recorded
+    assert inc.events(s.id)[0].payload.segments == {"region": "eu-wst"}
+    assert inc.audit(s.id).intact
+    # an empty scope clears it; a correction that changes nothing is refused
+    s = inc.correct(s.id, s.version, "bo", "it is all traffic", segments={})
+    assert s.segments == {}
+    with pytest.raises(LifecycleError, match="changes nothing"):
+        inc.correct(s.id, s.version, "bo", "again", segments={}, title="Refusals up in eu-west")
+
+
+def test_a_correction_needs_a_reason_and_is_a_version_checked_decision(inc):
+    from dashboard.core.incident.events import EventError
+    from dashboard.core.incident.store import StaleIncidentError
+
+    s = inc.open("ana", "Latency up", at=T0)
+    with pytest.raises(EventError, match="needs a reason"):
+        inc.correct(s.id, s.version, "bo", "  ", title="Latency up on eu")
+    seen = s.version
+    inc.set_severity(s.id, s.version, "ana", "SEV2")
+    with pytest.raises(StaleIncidentError):
+        inc.correct(s.id, seen, "bo", "typo", title="Latency up on eu")
+    inc.add_note(s.id, None, "cy", "looking")  # an append in between does not make it stale
+    s = inc.get(s.id)
+    assert inc.correct(s.id, s.version - 1, "bo", "typo", title="Latency up on eu").title == "Latency up on eu"

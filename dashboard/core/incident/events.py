@@ -157,6 +157,47 @@ class TypeSet(Payload):
     type: IncidentType
 
 
+# what a correction may amend: the record's facts, not its decisions (those have their own events)
+CORRECTABLE: tuple[str, ...] = ("title", "summary", "service", "signals", "segments", "suspects",
+                                "detected_at", "window_start", "window_end")
+
+
+class Corrected(Payload):
+    """A wrong field of the record amended; the earlier value stays in the log (nothing is rewritten).
+
+    Only the fields given change; `segments` replaces the whole scope ({} clears it).
+    """
+
+    reason: str = Field(min_length=1)
+    title: str | None = None
+    summary: str | None = None
+    service: str | None = None
+    signals: list[str] | None = None
+    segments: dict[str, str] | None = None
+    suspects: list[str] | None = None
+    detected_at: datetime | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a correction needs a reason")
+        return value.strip()
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("title must not be blank")
+        return value.strip() if value is not None else None
+
+    def changes(self) -> dict[str, Any]:
+        """The amended fields and their new values."""
+        return {name: getattr(self, name) for name in CORRECTABLE if getattr(self, name) is not None}
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "opened": Opened,
     "severity_set": SeveritySet,
@@ -174,6 +215,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "override": Override,
     "note": Note,
     "type_set": TypeSet,
+    "corrected": Corrected,
 }
 EVENT_KINDS: tuple[str, ...] = tuple(PAYLOADS)
 

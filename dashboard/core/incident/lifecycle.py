@@ -93,6 +93,31 @@ def decide_role(state: IncidentState, role: str, person: str, actor: str,
     return _one("role_assigned", {"role": role, "person": person}, actor, at)
 
 
+def decide_correction(state: IncidentState, changes: dict, reason: str, actor: str,
+                      at: datetime | None = None) -> list[NewEvent]:
+    """Amend wrong facts of the record (title, scope, signals, window, ...); refused when nothing differs.
+
+    Allowed on a closed incident too: a postmortem needs the record right. References
+    (signals, segments) are checked by the caller against the telemetry, as at open.
+    """
+    unknown = sorted(set(changes) - set(ev.CORRECTABLE))
+    if unknown:
+        raise LifecycleError(f"cannot correct {', '.join(unknown)}; correctable: {', '.join(ev.CORRECTABLE)}")
+    differing = {name: value for name, value in changes.items()
+                 if value is not None and _comparable(value) != _comparable(getattr(state, name))}
+    if not differing:
+        raise LifecycleError(f"{state.id}: the correction changes nothing (the record already says that)")
+    return _one("corrected", {"reason": reason, **differing}, actor, at)
+
+
+def _comparable(value):
+    if isinstance(value, datetime):
+        return ev.utc(value)
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
 def decide_update(state: IncidentState, audience: str, message: str, actor: str,
                   at: datetime | None = None) -> list[NewEvent]:
     if audience not in ev.AUDIENCES:

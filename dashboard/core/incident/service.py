@@ -8,7 +8,7 @@ change, one rule each:
   nothing a person saw: they are decided on the latest state inside the lock
   and are never refused for staleness. `expected_version` is accepted for
   symmetry and ignored.
-- Decisions (status, severity, roles, verification, soak, close) depend on
+- Decisions (status, severity, roles, verification, soak, close, corrections) depend on
   the state the person saw: refused with StaleIncidentError when a change of
   that kind was recorded after `expected_version`. Appends in between do not
   make a decision stale.
@@ -198,6 +198,18 @@ class Incidents:
             may_override = (who.role == "admin" or who.name == state.commander)
             return lc.decide_close(state, who.name, evaluation, at, override_reason, note, may_override=may_override)
         return self._decide(incident_id, expected_version, who, decide)
+
+    def correct(self, incident_id: str, expected_version: int, actor: Actor, reason: str, *,
+                at: datetime | None = None, **changes) -> IncidentState:
+        """Amend facts of the record (a `corrected` event): the earlier values stay in the log.
+
+        A decision: refused as stale if the record changed since the caller saw it,
+        so a correction is made against the values the person read.
+        """
+        who = as_identity(actor)
+        return self._decide(incident_id, expected_version, who,
+                            lambda s: lc.decide_correction(s, changes, reason, who.name, at),
+                            what="correcting an incident")
 
     def set_type(self, incident_id: str, expected_version: int, actor: Actor, incident_type: str, *,
                  at: datetime | None = None) -> IncidentState:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -79,6 +80,14 @@ class OverrideRecord(BaseModel):
     by: str
 
 
+class Correction(BaseModel):
+    seq: int
+    at: datetime
+    by: str
+    reason: str
+    changes: dict[str, Any]  # field -> the value it was corrected to
+
+
 class TimelineEntry(BaseModel):
     seq: int
     at: datetime
@@ -122,6 +131,7 @@ class IncidentState(BaseModel):
     resolved_by: str | None
     closed_via: str | None
     notes: list[TimelineEntry]
+    corrections: list[Correction]
     timeline: list[TimelineEntry]
     last_event_at: datetime
 
@@ -170,7 +180,7 @@ def fold(events: Sequence[Event]) -> IncidentState:
         status_history=[StatusChange(from_status=None, to_status="investigating", at=first.at, by=first.actor)],
         updates=[], checklist_done={}, actions=[], verification=[], verification_defined_at=None,
         verification_defined_by=None, soak=SoakRecord(), override=None, resolved_at=None, resolved_by=None,
-        closed_via=None, notes=[], timeline=[], last_event_at=first.at,
+        closed_via=None, notes=[], corrections=[], timeline=[], last_event_at=first.at,
     )
     for event in events:
         _apply(st, event)
@@ -191,101 +201,164 @@ def _entry(event: Event, text: str, tone: str = "normal") -> TimelineEntry:
     return TimelineEntry(seq=event.seq, at=event.at, actor=actor_label(event), kind=event.kind, text=text, tone=tone)
 
 
-def _apply(st: IncidentState, event: Event) -> None:  # noqa: C901 - one branch per kind reads best
-    p = event.payload
-    kind = event.kind
-    if kind == "opened":
-        sev = f" at {p.severity}" if p.severity else ""
-        text = f"Opened{sev}: {p.title}"
-        if p.source:
-            text += f" (from {p.source})"
-        st.timeline.append(_entry(event, text))
-        if p.commander and p.commander != event.actor:
-            st.timeline.append(_entry(event, f"{p.commander} is incident commander"))
-    elif kind == "severity_set":
-        before = st.severity
-        st.severity, st.severity_reason = p.severity, p.reason
-        change = f"{before} → {p.severity}" if before and before != p.severity else p.severity
-        st.timeline.append(_entry(event, f"Severity {change}" + (f": {p.reason}" if p.reason else "")))
-    elif kind == "role_assigned":
-        previous = st.roles.get(p.role)
-        st.roles[p.role] = p.person
-        st.role_history.append(RoleChange(role=p.role, person=p.person, previous=previous, at=event.at,
-                                          by=event.actor))
-        label = ev.ROLE_LABELS[p.role]
-        text = (f"{label} handed over from {previous} to {p.person}" if previous and previous != p.person
-                else f"{p.person} is {label.lower()}")
-        st.timeline.append(_entry(event, text))
-    elif kind == "status_changed":
-        st.status_history.append(StatusChange(from_status=st.status, to_status=p.to, at=event.at,
-                                              by=event.actor, note=p.note))
-        reopened = st.status == "resolved" and p.to in ev.ACTIVE_STATUSES
-        text = f"Reopened ({st.status} → {p.to})" if reopened else f"Status {st.status} → {p.to}"
-        st.timeline.append(_entry(event, text + (f": {p.note}" if p.note else ""), "danger" if reopened else "normal"))
-        st.status = p.to
-        if reopened:
-            # the earlier close no longer stands: it needs a new soak (the timeline keeps the history)
-            st.resolved_at = st.resolved_by = st.closed_via = None
-            st.override = None
-            st.soak = SoakRecord()
-    elif kind == "update_posted":
-        st.updates.append(CommsUpdate(seq=event.seq, audience=p.audience, message=p.message, at=event.at,
-                                      by=event.actor, severity=st.severity))
-        st.timeline.append(_entry(event, f"Update to {p.audience} posted"))
-    elif kind == "checklist_item_done":
-        st.checklist_done[p.item_id] = ChecklistMark(item_id=p.item_id, at=event.at, by=event.actor, note=p.note)
-        st.timeline.append(_entry(event, f"Checklist: {_checklist_label(st.type, p.item_id)} done"
-                                  + (f" ({p.note})" if p.note else "")))
-    elif kind == "action_added":
-        st.actions.append(ActionItem(action_id=p.action_id, title=p.title, owner=p.owner, due=p.due, term=p.term,
-                                     added_at=event.at, added_by=event.actor))
-        st.timeline.append(_entry(event, f"Action added: {p.title}" + (f" (owner {p.owner})" if p.owner else "")))
-    elif kind == "action_done":
-        for item in st.actions:
-            if item.action_id == p.action_id:
-                item.done_at, item.done_by = event.at, event.actor
-                st.timeline.append(_entry(event, f"Action done: {item.title}"))
-    elif kind == "verification_defined":
-        st.verification = list(p.metrics)
-        st.verification_defined_at, st.verification_defined_by = event.at, event.actor
-        # new conditions mean the old soak proves nothing about them
+# One handler per event kind, each typed by its payload; `_apply` dispatches on the kind.
+
+def _opened(st: IncidentState, event: Event, p: ev.Opened) -> None:
+    sev = f" at {p.severity}" if p.severity else ""
+    text = f"Opened{sev}: {p.title}" + (f" (from {p.source})" if p.source else "")
+    st.timeline.append(_entry(event, text))
+    if p.commander and p.commander != event.actor:
+        st.timeline.append(_entry(event, f"{p.commander} is incident commander"))
+
+
+def _severity_set(st: IncidentState, event: Event, p: ev.SeveritySet) -> None:
+    before = st.severity
+    st.severity, st.severity_reason = p.severity, p.reason
+    change = f"{before} → {p.severity}" if before and before != p.severity else p.severity
+    st.timeline.append(_entry(event, f"Severity {change}" + (f": {p.reason}" if p.reason else "")))
+
+
+def _role_assigned(st: IncidentState, event: Event, p: ev.RoleAssigned) -> None:
+    previous = st.roles.get(p.role)
+    st.roles[p.role] = p.person
+    st.role_history.append(RoleChange(role=p.role, person=p.person, previous=previous, at=event.at, by=event.actor))
+    label = ev.ROLE_LABELS[p.role]
+    text = (f"{label} handed over from {previous} to {p.person}" if previous and previous != p.person
+            else f"{p.person} is {label.lower()}")
+    st.timeline.append(_entry(event, text))
+
+
+def _status_changed(st: IncidentState, event: Event, p: ev.StatusChanged) -> None:
+    st.status_history.append(StatusChange(from_status=st.status, to_status=p.to, at=event.at,
+                                          by=event.actor, note=p.note))
+    reopened = st.status == "resolved" and p.to in ev.ACTIVE_STATUSES
+    text = f"Reopened ({st.status} → {p.to})" if reopened else f"Status {st.status} → {p.to}"
+    st.timeline.append(_entry(event, text + (f": {p.note}" if p.note else ""), "danger" if reopened else "normal"))
+    st.status = p.to
+    if reopened:
+        # the earlier close no longer stands: it needs a new soak (the timeline keeps the history)
+        st.resolved_at = st.resolved_by = st.closed_via = None
+        st.override = None
         st.soak = SoakRecord()
-        st.timeline.append(_entry(event, "Verification defined: " + "; ".join(m.describe() for m in p.metrics)))
-    elif kind == "soak_started":
-        st.soak = SoakRecord(started_at=event.at, started_by=event.actor)
-        st.timeline.append(_entry(event, "Verification soak started" + (f": {p.note}" if p.note else "")))
-    elif kind == "soak_broken":
-        st.soak.breaches.append(SoakBreachRecord(metric=p.metric, breach_at=p.breach_at, observed=p.observed,
-                                                 threshold=p.threshold, sample_size=p.sample_size,
-                                                 recorded_by=event.actor))
-        st.timeline.append(_entry(event, f"Soak broken: {p.metric} at {p.observed:.4g} vs threshold "
-                                  f"{p.threshold:g} (n={p.sample_size}); clock restarted", "danger"))
-    elif kind == "soak_passed":
-        st.soak.passed_at = event.at
-        st.soak.evidence = list(p.evidence)
-        held = ", ".join(f"{e.metric} held {e.held_minutes} min (n={e.sample_size})" for e in p.evidence)
-        st.timeline.append(_entry(event, f"Soak passed: {held}", "success"))
-    elif kind == "override":
-        st.override = OverrideRecord(reason=p.reason, at=event.at, by=event.actor)
-        st.timeline.append(_entry(event, f"Close override by {event.actor}: {p.reason}", "danger"))
-    elif kind == "closed":
-        st.status_history.append(StatusChange(from_status=st.status, to_status="resolved", at=event.at,
-                                              by=event.actor, note=p.note))
-        st.status = "resolved"
-        st.resolved_at, st.resolved_by, st.closed_via = event.at, event.actor, p.via
-        how = "after the verification soak passed" if p.via == "soak" else "by override"
-        st.timeline.append(_entry(event, f"Resolved {how}" + (f": {p.note}" if p.note else ""),
-                                  "success" if p.via == "soak" else "danger"))
-    elif kind == "note":
-        entry = _entry(event, p.text)
-        st.notes.append(entry)
-        st.timeline.append(entry)
-    elif kind == "type_set":
-        st.type = p.type
-        st.timeline.append(_entry(event, f"Incident type set to {p.type}"))
 
 
-def _checklist_label(incident_type: str | None, item_id: str) -> str:
+def _update_posted(st: IncidentState, event: Event, p: ev.UpdatePosted) -> None:
+    st.updates.append(CommsUpdate(seq=event.seq, audience=p.audience, message=p.message, at=event.at,
+                                  by=event.actor, severity=st.severity))
+    st.timeline.append(_entry(event, f"Update to {p.audience} posted"))
+
+
+def _checklist_item_done(st: IncidentState, event: Event, p: ev.ChecklistItemDone) -> None:
+    st.checklist_done[p.item_id] = ChecklistMark(item_id=p.item_id, at=event.at, by=event.actor, note=p.note)
+    st.timeline.append(_entry(event, f"Checklist: {_checklist_label(p.item_id)} done"
+                              + (f" ({p.note})" if p.note else "")))
+
+
+def _action_added(st: IncidentState, event: Event, p: ev.ActionAdded) -> None:
+    st.actions.append(ActionItem(action_id=p.action_id, title=p.title, owner=p.owner, due=p.due, term=p.term,
+                                 added_at=event.at, added_by=event.actor))
+    st.timeline.append(_entry(event, f"Action added: {p.title}" + (f" (owner {p.owner})" if p.owner else "")))
+
+
+def _action_done(st: IncidentState, event: Event, p: ev.ActionDone) -> None:
+    for item in st.actions:
+        if item.action_id == p.action_id:
+            item.done_at, item.done_by = event.at, event.actor
+            st.timeline.append(_entry(event, f"Action done: {item.title}"))
+
+
+def _verification_defined(st: IncidentState, event: Event, p: ev.VerificationDefined) -> None:
+    st.verification = list(p.metrics)
+    st.verification_defined_at, st.verification_defined_by = event.at, event.actor
+    st.soak = SoakRecord()  # new conditions mean the old soak proves nothing about them
+    st.timeline.append(_entry(event, "Verification defined: " + "; ".join(m.describe() for m in p.metrics)))
+
+
+def _soak_started(st: IncidentState, event: Event, p: ev.SoakStarted) -> None:
+    st.soak = SoakRecord(started_at=event.at, started_by=event.actor)
+    st.timeline.append(_entry(event, "Verification soak started" + (f": {p.note}" if p.note else "")))
+
+
+def _soak_broken(st: IncidentState, event: Event, p: ev.SoakBroken) -> None:
+    st.soak.breaches.append(SoakBreachRecord(metric=p.metric, breach_at=p.breach_at, observed=p.observed,
+                                             threshold=p.threshold, sample_size=p.sample_size,
+                                             recorded_by=event.actor))
+    st.timeline.append(_entry(event, f"Soak broken: {p.metric} at {p.observed:.4g} vs threshold "
+                              f"{p.threshold:g} (n={p.sample_size}); clock restarted", "danger"))
+
+
+def _soak_passed(st: IncidentState, event: Event, p: ev.SoakPassed) -> None:
+    st.soak.passed_at = event.at
+    st.soak.evidence = list(p.evidence)
+    held = ", ".join(f"{e.metric} held {e.held_minutes} min (n={e.sample_size})" for e in p.evidence)
+    st.timeline.append(_entry(event, f"Soak passed: {held}", "success"))
+
+
+def _override(st: IncidentState, event: Event, p: ev.Override) -> None:
+    st.override = OverrideRecord(reason=p.reason, at=event.at, by=event.actor)
+    st.timeline.append(_entry(event, f"Close override by {event.actor}: {p.reason}", "danger"))
+
+
+def _closed(st: IncidentState, event: Event, p: ev.Closed) -> None:
+    st.status_history.append(StatusChange(from_status=st.status, to_status="resolved", at=event.at,
+                                          by=event.actor, note=p.note))
+    st.status = "resolved"
+    st.resolved_at, st.resolved_by, st.closed_via = event.at, event.actor, p.via
+    how = "after the verification soak passed" if p.via == "soak" else "by override"
+    st.timeline.append(_entry(event, f"Resolved {how}" + (f": {p.note}" if p.note else ""),
+                              "success" if p.via == "soak" else "danger"))
+
+
+def _note(st: IncidentState, event: Event, p: ev.Note) -> None:
+    entry = _entry(event, p.text)
+    st.notes.append(entry)
+    st.timeline.append(entry)
+
+
+def _type_set(st: IncidentState, event: Event, p: ev.TypeSet) -> None:
+    st.type = p.type
+    st.timeline.append(_entry(event, f"Incident type set to {p.type}"))
+
+
+def _corrected(st: IncidentState, event: Event, p: ev.Corrected) -> None:
+    said = []
+    for name, value in p.changes().items():
+        before = getattr(st, name)
+        setattr(st, name, dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list)
+                else value)
+        said.append(f"{name.replace('_', ' ')} {_shown(before)} → {_shown(value)}")
+    st.corrections.append(Correction(seq=event.seq, at=event.at, by=event.actor, reason=p.reason,
+                                     changes=p.changes()))
+    st.timeline.append(_entry(event, "Corrected " + "; ".join(said) + f": {p.reason}"))
+
+
+def _shown(value) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M} UTC"
+    return str(value)
+
+
+_HANDLERS: dict[str, Callable[[IncidentState, Event, Any], None]] = {
+    "opened": _opened, "severity_set": _severity_set, "role_assigned": _role_assigned,
+    "status_changed": _status_changed, "update_posted": _update_posted,
+    "checklist_item_done": _checklist_item_done, "action_added": _action_added, "action_done": _action_done,
+    "verification_defined": _verification_defined, "soak_started": _soak_started, "soak_broken": _soak_broken,
+    "soak_passed": _soak_passed, "override": _override, "closed": _closed, "note": _note, "type_set": _type_set,
+    "corrected": _corrected,
+}
+
+
+def _apply(st: IncidentState, event: Event) -> None:
+    _HANDLERS[event.kind](st, event, event.payload)
+
+
+def _checklist_label(item_id: str) -> str:
     from dashboard.core.incident.playbooks import find_item
 
     item = find_item(item_id)

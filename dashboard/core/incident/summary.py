@@ -82,6 +82,8 @@ def incident_summary(state: IncidentState, evaluation: SoakEvaluation | None = N
         "type": state.type,
         "service": state.service,
         "version": state.version,
+        "signals": list(state.signals),
+        "segments": dict(state.segments),
         "opened_at": _iso(state.opened_at),
         "resolved_at": _iso(state.resolved_at),
         "closed_via": state.closed_via,
