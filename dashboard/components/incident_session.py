@@ -16,6 +16,7 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard.components import access, context
+from dashboard.core.incident.chain import ChainReport
 from dashboard.core.incident.events import EventError
 from dashboard.core.incident.identity import Identity, PermissionDenied
 from dashboard.core.incident.lifecycle import CloseRefused, LifecycleError
@@ -143,13 +144,18 @@ def pick_incident(service: Incidents) -> IncidentState | None:
 def chain_warning(service: Incidents, incident_id: str) -> bool:
     """Say so, above everything, when the incident's log fails its hash-chain check; True if it does."""
     report = service.audit(incident_id)
-    if report.intact:
-        return False
+    if not report.intact:
+        chain_alert(report)
+    return not report.intact
+
+
+def chain_alert(report: ChainReport) -> None:
+    """The one way a page says an incident's record was altered outside the war room."""
+    incident_id = report.incident_id
     st.error(f"**{incident_id}'s record was altered outside the war room.** Its hash chain breaks at event "
-             f"#{report.broken_at}: {report.reason}. Everything below is shown as stored and cannot be trusted "
+             f"#{report.broken_at}: {md(report.reason)}. What is shown of it is as stored and cannot be trusted "
              f"from that event on; `warroom incident audit {incident_id}` gives the same check.",
              icon=":material/gpp_bad:")
-    return True
 
 
 def hhmm(moment: datetime | None) -> str:

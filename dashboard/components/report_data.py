@@ -35,6 +35,13 @@ def incidents(data: DataDir) -> list[IncidentState]:
     return sorted(states, key=lambda s: (not s.is_open, -s.opened_at.timestamp()))
 
 
+def broken_chains(data: DataDir) -> list:
+    """The incidents whose log fails its hash-chain check (not cached: an edit outside the app changes no version)."""
+    if not has_incident_store(data):
+        return []
+    return [report for report in Incidents.for_data_dir(data).audit_all() if not report.intact]
+
+
 def fingerprint(states: list[IncidentState]) -> tuple:
     return tuple((s.id, s.version) for s in states)
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard.components import context, report_data
-from dashboard.components.incident_session import identity_box
+from dashboard.components.incident_session import chain_alert, identity_box
 from dashboard.components.report_actions import action_items
 from dashboard.components.report_postmortem import (
     detection_metrics, impact_table, phases_table, postmortem_header, reproducer_samples_table, timeline_table,
@@ -41,6 +41,9 @@ try:
 except st.errors.StreamlitAPIException:
     pass  # another page's widget still holds the binding during this run; the next run writes it
 state = next(s for s in states if s.id == incident_id)
+for broken in report_data.broken_chains(data):
+    if broken.incident_id == incident_id:
+        chain_alert(broken)
 pm = report_data.postmortem(str(data.root), state.id, state.version, report_data.edits_stamp(data, state.id),
                             now, store)
 

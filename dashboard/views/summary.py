@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.components import context, report_data
+from dashboard.components.incident_session import chain_alert
 from dashboard.components.report_cards import incident_card
 from dashboard.components.report_history import history_block
 from dashboard.components.report_print import print_hint, print_stylesheet
@@ -27,6 +28,8 @@ picked = st.selectbox("Incident", choices, key="incident", bind="query-params",
                       help="Pick one to get a link that shows only that incident.")
 
 st.header("Open incidents")
+for broken in report_data.broken_chains(data):
+    chain_alert(broken)
 cards = report_data.cards(str(data.root), now, record, store)
 shown = [c for c in cards if picked in (choices[0], c.state.id)]
 if not shown:

@@ -279,6 +279,17 @@ def test_an_incident_whose_log_was_altered_is_shown_as_broken(data):
     errors = " ".join(e.value for e in at.error)
     assert "INC-5's record was altered outside the war room" in errors and "event #4" in errors
     assert Incidents.for_data_dir(data).audit("INC-1").intact
+    # the landing summary and the incident's postmortem say so too; another incident's postmortem does not
+    for page, query, shown in (("views/summary.py", {}, True), ("views/postmortem.py", {"incident": "INC-5"}, True),
+                               ("views/postmortem.py", {"incident": "INC-1"}, False)):
+        at.switch_page(page)
+        at.query_params.clear()
+        at.query_params.update(query)
+        at.session_state["postmortem_incident"] = query.get("incident", "INC-5")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        errors = " ".join(e.value for e in at.error)
+        assert ("INC-5's record was altered outside the war room" in errors) is shown, (page, query, errors)
 
 
 def test_an_incident_from_a_finding_on_one_version_keeps_that_scope_and_measures_impact_on_it(data):
