@@ -1,8 +1,9 @@
 """Hostile text is inert: payloads in every field a person, a telemetry source or a link fills, every page opened.
 
 The browser may fetch nothing from outside the app (every request is intercepted:
-one to another host is recorded and refused). Elements made from payloads are
-collected and printed (not yet asserted: see docs/RELIABILITY.md).
+one to another host is recorded and refused), and no page may hold an element
+made from a payload: a link or image to the payload's host, or the payload's
+bold, HTML or colour markup rendered as such (shown as text, it is inert).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def hostile(demo_data, tmp_path_factory):
     incidents.assign_role(state.id, state.version, payload("commander"), "tech_lead", payload("lead"))
     state = incidents.get(state.id)
     incidents.set_severity(state.id, state.version, payload("commander"), "SEV2", reason=payload("reason"))
+    state = incidents.get(state.id)
+    incidents.correct(state.id, state.version, payload("commander"), payload("correction"),
+                      summary=payload("corrected-summary"))
     PostmortemEdits(data.incidents_db).save(state.id, "summary", payload("edit"), payload("editor"), 0)
     proc, url = start_app(root)
     yield url, state.id
@@ -114,6 +118,4 @@ def test_every_page_with_payloads_in_every_field_fetches_nothing_outside_and_ren
         assert "Traceback" not in page.inner_text("body"), name
     context.close()
     assert outside == [], outside
-    # Elements made from payloads (links from echoed link parameters, markup in a few labels) are not all
-    # gone yet: they are listed in docs/RELIABILITY.md; this test holds the line on what the browser fetches.
-    print({k: v for k, v in made.items() if v})
+    assert {name: found for name, found in made.items() if found} == {}
