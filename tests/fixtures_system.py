@@ -10,13 +10,7 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from dashboard.cli.app_process import free_port  # noqa: F401 - re-exported: one free-port helper for every layer
 
 
 def postgres_bin(name: str) -> Path | None:

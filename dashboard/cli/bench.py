@@ -11,6 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from dashboard.cli.bench_faults import register_faults_bench
     from dashboard.cli.bench_ingest import register_ingest_bench
     from dashboard.cli.bench_langfuse import register_langfuse_bench
+    from dashboard.cli.bench_pages import register_pages_bench
     from dashboard.cli.bench_query import register_query_bench
     from dashboard.cli.bench_rca import register_rca
     from dashboard.cli.bench_receive import register_receive_bench
@@ -21,3 +22,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_receive_bench(bench)
     register_faults_bench(bench)
     register_langfuse_bench(bench)
+    register_pages_bench(bench)

@@ -2,8 +2,9 @@
 
 Each try copies a prepared data folder, starts one real writer as its own
 process (`warroom ingest`, `warroom compact --all`, `warroom simulate --live`,
-or a loop of incident notes through the core API), kills it with SIGKILL after
-a random delay within the time the write takes, then checks what a user would:
+`warroom receive` under OTLP load, or a loop of incident notes through the core
+API), kills it with SIGKILL after a random delay within the time the write
+takes, then checks what a user would:
 
 - ingest: rerun the same ingest; every good row is stored exactly once and
   every bad input is quarantined exactly once (duplicates of a committed
@@ -11,6 +12,9 @@ a random delay within the time the write takes, then checks what a user would:
 - compaction: the row count is unchanged, before and after a second compaction;
 - live writing: every request file reads, the count matches the files, and the
   simulator continues (`simulate --minutes 1` is not refused);
+- the receiver: two SDK senders export spans to it; it is restarted on the
+  same port after the kill and every span whose export was acknowledged is
+  stored exactly once (`warroom bench receive`'s check, in a short run);
 - incident writes: every note the writer saw acknowledged is stored, the hash
   chain is intact;
 - every kind: no temporary or pending file is left once the next write ran.
@@ -37,7 +41,8 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir
 
-KINDS = ("ingest", "compaction", "live", "incident")
+KINDS = ("ingest", "compaction", "live", "receiver", "incident")
+RECEIVER_SECONDS = 8.0  # each receiver try: senders export this long, the kill falls inside it
 DUPLICATE = "already in the store"
 CLI = [sys.executable, "-m", "dashboard.cli"]
 NOTE_WRITER = """
@@ -166,6 +171,20 @@ class FaultBench:
         return ok, abs(readable - visible), len(_leftovers(data.root)), f"{visible - before} rows kept, " \
             f"continued: {more.returncode == 0}{note}"
 
+    def receiver(self) -> tuple[bool, int, int, str]:
+        from dashboard.core.telemetry.receiver_bench import receive_benchmark
+
+        self.count += 1
+        scratch = self.work / f"try-{self.count}"
+        scratch.mkdir()
+        result = receive_benchmark(rate=600, seconds=RECEIVER_SECONDS, senders=2, down_for=0.5, flush_every=0.5,
+                                   kill_at=self.rng.uniform(0.5, RECEIVER_SECONDS - 1.0), scratch=scratch)
+        missing, twice = result["acknowledged_missing"], result["stored_more_than_once"]
+        ok = missing == 0 and twice == 0 and result["requests_acknowledged"] > 0
+        return ok, missing + twice, len(_leftovers(scratch / "data")), \
+            f"{result['requests_acknowledged']} acknowledged, {result['requests_stored']} stored, " \
+            f"{missing} missing, {twice} stored twice"
+
     def incident(self) -> tuple[bool, int, int, str]:
         from dashboard.core.incident.service import Incidents
 
@@ -240,7 +259,7 @@ def run_fault_bench(tries: int = 20, seed: int = 1, ingest_rows: int = 300_000,
                 progress(f"{kind}: {'ok' if ok and not left else 'FAILED'} ({note})")
         totals = {"tries": sum(r["tries"] for r in figures.values()),
                   "survived": sum(r["survived"] for r in figures.values()),
-                  "rows_lost": sum(figures[k]["lost"] for k in ("ingest", "compaction", "live")),
+                  "rows_lost": sum(figures[k]["lost"] for k in ("ingest", "compaction", "live", "receiver")),
                   "events_lost": figures["incident"]["lost"],
                   "leftovers": sum(r["leftovers"] for r in figures.values())}
         return {"seed": seed, "ingest_rows": ingest_rows, "ingest_seconds": round(bench.ingest_seconds, 2),

@@ -2,51 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+# the app process and the drawn-page wait are the package's (the browser-wait benchmark uses them too)
+from dashboard.cli.app_process import free_port as _free_port  # noqa: F401 - imported by the browser tests
+from dashboard.cli.app_process import start_app, stop_app, wait_for_app  # noqa: F401 - likewise
 from tests.fixtures import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(data_root: Path, port: int | None = None,
-              streamlit_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
-    port = port or _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", *streamlit_args, "--", "--data", str(data_root)]
-    log = open(data_root.parent / f"streamlit-{port}.log", "w")
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "WARROOM_DATA": str(data_root)})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early: see {log.name}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("streamlit did not become healthy within 60 s")
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +37,7 @@ def app_url(demo_data, tmp_path_factory):
     shutil.copytree(demo_data.root, root)
     proc, url = start_app(root)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_app(proc)
 
 
 @pytest.fixture
@@ -83,15 +46,6 @@ def page(browser):
     pg = context.new_page()
     yield pg
     context.close()
-
-
-def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Streamlit is done when no element is stale/running and the main block has content."""
-    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && document.querySelectorAll('[data-testid=\"stElementContainer\"]').length > 2",
-        timeout=timeout)
 
 
 def screenshot(page, name: str) -> Path:

@@ -130,3 +130,30 @@ def test_a_quarantine_of_an_ingest_killed_after_its_commit_is_completed(tmp_path
     names = sorted(p.name for p in data.quarantine.iterdir())
     assert "requests-ingest-20250218T130000-deadbeef.parquet" in names and len(names) == 2
     assert not [p for p in data.root.rglob(".*")]
+
+
+DEAD_ROLLUP_WRITER = """
+import sys
+from pathlib import Path
+from dashboard.core.datadir import temporary_beside
+temporary_beside(Path(sys.argv[1])).write_bytes(b"half a rollup file")
+"""
+
+
+def test_an_ingest_killed_while_building_its_rollups_is_finished_by_the_rerun(tmp_path):
+    from dashboard.core.telemetry.rollup_verify import verify
+
+    data = DataDir(tmp_path / "data")
+    ingest_requests([FIXTURES / "sample_requests.jsonl"], data)
+    minute = data.root / "rollups" / "minute"
+    built = sorted(minute.glob("*.parquet"))
+    assert built
+    # killed after the commit, while writing the minute rollup: the file is missing, its temporary one stays
+    subprocess.run([sys.executable, "-c", DEAD_ROLLUP_WRITER, str(built[0])], check=True)
+    built[0].unlink()
+    again = ingest_requests([FIXTURES / "sample_requests.jsonl"], data)  # the same file: nothing accepted
+    assert again.accepted == 0
+    assert not [p for p in data.root.rglob(".*")]  # the dead writer's temporary file is gone
+    assert built[0].exists()
+    checked, differences = verify(data, sorted(data.requests.glob("*.parquet")))
+    assert checked and differences == []

@@ -241,8 +241,9 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
             message = str(exc) if isinstance(exc, StoreWriteError) else f"could not write to {data_dir.root} ({exc})"
             raise IngestError(message) from exc
         raise
-    if written_path is not None:
-        rollup.maintain(data_dir)  # a reader would build them too, but the writer pays, not the first view
+    # a reader would build missing rollups too, but the writer pays, not the first view; run even when
+    # nothing was accepted: it finishes what an ingest killed after its commit left half-built
+    rollup.maintain(data_dir)
     return (str(quarantine_path) if quarantine_path else None), (str(written_path) if written_path else None)
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from dashboard.core.datadir import DataDir
+from dashboard.core.datadir import DataDir, remove_leftovers, temporary_beside
 from dashboard.core.telemetry.contract import REQUEST_MEASURES, TelemetrySchema
 from dashboard.core.telemetry.signals import COUNTS
 from dashboard.core.telemetry.sketch import SKETCHED, macros_sql
@@ -196,7 +196,7 @@ def sketch_sql(source: str, keys: list[str], time_expr: str) -> str:
 
 def _write(con: duckdb.DuckDBPyConnection, select: str, target: Path, order: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temporary_beside(target)  # names its writer: the next maintenance removes it if that one died
     try:
         con.execute(f"COPY ({select} ORDER BY {order}) TO {_sql_path(tmp)} "
                     f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
@@ -322,6 +322,7 @@ def prune(data: DataDir, wanted: set[str]) -> None:
         folder = rollup_root(data) / table
         if not folder.is_dir():
             continue
+        remove_leftovers(folder)  # a writer killed mid-file (its temporary file would stay forever)
         for path in folder.glob("*.parquet"):
             if path.name not in wanted:
                 path.unlink(missing_ok=True)
