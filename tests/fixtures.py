@@ -28,9 +28,9 @@ def build_demo_week(root: Path, seed: int = DEFAULT_SEED, days: int = 7, rps: fl
     data = DataDir(root)
     write_demo(data, seed=seed, days=days, rps=rps)
     if with_incidents:
-        from dashboard.cli.demo import seed_incidents
+        from dashboard.core.incident.demo_seed import seed_demo_incidents
 
-        seed_incidents(data)
+        seed_demo_incidents(data)
     return data
 
 
@@ -113,8 +113,9 @@ def write_request_rows(data: DataDir, rows: "pl.DataFrame", name: str = "rows.pa
     import polars as pl
 
     from dashboard.core.datadir import atomic_write_parquet
+    from dashboard.core.telemetry.contract import read_schema
 
-    schema = data.schema().request_schema()
+    schema = read_schema(data).request_schema()
     frame = rows.select([pl.col(c).cast(t) if c in rows.columns else pl.lit(None, dtype=t).alias(c)
                          for c, t in schema.items()]).sort("ts")
     return atomic_write_parquet(frame, data.requests / name)
@@ -164,7 +165,7 @@ def build_outside_store(name: str, root: Path) -> DataDir:
     import polars as pl
 
     from dashboard.core.datadir import atomic_write_parquet
-    from dashboard.core.telemetry.contract import RELEASE_SCHEMA, TelemetrySchema
+    from dashboard.core.telemetry.contract import RELEASE_SCHEMA, TelemetrySchema, write_schema
 
     data = DataDir(root)
     releases: list[dict] = []
@@ -217,7 +218,7 @@ def build_outside_store(name: str, root: Path) -> DataDir:
                          "previous_version": "llama-3-70b"})
     else:
         raise KeyError(f"no outside store {name!r}; known: {', '.join(OUTSIDE_STORES)}")
-    data.save_schema(schema)
+    write_schema(data, schema)
     atomic_write_parquet(frame.sort("ts"), data.requests / f"{name}.parquet")
     if releases:
         rel = pl.DataFrame(releases).with_columns(
@@ -303,9 +304,9 @@ def random_store(root: Path, seed: int, per_minute: list[int], presence: dict[st
         columns[name] = pl.Series(name, col, dtype=REQUEST_MEASURES[name], strict=False)
     frame = pl.DataFrame(columns).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
     data = DataDir(root)
-    from dashboard.core.telemetry.contract import TelemetrySchema
+    from dashboard.core.telemetry.contract import TelemetrySchema, write_schema
 
-    data.save_schema(TelemetrySchema(segments=["region"], artifacts={"prompt": "prompt_version"}))
+    write_schema(data, TelemetrySchema(segments=["region"], artifacts={"prompt": "prompt_version"}))
     atomic_write_parquet(frame, data.requests / "random.parquet")
     return data
 

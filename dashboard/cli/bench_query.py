@@ -27,7 +27,7 @@ def register_query_bench(bench: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dashboard.core.telemetry.bench import run_query_bench
+    from dashboard.core.bench.query import run_query_bench
 
     result = run_query_bench(DataDir.at(args.data or "data/bench"), rows=args.rows, repeats=args.repeats,
                              peer=not args.no_peer)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 def run_compact(args: argparse.Namespace) -> int:
     import tempfile
 
-    from dashboard.core.telemetry.bench import run_compaction_bench
+    from dashboard.core.bench.query import run_compaction_bench
 
     root = args.data or tempfile.mkdtemp(prefix="warroom-compact-bench-")
     result = run_compaction_bench(DataDir.at(root), minutes=args.minutes, slice_seconds=args.slice_seconds)

@@ -7,6 +7,7 @@ import json
 
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
+from dashboard.core.incident.demo_seed import seed_demo_incidents
 from dashboard.core.telemetry.demo import DEFAULT_SEED, write_demo
 
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--rps must be above 0 and at most 200")
     data = DataDir.at(args.data)
     summary = write_demo(data, seed=args.seed, days=args.days, rps=args.rps)
-    seeded = seed_incidents(data)
+    seeded = seed_demo_incidents(data)
     print(json.dumps({
         "data": str(data.root), "requests": summary.requests, "files": summary.files,
         "releases": summary.releases, "incidents_injected": summary.incidents,
@@ -34,10 +35,3 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(summary.seconds, 1),
     }, indent=2))
     return 0
-
-
-def seed_incidents(data: DataDir) -> int:
-    """Record the week's incidents in the incident store, from truth.json."""
-    from dashboard.core.incident.demo_seed import seed_demo_incidents
-
-    return seed_demo_incidents(data, json.loads(data.truth.read_text()))

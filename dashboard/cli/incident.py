@@ -27,7 +27,7 @@ from dashboard.core.incident.store_config import has_incident_store
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("incident", help="list, open and update incidents; close is gated on the soak")
     sub = p.add_subparsers(dest="incident_command", required=True)
-    from dashboard.core.reporting.packet import register_packet
+    from dashboard.cli.packet import register_packet
 
     register_packet(sub)  # `warroom incident packet ID --out DIR`: the reproducer
 

@@ -17,7 +17,6 @@ files, renamed into place so a reader never sees half a file):
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import uuid
@@ -25,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-
-from dashboard.core.telemetry.contract import TelemetrySchema
 
 ENV_VAR = "WARROOM_DATA"
 DEFAULT_DIR = "data"
@@ -82,15 +79,6 @@ class DataDir:
 
     def has_requests(self) -> bool:
         return self.requests.is_dir() and any(self.requests.glob("*.parquet"))
-
-    def schema(self) -> TelemetrySchema:
-        if self.schema_file.exists():
-            return TelemetrySchema.model_validate_json(self.schema_file.read_text())
-        return TelemetrySchema()
-
-    def save_schema(self, schema: TelemetrySchema) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.schema_file, json.dumps(schema.model_dump(), indent=2))
 
 
 class StoreWriteError(OSError):

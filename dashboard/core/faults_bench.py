@@ -91,9 +91,9 @@ class FaultBench:
         self.count = 0
         self.demo = DataDir(work / "demo")
         write_demo(self.demo, days=1)
-        from dashboard.cli.demo import seed_incidents
+        from dashboard.core.incident.demo_seed import seed_demo_incidents
 
-        seed_incidents(self.demo)
+        seed_demo_incidents(self.demo)
         from dashboard.core.incident.service import Incidents
 
         self.incident_id = Incidents.for_data_dir(self.demo).open("Tom Okafor", "Fault bench").id

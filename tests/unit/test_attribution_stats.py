@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dashboard.core.diagnosis import stats
+from dashboard.core import stats
 
 
 def test_stratified_rate_difference_equals_plain_test_with_one_stratum():

@@ -1,4 +1,4 @@
-"""Each statistic of dashboard.core.diagnosis.stats against hand-computed values."""
+"""Each statistic of dashboard.core.stats against hand-computed values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from dashboard.core.diagnosis import stats
+from dashboard.core import stats
 
 
 def test_binomial_split_scan_peaks_at_the_true_split_and_matches_hand_llr():

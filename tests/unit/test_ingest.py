@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.contract import TelemetrySchema
+from dashboard.core.telemetry.contract import TelemetrySchema, read_schema
 from dashboard.core.telemetry.ingest import SchemaConflict, ingest_requests
 from dashboard.core.telemetry.mapping import load_mapping
 from dashboard.core.telemetry.query import TelemetryStore
@@ -88,7 +88,7 @@ def test_mapping_persists_declared_segments_and_artifacts(tmp_path):
     data = DataDir(tmp_path / "data")
     ingest_requests([SAMPLE_CSV], data, load_mapping(MAPPING))
 
-    schema = data.schema()
+    schema = read_schema(data)
     assert schema.segments == ["region", "plan", "language"]
     assert schema.artifacts == {"model": "model_version", "prompt": "prompt_version"}
 

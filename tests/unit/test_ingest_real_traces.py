@@ -12,6 +12,7 @@ import pytest
 
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.contract import read_schema
 from dashboard.core.telemetry.ingest import ingest_requests
 from dashboard.core.telemetry.links import load_links, row_link
 from dashboard.core.telemetry.mapping import MappingError, parse_mapping
@@ -166,4 +167,4 @@ def test_trace_and_span_ids_are_kept_and_the_link_template_renders_a_row(tmp_pat
     assert row_link(rows[0], links) == "https://traces.example.com/support%20bot/trace/5b8efff798038103d269b633813fc60c"
     assert row_link(rows[1], links) is None  # no trace id, no link
     with pytest.raises(MappingError, match="links.trace: \\['trace_url'\\] not request columns"):
-        parse_mapping({"links": {"trace": "https://x/{trace_url}"}}).check_fields(data.schema())
+        parse_mapping({"links": {"trace": "https://x/{trace_url}"}}).check_fields(read_schema(data))

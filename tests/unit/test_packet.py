@@ -12,7 +12,8 @@ import pytest
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.store import IncidentStore
-from dashboard.core.reporting.packet import PacketError, export_packet, register_packet, suspect_versions
+from dashboard.cli.packet import register_packet
+from dashboard.core.reporting.packet import PacketError, export_packet, suspect_versions
 from dashboard.core.telemetry.contract import DEFAULT_ARTIFACT_COLUMNS, TelemetrySchema
 
 START = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)

@@ -122,7 +122,7 @@ def load_window_totals(store: TelemetryStore, spec: sig.Signal, windows: list[tu
 
     For rates value is the event count; for log/mean signals it is the mean.
     """
-    from dashboard.core.diagnosis.stats import pool_log_stats
+    from dashboard.core.stats import pool_log_stats
 
     out: dict[tuple[str, str | None], tuple[float, float, float]] = {}
     for label, a, b in windows:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as sps
 
-from dashboard.core.diagnosis import stats
+from dashboard.core import stats
 from dashboard.core.diagnosis.series import (  # noqa: F401  (re-exported: callers build series here)
     Baseline, BucketSeries, SeriesKind, daily_baseline, deseasonalize,
 )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from dashboard.core.diagnosis import stats
+from dashboard.core import stats
 from dashboard.core.telemetry.signals import Signal
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint
 from dashboard.core.diagnosis.models import Evidence

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from dashboard.core.diagnosis import data as D
-from dashboard.core.diagnosis import stats
+from dashboard.core import stats
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
 

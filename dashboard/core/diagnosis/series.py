@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from dashboard.core.diagnosis import stats
+from dashboard.core import stats
 
 SeriesKind = Literal["rate", "log", "mean"]
 

@@ -10,6 +10,7 @@ whose soak did not pass on the data is closed by a recorded override instead.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -234,15 +235,18 @@ def _seed_support_bot(incidents: Incidents, ti: dict, roster: dict, store) -> No
                  due=(detected + timedelta(days=21)).date(), term="medium", at=_min(opened, 31))
 
 
-def seed_demo_incidents(data_dir, truth: dict) -> int:
+def seed_demo_incidents(data_dir, truth: dict | None = None) -> int:
     """Write the demo's incidents into `data_dir`'s incident store; returns how many were recorded.
 
-    `data_dir` is a DataDir (or a folder path). Incidents already seeded (same
-    truth id) are left alone, so re-running the demo does not duplicate them.
+    `data_dir` is a DataDir (or a folder path); `truth` defaults to its truth.json.
+    Incidents already seeded (same truth id) are left alone, so re-running the
+    demo does not duplicate them.
     """
     from dashboard.core.datadir import DataDir
 
     data = data_dir if isinstance(data_dir, DataDir) else DataDir(Path(data_dir))
+    if truth is None:
+        truth = json.loads(data.truth.read_text())
     incidents = Incidents.for_data_dir(data)
     store = None
     if data.has_requests():

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import polars as pl
 from scipy import stats as sps
 
-from dashboard.core.diagnosis.stats import two_proportion_test, welch_log_test
+from dashboard.core.stats import two_proportion_test, welch_log_test
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare_strata import confounders, stratified_rate_test
 from dashboard.core.telemetry.query import Scope, TelemetryStore

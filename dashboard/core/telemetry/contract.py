@@ -8,10 +8,13 @@ defaults the demo uses.
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import polars as pl
 from pydantic import BaseModel, Field
+
+from dashboard.core.datadir import DataDir, atomic_write_text
 
 DEFAULT_SEGMENTS: tuple[str, ...] = ("region", "tier", "language", "channel")
 
@@ -109,3 +112,15 @@ class TelemetrySchema(BaseModel):
 
 
 DEFAULT_SCHEMA = TelemetrySchema()
+
+
+def read_schema(data: DataDir) -> TelemetrySchema:
+    """The data folder's schema.json, or the demo's defaults when the folder has none yet."""
+    if data.schema_file.exists():
+        return TelemetrySchema.model_validate_json(data.schema_file.read_text())
+    return TelemetrySchema()
+
+
+def write_schema(data: DataDir, schema: TelemetrySchema) -> None:
+    data.root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(data.schema_file, json.dumps(schema.model_dump(), indent=2))

@@ -24,7 +24,7 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir, StoreWriteError, atomic_write_parquet, atomic_write_text
 from dashboard.core.telemetry import rollup
-from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema
+from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema, read_schema, write_schema
 from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
 from dashboard.core.telemetry.ingest_dimensions import check_constants, missing_dimension_warnings
@@ -114,7 +114,7 @@ class IngestSummary:
 
 def target_schema(data_dir: DataDir, mapping: IngestMapping | None) -> tuple[TelemetrySchema, bool]:
     """The store schema this ingest writes, and whether schema.json must be (re)written."""
-    stored = data_dir.schema()
+    stored = read_schema(data_dir)
     if mapping is None or not mapping.declares_schema:
         return stored, False
     wanted = mapping.telemetry_schema(stored)
@@ -219,7 +219,7 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
             done.append(atomic_write_parquet(quarantine, pending_quarantine(quarantine_path)))
         if save_schema:
             schema_saved = True
-            data_dir.save_schema(schema)
+            write_schema(data_dir, schema)
         if written_path is not None:
             accepted = pl.concat(accepted_frames, how="vertical")
             if not accepted["ts"].is_sorted():

@@ -32,7 +32,7 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.telemetry.contract import REQUEST_MEASURES, RELEASE_SCHEMA
+from dashboard.core.telemetry.contract import RELEASE_SCHEMA, REQUEST_MEASURES, read_schema
 from dashboard.core.telemetry.query_sql import (
     QUERIES_DIR, Scope, SqlFile, with_scope, choose_bucket, create_empty_table, duck_type, duckdb_path,
     literal_glob, load_sql, parquet_glob,
@@ -54,7 +54,7 @@ class TelemetryStore:
 
     def __init__(self, data: DataDir, cache: bool = True):
         self.data = data
-        self.schema = data.schema()
+        self.schema = read_schema(data)
         self._requests_dir = data.requests.resolve()
         self._con = duckdb.connect()  # without ICU, TIMESTAMPTZ is plain UTC
         for statement in rollup.macros_sql_all():

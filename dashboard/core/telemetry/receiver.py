@@ -38,6 +38,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.http_service import HttpService, Request, Response, Route, TokenAuth
+from dashboard.core.telemetry.contract import write_schema
 from dashboard.core.telemetry.compact import compact_live_files, slice_name
 from dashboard.core.telemetry.ingest import request_spec, target_schema
 from dashboard.core.telemetry.ingest_prices import price_results
@@ -90,7 +91,7 @@ class TraceReceiver:
         self.schema, save_schema = target_schema(data, mapping)
         self.mapping.check_fields(self.schema, "mapping")
         if save_schema:
-            data.save_schema(self.schema)
+            write_schema(data, self.schema)
         if self.mapping.links:
             save_links(data, self.mapping.links)
         self.spec = request_spec(self.schema, self.mapping)

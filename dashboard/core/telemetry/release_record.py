@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
-from dashboard.core.telemetry.contract import RELEASE_SCHEMA
+from dashboard.core.telemetry.contract import RELEASE_SCHEMA, read_schema
 from dashboard.core.telemetry.ingest import release_spec
 from dashboard.core.telemetry.ingest_read import SourceFile
 from dashboard.core.telemetry.ingest_validate import parse_defaults, validate_file
@@ -53,7 +53,7 @@ def record_release(data: DataDir, *, artifact: str, version: str, service: str |
            "rollout_pct": None if rollout_pct is None else str(rollout_pct), "author": author, "note": note,
            "scope": scope, "commit": commit, "url": url}
     frame = pl.DataFrame({k: [v] for k, v in raw.items()}, schema={k: pl.String for k in raw})
-    spec = release_spec(data.schema(), IngestMapping())
+    spec = release_spec(read_schema(data), IngestMapping())
     source = SourceFile(Path("release record"), "arguments", frame, pl.Series([1], dtype=pl.Int64),
                         pl.DataFrame(schema={"row_number": pl.Int64, "line": pl.String}))
     result = validate_file(source, spec, parse_defaults(spec, "release"))

@@ -40,7 +40,7 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir, remove_leftovers, temporary_beside
-from dashboard.core.telemetry.contract import REQUEST_MEASURES, TelemetrySchema
+from dashboard.core.telemetry.contract import REQUEST_MEASURES, TelemetrySchema, read_schema
 from dashboard.core.telemetry.signals import COUNTS
 from dashboard.core.telemetry.sketch import SKETCHED, macros_sql
 
@@ -272,7 +272,7 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
 
 def ensure_rollups(data: DataDir, raws: list[Path], schema: TelemetrySchema | None = None) -> list[RollupSet]:
     """The complete rollups of the given request files (the ones a reader reads), building missing ones."""
-    schema = schema or data.schema()
+    schema = schema or read_schema(data)
     fingerprint = schema_fingerprint(schema)
     out, con = [], None
     for raw in raws:
@@ -293,7 +293,7 @@ def ensure_rollups(data: DataDir, raws: list[Path], schema: TelemetrySchema | No
 
 def maintain(data: DataDir) -> int:
     """After any write: build the rollups of new request files, remove those of files gone. Returns built count."""
-    schema = data.schema()
+    schema = read_schema(data)
     fingerprint = schema_fingerprint(schema)
     folder = data.requests
     existing = sorted(folder.glob("*.parquet")) if folder.is_dir() else []

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.contract import read_schema
 from dashboard.core.telemetry.rollup import TABLES, RollupSet, _connect, _sql_path, build_one, rollup_set, schema_fingerprint
 
 
@@ -30,7 +31,7 @@ def verify(data: DataDir, raws: list[Path]) -> tuple[int, list[Difference]]:
     Returns (files checked, differences). Counts must match exactly; float sums to 1e-9
     relative (their order of addition may differ); a missing or stale rollup is a difference.
     """
-    schema = data.schema()
+    schema = read_schema(data)
     fingerprint = schema_fingerprint(schema)
     con = _connect()
     differences: list[Difference] = []

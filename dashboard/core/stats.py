@@ -1,4 +1,4 @@
-"""The statistics behind detection and attribution, on per-bucket aggregates.
+"""The statistics behind detection, attribution and the explorer's comparisons, on per-bucket aggregates.
 
 Rates are handled as counts (events out of trials), never as per-bucket
 ratios: a bucket of 3 requests and a bucket of 3,000 must not weigh the same.
