@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.demo import DEFAULT_SEED, write_demo
+
 # OTLP traces and real services live in their own modules; tests import them from here
 from tests.fixtures_otlp import (  # noqa: F401
-    OTLP_EXPORTS, OTLP_FIXTURE_COUNTS, OTLP_FIXTURES, otlp_json_document, otlp_json_lines, otlp_model_change_jsonl,
-    otlp_protobuf_request, write_otlp_fixtures,
+    OTLP_EXPORTS,
+    OTLP_FIXTURE_COUNTS,
+    OTLP_FIXTURES,
+    otlp_json_document,
+    otlp_json_lines,
+    otlp_model_change_jsonl,
+    otlp_protobuf_request,
+    write_otlp_fixtures,
 )
 from tests.fixtures_system import PostgresCluster, free_port, postgres_bin, read_only_view, small_disk  # noqa: F401
 
@@ -44,7 +51,7 @@ def incident_truth(data: DataDir, incident_id: str) -> dict:
 
 def tiny_store(root: Path):
     """Six hand-written requests over three minutes, every measure set: (store, first minute)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import polars as pl
 
@@ -52,7 +59,7 @@ def tiny_store(root: Path):
     from dashboard.core.telemetry.demo.engine import conform
     from dashboard.core.telemetry.query import TelemetryStore
 
-    t0 = datetime(2025, 3, 3, 12, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
     n = 6
     rows = pl.DataFrame({
         "ts": [t0 + timedelta(seconds=s) for s in (5, 20, 50, 65, 70, 130)],
@@ -108,7 +115,7 @@ def langfuse_blob_parquet(folder: Path) -> dict[str, Path]:
     return out
 
 
-def write_request_rows(data: DataDir, rows: "pl.DataFrame", name: str = "rows.parquet") -> Path:
+def write_request_rows(data: DataDir, rows: pl.DataFrame, name: str = "rows.parquet") -> Path:
     """Store request rows as an ingest would: every column of the folder's schema, absent ones null."""
     import polars as pl
 
@@ -121,9 +128,9 @@ def write_request_rows(data: DataDir, rows: "pl.DataFrame", name: str = "rows.pa
     return atomic_write_parquet(frame, data.requests / name)
 
 
-def version_switch_rows(switch_at: "datetime", hours: float = 2.0, per_minute: int = 30, *,
+def version_switch_rows(switch_at: datetime, hours: float = 2.0, per_minute: int = 30, *,
                         column: str = "prompt_version", old: str = "v12", new: str = "v13",
-                        output_tokens: tuple[int, int] = (200, 200), seed: int = 7) -> "pl.DataFrame":
+                        output_tokens: tuple[int, int] = (200, 200), seed: int = 7) -> pl.DataFrame:
     """Steady traffic that moves from `old` to `new` at `switch_at` (output tokens old/new level, noisy)."""
     from datetime import timedelta
 
@@ -240,11 +247,11 @@ def _span_row(span: dict) -> dict:
     attrs = {a["key"]: value(a["value"]) for a in span["attributes"]}
     resource = {a["key"]: value(a["value"]) for a in span["resource"]["attributes"]}
     start, end = int(span["startTimeUnixNano"]), int(span["endTimeUnixNano"])
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     finish = attrs.get("gen_ai.response.finish_reasons") or []
     return {
-        "ts": datetime.fromtimestamp(start // 1000 / 1e6, tz=timezone.utc),
+        "ts": datetime.fromtimestamp(start // 1000 / 1e6, tz=UTC),
         "request_id": span["spanId"], "trace_id": span["traceId"], "service": resource.get("service.name"),
         "model_family": attrs.get("gen_ai.request.model"), "region": attrs.get("server.address"),
         "model_version": attrs.get("gen_ai.response.model"), "latency_ms": (end - start) / 1e6,
@@ -267,7 +274,7 @@ RANDOM_MEASURES = ("latency_ms", "ttft_ms", "input_tokens", "output_tokens", "co
 def random_store(root: Path, seed: int, per_minute: list[int], presence: dict[str, str],
                  versions: list[str]) -> DataDir:
     """A store of `sum(per_minute)` requests (a 0 is a minute without any), each measure as `presence` says."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import numpy as np
     import polars as pl
@@ -276,7 +283,7 @@ def random_store(root: Path, seed: int, per_minute: list[int], presence: dict[st
     from dashboard.core.telemetry.contract import REQUEST_MEASURES
 
     rng = np.random.default_rng(seed)
-    t0 = datetime(2025, 6, 2, 10, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
     ts = [t0 + timedelta(minutes=m, seconds=float(rng.uniform(0, 59))) for m, k in enumerate(per_minute)
           for _ in range(k)]
     n = len(ts)

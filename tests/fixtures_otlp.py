@@ -17,7 +17,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def otlp_model_change_jsonl(path: Path, switch_at: "datetime", hours: float = 2.0, per_minute: int = 20,
+def otlp_model_change_jsonl(path: Path, switch_at: datetime, hours: float = 2.0, per_minute: int = 20,
                             old_model: str = "gpt-4o-2024-05-13", new_model: str = "gpt-4o-2024-08-06",
                             output_tokens: tuple[int, int] = (150, 260), seed: int = 11) -> Path:
     """OTLP JSON Lines as the Collector's file exporter writes them: a chat span per request (GenAI

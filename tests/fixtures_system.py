@@ -56,7 +56,7 @@ class PostgresCluster:
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[:2])} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
 
-    def start(self) -> "PostgresCluster":
+    def start(self) -> PostgresCluster:
         data = self.root / "data"
         self._run(str(self.initdb), "-D", str(data), "-U", "warroom", "--auth=trust", "-E", "UTF8",
                   "--no-sync", "--locale=C")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dashboard.cli import UserError, add_data_arg
-from dashboard.core.incident.references import unknown_values
 from dashboard.core.datadir import DataDir
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.diagnosis.models import Investigation
+from dashboard.core.incident.references import unknown_values
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
 
@@ -36,7 +36,7 @@ def parse_time(text: str | None, flag: str) -> datetime | None:
         ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise UserError(f"{flag}: {text!r} is not an ISO time such as 2025-02-18T13:00") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def parse_filters(items: list[str], known: list[str]) -> dict[str, tuple[str, ...]]:

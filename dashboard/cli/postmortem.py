@@ -57,10 +57,9 @@ def run_slo(args: argparse.Namespace) -> int:
 
 
 def run_postmortem(args: argparse.Namespace) -> int:
-    from dashboard.core.reporting.postmortem_service import PostmortemError, render_postmortem
-
     from dashboard.core.datadir import atomic_write_text
     from dashboard.core.output_paths import OutputPathError, output_file
+    from dashboard.core.reporting.postmortem_service import PostmortemError, render_postmortem
 
     data = _data(args)
     try:

@@ -8,8 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.components.signal_stack import complete_grid
-from dashboard.core.telemetry.distributions import DISTRIBUTION_MEASURES, distribution_measures, histogram, \
-    percentiles
+from dashboard.core.telemetry.distributions import DISTRIBUTION_MEASURES, distribution_measures, histogram, percentiles
 from dashboard.core.telemetry.query import TelemetryStore
 
 LINES = {"p50": "#1f2937", "p90": "#d97706", "p99": "#dc2626"}

@@ -8,7 +8,7 @@ correction cannot introduce the kind of typo it is there to fix.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
@@ -42,7 +42,7 @@ def correction_form(state: IncidentState, service: Incidents, store, now: dateti
             st.error("Say why the record was wrong: the reason goes on the timeline. Nothing was written.")
             return
         changes = {"title": title, "signals": signals, "segments": scope,
-                   "window_start": started.replace(tzinfo=timezone.utc) if started else None}
+                   "window_start": started.replace(tzinfo=UTC) if started else None}
 
         def correct(actor):
             check_signals(signals)  # a ReferenceError is shown in place by `write`
@@ -83,4 +83,4 @@ def _signal_label(name: str) -> str:
 
 
 def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)

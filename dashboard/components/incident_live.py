@@ -8,7 +8,7 @@ what the soak found on the timeline (breaches, the pass), once.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 import streamlit as st

@@ -18,7 +18,7 @@ with its reasoning) is recomputed from telemetry as the fields change.
 from __future__ import annotations
 
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
@@ -26,10 +26,10 @@ from dashboard.components.filters import link_values
 from dashboard.components.incident_session import INCIDENT_KEY, flash, who
 from dashboard.core.incident import events as ev
 from dashboard.core.incident.drafting import draft_incident
+from dashboard.core.incident.identity import PermissionDenied
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS
 from dashboard.core.telemetry import signals as registry
-from dashboard.core.incident.identity import PermissionDenied
 from dashboard.core.text import md
 
 URL_KEYS = ("new", "signal", "also", "start", "suspect", "title", "source")
@@ -85,12 +85,12 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
     signal = c1.selectbox("Signal that moved", signals, key="new_signal",
                           index=signals.index(pre["signal"]) if pre["signal"] else 0,
                           format_func=lambda s: f"{registry.get(s).label} ({s})")
-    naive_now = now.astimezone(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
-    default_start = (pre["start"].astimezone(timezone.utc).replace(tzinfo=None) if pre["start"]
+    naive_now = now.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    default_start = (pre["start"].astimezone(UTC).replace(tzinfo=None) if pre["start"]
                      else naive_now - timedelta(hours=1))
     started = c2.datetime_input("Regression started (UTC)", value=default_start, key="new_start",
                                 step=timedelta(minutes=5))
-    window_start = (started or default_start).replace(tzinfo=timezone.utc)
+    window_start = (started or default_start).replace(tzinfo=UTC)
     values = store.dimension_values(now - timedelta(days=1), now)
     chosen: dict[str, str] = {}
     for col, seg in zip(st.columns(len(segments)), segments):

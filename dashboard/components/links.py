@@ -9,7 +9,7 @@ contract is documented in `incident_new.py`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dashboard.core.diagnosis.models import Investigation
 
@@ -37,7 +37,7 @@ def root_cause_params(view: dict[str, list[str]], signal: str) -> dict[str, list
 
 
 def _iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_incident_params(inv: Investigation, source: str, also: list[str] | None = None) -> dict[str, list[str]]:

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import streamlit as st
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.incident.lifecycle import LifecycleError
 from dashboard.core.incident.events import EventError
 from dashboard.core.incident.identity import PermissionDenied
+from dashboard.core.incident.lifecycle import LifecycleError
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.reporting.postmortem_model import ActionLine, Postmortem

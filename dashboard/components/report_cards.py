@@ -8,10 +8,10 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dashboard.core.incident.comms import CommsClock
-from dashboard.core.reporting.incident_metrics import format_duration
 from dashboard.core.reporting.impact import Impact
-from dashboard.core.telemetry import signals as sig
+from dashboard.core.reporting.incident_metrics import format_duration
 from dashboard.core.reporting.summary import Figure, IncidentCard, executive_update
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.text import md
 
 SEVERITY_COLORS = {"SEV1": "red", "SEV2": "orange", "SEV3": "yellow", "SEV4": "gray"}

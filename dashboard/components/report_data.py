@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard.core.datadir import DataDir
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
+from dashboard.core.incident.store_config import has_incident_store
 from dashboard.core.reporting.incident_metrics import HistorySummary, summarize_history
 from dashboard.core.reporting.postmortem_edits import PostmortemEdits
 from dashboard.core.reporting.postmortem_model import Postmortem
@@ -24,7 +25,6 @@ from dashboard.core.reporting.slo_config import slo_file_for
 from dashboard.core.reporting.slo_store import evaluate_slos, load_slos
 from dashboard.core.reporting.summary import IncidentCard, open_incident_cards
 from dashboard.core.telemetry.query import TelemetryStore
-from dashboard.core.incident.store_config import has_incident_store
 
 
 def incidents(data: DataDir) -> list[IncidentState]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from dashboard.components.report_cards import SEVERITY_COLORS
 from dashboard.core.reporting.incident_metrics import STAGES, format_duration
 from dashboard.core.reporting.postmortem_model import Postmortem
 from dashboard.core.reporting.postmortem_render import impact_rows
 from dashboard.core.telemetry import signals as sig
-
-from dashboard.components.report_cards import SEVERITY_COLORS
 from dashboard.core.text import md
 
 TONE_STYLES = {"danger": "color: #b42318", "success": "color: #067647", "muted": "color: #5b6475"}

@@ -42,7 +42,7 @@ class DataDir:
         object.__setattr__(self, "root", Path(self.root))
 
     @classmethod
-    def at(cls, explicit: str | os.PathLike | None = None) -> "DataDir":
+    def at(cls, explicit: str | os.PathLike | None = None) -> DataDir:
         return cls(resolve_data_dir(explicit))
 
     @property

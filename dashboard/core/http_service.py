@@ -50,7 +50,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, status: int, payload: object) -> "Response":
+    def json(cls, status: int, payload: object) -> Response:
         return cls(status, json.dumps(payload).encode(), "application/json")
 
 

@@ -6,7 +6,12 @@ from dashboard.components import context, report_data
 from dashboard.components.incident_session import chain_alert, identity_box
 from dashboard.components.report_actions import action_items
 from dashboard.components.report_postmortem import (
-    detection_metrics, impact_table, phases_table, postmortem_header, reproducer_samples_table, timeline_table,
+    detection_metrics,
+    impact_table,
+    phases_table,
+    postmortem_header,
+    reproducer_samples_table,
+    timeline_table,
 )
 from dashboard.components.report_print import print_stylesheet
 from dashboard.components.report_sections import editable_section

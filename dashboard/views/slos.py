@@ -8,8 +8,8 @@ from dashboard.components.report_burn import burn_chart, burn_series
 from dashboard.components.report_slos import budget_text, firing_alerts, offer_incidents, slo_metrics
 from dashboard.core.reporting.slo_config import SloConfigError, slo_file_for
 from dashboard.core.reporting.slo_report import slo_rows
-from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.summary import slo_offers
+from dashboard.core.telemetry import signals as sig
 
 store = context.store()
 data = store.data

@@ -3,7 +3,7 @@ output-token jump in OTLP data, by the investigation and on the Root cause page.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -15,7 +15,7 @@ from dashboard.core.telemetry.query import TelemetryStore
 from tests.fixtures import REPO_ROOT, otlp_model_change_jsonl
 
 APP = REPO_ROOT / "dashboard" / "app.py"
-SWITCH = datetime(2025, 3, 4, 12, 30, tzinfo=timezone.utc)
+SWITCH = datetime(2025, 3, 4, 12, 30, tzinfo=UTC)
 OLD, NEW = "gpt-4o-2024-05-13", "gpt-4o-2024-08-06"
 
 

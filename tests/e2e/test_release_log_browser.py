@@ -4,7 +4,7 @@ the commit and link in the marker's hover, and cohort samples that open their tr
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -18,7 +18,7 @@ from tests.fixtures import version_switch_rows, write_request_rows
 
 pytestmark = pytest.mark.e2e
 
-SWITCH = datetime(2025, 3, 4, 12, 30, tzinfo=timezone.utc)
+SWITCH = datetime(2025, 3, 4, 12, 30, tzinfo=UTC)
 TEMPLATE = "https://cloud.langfuse.com/project/p1/traces/{trace_id}"
 
 

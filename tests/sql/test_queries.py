@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.telemetry.demo.engine import conform
-from dashboard.core.telemetry.sketch import RELATIVE_ERROR
 from dashboard.core.telemetry.query import QUERIES_DIR, TelemetryStore, choose_bucket, load_sql
+from dashboard.core.telemetry.sketch import RELATIVE_ERROR
 
 SQL_FILES = sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
 
@@ -25,7 +25,7 @@ def test_header_declares_what_it_returns_and_its_parameters(name):
     assert sql.declared == sql.params, f"{name}.sql declares {sorted(sql.declared)} but uses {sorted(sql.params)}"
 
 
-T0 = datetime(2025, 3, 3, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

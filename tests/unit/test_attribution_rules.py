@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from dashboard.core.diagnosis.attribute import Reader, attribute, find_rollback, rollback_plan
 from dashboard.core.diagnosis.data import signal_spec
 from dashboard.core.diagnosis.detect import BucketSeries, ReleaseMark, find_change_points
-from dashboard.core.diagnosis.evidence import Release, Regression, exposure_evidence, timing_evidence
+from dashboard.core.diagnosis.evidence import Regression, Release, exposure_evidence, timing_evidence
 
-T0 = datetime(2025, 2, 18, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 18, 10, 0, tzinfo=UTC)
 N = 360
 REFUSAL = signal_spec("refusal_rate")
 

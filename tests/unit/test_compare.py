@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import polars as pl
 import pytest
 
+from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import before_after, cohort_comparison, compare, overlap_minutes
 from dashboard.core.telemetry.demo import week
-from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
 
 PAID_EN = {"tier": ["paid"], "language": ["en"]}
@@ -77,15 +77,15 @@ def test_compare_direction_and_tests_on_hand_made_counts():
 
 
 def test_signals_that_moved_with_a_regression_are_named_worst_first(store):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dashboard.core.telemetry.compare import moved_with
 
-    at = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)
+    at = datetime(2025, 2, 18, 13, 30, tzinfo=UTC)
     moved = moved_with(store, "refusal_rate", at, {"tier": ["paid"], "language": ["en"]})
     assert moved[:2] == ["task_success_rate", "quality_score"]  # deflection fell by more than quality
     assert "refusal_rate" not in moved and "requests" not in moved
     assert not any(name.startswith("latency") for name in moved)  # latency barely moved on the incident day
     # the tool outage: errors and fallbacks went up with tool errors; nothing about quality of answers
-    tool = moved_with(store, "tool_error_rate", datetime(2025, 2, 15, 16, 0, tzinfo=timezone.utc))
+    tool = moved_with(store, "tool_error_rate", datetime(2025, 2, 15, 16, 0, tzinfo=UTC))
     assert {"error_rate", "fallback_rate"} <= set(tool) and "refusal_rate" not in tool

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from dashboard.core.datadir import DataDir
+from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.telemetry.compare import cohort_comparison
 from dashboard.core.telemetry.demo.engine import conform
-from dashboard.core.datadir import atomic_write_parquet
 from dashboard.core.telemetry.query import TelemetryStore
 
-T0 = datetime(2025, 3, 3, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 REFUSAL_BY_MODEL = {"m-old": 0.04, "m-new": 0.15}  # the model moves refusals; the prompt does not
 
 

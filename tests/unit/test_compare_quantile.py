@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -13,7 +13,7 @@ from dashboard.core.telemetry.compare import before_after, compare
 from dashboard.core.telemetry.demo.engine import conform
 from dashboard.core.telemetry.query import TelemetryStore
 
-AT = datetime(2025, 3, 3, 13, 0, tzinfo=timezone.utc)
+AT = datetime(2025, 3, 3, 13, 0, tzinfo=UTC)
 
 
 def _store(root, slow_share: float, rest_factor: float, seed: int = 5) -> TelemetryStore:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import polars as pl
@@ -98,7 +98,7 @@ def test_release_log_lists_every_deploy_with_scope(demo_data):
 
 
 def _tiny(effect_refusal: float = 0.0) -> Scenario:
-    t0 = datetime(2025, 3, 3, 12, tzinfo=timezone.utc)
+    t0 = datetime(2025, 3, 3, 12, tzinfo=UTC)
     return Scenario(start=t0, end=t0 + timedelta(hours=1), rps=20, initial_versions={"prompt": "p1"},
                     deploys=(Deploy(t0 + timedelta(minutes=30), "prompt", "p2", "p1", 10),),
                     effects=(Effect("p2 refuses", Condition(versions={"prompt": "p2"}), refusal=effect_refusal),))

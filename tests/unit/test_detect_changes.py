@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from dashboard.core.diagnosis.detect import (
-    BucketSeries, ReleaseMark, daily_baseline, describe_change, deseasonalize, find_change_points,
+    BucketSeries,
+    ReleaseMark,
+    daily_baseline,
+    describe_change,
+    deseasonalize,
+    find_change_points,
     robust_dispersion,
 )
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 
 from dashboard.core.reporting.impact import (
-    compute_impact, hour_before_window, previous_day_windows, trend, worst_trailing,
+    compute_impact,
+    hour_before_window,
+    previous_day_windows,
+    trend,
+    worst_trailing,
 )
 from dashboard.core.telemetry import signals as sig
 
-START = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)
+START = datetime(2025, 2, 18, 13, 30, tzinfo=UTC)
 STEP = timedelta(minutes=5)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,10 +10,13 @@ from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.state import fold
 from dashboard.core.incident.store import IncidentStore
 from dashboard.core.reporting.incident_metrics import (
-    format_duration, incident_times, suspect_kind, summarize_history,
+    format_duration,
+    incident_times,
+    summarize_history,
+    suspect_kind,
 )
 
-T = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)
+T = datetime(2025, 2, 18, 13, 30, tzinfo=UTC)
 
 
 def minutes(n: float) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -11,13 +11,13 @@ from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.store import IncidentStore
 from dashboard.core.reporting.impact_store import baseline_windows, measure_impact
-from dashboard.core.reporting.summary import open_incident_cards, slo_offers, what_users_see
 from dashboard.core.reporting.slo import evaluate_slo
 from dashboard.core.reporting.slo_config import SloDecl
+from dashboard.core.reporting.summary import open_incident_cards, slo_offers, what_users_see
 from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.telemetry.query import TelemetryStore
 
-START = datetime(2025, 2, 18, 13, 0, tzinfo=timezone.utc)
+START = datetime(2025, 2, 18, 13, 0, tzinfo=UTC)
 
 
 def rows(day_offset: int, refused_every: int, hours: float = 2.0) -> list[dict]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -13,7 +13,7 @@ from dashboard.cli import main
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.telemetry.demo.engine import conform
 
-START = datetime(2025, 2, 18, 15, 0, tzinfo=timezone.utc)
+START = datetime(2025, 2, 18, 15, 0, tzinfo=UTC)
 
 
 def requests(first_minute: int, minutes: int, per_minute: int, refusal: float, seed: int) -> pl.DataFrame:

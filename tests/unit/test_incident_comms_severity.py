@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dashboard.core.incident.comms import (
-    SignalFact, comms_clock, facts_from_state, mitigation_from_state, render_update,
+    SignalFact,
+    comms_clock,
+    facts_from_state,
+    mitigation_from_state,
+    render_update,
 )
 from dashboard.core.incident.events import AUDIENCES, INCIDENT_TYPES
 from dashboard.core.incident.playbooks import PHASES, PLAYBOOKS, find_item, playbook_for
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.severity import RUBRIC, ImpactMeasure, suggest_severity
 
-T0 = datetime(2025, 2, 18, 14, 14, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 18, 14, 14, tzinfo=UTC)
 
 
 def at(minutes: float) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from dashboard.core.incident.lifecycle import CloseRefused, LifecycleError, clos
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import MinuteCount, VerificationMetric, evaluate_soak
 
-T0 = datetime(2025, 2, 18, 14, 10, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 18, 14, 10, tzinfo=UTC)
 METRIC = VerificationMetric(signal="refusal_rate", segment={"tier": "paid"}, comparator="<=", threshold=0.06)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -12,7 +12,7 @@ from dashboard.core.incident.soak import MinuteCount, VerificationMetric, evalua
 from dashboard.core.incident.telemetry_adapter import minute_counts
 from dashboard.core.incident.verification import propose_verification
 
-START = datetime(2025, 2, 18, 15, 35, tzinfo=timezone.utc)
+START = datetime(2025, 2, 18, 15, 35, tzinfo=UTC)
 REFUSAL = VerificationMetric(signal="refusal_rate", segment={"tier": "paid", "language": "en"}, comparator="<=",
                              threshold=0.06, soak_minutes=60, window_minutes=10, min_samples=200)
 DEFLECTION = VerificationMetric(signal="task_success_rate", segment={"tier": "paid", "language": "en"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,10 +13,13 @@ from dashboard.core.incident.events import EventError, NewEvent
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import fold
 from dashboard.core.incident.store import (
-    IncidentNotFound, IncidentStore, IncidentStoreError, StaleIncidentError,
+    IncidentNotFound,
+    IncidentStore,
+    IncidentStoreError,
+    StaleIncidentError,
 )
 
-T0 = datetime(2025, 2, 18, 14, 10, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 18, 14, 10, tzinfo=UTC)
 
 
 @pytest.fixture()
@@ -126,9 +129,9 @@ def test_nothing_is_written_anonymously_or_with_a_bad_payload(incidents):
 
 def test_event_time_defaults_to_wall_clock_and_accepts_the_data_clock(incidents):
     s = incidents.open("ana", "refusals up")
-    assert abs((s.opened_at - datetime.now(timezone.utc)).total_seconds()) < 60
+    assert abs((s.opened_at - datetime.now(UTC)).total_seconds()) < 60
     s = incidents.add_note(s.id, s.version, "ana", "on the data clock", at=datetime(2025, 2, 18, 15, 0))
-    assert s.notes[-1].at == datetime(2025, 2, 18, 15, 0, tzinfo=timezone.utc)
+    assert s.notes[-1].at == datetime(2025, 2, 18, 15, 0, tzinfo=UTC)
 
 
 # --- the hash chain ---------------------------------------------------------------

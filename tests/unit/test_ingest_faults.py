@@ -19,7 +19,7 @@ from dashboard.core.telemetry.ingest_bench import synthetic_requests
 from tests.fixtures import small_disk
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
-TS = pa.array([dt.datetime(2025, 2, 18, 13, 0, tzinfo=dt.timezone.utc)] * 2, pa.timestamp("us", "UTC"))
+TS = pa.array([dt.datetime(2025, 2, 18, 13, 0, tzinfo=dt.UTC)] * 2, pa.timestamp("us", "UTC"))
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -44,7 +44,7 @@ def test_a_binary_column_that_is_not_utf8_is_one_line_naming_file_column_and_row
 
 def test_valid_utf8_binary_columns_are_read_as_text(tmp_path):
     source = tmp_path / "export.parquet"
-    pq.write_table(pa.table({"ts": TS, "request_id": pa.array(["r-1".encode(), "ré-2".encode()], pa.binary()),
+    pq.write_table(pa.table({"ts": TS, "request_id": pa.array([b"r-1", "ré-2".encode()], pa.binary()),
                              "latency_ms": [1.0, 2.0]}), source)
     summary = ingest_requests([source], DataDir(tmp_path / "data"))
     assert summary.accepted == 2

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import polars as pl
+import pytest
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import TelemetrySchema

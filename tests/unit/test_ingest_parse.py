@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from dashboard.core.telemetry.ingest_parse import parse_bool, parse_float, parse_int, parse_string, parse_timestamp
 from dashboard.core.telemetry.mapping import BooleanWords, TimestampSpec
 
-T = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)
+T = datetime(2025, 2, 18, 13, 30, tzinfo=UTC)
 
 
 def problems(parsed) -> list[tuple[list[bool], str]]:
@@ -48,7 +48,7 @@ def test_native_datetimes_naive_take_the_mapping_zone_aware_are_converted():
     naive = pl.Series("ts", [datetime(2025, 2, 18, 14, 30)])
     assert parse_timestamp(naive, TimestampSpec(timezone="Europe/Paris")).values.to_list() == [T]
     aware = naive.dt.replace_time_zone("Asia/Tokyo").dt.cast_time_unit("ns")
-    assert parse_timestamp(aware, TimestampSpec()).values.to_list() == [datetime(2025, 2, 18, 5, 30, tzinfo=timezone.utc)]
+    assert parse_timestamp(aware, TimestampSpec()).values.to_list() == [datetime(2025, 2, 18, 5, 30, tzinfo=UTC)]
 
 
 def test_numbers_from_text_and_native():

@@ -4,7 +4,7 @@ constants per command, nanosecond epochs, warnings for empty declared columns, p
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -42,7 +42,7 @@ def test_a_token_only_trace_is_a_valid_store_with_derived_ids_and_no_latency(tmp
     assert len(set(ids)) == 6 and all(i.endswith(f"-{n}") for i, n in zip(ids, range(1, 7)))
     assert summary.files[0]["derived_request_ids"] == 6
     # the store opens in the query layer like any other
-    assert TelemetryStore(data).time_range()[0] == datetime(2024, 11, 12, 17, 20, tzinfo=timezone.utc)
+    assert TelemetryStore(data).time_range()[0] == datetime(2024, 11, 12, 17, 20, tzinfo=UTC)
 
 
 def test_derived_ids_come_from_the_content_so_the_same_file_twice_adds_nothing(tmp_path):
@@ -62,7 +62,7 @@ def test_derived_ids_come_from_the_content_so_the_same_file_twice_adds_nothing(t
 
 
 def test_nanosecond_epochs_are_exact_in_auto_and_epoch_ns(tmp_path):
-    expected = datetime(2024, 11, 12, 17, 20, 1, 12000, tzinfo=timezone.utc)  # ...012000123 ns -> 12000 us
+    expected = datetime(2024, 11, 12, 17, 20, 1, 12000, tzinfo=UTC)  # ...012000123 ns -> 12000 us
     auto = stored(ingest_requests([TOKEN_ONLY], DataDir(tmp_path / "a"), TOKEN_ONLY_MAPPING))
     assert auto["ts"][3] == expected
     explicit = TOKEN_ONLY_MAPPING.model_copy(update={"timestamp": TOKEN_ONLY_MAPPING.timestamp.model_copy(
@@ -73,7 +73,7 @@ def test_nanosecond_epochs_are_exact_in_auto_and_epoch_ns(tmp_path):
     jsonl = tmp_path / "ns.jsonl"
     jsonl.write_text('{"ts": 1731432001012000123, "input_tokens": 1}\n{"ts": "1731432001012001999", "input_tokens": 2}\n')
     rows = stored(ingest_requests([jsonl], DataDir(tmp_path / "c")))
-    assert rows["ts"].to_list() == [expected, datetime(2024, 11, 12, 17, 20, 1, 12001, tzinfo=timezone.utc)]
+    assert rows["ts"].to_list() == [expected, datetime(2024, 11, 12, 17, 20, 1, 12001, tzinfo=UTC)]
 
 
 def test_set_gives_every_row_of_the_command_one_value(tmp_path, capsys):

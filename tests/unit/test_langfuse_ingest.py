@@ -13,7 +13,7 @@ from dashboard.core.telemetry.contract import REQUIRED_COLUMNS
 from dashboard.core.telemetry.ingest import ingest_requests
 from dashboard.core.telemetry.ingest_read import UnreadableFile
 from dashboard.core.telemetry.links import load_links
-from dashboard.core.telemetry.mapping import load_mapping, parse_mapping, MappingError
+from dashboard.core.telemetry.mapping import MappingError, load_mapping, parse_mapping
 from tests.fixtures import LANGFUSE_BLOB, LANGFUSE_MAPPING, LANGFUSE_UI, langfuse_blob_parquet
 
 LATENCY_REQUIRED = "latency_ms" in REQUIRED_COLUMNS

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 
+from dashboard.cli.packet import register_packet
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.store import IncidentStore
-from dashboard.cli.packet import register_packet
 from dashboard.core.reporting.packet import PacketError, export_packet, suspect_versions
 from dashboard.core.telemetry.contract import DEFAULT_ARTIFACT_COLUMNS, TelemetrySchema
 
-START = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)
+START = datetime(2025, 2, 18, 13, 30, tzinfo=UTC)
 
 
 def request_rows(n: int = 600) -> pl.DataFrame:

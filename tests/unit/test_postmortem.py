@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -11,12 +11,15 @@ from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.state import fold
 from dashboard.core.incident.store import IncidentStore
 from dashboard.core.reporting.postmortem import (
-    build_postmortem, find_causes, mark_rollbacks, phase_windows,
+    build_postmortem,
+    find_causes,
+    mark_rollbacks,
+    phase_windows,
 )
 from dashboard.core.reporting.postmortem_model import Phase
 from dashboard.core.reporting.postmortem_render import to_html, to_markdown
 
-DAY = datetime(2025, 2, 18, tzinfo=timezone.utc)
+DAY = datetime(2025, 2, 18, tzinfo=UTC)
 
 
 def at(hhmm: str) -> datetime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.store import IncidentStore
 from dashboard.core.reporting.postmortem_edits import EditError, PostmortemEdits, StaleEditError
 
-WHEN = datetime(2025, 2, 19, 9, 0, tzinfo=timezone.utc)
+WHEN = datetime(2025, 2, 19, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture()

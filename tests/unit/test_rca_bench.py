@@ -13,7 +13,13 @@ import pytest
 
 from dashboard.cli.bench_rca import register_rca
 from dashboard.core.diagnosis.rca_bench import (
-    BenchDataError, Tally, discover_cases, load_case, parse_root_cause_set, run_benchmark, score_case,
+    BenchDataError,
+    Tally,
+    discover_cases,
+    load_case,
+    parse_root_cause_set,
+    run_benchmark,
+    score_case,
 )
 from dashboard.core.diagnosis.rca_realistic import write_dataset as write_realistic
 from dashboard.core.diagnosis.rca_synthetic import write_dataset

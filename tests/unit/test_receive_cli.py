@@ -14,8 +14,8 @@ from dashboard.cli import main
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.otel_spans import SpanMaker
-from tests.fixtures import free_port as _free_port
 from tests.fixtures import REPO_ROOT
+from tests.fixtures import free_port as _free_port
 
 
 def start(data, port, *extra):

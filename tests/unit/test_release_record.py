@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -12,11 +12,11 @@ from dashboard.cli import main as cli_main
 from dashboard.core.datadir import DataDir
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.telemetry.query import TelemetryStore
-from dashboard.core.telemetry.release_record import ReleaseError, record_release
+from dashboard.core.telemetry.release_record import record_release
 from dashboard.core.telemetry.release_timeline import marker_text, release_timeline
 from tests.fixtures import version_switch_rows, write_request_rows
 
-SWITCH = datetime(2025, 3, 4, 12, 30, tzinfo=timezone.utc)
+SWITCH = datetime(2025, 3, 4, 12, 30, tzinfo=UTC)
 
 
 def test_cli_records_one_event_with_commit_and_url_and_keeps_earlier_ones(tmp_path, capsys):
@@ -33,7 +33,7 @@ def test_cli_records_one_event_with_commit_and_url_and_keeps_earlier_ones(tmp_pa
     row = stored.filter(pl.col("version") == "v13").row(0, named=True)
     assert (row["commit"], row["url"], row["scope"], row["author"]) == (
         "9f1c2e7", "https://ci.example.com/runs/881", "tier=paid", "ci")
-    assert row["ts"] == datetime(2025, 3, 4, 12, 38, tzinfo=timezone.utc)
+    assert row["ts"] == datetime(2025, 3, 4, 12, 38, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -60,7 +60,7 @@ def test_sketch_bound_holds_on_every_quantile():
 def test_random_filters_and_ranges_match_the_request_rows(generated):
     store = TelemetryStore(generated, cache=False)
     rows = raw_rows(generated)
-    first, last, _ = (t.astimezone(timezone.utc) if isinstance(t, datetime) else t for t in store.time_range())
+    first, last, _ = (t.astimezone(UTC) if isinstance(t, datetime) else t for t in store.time_range())
     rng = random.Random(11)
     dims = {d: rows[d].drop_nulls().unique().sort().to_list() for d in ("region", "tier", "language", "prompt_version")}
     for _ in range(12):
@@ -90,7 +90,7 @@ def test_random_filters_and_ranges_match_the_request_rows(generated):
 def test_windows_and_leaves_match_the_request_rows(generated):
     store = TelemetryStore(generated, cache=False)
     rows = raw_rows(generated)
-    first, last, _ = (t.astimezone(timezone.utc) if isinstance(t, datetime) else t for t in store.time_range())
+    first, last, _ = (t.astimezone(UTC) if isinstance(t, datetime) else t for t in store.time_range())
     base = (first + timedelta(hours=2, seconds=17), first + timedelta(hours=9, microseconds=5))
     cur = (first + timedelta(hours=30, minutes=1, seconds=3), last)
     leaves = store.segment_leaves([("baseline", *base), ("current", *cur)], ["region", "tier"], {"channel": ["web"]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -10,7 +10,7 @@ from dashboard.components.links import cohort_params, new_incident_params, root_
 from dashboard.components.root_cause_figures import regression_figure, regression_window, segment_heatmap
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation, Suspect
 
-T0 = datetime(2025, 2, 18, 13, 30, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 18, 13, 30, tzinfo=UTC)
 
 
 def point(minutes: int, regression: bool, before: str = "4.0%", after: str = "19.0%") -> ChangePointResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -14,7 +14,7 @@ from dashboard.core.diagnosis.segment_map import cell_change, segment_map, windo
 from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.telemetry.query import TelemetryStore
 
-CHANGE = datetime(2025, 2, 18, 13, 0, tzinfo=timezone.utc)
+CHANGE = datetime(2025, 2, 18, 13, 0, tzinfo=UTC)
 
 
 def requests() -> list[dict]:

@@ -1,11 +1,11 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from dashboard.components.signal_stack import build_signal_stack
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
 
-T0 = datetime(2025, 2, 18, 13, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 18, 13, tzinfo=UTC)
 
 
 def _series(n=30):
@@ -57,13 +57,13 @@ def test_cohort_lines_one_trace_per_version():
 
 
 def test_a_version_that_did_not_serve_a_bucket_leaves_a_gap_in_its_line():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     import polars as pl
 
     from dashboard.components.signal_stack import build_signal_stack
 
-    t0 = datetime(2025, 2, 18, 13, 0, tzinfo=timezone.utc)
+    t0 = datetime(2025, 2, 18, 13, 0, tzinfo=UTC)
     buckets = [t0 + timedelta(minutes=m) for m in range(4)]
     frame = pl.DataFrame({"bucket": buckets + buckets[1:3],
                           "prompt_version": ["v6"] * 4 + ["v7"] * 2,

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 
 from dashboard.core.reporting.slo import (
-    FAST_BURN, SLOW_BURN, burn_alerts, burn_rate, burn_rate_series, evaluate_slo, slo_events,
+    FAST_BURN,
+    SLOW_BURN,
+    burn_alerts,
+    burn_rate,
+    burn_rate_series,
+    evaluate_slo,
+    slo_events,
 )
 from dashboard.core.reporting.slo_config import SloDecl
 
-T0 = datetime(2025, 2, 17, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 17, 0, 0, tzinfo=UTC)
 STEP = timedelta(minutes=5)
 
 REFUSALS = SloDecl(name="refusals", title="", signal="refusal_rate", op="<=", threshold=0.06,

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo_config import (
-    DEFAULT_SLO_FILE, SloConfigError, load_slo_config, parse_duration, slo_file_for,
+    DEFAULT_SLO_FILE,
+    SloConfigError,
+    load_slo_config,
+    parse_duration,
+    slo_file_for,
 )
+from dashboard.core.telemetry import signals as sig
 
 
 def write(tmp_path: Path, body: str) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -13,7 +13,7 @@ from dashboard.core.reporting.slo_store import evaluate_slos, load_slos, slo_cou
 from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.telemetry.query import TelemetryStore
 
-T0 = datetime(2025, 2, 18, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 18, 10, 0, tzinfo=UTC)
 
 
 def requests(hours: int = 8) -> pl.DataFrame:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.diagnosis.investigate import investigate
+from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
 from dashboard.core.telemetry.demo import write_demo
-from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.query import TelemetryStore
 from dashboard.core.telemetry.release_timeline import release_timeline
 

@@ -12,19 +12,29 @@ demo's prompt before its index).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 import numpy as np
 
-from dashboard.core.telemetry.signals import Signal
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint
 from dashboard.core.diagnosis.evidence import (
-    MAX_LAG_MIN, Regression, Release, as_utc, cohort_contrast, cohort_evidence, effect_units, exposure_evidence,
-    hhmm, release_log_evidence, rollback_evidence, timing_evidence,
+    MAX_LAG_MIN,
+    Regression,
+    Release,
+    as_utc,
+    cohort_contrast,
+    cohort_evidence,
+    effect_units,
+    exposure_evidence,
+    hhmm,
+    release_log_evidence,
+    rollback_evidence,
+    timing_evidence,
 )
 from dashboard.core.diagnosis.models import Evidence, RollbackStep, Suspect
+from dashboard.core.telemetry.signals import Signal
 
 COHORT_HORIZON = timedelta(hours=3)
 ROLLBACK_WINDOW = timedelta(minutes=30)

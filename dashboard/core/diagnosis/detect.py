@@ -25,7 +25,11 @@ from scipy import stats as sps
 
 from dashboard.core import stats
 from dashboard.core.diagnosis.series import (  # noqa: F401  (re-exported: callers build series here)
-    Baseline, BucketSeries, SeriesKind, daily_baseline, deseasonalize,
+    Baseline,
+    BucketSeries,
+    SeriesKind,
+    daily_baseline,
+    deseasonalize,
 )
 
 TRIM = 0.98

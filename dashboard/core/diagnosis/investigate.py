@@ -7,15 +7,14 @@ and `warroom investigate` both call.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis.attribute import Reader, attribute, rollback_plan
-from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint, ReleaseMark, daily_baseline, \
-    find_change_points
+from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint, ReleaseMark, daily_baseline, find_change_points
 from dashboard.core.diagnosis.evidence import Release
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
@@ -38,7 +37,7 @@ def choose_bucket(start: datetime, end: datetime) -> timedelta:
 
 
 def _utc(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def load_releases(store: TelemetryStore, start: datetime, end: datetime) -> list[Release]:
@@ -70,7 +69,7 @@ def describe(spec: sig.Signal, cp: ChangePoint) -> ChangePointResult:
     detectability = (f"at {cp.per_minute:.0f} per minute, an hour of traffic detects a shift of {mde_text}; "
                      f"a shift of {spec.format_effect(cp.effect, cp.effect_label)} needs {to_detect} to be certain")
     return ChangePointResult(
-        ts=datetime.fromisoformat(str(cp.ts)).replace(tzinfo=timezone.utc), before=cp.before, after=cp.after,
+        ts=datetime.fromisoformat(str(cp.ts)).replace(tzinfo=UTC), before=cp.before, after=cp.after,
         before_text=spec.format(cp.before), after_text=spec.format(cp.after), effect=cp.effect,
         effect_low=cp.effect_low, effect_high=cp.effect_high, effect_kind=cp.effect_label, effect_text=effect_text,
         p_value=cp.p_value, regression=cp.regression, aligned_release=cp.aligned_release, mde=cp.mde,

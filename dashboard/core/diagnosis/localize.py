@@ -35,8 +35,9 @@ Method:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import polars as pl

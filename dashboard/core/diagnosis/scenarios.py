@@ -19,7 +19,7 @@ import json
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.demo import write_scenario
 from dashboard.core.telemetry.demo.scenario import Condition, Deploy, Effect, Scenario
 
-DAY = datetime(2025, 3, 4, tzinfo=timezone.utc)
+DAY = datetime(2025, 3, 4, tzinfo=UTC)
 WINDOW_START = DAY + timedelta(hours=10)
 WINDOW_END = DAY + timedelta(hours=16)
 RPS = 6.0

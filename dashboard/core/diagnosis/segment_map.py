@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from dashboard.core.diagnosis import data as D
 from dashboard.core import stats
+from dashboard.core.diagnosis import data as D
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
 

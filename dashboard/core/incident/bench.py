@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dashboard.core.incident.events import NewEvent
@@ -19,7 +19,7 @@ from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import MinuteCount, VerificationMetric, evaluate_soak
 from dashboard.core.incident.store import IncidentStore
 
-T0 = datetime(2025, 2, 18, tzinfo=timezone.utc)
+T0 = datetime(2025, 2, 18, tzinfo=UTC)
 
 
 def _writer(store, worker: int, events: int, start_at: float, out) -> None:

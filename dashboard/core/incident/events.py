@@ -8,7 +8,7 @@ write is refused before it reaches the store, with the field named.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -227,12 +227,12 @@ class EventError(ValueError):
 def utc(moment: datetime) -> datetime:
     """Aware UTC datetime; a naive one is taken to be UTC already."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def validate_payload(kind: str, payload: BaseModel | dict[str, Any]) -> Payload:
@@ -270,7 +270,7 @@ class NewEvent:
 
     @classmethod
     def make(cls, kind: str, payload: BaseModel | dict[str, Any], actor: str,
-             at: datetime | None = None) -> "NewEvent":
+             at: datetime | None = None) -> NewEvent:
         return cls(kind, validate_payload(kind, payload), check_actor(actor), utc(at) if at else utc_now())
 
 

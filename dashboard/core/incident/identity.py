@@ -65,7 +65,7 @@ class Identity:
 SYSTEM = Identity(name=SYSTEM_NAME, via="system", role="admin", subject="warroom")
 
 
-def as_identity(actor: "str | Identity") -> Identity:
+def as_identity(actor: str | Identity) -> Identity:
     """A plain name (tests, single-user callers) is a local identity without role checks."""
     if isinstance(actor, Identity):
         return actor

@@ -29,7 +29,12 @@ from dashboard.core.incident import lifecycle as lc
 from dashboard.core.incident.chain import ChainReport
 from dashboard.core.incident.events import Event, NewEvent, Opened, check_actor
 from dashboard.core.incident.identity import (
-    SYSTEM, Identity, PermissionDenied, as_identity, may_act_as_commander, require,
+    SYSTEM,
+    Identity,
+    PermissionDenied,
+    as_identity,
+    may_act_as_commander,
+    require,
 )
 from dashboard.core.incident.soak import SoakEvaluation, VerificationMetric
 from dashboard.core.incident.state import IncidentState, fold
@@ -47,7 +52,7 @@ class Incidents:
         self.store = store if isinstance(store, EventStore) else IncidentStore(store)
 
     @classmethod
-    def for_data_dir(cls, data_dir) -> "Incidents":
+    def for_data_dir(cls, data_dir) -> Incidents:
         """`data_dir`: a DataDir; its configured store (SQLite in the folder, or Postgres)."""
         from dashboard.core.incident.store_config import open_store
 

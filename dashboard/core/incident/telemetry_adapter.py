@@ -8,7 +8,7 @@ TelemetryStore's `series` (per-bucket counts and sums).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -70,13 +70,13 @@ def minute_counts(frame: pl.DataFrame, signal: str) -> list[MinuteCount]:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def telemetry_now(store) -> datetime:
     """The data's clock (newest telemetry timestamp); the wall clock when there is no telemetry."""
     newest = store.now() if store is not None else None
-    return _utc(newest) if newest is not None else datetime.now(timezone.utc)
+    return _utc(newest) if newest is not None else datetime.now(UTC)
 
 
 def soak_counts(store, metrics: Sequence[VerificationMetric], start: datetime,

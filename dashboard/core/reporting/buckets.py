@@ -6,7 +6,7 @@ How a signal is computed from the count columns lives in the signal registry
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -27,5 +27,5 @@ def utc_buckets(frame: pl.DataFrame, column: str = "bucket") -> pl.DataFrame:
 def utc(moment: datetime) -> datetime:
     """An aware UTC datetime (naive ones are taken to be UTC already)."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -6,7 +6,13 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from dashboard.core.reporting.impact import DELTA_SIGNALS, Impact, compute_impact, hour_before_window, previous_day_windows
+from dashboard.core.reporting.impact import (
+    DELTA_SIGNALS,
+    Impact,
+    compute_impact,
+    hour_before_window,
+    previous_day_windows,
+)
 from dashboard.core.telemetry.query import Scope
 
 IMPACT_BUCKET = timedelta(minutes=1)

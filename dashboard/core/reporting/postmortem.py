@@ -22,10 +22,21 @@ from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import format_duration, incident_times
 from dashboard.core.reporting.postmortem_model import (
-    EDITABLE_SECTIONS, ActionLine, CauseFinding, FinderResult, Phase, Postmortem, Section, TimelineItem,
+    EDITABLE_SECTIONS,
+    ActionLine,
+    CauseFinding,
+    FinderResult,
+    Phase,
+    Postmortem,
+    Section,
+    TimelineItem,
 )
 from dashboard.core.reporting.postmortem_text import (
-    actions_from_state, generated_sections, measured_after, recovery_label, release_text,
+    actions_from_state,
+    generated_sections,
+    measured_after,
+    recovery_label,
+    release_text,
 )
 
 SETTLE = timedelta(minutes=5)

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dashboard.core.incident.store import IncidentStore, check_incident_id, read_only_connection, writable
@@ -100,7 +100,7 @@ class PostmortemEdits:
             raise EditError(f"{section}: text is {len(text):,} characters; the limit is {MAX_TEXT:,}")
         if IncidentStore(self.path).version(incident_id) == 0:
             raise EditError(f"no incident {incident_id}")
-        moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        moment = (at or datetime.now(UTC)).astimezone(UTC)
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:

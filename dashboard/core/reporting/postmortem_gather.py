@@ -10,14 +10,17 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.store import IncidentStoreError
+from dashboard.core.reporting.buckets import utc
 from dashboard.core.reporting.impact_store import incident_impact
+from dashboard.core.reporting.packet import sample_incident_requests
 from dashboard.core.reporting.postmortem import (
-    build_postmortem, incident_releases, mark_rollbacks, phase_windows,
+    build_postmortem,
+    incident_releases,
+    mark_rollbacks,
+    phase_windows,
 )
 from dashboard.core.reporting.postmortem_edits import PostmortemEdits
-from dashboard.core.reporting.packet import sample_incident_requests
 from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect, Phase, Postmortem, SampleRequest
-from dashboard.core.reporting.buckets import utc
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.links import LinksError, load_links
 from dashboard.core.telemetry.release_timeline import release_timeline

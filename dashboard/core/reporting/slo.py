@@ -49,8 +49,8 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from dashboard.core.reporting.buckets import utc, utc_buckets
-from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo_config import SloDecl
+from dashboard.core.telemetry import signals as sig
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo import SloStatus
+from dashboard.core.telemetry import signals as sig
+
 
 def format_value(signal: str, value: float | None) -> str:
     return sig.format_value(signal, value)

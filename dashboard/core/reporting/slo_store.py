@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.query import Scope
-from dashboard.core.telemetry import signals as sig
 from dashboard.core.reporting.slo import DEFAULT_POLICIES, BurnPolicy, SloStatus, evaluate_slo
 from dashboard.core.reporting.slo_config import SloConfig, SloDecl, load_slo_config, slo_file_for
+from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.query import Scope
 
 REQUEST_BUCKET = timedelta(minutes=5)  # request-based SLOs: fine enough for the 5-minute burn window
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 import polars as pl
 
@@ -197,7 +198,7 @@ def _validate_all(paths: Iterable[str | Path], spec: TableSpec, mapping_name: st
 
 
 def _unique_name(prefix: str = "ingest") -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ def synthetic_requests(rows: int, seed: int = 0) -> pl.DataFrame:
     """`rows` request rows over one day in the default schema, with BAD_ROW_SHARE of them invalid."""
     rng = np.random.default_rng(seed)
     schema = TelemetrySchema()
-    start = int(datetime(2025, 2, 18, tzinfo=timezone.utc).timestamp() * 1_000_000)
+    start = int(datetime(2025, 2, 18, tzinfo=UTC).timestamp() * 1_000_000)
     ts = np.sort(rng.integers(start, start + 86_400_000_000, rows))
 
     def pick(values: list[str]) -> pl.Series:

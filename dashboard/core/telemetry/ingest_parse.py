@@ -9,7 +9,7 @@ operations over the whole column.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -18,8 +18,8 @@ from dashboard.core.telemetry.mapping import TimestampSpec
 UTC_US = pl.Datetime("us", "UTC")
 # Earliest and latest timestamps we believe: outside them, the epoch unit or
 # the format was almost certainly misread.
-PLAUSIBLE_FROM = datetime(1990, 1, 1, tzinfo=timezone.utc)
-PLAUSIBLE_TO = datetime(2100, 1, 1, tzinfo=timezone.utc)
+PLAUSIBLE_FROM = datetime(1990, 1, 1, tzinfo=UTC)
+PLAUSIBLE_TO = datetime(2100, 1, 1, tzinfo=UTC)
 
 # Tried in order of how well they fit a sample of the column (see _order_by_fit).
 AWARE_FORMATS = (

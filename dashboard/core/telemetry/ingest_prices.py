@@ -26,7 +26,7 @@ class Pricing:
     priced: int = 0
     unpriced_models: dict[str, int] = field(default_factory=dict)  # model -> rows left without cost
 
-    def add(self, other: "Pricing") -> None:
+    def add(self, other: Pricing) -> None:
         self.priced += other.priced
         for model, rows in other.unpriced_models.items():
             self.unpriced_models[model] = self.unpriced_models.get(model, 0) + rows

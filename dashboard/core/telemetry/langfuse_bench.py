@@ -14,7 +14,7 @@ import json
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ MAPPING = {"langfuse": {"scores": {"quality_score": {"name": "helpfulness", "sca
 
 def synthetic_export(folder: Path, generations: int, seed: int = 0) -> dict[str, list[Path]]:
     rng = np.random.default_rng(seed)
-    start = datetime(2025, 3, 4, tzinfo=timezone.utc)
+    start = datetime(2025, 3, 4, tzinfo=UTC)
     spans = generations // 2
     n = generations + spans
     offsets = np.sort(rng.uniform(0, 86_400, n))

@@ -70,7 +70,7 @@ class LangfuseMapping(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict, description="store column -> metadata key")
 
     @model_validator(mode="after")
-    def _known_targets(self) -> "LangfuseMapping":
+    def _known_targets(self) -> LangfuseMapping:
         unknown = sorted(set(self.scores) - set(SCORE_TARGETS))
         if unknown:
             raise ValueError(f"langfuse.scores: {unknown} are not score measures; known: {list(SCORE_TARGETS)}")

@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
@@ -54,7 +54,7 @@ class Generator:
     rps: float
 
     @classmethod
-    def of(cls, data: DataDir, seed: int | None = None, rps: float | None = None) -> "Generator":
+    def of(cls, data: DataDir, seed: int | None = None, rps: float | None = None) -> Generator:
         recorded: dict = {}
         if data.truth.exists():
             try:
@@ -69,7 +69,7 @@ class Generator:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def newest_timestamp(data: DataDir) -> datetime:

@@ -112,7 +112,7 @@ class BooleanWords(BaseModel):
     false: list[str] = Field(default_factory=lambda: list(DEFAULT_FALSE_WORDS))
 
     @model_validator(mode="after")
-    def _disjoint(self) -> "BooleanWords":
+    def _disjoint(self) -> BooleanWords:
         self.true = [w.strip().lower() for w in self.true]
         self.false = [w.strip().lower() for w in self.false]
         both = sorted(set(self.true) & set(self.false))
@@ -133,7 +133,7 @@ class ReleaseMapping(BaseModel):
     kinds: dict[str, str] = Field(default_factory=dict, description="your artifact word -> contract kind")
 
     @model_validator(mode="after")
-    def _known_fields(self) -> "ReleaseMapping":
+    def _known_fields(self) -> ReleaseMapping:
         _check_columns("releases.columns", self.columns, set(RELEASE_SCHEMA))
         unknown = sorted(set(self.defaults) - set(RELEASE_SCHEMA))
         if unknown:
@@ -241,7 +241,7 @@ class IngestMapping(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "IngestMapping":
+    def _consistent(self) -> IngestMapping:
         contract = set(IDENTITY_COLUMNS) | set(REQUEST_MEASURES)
         segments = set(self.segments or ())
         artifact_columns = set((self.artifacts or {}).values())

@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -30,12 +30,21 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry import rollup
-from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA, REQUEST_MEASURES, read_schema
 from dashboard.core.telemetry.query_sql import (
-    QUERIES_DIR, Scope, SqlFile, with_scope, choose_bucket, create_empty_table, duck_type, duckdb_path,
-    literal_glob, load_sql, parquet_glob,
+    QUERIES_DIR,
+    Scope,
+    SqlFile,
+    choose_bucket,
+    create_empty_table,
+    duck_type,
+    duckdb_path,
+    literal_glob,
+    load_sql,
+    parquet_glob,
+    with_scope,
 )
 from dashboard.core.telemetry.rollup_scope import DEFAULT_ORIGIN, Buckets, CellsBuilder
 
@@ -169,7 +178,7 @@ class TelemetryStore:
         """The `cells` / `sketch_cells` CTEs for a query's scope and time buckets."""
         if "bucket_us" in params:
             origin = params.get("origin") or DEFAULT_ORIGIN
-            origin = origin if origin.tzinfo else origin.replace(tzinfo=timezone.utc)
+            origin = origin if origin.tzinfo else origin.replace(tzinfo=UTC)
             buckets = Buckets(timedelta(microseconds=int(params["bucket_us"])), origin)
         else:
             buckets = Buckets(sql.grain)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -49,7 +49,7 @@ class SqlFile:
     grain: timedelta | None  # "-- cells grain: 1 minute": cells no coarser than this
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sql(name: str) -> SqlFile:
     path = QUERIES_DIR / f"{name}.sql"
     if not path.exists():
@@ -80,7 +80,7 @@ class Scope:
 
     @classmethod
     def of(cls, start: datetime, end: datetime, filters: dict | None = None, by: str | None = None,
-           windows=(), minutes=()) -> "Scope":
+           windows=(), minutes=()) -> Scope:
         norm = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items() if v}
         return cls(start, end, norm, by, tuple(windows), tuple(minutes))
 

@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 
@@ -38,11 +38,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.http_service import HttpService, Request, Response, Route, TokenAuth
-from dashboard.core.telemetry.contract import write_schema
 from dashboard.core.telemetry.compact import compact_live_files, slice_name
+from dashboard.core.telemetry.contract import write_schema
 from dashboard.core.telemetry.ingest import request_spec, target_schema
-from dashboard.core.telemetry.ingest_prices import price_results
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
+from dashboard.core.telemetry.ingest_prices import price_results
 from dashboard.core.telemetry.ingest_read import SourceFile
 from dashboard.core.telemetry.ingest_validate import FileResult, parse_defaults, validate_file
 from dashboard.core.telemetry.links import save_links
@@ -104,7 +104,7 @@ class TraceReceiver:
         self._queue: list[_Pending] = []
         self._cond = threading.Condition()
         self._stopping = False
-        self._last_slice = datetime.min.replace(tzinfo=timezone.utc)
+        self._last_slice = datetime.min.replace(tzinfo=UTC)
         self._writer = threading.Thread(target=self._write_loop, name="warroom-receive-writer", daemon=True)
         self._writer.start()
 
@@ -142,7 +142,7 @@ class TraceReceiver:
         return _export_response(pending.rejected, pending.reasons, kind)
 
     def _validate(self, message, request: Request) -> _Pending:
-        received = datetime.now(timezone.utc)
+        received = datetime.now(UTC)
         spans = spans_of([message], f"POST {TRACES_PATH}")
         rows = request_rows(spans, self.attribute_columns, self.store_columns)
         label = f"otlp-http {request.client} {received:%Y-%m-%dT%H:%M:%S.%fZ}"
@@ -207,7 +207,7 @@ class TraceReceiver:
 
     def _next_slice_start(self) -> datetime:
         """The slice's name stamp: now, strictly after the previous one (names must never repeat)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self._last_slice = max(now, self._last_slice + timedelta(microseconds=1))
         return self._last_slice
 

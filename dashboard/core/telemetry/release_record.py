@@ -10,7 +10,7 @@ returns the stored event.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -47,7 +47,7 @@ def record_release(data: DataDir, *, artifact: str, version: str, service: str |
                    scope: str | None = None, commit: str | None = None, url: str | None = None,
                    rollout_pct: float | None = None, at: str | datetime | None = None) -> dict:
     """Validate and store one release; `at` defaults to now, `previous` to the artifact's last logged version."""
-    when = at if at is not None else datetime.now(timezone.utc)
+    when = at if at is not None else datetime.now(UTC)
     raw = {"ts": when.isoformat() if isinstance(when, datetime) else when, "service": service,
            "artifact": artifact, "version": version, "previous_version": previous,
            "rollout_pct": None if rollout_pct is None else str(rollout_pct), "author": author, "note": note,

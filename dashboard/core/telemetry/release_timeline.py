@@ -18,7 +18,7 @@ INFER_MIN_REQUESTS requests.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -43,7 +43,7 @@ TIMELINE_SCHEMA: dict[str, pl.DataType] = {
 
 
 def _utc(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def hhmm(ts: datetime) -> str:

@@ -18,15 +18,15 @@ otherwise the finer tier serves. Filters and the grouping column apply to every 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dashboard.core.telemetry import rollup
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # DuckDB's time_bucket origin when none is given (a Monday, midnight): whole minutes and hours
-DEFAULT_ORIGIN = datetime(2000, 1, 3, tzinfo=timezone.utc)
+DEFAULT_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

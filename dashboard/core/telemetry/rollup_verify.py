@@ -15,7 +15,15 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import read_schema
-from dashboard.core.telemetry.rollup import TABLES, RollupSet, _connect, _sql_path, build_one, rollup_set, schema_fingerprint
+from dashboard.core.telemetry.rollup import (
+    TABLES,
+    RollupSet,
+    _connect,
+    _sql_path,
+    build_one,
+    rollup_set,
+    schema_fingerprint,
+)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ detectors can be checked against a known answer.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dashboard.core.telemetry.demo.scenario import Condition, Deploy, Effect, Scenario
 
-INCIDENT_DAY = datetime(2025, 2, 18, tzinfo=timezone.utc)
+INCIDENT_DAY = datetime(2025, 2, 18, tzinfo=UTC)
 
 
 def at(day_offset: int, hhmm: str) -> datetime:
