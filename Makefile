@@ -8,13 +8,18 @@ PORT   ?= 8501
 # two test processes: the suite is I/O- and browser-bound, and the machines have two cores
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test install system-deps demo-data bench clean
+.PHONY: run test lint install system-deps demo-data bench clean
 
 run: install demo-data
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) -- --data $(DATA)
 
-test: install system-deps
+# lint first: a style or import error fails in seconds, not after the suite
+test: lint system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (configured in pyproject.toml): pyflakes, pycodestyle errors, import order, bugbear, pyupgrade
+lint: install
+	$(BIN)/ruff check .
 
 install: $(VENV)/.installed
 

@@ -10,6 +10,7 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.demo import DEFAULT_SEED, write_demo
@@ -26,6 +27,9 @@ from tests.fixtures_otlp import (  # noqa: F401
     write_otlp_fixtures,
 )
 from tests.fixtures_system import PostgresCluster, free_port, postgres_bin, read_only_view, small_disk  # noqa: F401
+
+if TYPE_CHECKING:  # the builders import Polars where they use it; here it only names types
+    import polars as pl
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -255,7 +259,8 @@ def _span_row(span: dict) -> dict:
         "request_id": span["spanId"], "trace_id": span["traceId"], "service": resource.get("service.name"),
         "model_family": attrs.get("gen_ai.request.model"), "region": attrs.get("server.address"),
         "model_version": attrs.get("gen_ai.response.model"), "latency_ms": (end - start) / 1e6,
-        "input_tokens": attrs.get("gen_ai.usage.input_tokens"), "output_tokens": attrs.get("gen_ai.usage.output_tokens"),
+        "input_tokens": attrs.get("gen_ai.usage.input_tokens"),
+        "output_tokens": attrs.get("gen_ai.usage.output_tokens"),
         "error_type": attrs.get("error.type") if span["status"].get("code") == 2 else None,
         # a content-filter finish is the provider's guardrail, not the model declining (see docs)
         "guardrail_blocked": "content_filter" in finish if span["status"].get("code") != 2 else None,

@@ -14,8 +14,9 @@ import sys
 def register_faults_bench(bench_subparsers: argparse._SubParsersAction) -> None:
     p = bench_subparsers.add_parser(
         "faults", help="kill writers at random points, fill a disk, mount read-only; count what is lost",
-        description="Each try kills one writer (ingest, compaction, live simulator, the OTLP receiver under load, incident notes) with SIGKILL "
-                    "at a random moment in a copy of a demo folder and checks rows, events and leftover files.")
+        description="Each try kills one writer (ingest, compaction, live simulator, the OTLP receiver under load, "
+                    "incident notes) with SIGKILL at a random moment in a copy of a demo folder and checks rows, "
+                    "events and leftover files.")
     p.add_argument("--tries", type=int, default=20, help="kill -9 tries, spread over the writer kinds (default 20)")
     p.add_argument("--seed", type=int, default=1, help="random seed for the kill moments")
     p.add_argument("--ingest-rows", type=int, default=300_000, help="rows in the file the ingest tries load")

@@ -18,7 +18,8 @@ def register_ingest_bench(bench_subparsers: argparse._SubParsersAction) -> None:
                     "and report the median rows per second. Nothing is written to your data folder.",
     )
     parser.add_argument("--rows", type=int, default=2_000_000, help="rows in the Parquet file (default 2,000,000)")
-    parser.add_argument("--csv-rows", type=int, default=None, help="rows in the CSV file (default: same as --rows; 0 skips CSV)")
+    parser.add_argument("--csv-rows", type=int, default=None,
+                        help="rows in the CSV file (default: same as --rows; 0 skips CSV)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per format; the median is reported")
     parser.set_defaults(func=run_ingest_bench)
 

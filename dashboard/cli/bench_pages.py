@@ -49,7 +49,7 @@ def page_waits(data_root: Path, repeat: int, chromium: str) -> dict:
             browser = p.chromium.launch(executable_path=chromium, headless=True,
                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             page = browser.new_context(viewport={"width": 1440, "height": 2000}).new_page()
-            for visit in range(1 + repeat):
+            for _ in range(1 + repeat):
                 for name, path in PAGES:
                     page.goto(f"{url}/{path}")
                     wait_until_settled(page)

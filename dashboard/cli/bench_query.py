@@ -42,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'whole page view, week':32s} {'':8s} {result['week_page_warm_median_s']:8.3f}")
     print(f"{'repeat view (result cache)':32s} {'':8s} {result['page_repeat_view_median_s']:8.3f}")
     mb = 2 ** 20
+    per_table = ", ".join(f"{t} {b / mb:,.0f}" for t, b in result["rollup_bytes"].items())
     print(f"requests {result['request_bytes'] / mb:,.0f} MB; rollups "
-          f"{sum(result['rollup_bytes'].values()) / mb:,.0f} MB ({', '.join(f'{t} {b / mb:,.0f}' for t, b in result['rollup_bytes'].items())}); "
+          f"{sum(result['rollup_bytes'].values()) / mb:,.0f} MB ({per_table}); "
           f"rollup build {result['rollup_build_s']} s; peak RSS during the views {result['peak_rss_mb_engine']:,} MB")
     if "polars_peer" in result:
         peer = result["polars_peer"]

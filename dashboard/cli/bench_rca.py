@@ -16,7 +16,8 @@ from dashboard.core.diagnosis.rca_bench import BenchDataError, run_benchmark
 
 # report key -> table header
 COLUMNS = {"f1": "F1", "precision": "precision", "recall": "recall", "hit_at_3": "hit@3",
-           "tolerant_hit_at_3": "tol.hit@3", "answers_per_case": "answers", "seconds_per_case": "s/case", "cases": "cases"}
+           "tolerant_hit_at_3": "tol.hit@3", "answers_per_case": "answers", "seconds_per_case": "s/case",
+           "cases": "cases"}
 
 
 def register_rca(bench_subparsers) -> argparse.ArgumentParser:

@@ -209,8 +209,8 @@ def run_open(args: argparse.Namespace) -> int:
     try:
         state = ctx.incidents.open(
             ctx.actor, args.title, at=args.at or ctx.now(), type=args.type, severity=args.severity,
-            commander=args.commander or args.claimed_as, service=args.service, summary=args.summary, signals=args.signal,
-            segments=segments(args.segment), suspects=args.suspect, source=args.source,
+            commander=args.commander or args.claimed_as, service=args.service, summary=args.summary,
+            signals=args.signal, segments=segments(args.segment), suspects=args.suspect, source=args.source,
             window_start=args.started, detected_at=args.detected)
     except (IncidentStoreError, PermissionDenied, EventError, ValueError) as exc:
         raise UserError(str(exc)) from None

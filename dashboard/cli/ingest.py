@@ -1,4 +1,7 @@
-"""`warroom ingest requests|releases FILE... [--data DIR] [--mapping FILE] [--format auto|table|otlp|langfuse] [--set C=V]`."""
+"""`warroom ingest requests|releases FILE... [--data DIR] [--mapping FILE] [--format F] [--set C=V]`.
+
+`--format` is auto, table, otlp or langfuse.
+"""
 
 from __future__ import annotations
 

@@ -35,8 +35,9 @@ def distributions_panel(store: TelemetryStore, start: datetime, end: datetime, f
                       legend={"orientation": "h", "y": 1.1})
     st.plotly_chart(fig, width="stretch", key="dist_percentiles", config={"displaylogo": False})
     hist = histogram(store, measure, start, end, filters)
-    bars = go.Figure(go.Bar(x=[(a + b) / 2 for a, b in zip(hist["lo"], hist["hi"])], y=hist["requests"].to_list(),
-                            width=[b - a for a, b in zip(hist["lo"], hist["hi"])], marker_color="#2563eb",
+    edges = list(zip(hist["lo"], hist["hi"], strict=True))
+    bars = go.Figure(go.Bar(x=[(a + b) / 2 for a, b in edges], y=hist["requests"].to_list(),
+                            width=[b - a for a, b in edges], marker_color="#2563eb",
                             hovertemplate="%{x:,.0f}: %{y:,} requests<extra></extra>"))
     bars.update_layout(height=260, margin={"l": 60, "r": 20, "t": 10, "b": 40}, bargap=0.05, plot_bgcolor="white",
                        xaxis={"title": DISTRIBUTION_MEASURES[measure]}, yaxis={"title": "requests"})

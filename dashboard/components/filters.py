@@ -141,7 +141,7 @@ def segment_filters(values: dict[str, list[str]], segments: list[str]) -> dict[s
     """One multiselect per segment; an empty one means 'all'."""
     chosen: dict[str, list[str]] = {}
     cols = st.columns(len(segments)) if segments else []
-    for col, seg in zip(cols, segments):
+    for col, seg in zip(cols, segments, strict=True):
         options = sorted(values.get(seg, []))
         picked = col.multiselect(seg.replace("_", " ").title(), options, key=f"f_{seg}", bind="query-params",
                                  placeholder="all")

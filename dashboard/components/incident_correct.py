@@ -57,7 +57,7 @@ def _scope_pickers(state: IncidentState, store, now: datetime, key: str) -> dict
     recorded = [c for c in state.segments if c not in columns]
     values = store.dimension_values(now - timedelta(days=1), now)
     chosen: dict[str, str] = {}
-    for col, column in zip(st.columns(len(columns)) if columns else [], columns):
+    for col, column in zip(st.columns(len(columns)) if columns else [], columns, strict=True):
         current = state.segments.get(column)
         options = [ALL, *sorted(set(values.get(column, [])) | ({current} if current else set()))]
         pick = col.selectbox(column.replace("_", " ").title(), options, key=f"{key}_seg_{column}",

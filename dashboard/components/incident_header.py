@@ -93,8 +93,8 @@ def roles_panel(state: IncidentState, service: Incidents, now: datetime) -> None
     st.markdown("\n".join(rows))
     handovers = [c for c in state.role_history if c.previous and c.previous != c.person]
     if handovers:
-        st.caption("Handovers: " + "; ".join(f"{ev.ROLE_LABELS[c.role]} {md(c.previous)} → {md(c.person)} at {hhmm(c.at)}"
-                                            for c in handovers))
+        st.caption("Handovers: " + "; ".join(
+            f"{ev.ROLE_LABELS[c.role]} {md(c.previous)} → {md(c.person)} at {hhmm(c.at)}" for c in handovers))
     if not state.is_open:
         return
     c1, c2 = st.columns(2)

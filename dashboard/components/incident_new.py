@@ -93,7 +93,7 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
     window_start = (started or default_start).replace(tzinfo=UTC)
     values = store.dimension_values(now - timedelta(days=1), now)
     chosen: dict[str, str] = {}
-    for col, seg in zip(st.columns(len(segments)), segments):
+    for col, seg in zip(st.columns(len(segments)), segments, strict=True):
         wanted = pre["segments"].get(seg)
         # the link's value stays choosable even when it served nothing in the last day (an older finding)
         options = [ALL, *sorted(set(values.get(seg, [])) | ({wanted} if wanted else set()))]

@@ -42,7 +42,7 @@ def playbook_tab(state: IncidentState, service: Incidents, now: datetime) -> Non
                                   disabled=not state.is_open)
             if checked:
                 ok = write(f"Checklist: {item.text}",
-                           lambda actor: service.check_item(state.id, state.version, actor, item.id, at=now),
+                           lambda actor, item=item: service.check_item(state.id, state.version, actor, item.id, at=now),
                            rerun=False)
                 st.session_state.pop(f"chk_{state.id}_{item.id}", None)  # unticked unless recorded
                 if ok:

@@ -29,7 +29,7 @@ def burn_series(root: str, slo_name: str, now: datetime, hours: int, _status: Sl
 
 def burn_chart(series: dict[str, pl.DataFrame]) -> go.Figure:
     fig = go.Figure()
-    for (policy, color) in zip(DEFAULT_POLICIES, POLICY_COLORS):
+    for (policy, color) in zip(DEFAULT_POLICIES, POLICY_COLORS, strict=True):
         frame = series.get(policy.name)
         if frame is None or frame.is_empty():
             continue

@@ -44,7 +44,8 @@ def state_badges(card: IncidentCard) -> None:
     row = st.container(horizontal=True, vertical_alignment="center")
     row.badge(s.severity or "severity not set", color=SEVERITY_COLORS.get(s.severity or "", "gray"))
     row.badge(s.status.capitalize(), color="blue")
-    row.markdown(f"Commander **{md(s.commander or 'unassigned')}**" + (f" · service {md(s.service)}" if s.service else ""))
+    row.markdown(f"Commander **{md(s.commander or 'unassigned')}**"
+                 + (f" · service {md(s.service)}" if s.service else ""))
 
 
 def state_row(card: IncidentCard) -> None:
@@ -94,7 +95,7 @@ def impact_rows(card: IncidentCard) -> None:
         if not row:
             continue
         cols = st.columns(max(len(row), 3))
-        for col, figure in zip(cols, row):
+        for col, figure in zip(cols, row, strict=False):
             figure_metric(col, figure)
     scope = ", ".join(f"{k}={v}" for k, v in impact.filters.items()) or "all traffic"
     st.caption(f"Measured on {scope} from {impact.window_start:%Y-%m-%d %H:%M} to {impact.window_end:%H:%M} UTC, "

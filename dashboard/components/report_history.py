@@ -17,7 +17,7 @@ STAGE_HELP = {"detect": "Regression start to the alert (or the finder's run).",
 
 def median_metrics(summary: HistorySummary) -> None:
     cols = st.columns(len(STAGES))
-    for col, stage in zip(cols, STAGES):
+    for col, stage in zip(cols, STAGES, strict=True):
         known = sum(1 for t in summary.incidents if t.duration(stage) is not None)
         col.metric(f"Median {STAGE_LABELS[stage].lower()}", format_duration(summary.medians[stage]),
                    delta=f"over {known} incident{'s' if known != 1 else ''}", delta_color="gray",

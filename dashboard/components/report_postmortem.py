@@ -73,7 +73,7 @@ def detection_metrics(pm: Postmortem) -> None:
     figures.insert(1, ("Alert to incident open", format_duration(pm.times.detection_gap)))
     for start in range(0, len(figures), 3):
         cols = st.columns(3)
-        for col, (name, value) in zip(cols, figures[start:start + 3]):
+        for col, (name, value) in zip(cols, figures[start:start + 3], strict=False):
             col.metric(name, value, border=True)
     st.caption("Durations run from the regression start (the first bad release), so the detection gap shows in "
                "every figure.")

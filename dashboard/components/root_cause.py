@@ -72,7 +72,8 @@ def _evidence_mark(score: float) -> str:
 def suspect_card(rank: int, suspect: Suspect, view: dict[str, list[str]], key: str) -> None:
     with st.container(border=True, key=f"{key}_suspect_{rank}"):
         head, link = st.columns([4, 1.4], vertical_alignment="center")
-        head.markdown(f"**{rank}. {md(suspect.artifact)} {md(suspect.previous_version or '?')} → {md(suspect.version)}** "
+        head.markdown(f"**{rank}. {md(suspect.artifact)} {md(suspect.previous_version or '?')} → "
+                      f"{md(suspect.version)}** "
                       f"· released {suspect.released_at:%m-%d %H:%M} UTC"
                       + (f" · scope {md(suspect.scope)}" if suspect.scope else "")
                       + " · " + suspect_numbers(suspect.score, suspect.explained_share,
@@ -144,7 +145,8 @@ def full_analysis(store: TelemetryStore, signal: str, start: datetime, end: date
         with st.expander(f"Ruled out ({len(inv.ruled_out)} releases in the window)"):
             for suspect in inv.ruled_out:
                 reasons = "; ".join(md(e.text) for e in suspect.evidence if e.score < 0) or "no evidence for it"
-                st.markdown(f"- **{md(suspect.artifact)} {md(suspect.version)}** ({suspect.released_at:%H:%M}): {reasons}")
+                st.markdown(f"- **{md(suspect.artifact)} {md(suspect.version)}** "
+                            f"({suspect.released_at:%H:%M}): {reasons}")
 
     if inv.rollback_plan:
         st.subheader("Rollback plan")

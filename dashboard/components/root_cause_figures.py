@@ -68,7 +68,8 @@ def segment_heatmap(frame: pl.DataFrame, direction: int, max_values: int = 8) ->
         oriented = [max(-10.0, min(10.0, direction * zz)) for zz in part["z"]]
         pad = width - part.height
         z.append(oriented + [None] * pad)
-        text.append([f"{plotly_text(v)}<br>{c}" for v, c in zip(part["value"], part["change_text"])] + [""] * pad)
+        cells = zip(part["value"], part["change_text"], strict=True)
+        text.append([f"{plotly_text(v)}<br>{c}" for v, c in cells] + [""] * pad)
         hover.append([f"{dim}={plotly_text(r['value'])}: {r['change_text']} (z={r['z']:.1f}; n={r['baseline_n']:,} → "
                       f"{r['current_n']:,})" for r in part.iter_rows(named=True)] + [""] * pad)
     fig = go.Figure(go.Heatmap(z=z, y=dims, x=[f"#{i + 1}" for i in range(width)], text=text,

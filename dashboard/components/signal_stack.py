@@ -55,22 +55,24 @@ def build_signal_stack(series: pl.DataFrame, names: list[str], releases: pl.Data
     fig = go.Figure()
     rows = max(len(names), 1)
     layout: dict = {}
-    for i, (name, (lo, hi)) in enumerate(zip(names, _domains(rows))):
+    for i, (name, (lo, hi)) in enumerate(zip(names, _domains(rows), strict=False)):
         signal = sig.get(name)
         axis = "y" if i == 0 else f"y{i + 1}"
         groups = (_on_grid(series, cohort_column, bucket) if cohort_column else [((None,), series)])
         for j, (key, part) in enumerate(groups):
             label = key[0] if cohort_column else signal.label
+            cohort = f" · {_template_text(label)}" if cohort_column else ""
             fig.add_trace(go.Scatter(
-                x=part["bucket"].to_list(), y=part[name].to_list(), name=plotly_text(label) if cohort_column else signal.label,
-                legendgroup=str(label), showlegend=bool(cohort_column) and i == 0,
-                mode="lines", yaxis=axis, connectgaps=False,
+                x=part["bucket"].to_list(), y=part[name].to_list(),
+                name=plotly_text(label) if cohort_column else signal.label, legendgroup=str(label),
+                showlegend=bool(cohort_column) and i == 0, mode="lines", yaxis=axis, connectgaps=False,
                 line={"width": 1.6, "color": COHORT_COLORS[j % len(COHORT_COLORS)] if cohort_column else LINE_COLOR},
-                hovertemplate=f"{signal.label}{' · ' + _template_text(label) if cohort_column else ''}: %{{y:{TICK_FORMATS.get(signal.unit, '')}}}<extra></extra>",
+                hovertemplate=f"{signal.label}{cohort}: %{{y:{TICK_FORMATS.get(signal.unit, '')}}}<extra></extra>",
             ))
         layout[f"yaxis{'' if i == 0 else i + 1}"] = {
             "domain": [lo, hi], "anchor": "x", "tickformat": TICK_FORMATS.get(signal.unit, ""),
-            "title": {"text": signal.label, "font": {"size": 11}}, "rangemode": "tozero" if signal.unit != "ms" else "normal",
+            "title": {"text": signal.label, "font": {"size": 11}},
+            "rangemode": "tozero" if signal.unit != "ms" else "normal",
             "gridcolor": "#eef0f3", "zeroline": False, "nticks": 4,
         }
     shapes, annotations = release_markers(releases, marker_kinds)
@@ -79,8 +81,8 @@ def build_signal_stack(series: pl.DataFrame, names: list[str], releases: pl.Data
                        "y0": 0, "y1": 1, "fillcolor": "rgba(220,38,38,0.07)", "line": {"width": 0}, "layer": "below"})
     fig.update_layout(
         **layout,
-        xaxis={"type": "date", "anchor": "y" if rows == 1 else f"y{rows}", "showspikes": True, "spikemode": "across", "spikethickness": 1,
-               "gridcolor": "#eef0f3"},
+        xaxis={"type": "date", "anchor": "y" if rows == 1 else f"y{rows}", "showspikes": True, "spikemode": "across",
+               "spikethickness": 1, "gridcolor": "#eef0f3"},
         hovermode="x unified", shapes=shapes, annotations=annotations,
         height=max(320, row_height * rows + 80), margin={"l": 70, "r": 20, "t": 60, "b": 30},
         plot_bgcolor="white", paper_bgcolor="white",
@@ -99,7 +101,8 @@ def complete_grid(series: pl.DataFrame, bucket: timedelta) -> pl.DataFrame:
     return grid.join(series, on="bucket", how="left")
 
 
-def _on_grid(series: pl.DataFrame, cohort_column: str, bucket: timedelta | None = None) -> list[tuple[tuple, pl.DataFrame]]:
+def _on_grid(series: pl.DataFrame, cohort_column: str,
+             bucket: timedelta | None = None) -> list[tuple[tuple, pl.DataFrame]]:
     """Each cohort on every bucket of the figure: a bucket a version did not serve is a gap in its line,
     not a straight segment drawn across the minutes it was rolled back."""
     grid = complete_grid(series.select("bucket").unique().sort("bucket"), bucket) if bucket \

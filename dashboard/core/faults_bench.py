@@ -135,7 +135,8 @@ class FaultBench:
             return False, self.good + self.bad, len(_leftovers(data.root)), f"rerun failed: {rerun.stderr[-200:]}"
         stored = _rows(data)
         parts = [pl.read_parquet(p) for p in data.quarantine.glob("*.parquet")]
-        quarantine = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame({"reason": []}, schema={"reason": pl.String})
+        quarantine = (pl.concat(parts, how="diagonal_relaxed") if parts
+                      else pl.DataFrame({"reason": []}, schema={"reason": pl.String}))
         bad_inputs = quarantine.filter(~pl.col("reason").str.contains(DUPLICATE)).height
         lost = max(0, self.good - stored) + max(0, self.bad - bad_inputs)
         ok = stored == self.good and bad_inputs == self.bad
@@ -204,7 +205,8 @@ class FaultBench:
     def full_disk(self) -> tuple[bool | None, int, int, str]:
         mount = self.work / "disk"
         mount.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+        if mounted.returncode:
             return None, 0, 0, "skipped: mounting a tmpfs needs CAP_SYS_ADMIN"
         try:
             done = subprocess.run([*CLI, "ingest", "requests", str(self.source), "--data", str(mount / "data")],

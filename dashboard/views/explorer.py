@@ -65,13 +65,15 @@ if cause_tab.open:
 if cohort_tab.open:
     with cohort_tab:
         choices = comparable(store)
-        kind = st.selectbox("Compare side by side", choices, index=choices.index("prompt") if "prompt" in choices else 0,
+        kind = st.selectbox("Compare side by side", choices,
+                            index=choices.index("prompt") if "prompt" in choices else 0,
                             key="cohort", bind="query-params",
                             format_func=lambda c: f"{c} versions" if c in store.schema.artifacts else f"{c} values")
         st.caption("Scope a comparison with the filters above (e.g. one model family, to compare its snapshots).")
         same_minutes = st.toggle("Only minutes where versions overlapped (canary, ramp, rollback)", value=True,
                                  key="same_minutes", bind="query-params")
-        totals, deltas = cohort_comparison(store, kind, start, end, chosen_filters, [n for n in names if n != "requests"] or store.signals(sig.DIAGNOSABLE),
+        compared = [n for n in names if n != "requests"] or store.signals(sig.DIAGNOSABLE)
+        totals, deltas = cohort_comparison(store, kind, start, end, chosen_filters, compared,
                                            same_minutes=same_minutes)
         if totals.height < 2:
             st.info(f"Only one {kind} value served traffic in this range: nothing to compare. "

@@ -40,7 +40,7 @@ st.dataframe(pl.DataFrame([{
     **{f"{a['name']} ({a['long_window_min'] / 60:g} h / {a['short_window_min']:g} min)":
        "—" if a["long_burn"] is None else f"{a['long_burn']:.1f}x / {a['short_burn'] or 0:.1f}x"
        + (" FIRING" if a["firing"] else "") for a in r["alerts"]},
-} for r, s in zip(rows, statuses)]).fill_null("—"), hide_index=True, width="stretch", key="slo_table")
+} for r, s in zip(rows, statuses, strict=True)]).fill_null("—"), hide_index=True, width="stretch", key="slo_table")
 notes = sorted({n for s in statuses for n in s.notes})
 for note in notes:
     st.caption(f"Note: {note}")

@@ -1,4 +1,7 @@
-"""Every page and the CLI on outside-shaped stores (tests/fixtures/outside): no exception, nothing absent as a number."""
+"""Every page and the CLI on outside-shaped stores (tests/fixtures/outside).
+
+No exception, and nothing absent shown as a number.
+"""
 
 from __future__ import annotations
 

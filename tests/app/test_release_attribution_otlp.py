@@ -28,7 +28,8 @@ def otlp_store(tmp_path_factory):
     # the deploy job logs the release a few minutes after the new model started serving
     assert cli_main(["release", "record", "--data", str(data), "--service", "support-bot", "--artifact", "model",
                      "--version", NEW, "--previous", OLD, "--commit", "4be1d09", "--author", "ci",
-                     "--url", "https://ci.example.com/runs/52", "--at", (SWITCH + timedelta(minutes=6)).isoformat()]) == 0
+                     "--url", "https://ci.example.com/runs/52",
+                     "--at", (SWITCH + timedelta(minutes=6)).isoformat()]) == 0
     return DataDir(data)
 
 

@@ -55,7 +55,8 @@ def test_landing_page_is_the_summary_with_the_open_incident_measured(demo_data_c
     # state first: commander, next update, what users are seeing from the latest update
     assert shown["Next update due"] == [f"{card.clock.due_at:%H:%M} UTC"]
     assert any("Priya Raman" in m.value for m in at.markdown)
-    assert any(m.value.startswith("**What users are seeing:**") and card.users_see in as_read(m.value) for m in at.markdown)
+    assert any(m.value.startswith("**What users are seeing:**") and card.users_see in as_read(m.value)
+               for m in at.markdown)
     downloads = at.get("download_button")
     assert [d.label for d in downloads] == ["Download executive update (Markdown)"]
 

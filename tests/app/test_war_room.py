@@ -149,7 +149,8 @@ def test_commander_override_closes_and_shows_red(data):
     at.button(key="override_INC-5").click().run()
     state = Incidents.for_data_dir(data).get("INC-5")
     assert state.status == "resolved" and state.closed_via == "override"
-    assert any(":red[" in m.value and "business call\\: soak waived" in m.value for m in at.markdown)  # as typed, escaped
+    # as typed, escaped
+    assert any(":red[" in m.value and "business call\\: soak waived" in m.value for m in at.markdown)
 
 
 def test_checking_a_playbook_item_is_a_timeline_event(data):

@@ -42,7 +42,8 @@ def hostile(demo_data, tmp_path_factory):
     # telemetry: a release whose version is a payload, and requests whose segment value is one
     newest = sorted(data.requests.glob("*.parquet"))[-1]
     tail = pl.read_parquet(newest).sort("ts").tail(400)
-    tail = tail.with_columns(pl.lit(payload("segment")).alias("region"), pl.lit(payload("version")).alias("prompt_version"),
+    tail = tail.with_columns(pl.lit(payload("segment")).alias("region"),
+                             pl.lit(payload("version")).alias("prompt_version"),
                              (pl.col("request_id") + "-h").alias("request_id"))
     tail.write_parquet(data.requests / "hostile.parquet")
     release = pl.read_parquet(sorted(data.releases.glob("*.parquet"))[0]).head(1)
@@ -76,14 +77,16 @@ def pages(incident: str) -> list[tuple[str, str]]:
     echo = quote(f"[Your session expired - log in again](http://{EVIL}/login)")
     return [("summary", f"summary?incident={incident}"), ("war-room", f"war-room?incident={incident}"),
             ("war-room-timeline", f"war-room?incident={incident}&room_tab=Timeline"),
-            ("explorer", "explorer?range=Last+6+h&tab=Releases"), ("explorer-cohorts", "explorer?range=Last+6+h&tab=Cohorts+by+version"),
+            ("explorer", "explorer?range=Last+6+h&tab=Releases"),
+            ("explorer-cohorts", "explorer?range=Last+6+h&tab=Cohorts+by+version"),
             ("root-cause", "root-cause?range=Last+6+h"), ("postmortem", f"postmortem?incident={incident}"),
             ("slos", "slos"), ("postmortem-echo", f"postmortem?incident={echo}"),
             ("war-room-new-echo", f"war-room?new=1&start={echo}&signal={echo}&f_region={echo}"),
             ("explorer-echo", f"explorer?range={echo}&signal={echo}&f_region={echo}")]
 
 
-def test_every_page_with_payloads_in_every_field_fetches_nothing_outside_and_renders_no_payload_markup(hostile, browser):
+def test_every_page_with_payloads_in_every_field_fetches_nothing_outside_and_renders_no_payload_markup(
+        hostile, browser):
     url, incident = hostile
     app_host = urlparse(url).netloc
     context = browser.new_context(viewport={"width": 1440, "height": 1400})
@@ -110,7 +113,8 @@ def test_every_page_with_payloads_in_every_field_fetches_nothing_outside_and_ren
         page.wait_for_timeout(1500)  # charts and fragments draw
         page.screenshot(path=f"{SHOTS}/{name}.png", timeout=120_000)
         made[name] = page.evaluate(f"""() => [
-            ...[...document.querySelectorAll('a[href*="{EVIL}"], img[src*="{EVIL}"], [src*="{EVIL}"], [href*="{EVIL}"]')]
+            ...[...document.querySelectorAll(
+                    'a[href*="{EVIL}"], img[src*="{EVIL}"], [src*="{EVIL}"], [href*="{EVIL}"]')]
                 .map(e => e.outerHTML.slice(0, 160)),
             ...[...document.querySelectorAll('b, strong, span, tspan, text')]
                 .filter(e => /^(BOLD|RED)/.test(e.textContent.trim()) && e.children.length === 0)

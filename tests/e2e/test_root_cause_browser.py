@@ -44,8 +44,9 @@ def test_an_incident_opens_prefilled_from_the_finding(page, app_url):
     assert "also=task_success_rate" in page.url and "also=quality_score" in page.url  # what moved with it
     page.get_by_text("Open an incident", exact=True).first.wait_for(timeout=60_000)
     page.get_by_text("Suggested severity").wait_for(timeout=60_000)
-    picked = page.eval_on_selector_all('[data-testid="stMain"] [data-testid="stSelectbox"] input',
-                                       "els => Object.fromEntries(els.map(e => [e.getAttribute('aria-label'), e.value]))")
+    picked = page.eval_on_selector_all(
+        '[data-testid="stMain"] [data-testid="stSelectbox"] input',
+        "els => Object.fromEntries(els.map(e => [e.getAttribute('aria-label'), e.value]))")
     assert picked["Signal that moved"] == "Refusal rate (refusal_rate)"
     assert picked["Tier"] == "paid" and picked["Language"] == "en" and picked["Type"] == "quality regression"
     assert page.get_by_label("Suspects (comma-separated, e.g. prompt:prompt-v7)").input_value() == (

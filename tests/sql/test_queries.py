@@ -68,10 +68,10 @@ def test_series_counts_per_bucket(tiny_store):
 
 def test_filters_and_grouping(tiny_store):
     s = tiny_store.series(T0, T0 + timedelta(minutes=3), {"tier": "paid"}, bucket=timedelta(minutes=5), by="region")
-    assert dict(zip(s["grp"], s["requests"])) == {"eu": 2, "us": 2}
+    assert dict(zip(s["grp"], s["requests"], strict=True)) == {"eu": 2, "us": 2}
     w = tiny_store.window_totals([("early", T0, T0 + timedelta(minutes=1)), ("late", T0 + timedelta(minutes=1),
                                   T0 + timedelta(minutes=3))])
-    assert dict(zip(w["grp"], w["requests"])) == {"early": 3, "late": 3}
+    assert dict(zip(w["grp"], w["requests"], strict=True)) == {"early": 3, "late": 3}
 
 
 def test_filter_values_are_parameters_not_sql(tiny_store):

@@ -21,8 +21,8 @@ def test_stratified_rate_difference_equals_plain_test_with_one_stratum():
 def test_stratified_rate_difference_is_not_fooled_by_a_time_trend_during_a_ramp():
     # the rate doubles in the last minute for everyone while the new version ramps up;
     # the versions do not differ within any minute
-    x_a = np.array([40, 40, 20]); n_a = np.array([1000, 1000, 250])   # 4%, 4%, 8%
-    x_b = np.array([0, 10, 80]); n_b = np.array([0, 250, 1000])       # -, 4%, 8%
+    x_a, n_a = np.array([40, 40, 20]), np.array([1000, 1000, 250])   # 4%, 4%, 8%
+    x_b, n_b = np.array([0, 10, 80]), np.array([0, 250, 1000])       # -, 4%, 8%
     pooled = stats.two_proportion_test(x_a.sum(), n_a.sum(), x_b.sum(), n_b.sum())
     strat = stats.stratified_rate_difference(x_a, n_a, x_b, n_b)
     assert pooled.p_value < 1e-3          # naive pooling blames the new version
@@ -41,8 +41,10 @@ def test_stratified_mean_difference_recovers_a_known_shift():
         level = 6.0 + 0.05 * minute              # drifting over time for both
         a = rng.normal(level, 0.5, 200)
         b = rng.normal(level + math.log(1.3), 0.5, 100)
-        n_a.append(len(a)); m_a.append(a.mean()); v_a.append(a.var(ddof=1))
-        n_b.append(len(b)); m_b.append(b.mean()); v_b.append(b.var(ddof=1))
+        for n, m, v, sample in ((n_a, m_a, v_a, a), (n_b, m_b, v_b, b)):
+            n.append(len(sample))
+            m.append(sample.mean())
+            v.append(sample.var(ddof=1))
     r = stats.stratified_mean_difference(n_a, m_a, v_a, n_b, m_b, v_b)
     assert r.ci_low < math.log(1.3) < r.ci_high
     assert r.p_value < 1e-10

@@ -70,7 +70,8 @@ def test_compare_direction_and_tests_on_hand_made_counts():
     same = compare(refusal, base, {"refused": 42, "requests": 1000})
     assert not same.beyond_noise and not same.worse
     success = sig.get("task_success_rate")
-    better = compare(success, {"task_success": 250, "task_success_n": 1000}, {"task_success": 420, "task_success_n": 1000})
+    better = compare(success, {"task_success": 250, "task_success_n": 1000},
+                     {"task_success": 420, "task_success_n": 1000})
     assert better.beyond_noise and not better.worse
     empty = compare(refusal, {"refused": 0, "requests": 0}, {"refused": 1, "requests": 10})
     assert empty.p_value is None and not empty.beyond_noise

@@ -68,7 +68,8 @@ def test_every_other_incident_moves_its_metric_in_its_segment(demo_data):
         where = " AND ".join(f"{k} = '{v}'" for seg in inc["segments"] for k, v in seg.items()) or "TRUE"
         start = datetime.fromisoformat(inc["start"])
         q = f"SELECT {metric_sql[inc['metric']]} FROM {src} WHERE ts >= $a AND ts < $b AND {where}"
-        base = con.execute(q, {"a": start - timedelta(days=1), "b": start - timedelta(days=1, minutes=-60)}).fetchone()[0]
+        day_before = start - timedelta(days=1)
+        base = con.execute(q, {"a": day_before, "b": day_before + timedelta(minutes=60)}).fetchone()[0]
         hit = con.execute(q, {"a": start + timedelta(minutes=15), "b": start + timedelta(minutes=75)}).fetchone()[0]
         assert hit > base * 1.5, (inc["id"], base, hit)
 
@@ -116,7 +117,8 @@ def test_rollout_ramps_and_effects_follow_the_version():
     rows = generate_window(s, s.start, s.end, seed=3)
     before = rows.filter(pl.col("ts") < s.start + timedelta(minutes=30))
     assert set(before["prompt_version"]) == {"p1"}
-    ramp = rows.filter((pl.col("ts") >= s.start + timedelta(minutes=34)) & (pl.col("ts") < s.start + timedelta(minutes=36)))
+    ramp = rows.filter(pl.col("ts").is_between(s.start + timedelta(minutes=34), s.start + timedelta(minutes=36),
+                                               closed="left"))
     share = (ramp["prompt_version"] == "p2").mean()
     assert 0.3 < share < 0.7  # halfway through a 10-minute ramp
     by_version = rows.group_by("prompt_version").agg(pl.col("refused").mean()).sort("prompt_version")

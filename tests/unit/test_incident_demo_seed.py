@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_the_support_bot_incident_is_live_in_monitoring(demo_data, record):
     assert all(e.at <= now for e in incidents.events(s.id))
     # comms kept the SEV2 cadence and the next update is not overdue at the data's "now"
     times = sorted(u.at for u in s.updates)
-    assert len(times) >= 3 and all(b - a <= timedelta(minutes=60) for a, b in zip(times, times[1:]))
+    assert len(times) >= 3 and all(b - a <= timedelta(minutes=60) for a, b in pairwise(times))
     assert not comms_clock(s, now).overdue
     # the soak is partly through: judged on the telemetry, not finished
     evaluation = evaluate_incident_soak(s, store)

@@ -17,7 +17,9 @@ from dashboard.core.http_service import HttpService, Token, TokenAuth
 from dashboard.core.incident.roles import token_hash
 from dashboard.core.incident.service import Incidents
 
-HOOK, EXEC_BOARD, CI = "alert-hook-token-0123456789abcdef", "exec-board-token-0123456789abcdef", "ci-token-0123456789abcdef"
+HOOK = "alert-hook-token-0123456789abcdef"
+EXEC_BOARD = "exec-board-token-0123456789abcdef"
+CI = "ci-token-0123456789abcdef"
 
 
 @pytest.fixture()

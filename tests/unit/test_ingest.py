@@ -45,9 +45,9 @@ def test_csv_with_mapping_quarantines_each_bad_row_with_file_row_field_and_reaso
 
     assert (summary.rows, summary.accepted, summary.quarantined) == (20, 14, 6)
     quarantine = quarantine_of(summary).sort("row_number")
-    assert dict(zip(quarantine["row_number"], quarantine["field"])) == CSV_BAD_ROWS
+    assert dict(zip(quarantine["row_number"], quarantine["field"], strict=True)) == CSV_BAD_ROWS
     assert set(quarantine["source_file"]) == {str(SAMPLE_CSV)}
-    reasons = dict(zip(quarantine["row_number"], quarantine["reason"]))
+    reasons = dict(zip(quarantine["row_number"], quarantine["reason"], strict=True))
     assert reasons[5] == "latency_ms (column 'duration_ms'): negative (got '-12')"
     assert reasons[8] == "ts (column 'timestamp'): missing"
     # several problems on one row: every one of them is reported
@@ -102,7 +102,8 @@ def test_mapping_conflicting_with_stored_requests_is_refused_and_writes_nothing(
                                       'segments = ["region", "plan", "language", "tier"]')
     other_mapping = tmp_path / "other.toml"
     other_mapping.write_text(other)
-    with pytest.raises(SchemaConflict, match=r"segments \['region', 'plan', 'language'\].*segments \['region', 'plan', 'language', 'tier'\]"):
+    conflict = r"segments \['region', 'plan', 'language'\].*segments \['region', 'plan', 'language', 'tier'\]"
+    with pytest.raises(SchemaConflict, match=conflict):
         ingest_requests([SAMPLE_CSV], data, load_mapping(other_mapping))
     assert sorted(p.name for p in data.root.rglob("*")) == before
 
@@ -111,7 +112,8 @@ def test_same_segments_in_another_order_are_not_a_conflict(tmp_path):
     data = DataDir(tmp_path / "data")
     first = ingest_requests([SAMPLE_CSV], data, load_mapping(MAPPING))
     reordered = tmp_path / "reordered.toml"
-    reordered.write_text(MAPPING.read_text().replace('["region", "plan", "language"]', '["language", "region", "plan"]'))
+    reordered.write_text(MAPPING.read_text().replace('["region", "plan", "language"]',
+                                                     '["language", "region", "plan"]'))
     later = tmp_path / "later.csv"  # new requests: the same ones again would be duplicates
     later.write_text(SAMPLE_CSV.read_text().replace(",r-0", ",s-0"))
     second = ingest_requests([later], data, load_mapping(reordered))
@@ -214,7 +216,8 @@ def test_gzipped_csv_and_several_files_reconcile(tmp_path):
 
 def test_timezone_and_epoch_seconds_from_the_mapping(tmp_path):
     source = tmp_path / "local.csv"
-    source.write_text("ts,request_id,latency_ms\n2025-02-18 14:30:00,a,1\n1739889000,b,2\n2025-02-18T14:30:00+00:00,c,3\n")
+    source.write_text("ts,request_id,latency_ms\n"
+                      "2025-02-18 14:30:00,a,1\n1739889000,b,2\n2025-02-18T14:30:00+00:00,c,3\n")
     mapping = tmp_path / "paris.toml"
     mapping.write_text('[timestamp]\ntimezone = "Europe/Paris"\n')
     stored = stored_of(ingest_requests([source], DataDir(tmp_path / "data"), load_mapping(mapping)))
@@ -291,7 +294,8 @@ def test_synthetic_export_bad_rows_are_exactly_the_quarantined_ones(tmp_path):
     quarantine = quarantine_of(summary)
     assert sorted(quarantine["request_id"]) == sorted(expected_bad["request_id"])
     # row numbers point back at the same rows of the source file
-    positions = frame.with_row_index("n", offset=1).filter(pl.col("request_id").is_in(expected_bad["request_id"].to_list()))
+    bad_ids = expected_bad["request_id"].to_list()
+    positions = frame.with_row_index("n", offset=1).filter(pl.col("request_id").is_in(bad_ids))
     assert sorted(quarantine["row_number"]) == sorted(positions["n"].cast(pl.Int64))
 
 

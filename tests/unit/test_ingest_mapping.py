@@ -56,7 +56,8 @@ def test_yaml_mapping_is_equivalent(tmp_path):
     ({"segments": ["latency_ms"]}, r"segment 'latency_ms' is already a contract column"),
     ({"segments": ["region"], "artifacts": {"model": "region"}}, r"'region' is declared both as a segment"),
     ({"defaults": {"request_id": "x"}}, r"defaults: \['request_id'\] cannot have a constant default"),
-    ({"segments": ["colour"], "artifacts": {}, "defaults": {"shade": "red"}}, r"defaults: \['shade'\] not request columns"),
+    ({"segments": ["colour"], "artifacts": {}, "defaults": {"shade": "red"}},
+     r"defaults: \['shade'\] not request columns"),
     ({"booleans": {"true": ["yes"], "false": ["yes"]}}, r"words listed as both true and false"),
     ({"artifacts": {"model": "model_version"}, "releases": {"kinds": {"llm": "database"}}},
      r"releases\.kinds: \['database'\] not artifact kinds"),
@@ -119,7 +120,8 @@ def test_release_kind_words_are_checked_at_ingest_when_the_mapping_declares_no_a
     source = tmp_path / "releases.csv"
     source.write_text("ts,artifact,version\n2025-02-18T13:30:00Z,llm,v2\n")
     with pytest.raises(MappingError, match=r"rel\.toml: releases\.kinds: \['database'\] not artifact kinds"):
-        ingest_releases([source], DataDir(tmp_path / "data"), parse_mapping({"releases": {"kinds": {"llm": "database"}}}),
-                        "rel.toml")
-    summary = ingest_releases([source], DataDir(tmp_path / "data"), parse_mapping({"releases": {"kinds": {"llm": "model"}}}))
+        ingest_releases([source], DataDir(tmp_path / "data"),
+                        parse_mapping({"releases": {"kinds": {"llm": "database"}}}), "rel.toml")
+    summary = ingest_releases([source], DataDir(tmp_path / "data"),
+                              parse_mapping({"releases": {"kinds": {"llm": "model"}}}))
     assert pl.read_parquet(summary.written)["artifact"].to_list() == ["model"]

@@ -39,7 +39,7 @@ def test_a_token_only_trace_is_a_valid_store_with_derived_ids_and_no_latency(tmp
     assert rows["latency_ms"].null_count() == 6 and rows["cost_usd"].null_count() == 6
     assert rows["input_tokens"].to_list()[:2] == [4808, 3180]
     ids = rows["request_id"].to_list()
-    assert len(set(ids)) == 6 and all(i.endswith(f"-{n}") for i, n in zip(ids, range(1, 7)))
+    assert len(set(ids)) == 6 and all(i.endswith(f"-{n}") for i, n in zip(ids, range(1, 7), strict=True))
     assert summary.files[0]["derived_request_ids"] == 6
     # the store opens in the query layer like any other
     assert TelemetryStore(data).time_range()[0] == datetime(2024, 11, 12, 17, 20, tzinfo=UTC)
@@ -71,7 +71,8 @@ def test_nanosecond_epochs_are_exact_in_auto_and_epoch_ns(tmp_path):
     assert ns["ts"].to_list() == auto["ts"].to_list()
     # as JSON numbers too (read as integers, never through a float)
     jsonl = tmp_path / "ns.jsonl"
-    jsonl.write_text('{"ts": 1731432001012000123, "input_tokens": 1}\n{"ts": "1731432001012001999", "input_tokens": 2}\n')
+    jsonl.write_text('{"ts": 1731432001012000123, "input_tokens": 1}\n'
+                     '{"ts": "1731432001012001999", "input_tokens": 2}\n')
     rows = stored(ingest_requests([jsonl], DataDir(tmp_path / "c")))
     assert rows["ts"].to_list() == [expected, datetime(2024, 11, 12, 17, 20, 1, 12001, tzinfo=UTC)]
 
@@ -80,7 +81,8 @@ def test_set_gives_every_row_of_the_command_one_value(tmp_path, capsys):
     data = tmp_path / "data"
     mapping = tmp_path / "m.toml"
     mapping.write_text('segments = ["workload"]\n[artifacts]\nmodel = "model_version"\n'
-                       '[columns]\nts = "TIMESTAMP"\ninput_tokens = "ContextTokens"\noutput_tokens = "GeneratedTokens"\n')
+                       '[columns]\nts = "TIMESTAMP"\ninput_tokens = "ContextTokens"\n'
+                       'output_tokens = "GeneratedTokens"\n')
     code = main(["ingest", "requests", str(TOKEN_ONLY), "--mapping", str(mapping), "--data", str(data),
                  "--set", "workload=code", "--set", "service=azure-llm", "--set", "model_version=gpt-4o"])
     out, err = capsys.readouterr()
@@ -140,8 +142,8 @@ def test_prices_turn_tokens_into_cost_where_the_source_has_none(tmp_path):
     assert costs[0] == pytest.approx(3.5) and costs[1] == pytest.approx(2.0) and costs[2] == 0.5
     assert costs[3] is None and costs[4] is None
     assert summary.priced == 2
-    assert [w for w in summary.warnings if w.startswith("prices")] == ["prices: no price for 'mystery-1' (1 rows): those rows have tokens but are "
-                                "stored without cost_usd"]
+    assert [w for w in summary.warnings if w.startswith("prices")] == [
+        "prices: no price for 'mystery-1' (1 rows): those rows have tokens but are stored without cost_usd"]
 
 
 def test_price_table_is_checked_like_the_rest_of_the_mapping():

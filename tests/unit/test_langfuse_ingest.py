@@ -61,7 +61,7 @@ def check_blob_export(summary, stored, quarantine):
     assert c["error_type"] == "openai.RateLimitError"
     assert (c["input_tokens"], c["output_tokens"], c["cost_usd"]) == (None, None, None)
     assert a["error_type"] is None
-    reasons = dict(zip(quarantine["row_number"], quarantine["reason"]))
+    reasons = dict(zip(quarantine["row_number"], quarantine["reason"], strict=True))
     # the generation without an end time: no latency is invented for it
     if LATENCY_REQUIRED:
         assert "latency_ms" in reasons[10] and "obs-d-draft" not in rows

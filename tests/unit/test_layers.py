@@ -108,7 +108,8 @@ def broken_rule(imp: Import) -> str | None:
     source = layer_of(imp.module)
     root = imp.target.split(".")[0]
     if root == "streamlit":
-        return None if source in STREAMLIT_LAYERS else f"{source} never imports Streamlit (only {', '.join(STREAMLIT_LAYERS)} draw)"
+        drawing = ", ".join(STREAMLIT_LAYERS)
+        return None if source in STREAMLIT_LAYERS else f"{source} never imports Streamlit (only {drawing} draw)"
     if root != "dashboard":
         return None
     target = layer_of(imp.target)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from itertools import pairwise
 
 import polars as pl
 import pytest
@@ -104,7 +105,7 @@ def test_run_live_paces_simulated_time_against_the_clock(small_demo):
                            sleep=sleep, on_slice=seen.append)
     assert sleeps == [5, 5, 2]
     assert [s.end - s.start for s in slices] == [timedelta(minutes=5), timedelta(minutes=5), timedelta(minutes=2)]
-    assert all(a.end == b.start for a, b in zip(slices, slices[1:]))
+    assert all(a.end == b.start for a, b in pairwise(slices))
     assert seen == slices
     assert slices[-1].end - old_now == timedelta(minutes=12) + live.TICK
     new_now = TelemetryStore(small_demo, cache=False).now()

@@ -78,7 +78,7 @@ def phases_for(rows: list[dict]) -> list[Phase]:
             vals = (0.08, 0.36) if rel["artifact"] == "prompt" else (0.05, 0.41)
         else:
             vals = levels[rel["artifact"]]
-        out.append(Phase(label, a, b, 1000, dict(zip(KEYS, vals)), rel))
+        out.append(Phase(label, a, b, 1000, dict(zip(KEYS, vals, strict=True)), rel))
     return out
 
 

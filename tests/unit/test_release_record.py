@@ -130,5 +130,7 @@ def test_an_inferred_prompt_version_replaces_a_version_of_the_same_prompt(tmp_pa
     router = rows.with_columns(pl.lit("intent-router:3").alias("prompt_version"),
                                (pl.col("request_id") + "-r").alias("request_id"))
     write_request_rows(data, pl.concat([rows, router, router.with_columns(pl.col("request_id") + "x")]))
-    row = release_timeline(TelemetryStore(data), SWITCH - timedelta(hours=1), SWITCH + timedelta(hours=1)).row(0, named=True)
-    assert (row["version"], row["previous_version"], row["origin"]) == ("support-answer:7", "support-answer:6", "inferred")
+    timeline = release_timeline(TelemetryStore(data), SWITCH - timedelta(hours=1), SWITCH + timedelta(hours=1))
+    row = timeline.row(0, named=True)
+    assert (row["version"], row["previous_version"], row["origin"]) == (
+        "support-answer:7", "support-answer:6", "inferred")

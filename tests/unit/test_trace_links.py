@@ -53,7 +53,7 @@ def test_packet_rows_carry_their_trace_link_and_the_manifest_the_template(tmp_pa
     result = export_packet(data, "INC-1", tmp_path / "out", sample=1000)
     rows = pl.read_parquet(tmp_path / "out" / "requests.parquet")
     assert result.manifest["links"] == {"trace": TEMPLATE}
-    by_id = dict(zip(rows["request_id"], rows["trace_link"]))
+    by_id = dict(zip(rows["request_id"], rows["trace_link"], strict=True))
     assert by_id["r0401"].endswith("/traces/ab%2F..%2Fc%3Fd%3D1%23e")
     assert by_id["r0403"] is None
     some = rows.filter(pl.col("trace_id").is_not_null() & (pl.col("request_id") != "r0401")).row(0, named=True)

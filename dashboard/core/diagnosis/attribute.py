@@ -204,7 +204,8 @@ def _combine(release: Release, evidence: list[Evidence], reg: Regression, contra
 
 
 def attribute(spec: Signal, series: BucketSeries, points: list[ChangePoint], releases: list[Release],
-              reader: Reader, filters: dict | None = None) -> tuple[list[Suspect], list[Suspect], str, Regression | None]:
+              reader: Reader, filters: dict | None = None,
+              ) -> tuple[list[Suspect], list[Suspect], str, Regression | None]:
     """(blamed suspects best first, releases considered and cleared, verdict, the regression)."""
     reg = summarize_regression(spec, series, points)
     if reg is None:

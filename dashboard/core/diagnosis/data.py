@@ -104,7 +104,7 @@ def load_history(store: TelemetryStore, spec: sig.Signal, start: datetime, end: 
     # one cursor per query, so the days can be read side by side
     with ThreadPoolExecutor(max_workers=max(len(spans), 1)) as pool:
         frames = list(pool.map(lambda ab: load_frame(store, spec, ab[0], ab[1], filters, bucket), spans))
-    return [to_series(frame, spec, a, b, bucket) for frame, (a, b) in zip(frames, spans)]
+    return [to_series(frame, spec, a, b, bucket) for frame, (a, b) in zip(frames, spans, strict=True)]
 
 
 def load_cohorts(store: TelemetryStore, spec: sig.Signal, column: str, start: datetime, end: datetime,
@@ -117,7 +117,8 @@ def load_cohorts(store: TelemetryStore, spec: sig.Signal, column: str, start: da
 
 
 def load_window_totals(store: TelemetryStore, spec: sig.Signal, windows: list[tuple[str, datetime, datetime]],
-                       filters: dict | None, by: str | None = None) -> dict[tuple[str, str | None], tuple[float, float, float]]:
+                       filters: dict | None, by: str | None = None,
+                       ) -> dict[tuple[str, str | None], tuple[float, float, float]]:
     """(window label, value of `by`) -> pooled (count, value, var) over the window.
 
     For rates value is the event count; for log/mean signals it is the mean.

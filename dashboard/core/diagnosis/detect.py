@@ -122,7 +122,8 @@ class ReleaseMark:
 
 
 def _best_split(series: BucketSeries, lo: int, hi: int, releases: list[tuple[int, str]],
-                min_buckets: int, alpha: float, location_slack: float, align_buckets: int = 0) -> tuple[int, float, float, str | None] | None:
+                min_buckets: int, alpha: float, location_slack: float, align_buckets: int = 0,
+                ) -> tuple[int, float, float, str | None] | None:
     stat = split_statistics(series, lo, hi, min_buckets)
     if not np.isfinite(stat).any():
         return None

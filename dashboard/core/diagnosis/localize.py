@@ -274,7 +274,7 @@ def _drop_descendants(causes: list[RootCause]) -> list[RootCause]:
     """Keep the coarsest: a combination refining another one in the answer adds nothing."""
     unique = list({c.label: c for c in reversed(causes)}.values())[::-1]  # first of duplicates
     items = [set(c.combination.items()) for c in unique]
-    return [c for c, mine in zip(unique, items) if not any(other < mine for other in items)]
+    return [c for c, mine in zip(unique, items, strict=True) if not any(other < mine for other in items)]
 
 
 def _prepare(frame: pl.DataFrame, dims: list[str], kind: Kind) -> pl.DataFrame:

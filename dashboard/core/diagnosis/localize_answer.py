@@ -93,7 +93,8 @@ def describe_everything(cube: Cube, scores: LeafScores, effect: str) -> RootCaus
 def describe(pick, mask, direction, cube: Cube, scores: LeafScores, effect: str, combination=None) -> RootCause:
     if combination is None:
         value_codes = pick.cuboid.decode(pick.element, cube.cardinalities)
-        combination = {cube.dims[d]: str(cube.values[d][code]) for d, code in zip(pick.cuboid.dims, value_codes)}
+        combination = {cube.dims[d]: str(cube.values[d][code])
+                       for d, code in zip(pick.cuboid.dims, value_codes, strict=True)}
     excess = float(scores.excess[mask].sum())
     # against the expectation after the shift all traffic shared, if there was one
     deviation = _relative(excess, float(scores.expected[mask].sum()) * (1 + scores.global_shift))

@@ -115,12 +115,13 @@ def cover_abnormal(
 
     # element totals never change; computing them once keeps each step cheap
     purity = []
-    for dec_layer, abn_layer in zip(per_element(decided_weight), per_element(abnormal_weight)):
+    for dec_layer, abn_layer in zip(per_element(decided_weight), per_element(abnormal_weight), strict=True):
         with np.errstate(invalid="ignore", divide="ignore"):
-            purity.append([np.where(d > 0, a / d, 0.0) for d, a in zip(dec_layer, abn_layer)])
+            purity.append([np.where(d > 0, a / d, 0.0) for d, a in zip(dec_layer, abn_layer, strict=True)])
     significant = []
-    for exc_layer, var_layer in zip(per_element(leaves.excess), per_element(leaves.variance)):
-        significant.append([leaves.direction * e >= min_z * np.sqrt(v) for e, v in zip(exc_layer, var_layer)])
+    for exc_layer, var_layer in zip(per_element(leaves.excess), per_element(leaves.variance), strict=True):
+        significant.append([leaves.direction * e >= min_z * np.sqrt(v)
+                            for e, v in zip(exc_layer, var_layer, strict=True)])
 
     unexplained = abnormal_weight.copy()
     picks: list[Pick] = []
@@ -141,7 +142,7 @@ def cover_abnormal(
 
 def _best_pure_element(layer, purity, significant, unexplained, tau):
     best = None
-    for cuboid, element_purity, element_significant in zip(layer, purity, significant):
+    for cuboid, element_purity, element_significant in zip(layer, purity, significant, strict=True):
         gain = np.bincount(cuboid.leaf_element, weights=unexplained, minlength=cuboid.n_elements)
         eligible = (element_purity >= tau) & element_significant & (gain > 0)
         if not eligible.any():

@@ -121,7 +121,7 @@ def select_causes(layers: list[list[Cuboid]], excess: np.ndarray, expected: np.n
     while len(picks) < max_picks:
         stats = [[shared_shift(c, residual, expected, weighting, variance, active) for c in layer] for layer in layers]
 
-        def passes(li, ci, element):
+        def passes(li, ci, element, stats=stats):
             s = stats[li][ci]
             return (abs(s.z[element]) >= thresholds[li] and abs(s.shift[element]) >= min_relative_change
                     and s.loo_z[element] >= LEAVE_ONE_OUT_Z and not excluded[li][ci][element])
@@ -285,8 +285,8 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
         members = cuboid.leaf_element == element
         cleaned[members] -= shared_shift(cuboid, cleaned, expected, weighting, variance, active).shift[element] \
             * expected[members]
-    thresholds = [t * s for t, s in zip(layer_thresholds(layers, alpha),
-                                         empirical_null_scale(layers, cleaned, expected, weighting, variance, active))]
+    scales = empirical_null_scale(layers, cleaned, expected, weighting, variance, active)
+    thresholds = [t * s for t, s in zip(layer_thresholds(layers, alpha), scales, strict=True)]
     layer_of = {c.dims: li for li, layer in enumerate(layers) for c in layer}
     residual = excess.astype(float).copy()
     raw = [shared_shift(c, excess, expected, weighting, variance, active).z[e] for c, e in candidates]

@@ -79,7 +79,7 @@ def measure_phases(store, releases: list[dict], start: datetime, end: datetime, 
     named = [(f"p{i}", a, b) for i, (_, a, b, _) in enumerate(spans)]
     measured = measure_windows(store, named, signals, segment)
     phases = []
-    for (name, a, b), (label, _, _, rel) in zip(named, spans):
+    for (name, a, b), (label, _, _, rel) in zip(named, spans, strict=True):
         requests, values = measured.get(name, (0, {}))
         phases.append(Phase(label, a, b, requests, values, rel))
     return phases

@@ -54,7 +54,8 @@ def to_markdown(pm: Postmortem) -> str:
            f"*Blameless review generated from the incident record and telemetry as of {pm.as_of:%Y-%m-%d %H:%M} "
            f"UTC.* Severity **{pm.severity or '—'}** · status **{pm.status}** · service {md(pm.service or '—')} · "
            f"type {pm.incident_type or '—'} · scope {md(_seg(pm.segment))}", ""]
-    out += [f"## {pm.section('summary').title}", "", md_prose(pm.section("summary").text), _edited_md(pm, "summary"), ""]
+    summary = pm.section("summary")
+    out += [f"## {summary.title}", "", md_prose(summary.text), _edited_md(pm, "summary"), ""]
     out += ["## Impact", ""]
     if pm.impact is not None:
         out += ["| Figure | Value |", "|---|---|"]
@@ -177,7 +178,8 @@ def to_html(pm: Postmortem) -> str:
         parts.append(f"<h3>Measured on {e(_seg(_phase_segment(pm)))}</h3>")
         parts.append(_table(["Phase", "From", "To", "Requests", *[sig.label(s) for s in pm.key_signals]],
                             [[_td(p.label), _td(f"{p.start:%H:%M}", "time"), _td(f"{p.end:%H:%M}", "time"),
-                              _td(f"{p.requests:,}"), *[_td(sig.format_value(s, p.values.get(s))) for s in pm.key_signals]]
+                              _td(f"{p.requests:,}"),
+                              *[_td(sig.format_value(s, p.values.get(s))) for s in pm.key_signals]]
                              for p in pm.phases]))
     parts.append("<h2>Detection gap and response times</h2>")
     rows = [[_td(STAGE_LABELS[s]), _td(format_duration(pm.times.duration(s)))] for s in STAGES]

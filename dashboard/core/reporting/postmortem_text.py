@@ -123,8 +123,8 @@ def generated_sections(state: IncidentState, times: IncidentTimes, impact: Impac
     if finder is not None and finder.error:
         root.append(f"- The regression finder could not run on {finder.signal}: {finder.error}")
     elif finder is not None:
-        root.append(f"- Regression finder on {sig.label(finder.signal).lower()}, {finder.start:%H:%M}–{finder.end:%H:%M} "
-                    f"UTC (before any rollback): {finder.verdict}.")
+        root.append(f"- Regression finder on {sig.label(finder.signal).lower()}, "
+                    f"{finder.start:%H:%M}–{finder.end:%H:%M} UTC (before any rollback): {finder.verdict}.")
     if len(roots + contributing) > 1:
         root.append("- Two artifacts, not one: rolling back the first left the signal above baseline until the "
                     "second was rolled back too.")
@@ -134,7 +134,8 @@ def generated_sections(state: IncidentState, times: IncidentTimes, impact: Impac
         last = phases[-1].values.get(key_signals[0])
         base = phases[0].values.get(key_signals[0])
         if last is not None and base is not None:
-            well.append(f"Rollbacks brought {sig.label(key_signals[0]).lower()} back to {sig.format_value(key_signals[0], last)} "
+            well.append(f"Rollbacks brought {sig.label(key_signals[0]).lower()} back to "
+                        f"{sig.format_value(key_signals[0], last)} "
                         f"(baseline {sig.format_value(key_signals[0], base)})"
                         + ("" if code_change else " without any code change") + ".")
         first_rb = rb[0]["ts"]

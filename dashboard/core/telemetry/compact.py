@@ -124,7 +124,8 @@ def compact_live_files(data: DataDir, keep_latest: int = 1) -> list[CompactedBlo
     for block in settled:
         files = sorted(merged.get(block, []))
         held_until = files[-1][0] if files else ""
-        stale = [path for _, path in files[:-1]] + [path for stamp, path in slices.get(block, []) if stamp <= held_until]
+        stale = ([path for _, path in files[:-1]]
+                 + [path for stamp, path in slices.get(block, []) if stamp <= held_until])
         fresh = [(stamp, path) for stamp, path in slices.get(block, []) if stamp > held_until]
         sources = ([files[-1][1]] if files else []) + [path for _, path in fresh]
         if fresh and len(sources) >= 2:

@@ -44,5 +44,6 @@ def missing_dimension_warnings(results: list[FileResult], schema: TelemetrySchem
                             "it will not slice or compare anything")
         else:
             warnings.append(f"{what} column {column!r} is not in the input: every row is stored with it empty "
-                            f"(map it in [columns], or [otlp.segments]/[otlp.artifacts] for traces, or give it with --set {column}=VALUE)")
+                            "(map it in [columns], or [otlp.segments]/[otlp.artifacts] for traces, or give it with "
+                            f"--set {column}=VALUE)")
     return warnings

@@ -184,8 +184,9 @@ def _integer_micros(x: pl.Expr, fmt: str) -> pl.Expr:
 def _parse_with(text: pl.Series, fmt: str, zone: str) -> pl.Series:
     if fmt.startswith("epoch") or fmt == "auto-epoch":
         unit = "auto" if fmt == "auto-epoch" else fmt
-        whole = _eval(text, pl.when(pl.col("v").str.contains(r"^-?\d+$")).then(pl.col("v").cast(pl.Int64, strict=False)))
-        numeric = _eval(text, pl.when(pl.col("v").str.contains(_EPOCH_TEXT)).then(pl.col("v").cast(pl.Float64, strict=False)))
+        digits, number = pl.col("v").str.contains(r"^-?\d+$"), pl.col("v").str.contains(_EPOCH_TEXT)
+        whole = _eval(text, pl.when(digits).then(pl.col("v").cast(pl.Int64, strict=False)))
+        numeric = _eval(text, pl.when(number).then(pl.col("v").cast(pl.Float64, strict=False)))
         return _from_epoch(whole, unit).fill_null(_from_epoch(numeric, unit))
     parsed = _eval(text, pl.col("v").str.to_datetime(fmt, time_unit="us", strict=False, exact=True))
     if parsed.dtype.time_zone is None:  # type: ignore[union-attr]
@@ -215,7 +216,8 @@ def parse_timestamp(raw: pl.Series, spec: TimestampSpec) -> Parsed:
     dtype = raw.dtype
     zone = spec.timezone
     if isinstance(dtype, pl.Datetime):
-        values = _localize(raw, zone) if dtype.time_zone is None else raw.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        values = (_localize(raw, zone) if dtype.time_zone is None
+                  else raw.dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
     elif dtype == pl.Date:
         values = _localize(raw.cast(pl.Datetime("us")), zone)
     elif dtype.is_numeric():
@@ -239,7 +241,8 @@ def parse_timestamp(raw: pl.Series, spec: TimestampSpec) -> Parsed:
 
 def _unparseable_message(spec: TimestampSpec) -> str:
     if spec.format in ("auto", "iso"):
-        return "not a timestamp (expected ISO 8601 such as 2025-02-18T13:30:00Z, or epoch seconds/milli-/micro-/nanoseconds)"
+        return ("not a timestamp (expected ISO 8601 such as 2025-02-18T13:30:00Z, "
+                "or epoch seconds/milli-/micro-/nanoseconds)")
     return f"not a timestamp in format {spec.format!r}"
 
 

@@ -237,7 +237,8 @@ def _read_jsonl(path: Path, raw: bytes) -> SourceFile:
     read_span(0, line_numbers.size)
     if not pieces:
         first = raw[starts[bad[0]]:ends[bad[0]]].decode("utf-8", errors="replace").strip()
-        raise UnreadableFile(path, f"not a JSONL file: no line is a JSON object (line {line_numbers[bad[0]]}: {first[:60]!r})")
+        raise UnreadableFile(path, "not a JSONL file: no line is a JSON object "
+                                   f"(line {line_numbers[bad[0]]}: {first[:60]!r})")
     if len(pieces) == 1:
         frame = pieces[0][0]
     else:

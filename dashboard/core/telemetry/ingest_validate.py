@@ -320,7 +320,7 @@ def keep_good_rows(frame: pl.DataFrame, bad: pl.Series) -> pl.DataFrame:
         return frame.filter(~bad)
     starts = np.concatenate(([0], bad_rows + 1))
     ends = np.concatenate((bad_rows, [frame.height]))
-    runs = [frame.slice(int(start), int(end - start)) for start, end in zip(starts, ends) if end > start]
+    runs = [frame.slice(int(start), int(end - start)) for start, end in zip(starts, ends, strict=True) if end > start]
     if not runs:
         return frame.clear()
     return pl.concat(runs, how="vertical", rechunk=False)
@@ -365,7 +365,8 @@ def _quarantine_rows(source: SourceFile, bad: pl.Series, checks, resolved: dict[
     for i, (_, field_name, message) in enumerate(checks):
         column = shown[field_name]
         label = field_name if column in (None, field_name) else f"{field_name} (column {column!r})"
-        raw = pl.lit(None, dtype=pl.String) if column is None else pl.lit(as_text(source.frame[[column]].gather(rows)).to_series())
+        raw = (pl.lit(None, dtype=pl.String) if column is None
+               else pl.lit(as_text(source.frame[[column]].gather(rows)).to_series()))
         text = pl.when(raw.is_null() | (raw.str.strip_chars() == "")).then(pl.lit(f"{label}: {message}")).otherwise(
             pl.format(f"{label}: {message} (got '{{}}')", _shortened(raw)))
         reasons.append(pl.when(pl.col(f"m{i}")).then(text))

@@ -39,10 +39,10 @@ def synthetic_export(folder: Path, generations: int, seed: int = 0) -> dict[str,
     ids = [f"obs-{i:08d}" for i in range(n)]
     stamp = [(start + timedelta(seconds=float(s))).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] for s in offsets]
     ends = [(start + timedelta(seconds=float(s + d))).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-            for s, d in zip(offsets, rng.uniform(0.3, 4.0, n))]
+            for s, d in zip(offsets, rng.uniform(0.3, 4.0, n), strict=True)]
     inputs, outputs = rng.integers(200, 3000, n), rng.integers(20, 800, n)
     usage = [None if not g or f else {"input": int(i), "output": int(o), "total": int(i + o)}
-             for g, f, i, o in zip(is_gen, failed, inputs, outputs)]
+             for g, f, i, o in zip(is_gen, failed, inputs, outputs, strict=True)]
     cost = [None if u is None else {"input": u["input"] * 2.5e-6, "output": u["output"] * 1e-5,
                                     "total": u["input"] * 2.5e-6 + u["output"] * 1e-5} for u in usage]
     observations = pl.DataFrame({
@@ -52,9 +52,9 @@ def synthetic_export(folder: Path, generations: int, seed: int = 0) -> dict[str,
         "level": np.where(failed, "ERROR", "DEFAULT"),
         "status_message": pl.Series(["openai.RateLimitError: 429" if f else None for f in failed], dtype=pl.String),
         "provided_model_name": pl.Series([m if g else None for g, m in zip(
-            is_gen, rng.choice(["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18"], n))], dtype=pl.String),
+            is_gen, rng.choice(["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18"], n), strict=True)], dtype=pl.String),
         "prompt_name": pl.Series(["support-answer" if g else None for g in is_gen], dtype=pl.String),
-        "prompt_version": pl.Series([int(v) if g else None for g, v in zip(is_gen, rng.choice([6, 7], n))],
+        "prompt_version": pl.Series([int(v) if g else None for g, v in zip(is_gen, rng.choice([6, 7], n), strict=True)],
                                     dtype=pl.Int64),
     })
     scored = [i for i in range(n) if is_gen[i] and i % 3 == 0]

@@ -91,7 +91,7 @@ def validate_langfuse(paths: list[str | Path], spec: TableSpec, defaults: dict[s
         schema={"request_id": pl.String, "trace_id": pl.String, "ts": pl.Datetime("us", "UTC")})
     joined = join_scores(score_sources, gens, mapping) if score_sources else None
     results = []
-    for source, lf in zip(obs_sources, shaped):
+    for source, lf in zip(obs_sources, shaped, strict=True):
         if lf is None:
             results.append(validate_file(source, spec, defaults))
             continue
@@ -99,7 +99,10 @@ def validate_langfuse(paths: list[str | Path], spec: TableSpec, defaults: dict[s
         if joined is not None and joined.measures.height:
             frame = frame.join(joined.measures, on="request_id", how="left", maintain_order="left")
         problems = lf.problems
-        checked = TableSpec(**{**spec.__dict__, "extra_checks": [*spec.extra_checks, lambda typed: (typed, problems)]})
+        def with_problems(typed, problems=problems):
+            return typed, problems
+
+        checked = TableSpec(**{**spec.__dict__, "extra_checks": [*spec.extra_checks, with_problems]})
         result = validate_file(SourceFile(lf.source.path, lf.source.format, frame, lf.source.row_numbers,
                                           lf.source.bad_lines), checked, defaults)
         result.rows = lf.total_rows

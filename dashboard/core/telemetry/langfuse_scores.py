@@ -48,7 +48,8 @@ def score_value(rule: ScoreRule, target: str, value: float | None, text: str | N
     if value is None and word in TRUE_WORDS:
         value = TRUE_WORDS[word]
     if value is None:
-        return None, f"score has no numeric value (got {text!r}); list its categories in langfuse.scores.{target}.values"
+        return None, (f"score has no numeric value (got {text!r}); "
+                      f"list its categories in langfuse.scores.{target}.values")
     low, high = rule.scale or ((0.0, 1.0) if target != "user_feedback" else (0.0, 1.0))
     if not low <= value <= high:
         return None, f"value {value:g} outside the declared scale [{low:g}, {high:g}]"

@@ -101,7 +101,8 @@ class TimestampSpec(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'UTC' or 'Europe/Paris')") from None
+            raise ValueError(f"unknown time zone {value!r} "
+                             "(use an IANA name such as 'UTC' or 'Europe/Paris')") from None
         return value
 
 

@@ -247,7 +247,8 @@ def request_rows(spans: list[Span], attribute_columns: dict[str, str], store_col
         extra["prompt_version"].append(_prompt_version(span))
     if "prompt_version" in text_columns:  # the mapping's attribute first, Langfuse's prompt where it is absent
         mapped = text_columns.pop("prompt_version")
-        extra["prompt_version"] = [m if m is not None else lf for m, lf in zip(mapped, extra["prompt_version"])]
+        extra["prompt_version"] = [m if m is not None else lf
+                                   for m, lf in zip(mapped, extra["prompt_version"], strict=True)]
     elif "prompt_version" not in store_columns:
         extra.pop("prompt_version")
     starts = pl.Series([s.start_ns for s in requests], dtype=pl.Int64)

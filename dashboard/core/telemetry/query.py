@@ -159,8 +159,8 @@ class TelemetryStore:
             if paths:
                 listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
                 distinct = "DISTINCT " if table == "keys" else ""  # files share combinations
-                con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS SELECT {distinct}* FROM read_parquet([{listed}], "
-                            f"union_by_name = true)")
+                con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS SELECT {distinct}* "
+                            f"FROM read_parquet([{listed}], union_by_name = true)")
                 continue
             if table == "keys":
                 select = f"SELECT 0::UBIGINT AS k, {', '.join(rollup.q(k) for k in keys)} FROM requests WHERE false"
@@ -169,7 +169,8 @@ class TelemetryStore:
             elif table.endswith("_service"):
                 select = rollup.cell_sql(empty, ["service"], "ts")
             elif "sketch" in table:
-                select = "SELECT 0::UBIGINT AS k, * EXCLUDE (service) FROM (" + rollup.sketch_sql(empty, ["service"], "ts") + ")"
+                select = ("SELECT 0::UBIGINT AS k, * EXCLUDE (service) FROM ("
+                          + rollup.sketch_sql(empty, ["service"], "ts") + ")")
             else:
                 select = rollup.cell_sql(empty, keys, "ts")
             con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS {select}")
@@ -383,7 +384,8 @@ class TelemetryStore:
         end = max(w[2] for w in windows)
         if by is None:
             scope = Scope.of(start, end, filters, windows=windows, minutes=minutes)
-            return self.run_sql("signal_series", _bucket_params(end - start, start, whole_window=True), scope).drop("bucket")
+            params = _bucket_params(end - start, start, whole_window=True)
+            return self.run_sql("signal_series", params, scope).drop("bucket")
         frames = []
         for label, a, b in windows:
             part = self.run_sql("signal_series", _bucket_params(b - a, a, whole_window=True),

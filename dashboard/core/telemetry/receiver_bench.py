@@ -54,7 +54,7 @@ def _start_receiver(data: Path, port: int, flush_every: float) -> subprocess.Pop
                 return process
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"warroom receive exited: {process.stderr.read()}")
+                raise RuntimeError(f"warroom receive exited: {process.stderr.read()}") from None
             time.sleep(0.1)
     raise RuntimeError("warroom receive did not start within 60 s")
 

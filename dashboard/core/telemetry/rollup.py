@@ -87,7 +87,8 @@ def aggregates() -> list[Aggregate]:
         lx = f"ln(greatest(CAST({q(m)} AS DOUBLE), {floor!r}))"
         out += [Aggregate(f"m_{m}_lnc_sum", f"sum({lx})", cast="DOUBLE"),
                 Aggregate(f"m_{m}_lnc_sumsq", f"sum({lx} * {lx})", cast="DOUBLE")]
-    out += [Aggregate("first_ts", "min(ts)", "min", "TIMESTAMPTZ"), Aggregate("last_ts", "max(ts)", "max", "TIMESTAMPTZ")]
+    out += [Aggregate("first_ts", "min(ts)", "min", "TIMESTAMPTZ"),
+            Aggregate("last_ts", "max(ts)", "max", "TIMESTAMPTZ")]
     return out
 
 
@@ -238,7 +239,8 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
         sums = ", ".join(f"{merge_sql(a)} AS {q(a.name)}" for a in aggregates())
         parts = [f"SELECT k, t, '{m}' AS measure, sketch_bucket({q(m)}) AS bin FROM {src} "
                  f"WHERE {q(m)} IS NOT NULL" for m in SKETCHED]
-        minute_sketch = f"SELECT k, t, measure, bin, count(*)::BIGINT AS n FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
+        union = " UNION ALL ".join(parts)
+        minute_sketch = f"SELECT k, t, measure, bin, count(*)::BIGINT AS n FROM ({union}) GROUP BY ALL"
         con.execute(f"CREATE TEMP TABLE {src}_sk AS {minute_sketch}")
         hour_sketch = (f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, measure, bin, sum(n)::BIGINT AS n "
                        f"FROM {src}_sk GROUP BY ALL")
