@@ -166,9 +166,10 @@ def segments_section(store: TelemetryStore, inv: Investigation, end: datetime,
         st.caption("No regression in this window, so nothing to localize.")
         return
     if inv.segments:
-        if sig.get(inv.signal).localize == "slow_share":
-            st.caption("Latency is localized on counts: the share of requests slower than the p95 of the hour "
-                       "before the change.")
+        spec = sig.get(inv.signal)
+        if spec.localize == "slow_share":
+            st.caption(f"Latency is localized on counts: the share of requests slower than the {spec.tail or 'p95'} "
+                       "of the hour before the change.")
         st.dataframe(pl.DataFrame([{
             "segment": s["label"], "share of the change": f"{s['share_of_change']:.0%}",
             "before": _level(inv.signal, s["expected"]), "after": _level(inv.signal, s["real"]),

@@ -68,10 +68,19 @@ def test_the_refusal_jump_is_found_in_english_and_nowhere_else(store):
 
 def test_latency_is_compared_as_a_ratio_of_geometric_means(store):
     before, after = windows_around(CHANGE, CHANGE + timedelta(hours=1))
-    frame = segment_map(store, "latency_p95_ms", before, after, dimensions=["language"])
+    frame = segment_map(store, "latency_p50_ms", before, after, dimensions=["language"])
     en = frame.filter(pl.col("value") == "en").row(0, named=True)
     assert en["change"] == pytest.approx(1.0, abs=0.01) and en["change_text"] == "+100%" and en["bad"]
     assert frame.filter(pl.col("value") == "de")["change"][0] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_a_tail_percentile_is_compared_as_the_share_slower_than_the_baseline_p95(store):
+    before, after = windows_around(CHANGE, CHANGE + timedelta(hours=1))
+    frame = segment_map(store, "latency_p95_ms", before, after, dimensions=["language"])
+    en = frame.filter(pl.col("value") == "en").row(0, named=True)
+    de = frame.filter(pl.col("value") == "de").row(0, named=True)
+    assert en["bad"] and en["change"] > 0.2 and en["change_text"].endswith(" pts")
+    assert not de["bad"] and de["current"] <= 0.1
 
 
 def test_a_segment_with_too_little_traffic_is_left_out():

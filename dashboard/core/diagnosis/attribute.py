@@ -212,7 +212,7 @@ def attribute(spec: Signal, series: BucketSeries, points: list[ChangePoint], rel
         bad = [cp for cp in points if cp.regression]
         if bad:
             return [], [], (f"{spec.phrase} moved the bad way at {', '.join(hhmm(cp.ts) for cp in bad)} but only "
-                            f"back to where the window started ({spec.format(points[0].before)}): "
+                            f"back to where the window started ({spec.format_level(points[0].before)}): "
                             f"no regression to explain"), None
         return [], [], f"no regression of {spec.phrase} in this window", None
     first = as_utc(series.ts[0])
@@ -269,12 +269,12 @@ def rollback_plan(spec: Signal, suspects: list[Suspect], releases: list[Release]
         # never promise better than the pre-regression level
         level = min(level, reg.baseline_level) if spec.direction < 0 else max(level, reg.baseline_level)
         how = "its measured effect" if measured else "the part of the regression no measured suspect explains"
-        expected_text = f"{spec.phrase} expected to return to about {spec.format(level)} (removing {how})"
+        expected_text = f"{spec.phrase} expected to return to about {spec.format_level(level)} (removing {how})"
         rb = next((e for e in s.evidence if e.kind == "rollback" and e.numbers.get("rolled_back_at")), None)
         status = f"done at {hhmm(rb.numbers['rolled_back_at'])}" if rb else "to do"
         observed = rb.text if rb else None
         steps.append(RollbackStep(order=order, artifact=s.artifact, from_version=s.version, to_version=good,
                                   expected_level=level,
-                                  expected_text=expected_text + f"; baseline {spec.format(reg.baseline_level)}",
+                                  expected_text=expected_text + f"; baseline {spec.format_level(reg.baseline_level)}",
                                   status=status, observed_text=observed))
     return steps

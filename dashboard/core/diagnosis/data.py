@@ -3,7 +3,10 @@
 Each diagnosable signal of the registry is read as the sufficient statistics
 its test works on (`Signal.scale`): event and trial counts for rates, log-scale
 count/mean/variance for latency, cost and tokens, plain count/mean/variance
-for the quality score.
+for the quality score. A tail percentile (p95, p99) is a rate too: requests
+slower than a limit (the baseline's value of the percentile, `window_quantile`)
+out of the requests that carry the measure, so the functions that read one take
+that `limit`.
 """
 
 from __future__ import annotations
@@ -44,10 +47,33 @@ def _align(start: datetime, bucket: timedelta) -> datetime:
     return epoch + steps * bucket
 
 
+def window_quantile(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
+                    filters: dict | None, q: float | None = None) -> float | None:
+    """The signal's percentile (or `q`) of its measure over [start, end), from the sketches; None without data."""
+    q = q if q is not None else spec.quantile
+    if q is None or spec.measure is None or end <= start:
+        return None
+    frame = store.run_sql("measure_quantile", {"measure": spec.measure, "q": q}, Scope.of(start, end, filters))
+    value = frame["value"][0] if frame.height else None
+    return float(value) if value is not None else None
+
+
 def load_frame(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
-               filters: dict | None, bucket: timedelta, by: str | None = None) -> pl.DataFrame:
-    """Per-bucket (and per `grp`) rows with columns bucket, grp, count, value, var."""
+               filters: dict | None, bucket: timedelta, by: str | None = None,
+               limit: float | None = None) -> pl.DataFrame:
+    """Per-bucket (and per `grp`) rows with columns bucket, grp, count, value, var.
+
+    A tail percentile needs `limit`: value is then the count of requests slower than it.
+    """
     scope = Scope.of(start, end, filters, by)
+    if spec.tail is not None:
+        if limit is None:
+            raise ValueError(f"{spec.name} is tested as the share slower than a limit; none was given")
+        frame = store.run_sql("diagnosis_slow_counts", {"bucket_us": _bucket_us(bucket), "measure": spec.measure,
+                                                         "limit": float(limit)}, scope)
+        return frame.select("bucket", "grp", pl.col("requests").cast(pl.Float64).alias("count"),
+                            pl.col("slow").cast(pl.Float64).alias("value"),
+                            pl.lit(None, dtype=pl.Float64).alias("var"))
     if spec.scale == "rate":
         frame = store.run_sql("diagnosis_rate_counts", {"bucket_us": _bucket_us(bucket)}, scope)
         return frame.select(
@@ -85,14 +111,15 @@ def to_series(frame: pl.DataFrame, spec: sig.Signal, start: datetime, end: datet
 
 
 def load_series(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
-                filters: dict | None, bucket: timedelta) -> BucketSeries:
+                filters: dict | None, bucket: timedelta, limit: float | None = None) -> BucketSeries:
     start = _align(start, bucket)
-    frame = load_frame(store, spec, start, end, filters, bucket)
+    frame = load_frame(store, spec, start, end, filters, bucket, limit=limit)
     return to_series(frame, spec, start, end, bucket)
 
 
 def load_history(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
-                 filters: dict | None, bucket: timedelta, days: int, first_ts: datetime | None) -> list[BucketSeries]:
+                 filters: dict | None, bucket: timedelta, days: int, first_ts: datetime | None,
+                 limit: float | None = None) -> list[BucketSeries]:
     """The same clock window on each of the previous `days` days that hold data (newest first)."""
     start = _align(start, bucket)
     spans = []
@@ -103,22 +130,23 @@ def load_history(store: TelemetryStore, spec: sig.Signal, start: datetime, end: 
         spans.append((a, b))
     # one cursor per query, so the days can be read side by side
     with ThreadPoolExecutor(max_workers=max(len(spans), 1)) as pool:
-        frames = list(pool.map(lambda ab: load_frame(store, spec, ab[0], ab[1], filters, bucket), spans))
+        frames = list(pool.map(lambda ab: load_frame(store, spec, ab[0], ab[1], filters, bucket, limit=limit),
+                                  spans))
     return [to_series(frame, spec, a, b, bucket) for frame, (a, b) in zip(frames, spans, strict=True)]
 
 
 def load_cohorts(store: TelemetryStore, spec: sig.Signal, column: str, start: datetime, end: datetime,
-                 filters: dict | None, bucket: timedelta) -> dict[str, BucketSeries]:
+                 filters: dict | None, bucket: timedelta, limit: float | None = None) -> dict[str, BucketSeries]:
     """One series per version of an artifact column, on the same grid."""
     start = _align(start, bucket)
-    frame = load_frame(store, spec, start, end, filters, bucket, by=column)
+    frame = load_frame(store, spec, start, end, filters, bucket, by=column, limit=limit)
     return {str(version): to_series(part, spec, start, end, bucket)
             for (version,), part in frame.group_by("grp") if version is not None}
 
 
 def load_window_totals(store: TelemetryStore, spec: sig.Signal, windows: list[tuple[str, datetime, datetime]],
                        filters: dict | None, by: str | None = None,
-                       ) -> dict[tuple[str, str | None], tuple[float, float, float]]:
+                       limit: float | None = None) -> dict[tuple[str, str | None], tuple[float, float, float]]:
     """(window label, value of `by`) -> pooled (count, value, var) over the window.
 
     For rates value is the event count; for log/mean signals it is the mean.
@@ -129,7 +157,7 @@ def load_window_totals(store: TelemetryStore, spec: sig.Signal, windows: list[tu
     for label, a, b in windows:
         if b <= a:
             continue
-        frame = load_frame(store, spec, a, b, filters, timedelta(minutes=30), by=by)
+        frame = load_frame(store, spec, a, b, filters, timedelta(minutes=30), by=by, limit=limit)
         for (grp,), part in frame.group_by("grp"):
             if spec.scale == "rate":
                 out[(label, grp)] = (float(part["count"].sum()), float(part["value"].sum()), 0.0)

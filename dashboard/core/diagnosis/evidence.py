@@ -108,7 +108,7 @@ def timing_evidence(release: Release, reg: Regression, all_points: list[ChangePo
         if earlier:
             first = earlier[0]
             text = (f"{reg.spec.phrase} had already moved at {hhmm(first.ts)} "
-                    f"({reg.spec.format(first.before)} → {reg.spec.format(first.after)}), before this release "
+                    f"({reg.spec.format_level(first.before)} → {reg.spec.format_level(first.after)}), before this release "
                     f"at {hhmm(rts)}, and no further regression followed it")
             return Evidence(kind="timing", score=-1.0, text=text, numbers={"lag_minutes": None})
         return Evidence(kind="timing", score=-0.5,
@@ -117,7 +117,7 @@ def timing_evidence(release: Release, reg: Regression, all_points: list[ChangePo
     score = math.exp(-lag / LAG_SCALE_MIN)
     where = "at the release" if lag == 0 else f"{lag:.0f} min after the release"
     text = (f"{reg.spec.phrase} changed at {hhmm(cp.ts)}, {where} ({hhmm(rts)}): "
-            f"{reg.spec.format(cp.before)} → {reg.spec.format(cp.after)} "
+            f"{reg.spec.format_level(cp.before)} → {reg.spec.format_level(cp.after)} "
             f"({reg.spec.format_effect(cp.effect, cp.effect_label)}, p={_p(cp.p_value)})")
     return Evidence(kind="timing", score=round(score, 3), text=text,
                     numbers={"lag_minutes": lag, "change_at": as_utc(cp.ts).isoformat()})
@@ -155,7 +155,7 @@ def cohort_evidence(release: Release, reg: Regression, contrast, window_text: st
         eff = f"{100 * (math.exp(contrast.effect) - 1):+.1f}% [{100 * (math.exp(contrast.ci_low) - 1):+.1f}, " \
               f"{100 * (math.exp(contrast.ci_high) - 1):+.1f}]"
     elif spec.scale == "rate":
-        lvl = f"{spec.format(contrast.level_b)} vs {spec.format(contrast.level_a)}"
+        lvl = f"{spec.format_level(contrast.level_b)} vs {spec.format_level(contrast.level_a)}"
         eff = f"{100 * contrast.effect:+.1f} pts [{100 * contrast.ci_low:+.1f}, {100 * contrast.ci_high:+.1f}]"
     else:
         lvl = f"{contrast.level_b:.3f} vs {contrast.level_a:.3f}"
@@ -278,8 +278,8 @@ def rollback_evidence(release: Release, rollback: Release | None, reg: Regressio
         eff_text = f"{100 * (c.ratio - 1):+.1f}%" if spec.scale == "log" else f"{after[1] - before[1]:+.3f}"
         change = math.log(c.ratio) if spec.scale == "log" else after[1] - before[1]
     good = -z * spec.direction
-    base = (f"after rollback to {rollback.version} at {hhmm(rollback.ts)}: {spec.format(lvl_b)} → "
-            f"{spec.format(lvl_a)} ({eff_text}, p={_p(p)})")
+    base = (f"after rollback to {rollback.version} at {hhmm(rollback.ts)}: {spec.format_level(lvl_b)} → "
+            f"{spec.format_level(lvl_a)} ({eff_text}, p={_p(p)})")
     if p < SIGNIFICANT and good > 0:
         share = min(1.0, abs(change) / reg.total) if reg.total > 0 else 0.0
         score = min(1.0, 0.5 + 0.5 * share)

@@ -2,6 +2,13 @@
 
 `investigate(store, signal, start, end, filters)` is what the root-cause page
 and `warroom investigate` both call.
+
+A tail percentile (p95, p99) is investigated on the percentile itself: every
+step (detection, cohorts, exposure, rollback, segments) counts the requests
+slower than the percentile's value before the change, a binomial count, so a
+slowdown of the slowest requests that leaves the typical latency flat is found,
+timed and localized. Its change points are reported in milliseconds of the
+percentile on either side, with the share slower than that limit beside them.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import polars as pl
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis.attribute import Reader, attribute, rollback_plan
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint, ReleaseMark, daily_baseline, find_change_points
-from dashboard.core.diagnosis.evidence import Release
+from dashboard.core.diagnosis.evidence import Release, as_utc
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.telemetry import signals as sig
@@ -77,11 +84,45 @@ def describe(spec: sig.Signal, cp: ChangePoint) -> ChangePointResult:
         detectability=detectability, notes=cp.notes)
 
 
-def make_reader(store: TelemetryStore, spec: sig.Signal, bucket: timedelta, window_end: datetime) -> Reader:
+def describe_tail(store: TelemetryStore, spec: sig.Signal, cp: ChangePoint, result: ChangePointResult,
+                  filters: dict, limit: float) -> ChangePointResult:
+    """A tail percentile's change in its own milliseconds either side, the share test it was found on beside it."""
+    at = as_utc(cp.ts)
+    before = D.window_quantile(store, spec, at - timedelta(minutes=cp.minutes_before), at, filters)
+    after = D.window_quantile(store, spec, at, at + timedelta(minutes=cp.minutes_after), filters)
+    nan = float("nan")
+    return result.model_copy(update={
+        "before": before if before is not None else nan, "after": after if after is not None else nan,
+        "before_text": spec.format(before), "after_text": spec.format(after),
+        "effect_text": (f"{cp.before:.1%} → {cp.after:.1%} of requests slower than {spec.format(limit)} "
+                        f"(the {spec.tail} before the change): {result.effect_text}")})
+
+
+def _described(store: TelemetryStore, spec: sig.Signal, points: list[ChangePoint], filters: dict,
+               limit: float | None) -> tuple[list[ChangePoint], list[ChangePointResult]]:
+    """The change points worth reporting, with their descriptions."""
+    described = [describe(spec, cp) for cp in points]
+    if limit is None:
+        return points, described
+    described = [describe_tail(store, spec, cp, r, filters, limit) for cp, r in zip(points, described)]
+    # the 5% floor on what is worth reporting applies to the percentile itself, not to the share
+    kept = [n for n, r in enumerate(described) if _percentile_moved(r)]
+    return [points[n] for n in kept], [described[n] for n in kept]
+
+
+def _percentile_moved(result: ChangePointResult) -> bool:
+    """Whether a tail percentile moved by at least MIN_RELATIVE in milliseconds (unknown sides count as moved)."""
+    if not (math.isfinite(result.before) and math.isfinite(result.after)) or result.before <= 0:
+        return True
+    return abs(result.after / result.before - 1) >= MIN_RELATIVE
+
+
+def make_reader(store: TelemetryStore, spec: sig.Signal, bucket: timedelta, window_end: datetime,
+                limit: float | None = None) -> Reader:
     schema = store.schema
 
     def cohorts(column, a, b, filters):
-        return D.load_cohorts(store, spec, column, a, b, filters, bucket)
+        return D.load_cohorts(store, spec, column, a, b, filters, bucket, limit=limit)
 
     def exposure(column, version, a, b, filters):
         if b <= a or not schema.segments:
@@ -97,7 +138,7 @@ def make_reader(store: TelemetryStore, spec: sig.Signal, bucket: timedelta, wind
 
     def segment_effects(at, filters):
         baseline, current = windows_around(at, window_end, int(SEGMENT_WINDOW.total_seconds() // 60))
-        frame = segment_map(store, spec.name, baseline, current, filters)
+        frame = segment_map(store, spec.name, baseline, current, filters, limit=limit)
         # attribution works on additive effects: points for rates, log ratios for log signals
         return {(r["dimension"], r["value"]): (math.log1p(r["change"]) if spec.scale == "log" else r["change"],
                                                r["z"]) for r in frame.iter_rows(named=True)}
@@ -139,7 +180,8 @@ def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime,
     windows = [("baseline", base_start, first), ("current", cur_start, cur_end)]
     if latency:
         # a latency regression localized as the share of requests slower than the baseline's p95
-        threshold = _baseline_quantile(store, base_start, first, filters, 0.95)
+        # (a tail percentile: than its own baseline value, so a p99 change is sought in the p99's tail)
+        threshold = D.window_quantile(store, spec, base_start, first, filters, q=spec.quantile or 0.95) or 0.0
         num, den = "slow", "requests"
         leaves = store.run_sql("diagnosis_slow_leaves", {"dims": dims, "threshold_ms": threshold},
                                Scope.of(base_start, cur_end, filters, windows=windows))
@@ -166,11 +208,12 @@ def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime,
     return rows, []
 
 
-def _baseline_quantile(store: TelemetryStore, start: datetime, end: datetime, filters: dict, q: float) -> float:
-    frame = store.series(start, end, filters, bucket=end - start + timedelta(microseconds=1))
-    column = {0.5: "latency_p50_ms", 0.95: "latency_p95_ms", 0.99: "latency_p99_ms"}[q]
-    values = frame[column].drop_nulls()
-    return float(values.mean()) if values.len() else 0.0
+def _tail_limit(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
+                filters: dict) -> float:
+    limit = D.window_quantile(store, spec, start, end, filters)
+    if limit is None:
+        raise ValueError(f"no request from {start.isoformat()} to {end.isoformat()} carries {spec.measure}")
+    return limit
 
 
 def investigate(store: TelemetryStore, signal: str, start: datetime | None = None, end: datetime | None = None,
@@ -186,16 +229,22 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
         raise ValueError(f"the window is empty: start {start.isoformat()} is not before end {end.isoformat()}")
     bucket = choose_bucket(start, end)
     filters = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items()}
-    series = D.load_series(store, spec, start, end, filters, bucket)
-    # the same clock minutes on earlier days only make a baseline for windows shorter than a day
-    history = D.load_history(store, spec, start, end, filters, bucket, baseline_days, first) \
-        if end - start <= timedelta(days=1) else []
-    baseline = daily_baseline(series, history) if history else None
     releases = load_releases(store, start - timedelta(hours=12), end)
     marks = [ReleaseMark(np.datetime64(r.ts.replace(tzinfo=None), "us"), f"{r.artifact} {r.version}")
              for r in releases if start <= r.ts < end]
-    points = find_change_points(series, marks, baseline, direction=spec.direction, min_relative=MIN_RELATIVE)
-    reader = make_reader(store, spec, bucket, end)
+    # a tail percentile is counted against the window's value first, then against its value
+    # before the first regression found, so "slower than the baseline p95" means what it says
+    limit = _tail_limit(store, spec, start, end, filters) if spec.tail else None
+    series, baseline, points = _detect(store, spec, start, end, filters, bucket, baseline_days, first, marks, limit)
+    bad = [cp for cp in points if cp.regression]
+    if limit is not None and bad:
+        before = D.window_quantile(store, spec, start, as_utc(bad[0].ts), filters)
+        if before is not None:
+            limit = before
+            series, baseline, points = _detect(store, spec, start, end, filters, bucket, baseline_days, first,
+                                               marks, limit)
+    points, described = _described(store, spec, points, filters, limit)
+    reader = make_reader(store, spec, bucket, end, limit)
     suspects, cleared, verdict, reg = attribute(spec, series, points, releases, reader, filters)
     # a change placed at a release that its own cohort contrast then clears was only near it:
     # place it again without that release, so its time is where the data puts it
@@ -204,11 +253,15 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     if disowned & {cp.aligned_release for cp in points}:
         marks = [m for m in marks if m.label not in disowned]
         points = find_change_points(series, marks, baseline, direction=spec.direction, min_relative=MIN_RELATIVE)
+        points, described = _described(store, spec, points, filters, limit)
         suspects, cleared, verdict, reg = attribute(spec, series, points, releases, reader, filters)
     plan = rollback_plan(spec, suspects, releases, reg)
     notes = []
     if baseline is None:
         notes.append("no earlier days at the same clock times: compared within the window only")
+    if limit is not None:
+        notes.append(f"{spec.phrase} is tested on the percentile itself: the share of requests slower than "
+                     f"{spec.format(limit)} (its {spec.tail} before the change), a binomial count")
     segments: list[dict] = []
     if with_segments and reg is not None:
         segments, seg_notes = localized_segments(store, spec, start, end, points, filters, reg.points)
@@ -216,15 +269,32 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     return Investigation(
         signal=spec.name, signal_label=spec.phrase, start=start, end=end,
         filters={k: list(v) for k, v in filters.items()}, bucket_minutes=bucket.total_seconds() / 60,
-        baseline_days=baseline.days if baseline else 0, change_points=[describe(spec, cp) for cp in points],
+        baseline_days=baseline.days if baseline else 0, change_points=described,
         suspects=suspects, ruled_out=cleared, verdict=verdict, rollback_plan=plan, segments=segments, notes=notes)
+
+
+def _detect(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime, filters: dict,
+            bucket: timedelta, baseline_days: int, first: datetime | None, marks: list[ReleaseMark],
+            limit: float | None):
+    """(series, daily baseline or None, change points) of the signal over the window."""
+    series = D.load_series(store, spec, start, end, filters, bucket, limit=limit)
+    # the same clock minutes on earlier days only make a baseline for windows shorter than a day
+    history = D.load_history(store, spec, start, end, filters, bucket, baseline_days, first, limit=limit) \
+        if end - start <= timedelta(days=1) else []
+    baseline = daily_baseline(series, history) if history else None
+    points = find_change_points(series, marks, baseline, direction=spec.direction, min_relative=MIN_RELATIVE)
+    return series, baseline, points
 
 
 def series_for(store: TelemetryStore, signal: str, start: datetime, end: datetime,
                filters: dict | None = None) -> BucketSeries:
-    """The per-bucket series investigate works on (for charts of the same numbers)."""
+    """The per-bucket series investigate works on (for charts of the same numbers).
+
+    A tail percentile's is the share slower than its value over the window.
+    """
     spec = D.signal_spec(signal)
-    return D.load_series(store, spec, start, end, filters, choose_bucket(start, end))
+    limit = _tail_limit(store, spec, start, end, filters or {}) if spec.tail else None
+    return D.load_series(store, spec, start, end, filters, choose_bucket(start, end), limit=limit)
 
 
 def cohort_comparison(store: TelemetryStore, signal: str, artifact: str, versions: list[str], start: datetime,
@@ -232,13 +302,15 @@ def cohort_comparison(store: TelemetryStore, signal: str, artifact: str, version
     """Per bucket and version of one artifact: requests and the signal's level (for a cohort chart).
 
     Returns columns bucket, version, count, level; level is a rate, a geometric
-    mean (log signals) or a mean, computed from the same counts the tests use.
+    mean (log signals) or a mean, computed from the same counts the tests use
+    (a tail percentile: the share slower than its value over the window).
     """
     spec = D.signal_spec(signal)
     column = store.schema.artifact_column(artifact)
     bucket = choose_bucket(start, end)
+    limit = _tail_limit(store, spec, start, end, filters or {}) if spec.tail else None
     rows = []
-    for version, s in D.load_cohorts(store, spec, column, start, end, filters, bucket).items():
+    for version, s in D.load_cohorts(store, spec, column, start, end, filters, bucket, limit=limit).items():
         if version not in versions:
             continue
         with np.errstate(divide="ignore", invalid="ignore"):

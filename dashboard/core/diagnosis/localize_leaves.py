@@ -210,6 +210,10 @@ def _variance(excess: np.ndarray, expected: np.ndarray, count_unit: np.ndarray,
     x2 = excess[positive] ** 2
     u = np.maximum(count_unit[positive], 1e-12 * e)
     count_var, relative_var = max(_robust_mean(x2 / u), min_count_var), 0.0
+    if len(e) < 10 and min_count_var > 0:
+        # too few leaves to tell overdispersion from the change itself (in a cube of six
+        # leaves, four of which moved, the lower quartile is a moved leaf): counts are binomial
+        count_var = min_count_var
     for _ in range(6):
         quiet = x2 < 9 * (count_var * u + relative_var * e**2)
         if quiet.sum() < 10:

@@ -5,8 +5,9 @@ this map shows the whole picture one dimension at a time, so an engineer can
 see at a glance that the refusal jump sits in `language=en` and nowhere else.
 Each cell is a proper two-sample test on pooled window totals (two-proportion
 z for rates, Welch on the log scale for latency, cost and tokens, Welch on
-plain means for scores), so a small segment's noisy swing does not read as a
-finding: `z` says how surprising each shift is.
+plain means for scores; a tail percentile as the share of requests slower
+than the baseline's p95 or p99), so a small segment's noisy swing does not
+read as a finding: `z` says how surprising each shift is.
 """
 
 from __future__ import annotations
@@ -57,16 +58,21 @@ def change_text(spec: sig.Signal, change: float) -> str:
 
 def segment_map(store: TelemetryStore, signal: str, baseline: tuple[datetime, datetime],
                 current: tuple[datetime, datetime], filters: dict | None = None,
-                dimensions: list[str] | None = None) -> pl.DataFrame:
+                dimensions: list[str] | None = None, limit: float | None = None) -> pl.DataFrame:
     """One row per (dimension, value) seen on both sides with enough traffic; worst first within a dimension.
 
-    `bad` marks a shift in the signal's bad direction that is beyond noise (|z| > 3).
+    `bad` marks a shift in the signal's bad direction that is beyond noise (|z| > 3). A tail
+    percentile is counted against `limit` (default: its value over the whole baseline window).
     """
     spec = D.signal_spec(signal)
     windows = [("before", *baseline), ("after", *current)]
+    if spec.tail is not None and limit is None:
+        limit = D.window_quantile(store, spec, *baseline, filters)
+        if limit is None:
+            return pl.DataFrame(schema=SCHEMA)
     rows = []
     for dim in dimensions or list(store.schema.segments):
-        totals = D.load_window_totals(store, spec, windows, filters, by=dim)
+        totals = D.load_window_totals(store, spec, windows, filters, by=dim, limit=limit)
         for (side, value), before in totals.items():
             after = totals.get(("after", value))
             if side != "before" or after is None or value is None:

@@ -18,7 +18,13 @@ A signal declares here, and nowhere else:
   the signal: it is not drawn, offered, monitored or reported (`available`);
 - `localize`, how segment localization counts it: `counts` (its own numerator and
   denominator per segment), `slow_share` (latency: the share of requests slower
-  than the baseline's p95) or None.
+  than the baseline's p95, or the baseline's own percentile for p95/p99) or None;
+- `tail`, for a tail percentile ("p95", "p99"): the percentile is tested on
+  itself, as the share of requests slower than the baseline's value, a
+  binomial count. Under no change that share stays 5% (1%); a slowdown confined
+  to the slowest requests moves it while the log mean barely moves. Change
+  detection, attribution, segment maps and comparisons then treat the signal
+  as a rate (`scale` is "rate", `quantile` the percentile as a fraction).
 
 Rates and means are summed counts divided last, so any re-bucketing or cohort
 total stays exact. The SQL count columns are generated from `COUNTS` (the
@@ -107,8 +113,18 @@ class Signal:
 
     @property
     def scale(self) -> str:
-        """The scale diagnosis tests on: 'rate' (counts), 'log' (log-scale moments) or 'mean'."""
+        """The scale diagnosis tests on: 'rate' (counts), 'log' (log-scale moments) or 'mean'.
+
+        A tail percentile is a rate: the count of requests slower than the baseline's value.
+        """
+        if self.tail is not None:
+            return "rate"
         return {"two_proportion": "rate", "welch_log": "log", "welch_mean": "mean"}[self.test or "two_proportion"]
+
+    @property
+    def quantile(self) -> float | None:
+        """The tail percentile as a fraction (0.95 for "p95"); None for other signals."""
+        return int(self.tail[1:]) / 100 if self.tail else None
 
     @property
     def measure(self) -> str | None:
@@ -147,6 +163,12 @@ class Signal:
             return f"{value:.3f}"
         return f"{value:,.0f}"
 
+    def format_level(self, value: float | None) -> str:
+        """A level on the scale diagnosis tests on: a tail percentile's is the share slower than its baseline."""
+        if self.tail is not None and value is not None and math.isfinite(value):
+            return f"{value * 100:.1f}% of requests over the baseline {self.tail}"
+        return self.format(value)
+
     def format_effect(self, effect: float, effect_label: str) -> str:
         """A change as diagnosis measures it: a ratio as a percentage, a rate in points."""
         if effect_label == "ratio":
@@ -167,10 +189,9 @@ SIGNALS: tuple[Signal, ...] = (
            ("error_type",), numerator="errors", denominator="requests", localize="counts", excess_noun="extra errors",
            incident_type="tool_degradation"),
     Signal("latency_p50_ms", "Latency p50", "latency (geometric mean)", column="latency_p50_ms", **_LATENCY),
-    Signal("latency_p95_ms", "Latency p95", "latency (geometric mean)", column="latency_p95_ms", tail="p95",
-           **_LATENCY),
-    Signal("latency_p99_ms", "Latency p99", "latency (geometric mean)", column="latency_p99_ms", tail="p99",
-           **_LATENCY),
+    # tested on the percentile itself (the share slower than the baseline's p95/p99), not on the log mean
+    Signal("latency_p95_ms", "Latency p95", "latency p95", column="latency_p95_ms", tail="p95", **_LATENCY),
+    Signal("latency_p99_ms", "Latency p99", "latency p99", column="latency_p99_ms", tail="p99", **_LATENCY),
     Signal("ttft_ms", "Time to first token p50", "time to first token", "latency", "quantile", "ms",
            HIGHER_IS_WORSE, "welch_log", ("ttft_ms",), column="ttft_p50_ms", log_mean="log_ttft_mean",
            log_var="log_ttft_var", incident_type="latency_spike"),
