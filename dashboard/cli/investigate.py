@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
 from dashboard.core.diagnosis.investigate import investigate
-from dashboard.core.diagnosis.models import Investigation
+from dashboard.core.diagnosis.models import Investigation, suspect_brief
 from dashboard.core.incident.references import unknown_values
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
@@ -98,7 +98,7 @@ def render_text(inv: Investigation) -> str:
     lines += ["", inv.verdict]
     for n, s in enumerate(inv.suspects, start=1):
         lines.append(f"  {n}. {s.artifact} {s.previous_version} -> {s.version} at {s.released_at:%H:%M} "
-                     f"(score {s.score:.2f}, explains {100 * s.explained_share:.0f}%)")
+                     f"({suspect_brief(s.score, s.explained_share, s.expected_effect is not None)})")
         lines += [f"       - {e.text}" for e in s.evidence]
     if inv.rollback_plan:
         lines += ["", "Rollback plan:"]

@@ -18,7 +18,7 @@ from dashboard.components.report_cards import page_link
 from dashboard.components.root_cause_figures import regression_figure, regression_window, segment_heatmap
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis.investigate import investigate
-from dashboard.core.diagnosis.models import Investigation, Suspect, suspect_numbers
+from dashboard.core.diagnosis.models import Investigation, Suspect, suspect_brief, suspect_numbers
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import moved_with
@@ -103,7 +103,8 @@ def compact_panel(store: TelemetryStore, signal: str, start: datetime, end: date
                     f"{p.before_text} → {p.after_text} ({p.effect_text})"
                     + (f" · at the release {md(p.aligned_release)}" if p.aligned_release else ""))
     for rank, suspect in enumerate(inv.suspects[:3], 1):
-        st.markdown(f"{rank}. **{md(suspect.artifact)} {md(suspect.version)}** (score {suspect.score:.2f}) — "
+        st.markdown(f"{rank}. **{md(suspect.artifact)} {md(suspect.version)}** "
+                    f"({suspect_brief(suspect.score, suspect.explained_share, suspect.expected_effect is not None)}) — "
                     + (md(suspect.evidence[0].text) if suspect.evidence else ""))
     c1, c2 = st.columns(2)
     page_link(c1, "views/root_cause.py", "Full root-cause analysis", ":material/troubleshoot:",

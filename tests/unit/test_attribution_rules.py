@@ -173,3 +173,14 @@ def test_suspect_numbers_say_what_they_mean_and_an_unmeasured_effect_is_not_zero
     assert "score 0.62 of 1" in measured and "accounts for 80% of the change" in measured
     unmeasured = suspect_numbers(0.35, 0.0, measured=False)
     assert "0%" not in unmeasured and "could not be measured" in unmeasured and "timing" in unmeasured
+    # a measured effect too small to explain anything says why the release still ranks
+    tiny = suspect_numbers(0.35, 0.001, measured=True)
+    assert "0%" not in tiny and "under 1%" in tiny and "ranked on how strongly the evidence points" in tiny
+
+
+def test_short_suspect_numbers_name_what_they_are():
+    from dashboard.core.diagnosis.models import suspect_brief
+
+    assert suspect_brief(0.62, 0.8, measured=True) == "score 0.62 of 1, its measured effect explains 80% of the change"
+    assert suspect_brief(0.35, 0.0, measured=False) == "score 0.35 of 1, its own effect not measured"
+    assert "0%" not in suspect_brief(0.35, 0.0, measured=True)

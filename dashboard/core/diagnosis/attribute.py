@@ -33,7 +33,7 @@ from dashboard.core.diagnosis.evidence import (
     rollback_evidence,
     timing_evidence,
 )
-from dashboard.core.diagnosis.models import Evidence, RollbackStep, Suspect
+from dashboard.core.diagnosis.models import Evidence, RollbackStep, Suspect, suspect_brief
 from dashboard.core.telemetry.signals import Signal
 
 COHORT_HORIZON = timedelta(hours=3)
@@ -230,9 +230,11 @@ def attribute(spec: Signal, series: BucketSeries, points: list[ChangePoint], rel
                       if candidates else "no release happened in the window"))
     else:
         top = blamed[0]
-        verdict = f"{top.artifact} {top.version} is the most likely cause (score {top.score:.2f})"
+        verdict = (f"{top.artifact} {top.version} is the most likely cause "
+                   f"({suspect_brief(top.score, top.explained_share, top.expected_effect is not None)})")
         if len(blamed) > 1:
-            verdict += "; also " + ", ".join(f"{s.artifact} {s.version} ({s.score:.2f})" for s in blamed[1:])
+            verdict += "; also " + ", ".join(f"{s.artifact} {s.version} (score {s.score:.2f} of 1)"
+                                             for s in blamed[1:])
     return blamed, cleared, verdict, reg
 
 

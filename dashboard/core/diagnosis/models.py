@@ -104,4 +104,17 @@ def suspect_numbers(score: float, explained_share: float, measured: bool) -> str
     if not measured:
         return text + ("; its own effect could not be measured (no same-minute cohort or rollback to measure it), "
                        "so it is ranked on timing and exposure alone")
+    if explained_share < 0.005:
+        return text + ("; its measured effect accounts for under 1% of the change, so it is ranked on how "
+                       "strongly the evidence points at it, not on what it explains")
     return text + f"; its measured effect accounts for {explained_share:.0%} of the change"
+
+
+def suspect_brief(score: float, explained_share: float, measured: bool) -> str:
+    """The same two numbers in a few words, for a verdict or a list line."""
+    text = f"score {score:.2f} of 1"
+    if not measured:
+        return text + ", its own effect not measured"
+    if explained_share < 0.005:
+        return text + ", its measured effect explains under 1% of the change"
+    return text + f", its measured effect explains {explained_share:.0%} of the change"
