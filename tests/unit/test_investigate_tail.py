@@ -82,3 +82,8 @@ def test_no_tail_change_finds_no_regression(tmp_path):
     for signal in ("latency_p95_ms", "latency_p99_ms"):
         inv = investigate(store, signal, T0, T0 + timedelta(hours=4))
         assert not [cp for cp in inv.change_points if cp.regression], (signal, inv.verdict)
+
+
+def test_a_window_without_latency_has_no_regression_rather_than_an_error(slow_tail):
+    inv = investigate(slow_tail, "latency_p95_ms", T0 - timedelta(hours=5), T0 - timedelta(hours=1))
+    assert inv.change_points == [] and inv.verdict == "no regression of latency p95 in this window"

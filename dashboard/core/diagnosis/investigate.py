@@ -210,10 +210,9 @@ def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime,
 
 def _tail_limit(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datetime,
                 filters: dict) -> float:
+    """The percentile over the window; 0 when no request in it carries the measure (every count is 0 then)."""
     limit = D.window_quantile(store, spec, start, end, filters)
-    if limit is None:
-        raise ValueError(f"no request from {start.isoformat()} to {end.isoformat()} carries {spec.measure}")
-    return limit
+    return 0.0 if limit is None else limit
 
 
 def investigate(store: TelemetryStore, signal: str, start: datetime | None = None, end: datetime | None = None,
@@ -259,7 +258,7 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     notes = []
     if baseline is None:
         notes.append("no earlier days at the same clock times: compared within the window only")
-    if limit is not None:
+    if limit:
         notes.append(f"{spec.phrase} is tested on the percentile itself: the share of requests slower than "
                      f"{spec.format(limit)} (its {spec.tail} before the change), a binomial count")
     segments: list[dict] = []
