@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -15,7 +15,7 @@ from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.telemetry.demo.engine import conform
 from dashboard.core.telemetry.query import TelemetryStore
 
-T0 = datetime(2025, 3, 3, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 AT = T0 + timedelta(hours=2)
 
 

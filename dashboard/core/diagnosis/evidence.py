@@ -108,8 +108,8 @@ def timing_evidence(release: Release, reg: Regression, all_points: list[ChangePo
         if earlier:
             first = earlier[0]
             text = (f"{reg.spec.phrase} had already moved at {hhmm(first.ts)} "
-                    f"({reg.spec.format_level(first.before)} → {reg.spec.format_level(first.after)}), before this release "
-                    f"at {hhmm(rts)}, and no further regression followed it")
+                    f"({reg.spec.format_level(first.before)} → {reg.spec.format_level(first.after)}), "
+                    f"before this release at {hhmm(rts)}, and no further regression followed it")
             return Evidence(kind="timing", score=-1.0, text=text, numbers={"lag_minutes": None})
         return Evidence(kind="timing", score=-0.5,
                         text=f"no regression began within {MAX_LAG_MIN:.0f} min after the release at {hhmm(rts)}",

@@ -104,7 +104,7 @@ def _described(store: TelemetryStore, spec: sig.Signal, points: list[ChangePoint
     described = [describe(spec, cp) for cp in points]
     if limit is None:
         return points, described
-    described = [describe_tail(store, spec, cp, r, filters, limit) for cp, r in zip(points, described)]
+    described = [describe_tail(store, spec, cp, r, filters, limit) for cp, r in zip(points, described, strict=True)]
     # the 5% floor on what is worth reporting applies to the percentile itself, not to the share
     kept = [n for n, r in enumerate(described) if _percentile_moved(r)]
     return [points[n] for n in kept], [described[n] for n in kept]
