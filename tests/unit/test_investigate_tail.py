@@ -11,7 +11,7 @@ import pytest
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.diagnosis.segment_map import segment_map
-from dashboard.core.telemetry.contract import TelemetrySchema
+from dashboard.core.telemetry.contract import TelemetrySchema, write_schema
 from dashboard.core.telemetry.demo.engine import conform
 from dashboard.core.telemetry.query import TelemetryStore
 
@@ -38,7 +38,7 @@ def _store(root, slow_share: float, seed: int = 11) -> TelemetryStore:
         "input_tokens": rng.integers(100, 300, count), "output_tokens": rng.integers(50, 150, count),
     })
     data = DataDir(root)
-    data.save_schema(TelemetrySchema(segments=["region", "tier"], artifacts={}))
+    write_schema(data, TelemetrySchema(segments=["region", "tier"], artifacts={}))
     atomic_write_parquet(conform(rows), data.requests / "rows.parquet")
     return TelemetryStore(data)
 
