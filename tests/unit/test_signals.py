@@ -127,3 +127,12 @@ def test_no_signal_is_defined_outside_the_registry():
             continue
         found += _definitions_outside(path)
     assert not found, "signals defined outside dashboard/core/telemetry/signals.py:\n" + "\n".join(found)
+
+
+def test_a_tail_percentile_is_tested_as_the_share_slower_than_its_baseline():
+    # declared once (tail="p95"); the rate scale, the fraction and the level's words derive from it
+    p95, p99, p50 = sig.get("latency_p95_ms"), sig.get("latency_p99_ms"), sig.get("latency_p50_ms")
+    assert (p95.scale, p95.quantile, p99.quantile) == ("rate", 0.95, 0.99)
+    assert p50.scale == "log" and p50.quantile is None  # the typical latency stays on the log mean
+    assert p95.format_level(0.052) == "5.2% of requests over the baseline p95"
+    assert p50.format_level(812.0) == p50.format(812.0) == "812 ms"
