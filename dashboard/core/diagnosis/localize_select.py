@@ -271,11 +271,16 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
     """The stopping rule applied to another engine's answers: the indices kept, most significant first.
 
     Greedily, the most significant remaining candidate is tested on what the kept ones leave
-    unexplained (their relative shifts removed from their leaves): it is kept
-    when its pooled |z| passes its layer's Bonferroni threshold (scaled by the
-    empirical null), on that residual and on its own data alike, and its shift
-    survives without its largest leaf (a drifting leaf is not a cause; a
-    combination of every dimension is a single leaf and exempt).
+    unexplained: the leaves no kept candidate covers. A kept cause's leaves are
+    set aside whole rather than debited its fitted shift, because a cause whose
+    leaves moved unevenly (only some of them, or by different amounts) leaves
+    a residual of both signs behind, and a combination crossing it would pass
+    on that unevenness (a cause's internal unevenness is not another cause).
+    A candidate is kept when its pooled |z| passes its layer's Bonferroni
+    threshold (scaled by the empirical null), on those leaves and on its own
+    data alike, and its shift survives without its largest leaf (a drifting
+    leaf is not a cause; a combination of every dimension is a single leaf and
+    exempt).
     """
     active = expected > 0
     # the null spread is read with every candidate's shift taken out: a coarse cause crosses
@@ -288,7 +293,7 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
     scales = empirical_null_scale(layers, cleaned, expected, weighting, variance, active)
     thresholds = [t * s for t, s in zip(layer_thresholds(layers, alpha), scales, strict=True)]
     layer_of = {c.dims: li for li, layer in enumerate(layers) for c in layer}
-    residual = excess.astype(float).copy()
+    unexplained = active.copy()
     raw = [shared_shift(c, excess, expected, weighting, variance, active).z[e] for c, e in candidates]
     kept = [False] * len(candidates)
     order: list[int] = []
@@ -298,7 +303,7 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
             if kept[index]:
                 continue
             threshold = thresholds[layer_of[cuboid.dims]]
-            stats = shared_shift(cuboid, residual, expected, weighting, variance, active)
+            stats = shared_shift(cuboid, excess, expected, weighting, variance, unexplained)
             z = stats.z[element]
             # a combination of every dimension is one leaf by definition: nothing to leave out
             is_leaf = len(cuboid.dims) == len(layers[0])
@@ -314,7 +319,5 @@ def confirm(layers: list[list[Cuboid]], candidates: list[tuple[Cuboid, int]], ex
         kept[index] = True
         order.append(index)
         cuboid, element = candidates[index]
-        members = (cuboid.leaf_element == element) & active
-        # the element's own excess taken out exactly: its leaves sum to zero afterwards
-        residual[members] -= residual[members].sum() / expected[members].sum() * expected[members]
+        unexplained &= cuboid.leaf_element != element
     return order
