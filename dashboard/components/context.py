@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import streamlit as st
 
@@ -64,7 +64,3 @@ def incident_open(s: TelemetryStore) -> bool:
 def as_of_caption(now: datetime) -> None:
     st.caption(f"As of {now:%Y-%m-%d %H:%M} UTC (newest telemetry)")
 
-
-def floor_minute(ts: datetime, minutes: int = 1) -> datetime:
-    ts = ts.replace(second=0, microsecond=0)
-    return ts - timedelta(minutes=ts.minute % minutes)

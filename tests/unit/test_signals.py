@@ -70,11 +70,6 @@ def test_unknown_signal_names_the_known_ones():
         sig.get("refusals")
 
 
-def test_counts_of_refuses_quantiles():
-    with pytest.raises(ValueError):
-        sig.counts_of(sig.get("latency_p95_ms"), pl.DataFrame())
-
-
 def test_available_needs_every_measure():
     assert sig.available(["refused"], ["refusal_rate", "tool_error_rate", "error_rate"]) == ["refusal_rate"]
     assert "tool_error_rate" in sig.available(["tool_calls", "tool_errors"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -292,6 +292,3 @@ def rollback_evidence(release: Release, rollback: Release | None, reg: Regressio
                     numbers={"rolled_back_at": as_utc(rollback.ts).isoformat(), "before": lvl_b,
                              "after": lvl_a, "p_value": p}), lvl_b, lvl_a
 
-
-def ramp_end(release: Release, minutes: float = 10.0) -> datetime:
-    return as_utc(release.ts) + timedelta(minutes=minutes)

@@ -21,7 +21,7 @@ import polars as pl
 
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis.attribute import Reader, attribute, rollback_plan
-from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint, ReleaseMark, daily_baseline, find_change_points
+from dashboard.core.diagnosis.detect import ChangePoint, ReleaseMark, daily_baseline, find_change_points
 from dashboard.core.diagnosis.evidence import Release, as_utc
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
@@ -283,45 +283,3 @@ def _detect(store: TelemetryStore, spec: sig.Signal, start: datetime, end: datet
     baseline = daily_baseline(series, history) if history else None
     points = find_change_points(series, marks, baseline, direction=spec.direction, min_relative=MIN_RELATIVE)
     return series, baseline, points
-
-
-def series_for(store: TelemetryStore, signal: str, start: datetime, end: datetime,
-               filters: dict | None = None) -> BucketSeries:
-    """The per-bucket series investigate works on (for charts of the same numbers).
-
-    A tail percentile's is the share slower than its value over the window.
-    """
-    spec = D.signal_spec(signal)
-    limit = _tail_limit(store, spec, start, end, filters or {}) if spec.tail else None
-    return D.load_series(store, spec, start, end, filters, choose_bucket(start, end), limit=limit)
-
-
-def cohort_comparison(store: TelemetryStore, signal: str, artifact: str, versions: list[str], start: datetime,
-                      end: datetime, filters: dict | None = None) -> pl.DataFrame:
-    """Per bucket and version of one artifact: requests and the signal's level (for a cohort chart).
-
-    Returns columns bucket, version, count, level; level is a rate, a geometric
-    mean (log signals) or a mean, computed from the same counts the tests use
-    (a tail percentile: the share slower than its value over the window).
-    """
-    spec = D.signal_spec(signal)
-    column = store.schema.artifact_column(artifact)
-    bucket = choose_bucket(start, end)
-    limit = _tail_limit(store, spec, start, end, filters or {}) if spec.tail else None
-    rows = []
-    for version, s in D.load_cohorts(store, spec, column, start, end, filters, bucket, limit=limit).items():
-        if version not in versions:
-            continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if spec.scale == "rate":
-                level = np.where(s.count > 0, s.value / np.where(s.count > 0, s.count, 1), np.nan)
-            elif spec.scale == "log":
-                level = np.where(s.count > 0, np.exp(s.value), np.nan)
-            else:
-                level = np.where(s.count > 0, s.value, np.nan)
-        rows.append(pl.DataFrame({"bucket": s.ts, "version": [version] * len(s), "count": s.count, "level": level}))
-    if not rows:
-        return pl.DataFrame(schema={"bucket": pl.Datetime("us", "UTC"), "version": pl.String, "count": pl.Float64,
-                                    "level": pl.Float64})
-    return (pl.concat(rows).filter(pl.col("count") > 0)
-            .with_columns(pl.col("bucket").dt.replace_time_zone("UTC")).sort("bucket", "version"))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import polars as pl
-
 from dashboard.core.reporting.impact import (
     DELTA_SIGNALS,
     Impact,
@@ -82,6 +80,3 @@ def incident_impact(store, state, now: datetime | None = None, baseline: str = "
     return measure_impact(store, start=start, end=end, filters=dict(state.segments) or None, now=now,
                           baseline=baseline)
 
-
-def frame_is_empty(frame: pl.DataFrame) -> bool:
-    return frame.is_empty() or int(frame["requests"].sum() or 0) == 0

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import polars as pl
@@ -178,9 +179,10 @@ class Signal:
         return f"{effect:+.3g}"
 
 
-_LATENCY = dict(group="latency", kind="quantile", unit="ms", direction=HIGHER_IS_WORSE, test="welch_log",
-                measures=("latency_ms",), log_mean="log_latency_mean", log_var="log_latency_var",
-                localize="slow_share", incident_type="latency_spike")
+# the three latency percentiles share every field but their names, column and tail
+_latency = partial(Signal, group="latency", kind="quantile", unit="ms", direction=HIGHER_IS_WORSE, test="welch_log",
+                   measures=("latency_ms",), log_mean="log_latency_mean", log_var="log_latency_var",
+                   localize="slow_share", incident_type="latency_spike")
 
 SIGNALS: tuple[Signal, ...] = (
     Signal("requests", "Requests", "requests", "traffic", "sum", "req", NEUTRAL, None, column="requests"),
@@ -188,10 +190,10 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("error_rate", "Error rate", "error rate", "reliability", "rate", "%", HIGHER_IS_WORSE, "two_proportion",
            ("error_type",), numerator="errors", denominator="requests", localize="counts", excess_noun="extra errors",
            incident_type="tool_degradation"),
-    Signal("latency_p50_ms", "Latency p50", "latency (geometric mean)", column="latency_p50_ms", **_LATENCY),
+    _latency("latency_p50_ms", "Latency p50", "latency (geometric mean)", column="latency_p50_ms"),
     # tested on the percentile itself (the share slower than the baseline's p95/p99), not on the log mean
-    Signal("latency_p95_ms", "Latency p95", "latency p95", column="latency_p95_ms", tail="p95", **_LATENCY),
-    Signal("latency_p99_ms", "Latency p99", "latency p99", column="latency_p99_ms", tail="p99", **_LATENCY),
+    _latency("latency_p95_ms", "Latency p95", "latency p95", column="latency_p95_ms", tail="p95"),
+    _latency("latency_p99_ms", "Latency p99", "latency p99", column="latency_p99_ms", tail="p99"),
     Signal("ttft_ms", "Time to first token p50", "time to first token", "latency", "quantile", "ms",
            HIGHER_IS_WORSE, "welch_log", ("ttft_ms",), column="ttft_p50_ms", log_mean="log_ttft_mean",
            log_var="log_ttft_var", incident_type="latency_spike"),
@@ -299,9 +301,3 @@ def pooled_value(signal: Signal, frame: pl.DataFrame) -> float | None:
         return None
     return float(frame[signal.numerator].sum() or 0) / den
 
-
-def counts_of(signal: Signal, counts: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """(events, trials) per row for a rate or mean signal: what tests work from."""
-    if not signal.pooled:
-        raise ValueError(f"{signal.name} is a {signal.kind}, not a ratio of counts")
-    return counts[signal.numerator], counts[signal.denominator]
