@@ -8,7 +8,7 @@ PORT   ?= 8501
 # two test processes: the suite is I/O- and browser-bound, and the machines have two cores
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint install system-deps demo-data bench clean
+.PHONY: run test test-fast lint types install system-deps demo-data bench clean
 
 run: install demo-data
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) -- --data $(DATA)
@@ -17,9 +17,17 @@ run: install demo-data
 test: lint system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# the edit loop: everything but the browser tests and the tests marked slow (`make test` runs them all)
+test-fast: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not e2e and not slow"
+
 # ruff (configured in pyproject.toml): pyflakes, pycodestyle errors, import order, bugbear, pyupgrade
 lint: install
 	$(BIN)/ruff check .
+
+# mypy (configured in pyproject.toml); not yet part of `make test`: the tree is not clean
+types: install
+	$(BIN)/mypy
 
 install: $(VENV)/.installed
 

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.fixtures import build_demo_week
+from tests.fixtures import build_demo_week, copy_store, parquet_fingerprint, rewritten_in_place
 
 
 @pytest.fixture(scope="session")
@@ -12,17 +10,20 @@ def demo_data(tmp_path_factory):
     """The full demo week (as `make run` generates it), built once per test session.
 
     Read-only: tests that write (ingest, incidents) copy it with `demo_data_copy`.
+    Copies hard-link its Parquet files, so the session ends by checking none of
+    them was written in place through a copy.
     """
-    return build_demo_week(tmp_path_factory.mktemp("demo") / "data")
+    data = build_demo_week(tmp_path_factory.mktemp("demo") / "data")
+    before = parquet_fingerprint(data.root)
+    yield data
+    changed = rewritten_in_place(data.root, before)
+    assert not changed, f"Parquet files of the shared demo store were rewritten in place (through a link?): {changed}"
 
 
 @pytest.fixture
 def demo_data_copy(demo_data, tmp_path):
-    from dashboard.core.datadir import DataDir
-
-    target = tmp_path / "data"
-    shutil.copytree(demo_data.root, target)
-    return DataDir(target)
+    """A private demo week to write into: Parquet hard-linked, everything else copied (`copy_store`)."""
+    return copy_store(demo_data.root, tmp_path / "data")
 
 
 @pytest.fixture(scope="session")

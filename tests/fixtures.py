@@ -45,6 +45,41 @@ def build_demo_week(root: Path, seed: int = DEFAULT_SEED, days: int = 7, rps: fl
     return data
 
 
+def copy_store(source: Path, target: Path) -> DataDir:
+    """A private copy of the data folder at `source`, cheap enough to make per test.
+
+    Parquet files are hard-linked: the store never changes one once written
+    (every writer renames a new file into place, compaction unlinks), so a
+    test writing through the copy never reaches the source. Everything else
+    (the incident database, TOML and JSON files, written in place by tests) is
+    copied. `unchanged_parquet` checks the assumption on the shared store.
+    """
+    import os
+    import shutil
+
+    def link_or_copy(src: str, dst: str) -> str:
+        if src.endswith(".parquet"):
+            try:
+                os.link(src, dst)
+                return dst
+            except OSError:  # another file system, or links refused: a copy is as good, only slower
+                pass
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy)
+    return DataDir(target)
+
+
+def parquet_fingerprint(root: Path) -> dict[str, tuple[int, int]]:
+    """(size, modification time) of every Parquet file under `root`: what an in-place write would change."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*.parquet"))}
+
+
+def rewritten_in_place(root: Path, before: dict[str, tuple[int, int]]) -> list[str]:
+    """The Parquet files under `root` that changed since `before` was taken (new and removed ones do not count)."""
+    return [name for name, seen in parquet_fingerprint(root).items() if before.get(name) not in (None, seen)]
+
+
 def truth(data: DataDir) -> dict:
     return json.loads(data.truth.read_text())
 

@@ -10,7 +10,7 @@ import pytest
 # the app process and the drawn-page wait are the package's (the browser-wait benchmark uses them too)
 from dashboard.cli.app_process import free_port as _free_port  # noqa: F401 - imported by the browser tests
 from dashboard.cli.app_process import start_app, stop_app, wait_for_app  # noqa: F401 - likewise
-from tests.fixtures import REPO_ROOT
+from tests.fixtures import REPO_ROOT, copy_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
@@ -34,7 +34,7 @@ def browser():
 def app_url(demo_data, tmp_path_factory):
     """The app over a private copy of the demo week (browser tests write incidents)."""
     root = tmp_path_factory.mktemp("e2e") / "data"
-    shutil.copytree(demo_data.root, root)
+    copy_store(demo_data.root, root)
     proc, url = start_app(root)
     yield url
     stop_app(proc)

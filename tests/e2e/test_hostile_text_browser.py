@@ -9,7 +9,6 @@ bold, HTML or colour markup rendered as such (shown as text, it is inert).
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import timedelta
 from urllib.parse import quote, urlparse
 
@@ -20,6 +19,7 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.incident.service import Incidents
 from dashboard.core.reporting.postmortem_edits import PostmortemEdits
 from tests.e2e.conftest import start_app, wait_for_app
+from tests.fixtures import copy_store
 
 pytestmark = pytest.mark.e2e
 SHOTS = os.environ.get("WARROOM_SHOTS", "artifacts/screenshots/hostile")
@@ -37,7 +37,7 @@ def payload(where: str) -> str:
 @pytest.fixture(scope="module")
 def hostile(demo_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile") / "data"
-    shutil.copytree(demo_data.root, root)
+    copy_store(demo_data.root, root)
     data = DataDir(root)
     # telemetry: a release whose version is a payload, and requests whose segment value is one
     newest = sorted(data.requests.glob("*.parquet"))[-1]

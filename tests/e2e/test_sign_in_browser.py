@@ -10,7 +10,6 @@ A commander's post is recorded under the token's subject and e-mail; a viewer
 from __future__ import annotations
 
 import secrets
-import shutil
 import subprocess
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from dashboard.core.datadir import DataDir
 from dashboard.core.incident.service import Incidents
 from tests.e2e.conftest import _free_port, screenshot, start_app, wait_for_app
+from tests.fixtures import copy_store
 
 pytestmark = pytest.mark.e2e
 PRIYA = {"email": "priya@example.com", "name": "Priya Raman", "warroom_roles": ["commander"]}
@@ -38,7 +38,7 @@ def team_app(demo_data, provider, tmp_path_factory):
     """(url, data folder) of an app with sign-in configured, over a private copy of the demo week."""
     base = tmp_path_factory.mktemp("e2e-sign-in")
     root = base / "data"
-    shutil.copytree(demo_data.root, root)
+    copy_store(demo_data.root, root)
     (root / "roles.toml").write_text('default = "viewer"\n[people]\n"erin@example.com" = "viewer"\n')
     port = _free_port()
     secrets_file = base / "secrets.toml"

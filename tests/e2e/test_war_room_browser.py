@@ -9,7 +9,6 @@ fragment at work.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 
@@ -18,7 +17,7 @@ import pytest
 from dashboard.core.datadir import DataDir
 from dashboard.core.incident.service import Incidents
 from tests.e2e.conftest import screenshot, start_app, wait_for_app
-from tests.fixtures import REPO_ROOT
+from tests.fixtures import REPO_ROOT, copy_store
 
 pytestmark = pytest.mark.e2e
 NAME = "Robin Commander"
@@ -30,7 +29,7 @@ LINK = ("/war-room?new=1&signal=refusal_rate&f_tier=paid&f_language=en"
 def room(demo_data, tmp_path_factory):
     """(url, data folder) of an app over a private copy of the demo week."""
     root = tmp_path_factory.mktemp("e2e-war-room") / "data"
-    shutil.copytree(demo_data.root, root)
+    copy_store(demo_data.root, root)
     proc, url = start_app(root)
     yield url, DataDir(root)
     proc.terminate()

@@ -20,16 +20,18 @@ from dashboard.core.telemetry.compact import (
     visible_request_names,
 )
 from dashboard.core.telemetry.query import TelemetryStore
+from tests.fixtures import copy_store, parquet_fingerprint, rewritten_in_place
 
 
 @pytest.fixture(scope="module")
 def live_store(demo_data, tmp_path_factory):
     """The demo week plus 40 simulated minutes written as one-minute slices (about 40 files over 5 blocks)."""
-    root = tmp_path_factory.mktemp("compact") / "data"
-    shutil.copytree(demo_data.root, root)
-    data = DataDir(root)
+    data = copy_store(demo_data.root, tmp_path_factory.mktemp("compact") / "data")
     live.append_minutes(data, 40, chunk=timedelta(minutes=1))
-    return data
+    before = parquet_fingerprint(data.root)
+    yield data
+    changed = rewritten_in_place(data.root, before)
+    assert not changed, f"Parquet files of the shared live store were rewritten in place: {changed}"
 
 
 def snapshot(data: DataDir) -> tuple[int, pl.DataFrame]:
@@ -40,7 +42,7 @@ def snapshot(data: DataDir) -> tuple[int, pl.DataFrame]:
 
 def test_finished_blocks_become_one_file_each_and_nothing_changes_for_readers(live_store, tmp_path):
     data = DataDir(tmp_path / "data")
-    shutil.copytree(live_store.root, data.root)
+    copy_store(live_store.root, data.root)
     slices_before = sorted(p.name for p in data.requests.glob("live-*.parquet"))
     count_before, series_before = snapshot(data)
 
@@ -64,7 +66,7 @@ def test_finished_blocks_become_one_file_each_and_nothing_changes_for_readers(li
 def test_slices_an_hour_file_already_holds_are_hidden_then_removed(live_store, tmp_path):
     """A compaction stopped between writing the block and removing its slices: readers still count once."""
     data = DataDir(tmp_path / "data")
-    shutil.copytree(live_store.root, data.root)
+    copy_store(live_store.root, data.root)
     count_before, _ = snapshot(data)
     slices = sorted(data.requests.glob("live-*.parquet"))
     block = slices[0].name[5:17]
@@ -83,7 +85,7 @@ def test_slices_an_hour_file_already_holds_are_hidden_then_removed(live_store, t
 
 def test_a_reader_during_compaction_always_sees_every_row_once(live_store, tmp_path):
     data = DataDir(tmp_path / "data")
-    shutil.copytree(live_store.root, data.root)
+    copy_store(live_store.root, data.root)
     expected, _ = snapshot(data)
     store = TelemetryStore(data, cache=False)
     seen: list[int] = []
@@ -111,7 +113,7 @@ def test_a_reader_during_compaction_always_sees_every_row_once(live_store, tmp_p
 
 def test_live_mode_compacts_each_block_as_it_ends(live_store, tmp_path):
     data = DataDir(tmp_path / "data")
-    shutil.copytree(live_store.root, data.root)
+    copy_store(live_store.root, data.root)
     compact_live_files(data, keep_latest=0)
     before = sum(1 for n in data.requests.glob(f"{COMPACTED_PREFIX}*.parquet"))
     clock = iter(range(0, 10_000))
@@ -132,7 +134,7 @@ def _cli_json(capsys, *argv: str) -> dict:
 def test_simulate_compact_simulate_compact_loses_no_row_and_keeps_going(demo_data, tmp_path, capsys):
     """A slice written into a block compacted before stays visible, and the next compaction keeps it."""
     data = DataDir(tmp_path / "data")
-    shutil.copytree(demo_data.root, data.root)
+    copy_store(demo_data.root, data.root)
     at = ["--data", str(data.root)]
     stored = snapshot(data)[0]
     for step in (["simulate", "--minutes", "2"], ["simulate", "--minutes", "3"], ["compact", "--all"],
@@ -152,7 +154,7 @@ def test_simulate_compact_simulate_compact_loses_no_row_and_keeps_going(demo_dat
 
 def test_a_block_file_stopped_before_its_older_files_were_removed_counts_once(live_store, tmp_path):
     data = DataDir(tmp_path / "data")
-    shutil.copytree(live_store.root, data.root)
+    copy_store(live_store.root, data.root)
     compact_live_files(data, keep_latest=0)
     count = snapshot(data)[0]
     live.append_minutes(data, 0.5)  # lands in the newest block, after its block file

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from dashboard.cli import main
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry import live
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import build_demo_week, read_only_view
+from tests.fixtures import build_demo_week, copy_store, read_only_view
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
 
@@ -119,7 +118,7 @@ def test_packet_out_refuses_an_existing_folder_unless_forced_and_never_the_data_
 
 def test_a_read_only_data_folder_can_be_read_and_refuses_writes_in_one_line(demo_data, tmp_path, capsys):
     copy = tmp_path / "data"
-    shutil.copytree(demo_data.root, copy)
+    copy_store(demo_data.root, copy)
     live.append_minutes(DataDir(copy), 3, chunk=timedelta(minutes=1))  # slices for compaction to merge
     with read_only_view(copy, tmp_path / "ro") as ro:
         at = ["--data", str(ro)]
