@@ -116,7 +116,7 @@ def remove_leftovers(folder: Path) -> list[Path]:
     A temporary file is only ever renamed by the process that made it, so one
     whose process is gone will never become data.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         with os.scandir(folder) as entries:
             owners = [(e.name, int(m.group(1))) for e in entries if (m := TEMPORARY.match(e.name))]

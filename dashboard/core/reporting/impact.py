@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 import polars as pl
 
@@ -139,7 +140,7 @@ def worst_trailing(frame: pl.DataFrame, math_: sig.Signal, higher_is_bad: bool,
               .rolling("bucket", period=f"{secs}s", offset=f"-{secs}s", closed="right")
               .agg(pl.col(math_.numerator).sum().alias("n"), pl.col(math_.denominator).sum().alias("d")))
     # only windows that are full length, so the first thin bucket does not set the record
-    first = frame["bucket"].min()
+    first = cast(datetime, frame["bucket"].min())  # a Datetime column's min (Polars types it as any scalar)
     full = rolled.filter((pl.col("bucket") >= first + length - _step(frame)) & (pl.col("d") > 0))
     if full.is_empty():
         full = rolled.filter(pl.col("d") > 0)

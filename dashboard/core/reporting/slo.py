@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 import polars as pl
 
@@ -190,7 +191,8 @@ def evaluate_slo(frame: pl.DataFrame, slo: SloDecl, now: datetime, period: timed
     notes: list[str] = []
     if in_period.is_empty():
         return SloStatus(slo, None, None, 0, 0, None, None, notes=("no telemetry in the period",))
-    start, end = in_period["bucket"].min(), in_period["bucket"].max()
+    # a Datetime column's min and max are datetimes (Polars types them as any scalar)
+    start, end = cast(datetime, in_period["bucket"].min()), cast(datetime, in_period["bucket"].max())
     if start > now - period + timedelta(days=1):
         days = (now - start).total_seconds() / 86400
         notes.append(f"only {days:.1f} days of data; attainment and budget cover those")

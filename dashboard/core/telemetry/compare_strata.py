@@ -57,7 +57,7 @@ def stratified_rate_test(leaves: pl.DataFrame, column: str, strata: list[str], b
     """Cochran-Mantel-Haenszel test of `version` against `baseline` within the `strata` columns."""
     from statsmodels.stats.contingency_tables import StratifiedTable
 
-    sides = []
+    sides: list[pl.DataFrame] = []
     for name in (version, baseline):
         sides.append(leaves.filter(pl.col(column) == name).group_by(strata)
                      .agg(pl.col(numerator).sum().alias(f"x_{len(sides)}"),

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -54,7 +55,8 @@ def _start_receiver(data: Path, port: int, flush_every: float) -> subprocess.Pop
                 return process
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"warroom receive exited: {process.stderr.read()}") from None
+                told = process.stderr.read() if process.stderr else ""
+                raise RuntimeError(f"warroom receive exited: {told}") from None
             time.sleep(0.1)
     raise RuntimeError("warroom receive did not start within 60 s")
 
@@ -74,7 +76,8 @@ def _sender(index: int, url: str, spans_per_second: float, seconds: float, out: 
     ready.release()
     go.wait()  # every sender starts together, once all have imported the SDK
     began = time.monotonic()
-    log = {"sent": 0, "acked_spans": 0, "acked_requests": [], "unacked_requests": [], "round_trips": []}
+    log: dict[str, Any] = {"sent": 0, "acked_spans": 0, "acked_requests": [], "unacked_requests": [],
+                           "round_trips": []}
     tick = 0
     while time.monotonic() - began < seconds:
         # what the rate owes by now: a slow acknowledgement makes the next batch larger, as an SDK's queue would
