@@ -11,13 +11,14 @@ from datetime import datetime
 
 from dashboard.cli import UserError
 from dashboard.core.datadir import DataDir
-from dashboard.core.incident.events import EventError, utc
+from dashboard.core.incident.events import EventError
 from dashboard.core.incident.identity import PermissionDenied
 from dashboard.core.incident.lifecycle import LifecycleError
 from dashboard.core.incident.roles import RolesError, cli_user, load_roles
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.store import IncidentStoreError, StaleIncidentError
 from dashboard.core.incident.summary import incident_summary
+from dashboard.core.timeutil import utc
 
 
 class Context:

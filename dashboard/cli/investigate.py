@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
@@ -13,6 +13,7 @@ from dashboard.core.diagnosis.models import Investigation, suspect_brief
 from dashboard.core.incident.references import unknown_values
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.timeutil import utc
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +37,7 @@ def parse_time(text: str | None, flag: str) -> datetime | None:
         ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise UserError(f"{flag}: {text!r} is not an ISO time such as 2025-02-18T13:00") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    return utc(ts)
 
 
 def parse_filters(items: list[str], known: list[str]) -> dict[str, tuple[str, ...]]:

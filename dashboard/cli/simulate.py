@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _timestamp(text: str) -> datetime:
-    from dashboard.core.incident.events import utc
+    from dashboard.core.timeutil import utc
 
     try:
         return utc(datetime.fromisoformat(text))

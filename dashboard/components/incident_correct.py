@@ -18,6 +18,7 @@ from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.telemetry import signals as registry
 from dashboard.core.text import md
+from dashboard.core.timeutil import naive_utc
 
 ALL = "(all)"
 
@@ -33,7 +34,7 @@ def correction_form(state: IncidentState, service: Incidents, store, now: dateti
                                  format_func=_signal_label)
         scope = _scope_pickers(state, store, now, key)
         started = st.datetime_input("Regression started (UTC)", key=f"{key}_start", step=timedelta(minutes=5),
-                                    value=_naive(state.window_start) if state.window_start else None)
+                                    value=naive_utc(state.window_start) if state.window_start else None)
         reason = st.text_input("Why the record was wrong", key=f"{key}_reason",
                                placeholder="e.g. the scope named a region that does not exist")
         if not st.button("Record the correction", key=f"{key}_go"):
@@ -80,7 +81,3 @@ def _names_unknown(state: IncidentState, store) -> bool:
 
 def _signal_label(name: str) -> str:
     return f"{registry.get(name).label} ({name})" if registry.is_known(name) else f"{name} (unknown)"
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)

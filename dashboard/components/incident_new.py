@@ -31,6 +31,7 @@ from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS
 from dashboard.core.telemetry import signals as registry
 from dashboard.core.text import md
+from dashboard.core.timeutil import naive_utc
 
 URL_KEYS = ("new", "signal", "also", "start", "suspect", "title", "source")
 ALL = "(all)"
@@ -85,8 +86,8 @@ def new_incident_form(service: Incidents, store, now: datetime) -> None:
     signal = c1.selectbox("Signal that moved", signals, key="new_signal",
                           index=signals.index(pre["signal"]) if pre["signal"] else 0,
                           format_func=lambda s: f"{registry.get(s).label} ({s})")
-    naive_now = now.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
-    default_start = (pre["start"].astimezone(UTC).replace(tzinfo=None) if pre["start"]
+    naive_now = naive_utc(now).replace(second=0, microsecond=0)
+    default_start = (naive_utc(pre["start"]) if pre["start"]
                      else naive_now - timedelta(hours=1))
     started = c2.datetime_input("Regression started (UTC)", value=default_start, key="new_start",
                                 step=timedelta(minutes=5))

@@ -9,9 +9,10 @@ contract is documented in `incident_new.py`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from dashboard.core.diagnosis.models import Investigation
+from dashboard.core.timeutil import utc
 
 VIEW_KEYS = ("range", "range_from", "range_to")
 COHORT_TAB = "Cohorts by version"  # the explorer's tab label, which its bound tabs keep in the URL
@@ -37,7 +38,7 @@ def root_cause_params(view: dict[str, list[str]], signal: str) -> dict[str, list
 
 
 def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_incident_params(inv: Investigation, source: str, also: list[str] | None = None) -> dict[str, list[str]]:

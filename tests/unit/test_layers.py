@@ -30,6 +30,7 @@ LAYER_OF: dict[str, str] = {
     "dashboard.core.output_paths": "base",
     "dashboard.core.stats": "base",
     "dashboard.core.text": "base",
+    "dashboard.core.timeutil": "base",
     "dashboard.core.telemetry": "telemetry",
     "dashboard.core.diagnosis": "diagnosis",
     "dashboard.core.incident": "incident",

@@ -23,7 +23,6 @@ from dashboard.core.diagnosis.evidence import (
     MAX_LAG_MIN,
     Regression,
     Release,
-    as_utc,
     cohort_contrast,
     cohort_evidence,
     effect_units,
@@ -35,6 +34,7 @@ from dashboard.core.diagnosis.evidence import (
 )
 from dashboard.core.diagnosis.models import Evidence, RollbackStep, Suspect, suspect_brief
 from dashboard.core.telemetry.signals import Signal
+from dashboard.core.timeutil import as_utc
 
 COHORT_HORIZON = timedelta(hours=3)
 ROLLBACK_WINDOW = timedelta(minutes=30)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-import numpy as np
+from datetime import datetime
 
 from dashboard.core import stats
 from dashboard.core.diagnosis.detect import BucketSeries, ChangePoint
 from dashboard.core.diagnosis.models import Evidence
 from dashboard.core.telemetry.signals import Signal
+from dashboard.core.timeutil import as_utc
 
 MAX_LAG_MIN = 45.0        # a regression starting later than this after a release is not its doing
 LAG_SCALE_MIN = 15.0      # timing score halves every ~10 minutes of lag
@@ -68,14 +67,6 @@ def effect_units(cp: ChangePoint) -> float:
 
 def hhmm(ts) -> str:
     return as_utc(ts).strftime("%H:%M")
-
-
-def as_utc(ts) -> datetime:
-    if isinstance(ts, datetime):
-        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-    if isinstance(ts, str):
-        return as_utc(datetime.fromisoformat(ts))
-    return datetime.fromisoformat(str(np.datetime64(ts, "us"))).replace(tzinfo=UTC)
 
 
 def release_log_evidence(release: Release) -> Evidence | None:

@@ -22,12 +22,13 @@ import polars as pl
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis.attribute import Reader, attribute, rollback_plan
 from dashboard.core.diagnosis.detect import ChangePoint, ReleaseMark, daily_baseline, find_change_points
-from dashboard.core.diagnosis.evidence import Release, as_utc
+from dashboard.core.diagnosis.evidence import Release
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 from dashboard.core.telemetry.release_timeline import release_timeline
+from dashboard.core.timeutil import as_utc, utc
 
 DEFAULT_WINDOW = timedelta(hours=6)
 BASELINE_DAYS = 3
@@ -43,14 +44,10 @@ def choose_bucket(start: datetime, end: datetime) -> timedelta:
     return timedelta(hours=2)
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
 def load_releases(store: TelemetryStore, start: datetime, end: datetime) -> list[Release]:
     """Logged releases (at the time their version started serving) and inferred ones (release_timeline)."""
     frame = release_timeline(store, start, end)
-    return [Release(_utc(r["ts"]), r["artifact"], r["version"], r["previous_version"], r["scope"], r["note"] or "",
+    return [Release(utc(r["ts"]), r["artifact"], r["version"], r["previous_version"], r["scope"], r["note"] or "",
                     r["origin"], r["flag"])
             for r in frame.sort("ts").iter_rows(named=True)]
 
@@ -165,10 +162,10 @@ def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime,
         return [], [f"segment localization works on counts; {spec.phrase} has none to localize"]
     from dashboard.core.diagnosis.localize import localize  # noqa: PLC0415
 
-    first = _utc(datetime.fromisoformat(str(regressions[0].ts)))
-    last = _utc(datetime.fromisoformat(str(regressions[-1].ts)))
-    recoveries = [_utc(datetime.fromisoformat(str(cp.ts))) for cp in points
-                  if not cp.regression and _utc(datetime.fromisoformat(str(cp.ts))) > last]
+    first = utc(datetime.fromisoformat(str(regressions[0].ts)))
+    last = utc(datetime.fromisoformat(str(regressions[-1].ts)))
+    recoveries = [utc(datetime.fromisoformat(str(cp.ts))) for cp in points
+                  if not cp.regression and utc(datetime.fromisoformat(str(cp.ts))) > last]
     cur_start = last + timedelta(minutes=3)
     cur_end = min([cur_start + LOCALIZE_WINDOW, end, *recoveries])
     base_start = max(start, first - LOCALIZE_WINDOW)
@@ -222,8 +219,8 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     first, last, _ = store.time_range()
     if last is None:
         raise ValueError("the store holds no requests")
-    end = _utc(end) if end else _utc(last) + timedelta(microseconds=1)
-    start = _utc(start) if start else end - DEFAULT_WINDOW
+    end = utc(end) if end else utc(last) + timedelta(microseconds=1)
+    start = utc(start) if start else end - DEFAULT_WINDOW
     if end <= start:
         raise ValueError(f"the window is empty: start {start.isoformat()} is not before end {end.isoformat()}")
     bucket = choose_bucket(start, end)

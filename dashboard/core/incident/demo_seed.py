@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dashboard.core.incident.comms import cadence_minutes
-from dashboard.core.incident.events import utc
 from dashboard.core.incident.playbooks import playbook_for
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import VerificationMetric
@@ -24,6 +23,7 @@ from dashboard.core.incident.store_config import has_incident_store
 from dashboard.core.incident.telemetry_adapter import VERIFIABLE_SIGNALS, evaluate_incident_soak, pooled_values
 from dashboard.core.incident.verification import propose_verification
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.timeutil import utc
 
 ROSTERS: tuple[dict[str, str], ...] = (
     {"commander": "Priya Raman", "tech_lead": "Marcus Lee", "comms_lead": "Lena Vogel", "scribe": "Tom Okafor"},

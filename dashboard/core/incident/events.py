@@ -8,12 +8,13 @@ write is refused before it reaches the store, with the field named.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dashboard.core.incident.soak import VerificationMetric
+from dashboard.core.timeutil import utc, utc_now
 
 Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
 SEVERITIES: tuple[str, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")
@@ -222,17 +223,6 @@ EVENT_KINDS: tuple[str, ...] = tuple(PAYLOADS)
 
 class EventError(ValueError):
     """An event that cannot be recorded as given (unknown kind, bad payload, no actor)."""
-
-
-def utc(moment: datetime) -> datetime:
-    """Aware UTC datetime; a naive one is taken to be UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def validate_payload(kind: str, payload: BaseModel | dict[str, Any]) -> Payload:

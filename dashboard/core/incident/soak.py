@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.timeutil import utc
 
 SoakStatus = Literal["not_started", "soaking", "broken", "passed"]
 _PERCENTILE_SIGNAL = re.compile(r"^latency_p(\d{2})_ms$")
@@ -173,10 +174,6 @@ class SoakEvaluation(BaseModel):
         return f"soaking: {self.progress:.0%} done, {left}"
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _ceil_minute(moment: datetime) -> datetime:
     floor = moment.replace(second=0, microsecond=0)
     return floor if floor == moment else floor + MINUTE
@@ -192,7 +189,7 @@ def _dense_counts(counts: Iterable[MinuteCount | tuple], first: datetime, n: int
     den = [0.0] * n
     for row in counts:
         minute, a, b = row
-        index = int((_floor_minute(_utc(minute)) - first) / MINUTE)
+        index = int((_floor_minute(utc(minute)) - first) / MINUTE)
         if 0 <= index < n:
             num[index] += float(a or 0)
             den[index] += float(b or 0)
@@ -202,8 +199,8 @@ def _dense_counts(counts: Iterable[MinuteCount | tuple], first: datetime, n: int
 def evaluate_metric(metric: VerificationMetric, counts: Iterable[MinuteCount | tuple],
                     soak_started_at: datetime, now: datetime) -> MetricSoak:
     """Judge one metric over the complete minutes between the soak start and `now`."""
-    first = _ceil_minute(_utc(soak_started_at))  # a minute straddling the start holds pre-fix traffic
-    end = _floor_minute(_utc(now))  # the current minute is still filling up
+    first = _ceil_minute(utc(soak_started_at))  # a minute straddling the start holds pre-fix traffic
+    end = _floor_minute(utc(now))  # the current minute is still filling up
     n = max(0, int((end - first) / MINUTE))
     num, den = _dense_counts(counts, first, n)
     w = metric.window_minutes
@@ -298,9 +295,9 @@ def evaluate_soak(verification_metrics: Sequence[VerificationMetric],
     threshold in its latest judged window; otherwise soaking (progress is the
     slowest metric's).
     """
-    now = _utc(now)
-    if soak_started_at is None or _utc(soak_started_at) > now or not verification_metrics:
-        return SoakEvaluation(status="not_started", started_at=soak_started_at and _utc(soak_started_at),
+    now = utc(now)
+    if soak_started_at is None or utc(soak_started_at) > now or not verification_metrics:
+        return SoakEvaluation(status="not_started", started_at=soak_started_at and utc(soak_started_at),
                               now=now, progress=0.0,
                               time_left_minutes=max((m.soak_minutes for m in verification_metrics), default=0),
                               metrics=[])
@@ -316,7 +313,7 @@ def evaluate_soak(verification_metrics: Sequence[VerificationMetric],
     else:
         status = "soaking"
     return SoakEvaluation(
-        status=status, started_at=_utc(soak_started_at), now=now,
+        status=status, started_at=utc(soak_started_at), now=now,
         progress=min(r.progress for r in results),
         time_left_minutes=max(r.time_left_minutes for r in results),
         metrics=results,

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.core.incident import chain
-from dashboard.core.incident.events import PAYLOADS, Event, NewEvent, utc_now, validate_payload
+from dashboard.core.incident.events import PAYLOADS, Event, NewEvent, validate_payload
+from dashboard.core.timeutil import utc_now
 
 BUSY_TIMEOUT_MS = 30_000
 ID_PREFIX = "INC-"

@@ -16,6 +16,7 @@ from dashboard.core.incident.soak import MinuteCount, SoakEvaluation, Verificati
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.verification import propose_verification
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.timeutil import utc
 
 MINUTE = timedelta(minutes=1)
 
@@ -50,12 +51,12 @@ def slow_counts(store, metric: VerificationMetric, start: datetime, end: datetim
     """Per minute: requests slower than the metric's latency limit, out of all requests."""
     from dashboard.core.telemetry.query import Scope
 
-    origin = _utc(start).replace(second=0, microsecond=0)
+    origin = utc(start).replace(second=0, microsecond=0)
     frame = store.run_sql("incident_slow_share",
                           {"bucket_us": int(MINUTE.total_seconds() * 1_000_000), "origin": origin,
                            "limit_ms": float(metric.threshold)},
-                          Scope.of(origin, _utc(end) + MINUTE, metric.segment or None))
-    return [MinuteCount(_utc(b), float(n or 0), float(d or 0))
+                          Scope.of(origin, utc(end) + MINUTE, metric.segment or None))
+    return [MinuteCount(utc(b), float(n or 0), float(d or 0))
             for b, n, d in frame.select("bucket", "slower", "requests").iter_rows()]
 
 
@@ -66,23 +67,19 @@ def minute_counts(frame: pl.DataFrame, signal: str) -> list[MinuteCount]:
     if missing:
         raise ValueError(f"series frame lacks column(s) {missing} needed for {signal}")
     rows = frame.select("bucket", pl.col(num_col).fill_null(0), pl.col(den_col).fill_null(0)).iter_rows()
-    return [MinuteCount(_utc(b), float(n), float(d)) for b, n, d in rows]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return [MinuteCount(utc(b), float(n), float(d)) for b, n, d in rows]
 
 
 def telemetry_now(store) -> datetime:
     """The data's clock (newest telemetry timestamp); the wall clock when there is no telemetry."""
     newest = store.now() if store is not None else None
-    return _utc(newest) if newest is not None else datetime.now(UTC)
+    return utc(newest) if newest is not None else datetime.now(UTC)
 
 
 def soak_counts(store, metrics: Sequence[VerificationMetric], start: datetime,
                 end: datetime) -> dict[str, list[MinuteCount]]:
     """Per-minute counts for every metric, one series query per distinct segment filter."""
-    origin = _utc(start).replace(second=0, microsecond=0)
+    origin = utc(start).replace(second=0, microsecond=0)
     frames: dict[tuple, pl.DataFrame] = {}
     out: dict[str, list[MinuteCount]] = {}
     for metric in metrics:
@@ -92,14 +89,14 @@ def soak_counts(store, metrics: Sequence[VerificationMetric], start: datetime,
             continue
         seg = tuple(sorted(metric.segment.items()))
         if seg not in frames:
-            frames[seg] = store.series(origin, _utc(end) + MINUTE, filters=dict(seg) or None, bucket=MINUTE)
+            frames[seg] = store.series(origin, utc(end) + MINUTE, filters=dict(seg) or None, bucket=MINUTE)
         out[metric.key] = minute_counts(frames[seg], metric.signal)
     return out
 
 
 def evaluate_incident_soak(state: IncidentState, store, now: datetime | None = None) -> SoakEvaluation:
     """The incident's soak, judged on telemetry up to `now` (default: the data's clock)."""
-    now = _utc(now) if now is not None else telemetry_now(store)
+    now = utc(now) if now is not None else telemetry_now(store)
     started = state.soak.started_at
     if started is None or not state.verification or now < started:
         return evaluate_soak(state.verification, {}, None, now)
@@ -110,7 +107,7 @@ def evaluate_incident_soak(state: IncidentState, store, now: datetime | None = N
 def pooled_values(store, signals: Sequence[str], start: datetime, end: datetime,
                   segment: dict[str, str] | None = None) -> dict[str, float]:
     """Each signal pooled over [start, end) on a segment (signals with no samples are left out)."""
-    frame = store.window_totals([("w", _utc(start), _utc(end))], filters=segment or None)
+    frame = store.window_totals([("w", utc(start), utc(end))], filters=segment or None)
     out: dict[str, float] = {}
     if frame.is_empty():
         return out

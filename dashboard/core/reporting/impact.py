@@ -23,8 +23,8 @@ from typing import cast
 
 import polars as pl
 
-from dashboard.core.reporting.buckets import utc, utc_buckets
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.timeutil import utc, utc_buckets
 
 TREND_WINDOW = timedelta(minutes=30)
 # signals shown as quality and safety deltas, in reading order (what one excess event is called:

@@ -30,11 +30,11 @@ from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_t
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.output_paths import OutputPathError, output_folder
-from dashboard.core.reporting.buckets import utc
 from dashboard.core.reporting.impact_store import incident_window
 from dashboard.core.telemetry.links import TRACE, LinksError, load_links
 from dashboard.core.telemetry.query import Scope
 from dashboard.core.telemetry.samples import with_trace_links
+from dashboard.core.timeutil import utc
 
 DEFAULT_SAMPLE = 500  # per group (affected, unaffected)
 DEFAULT_SEED = 20250218

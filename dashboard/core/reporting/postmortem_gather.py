@@ -10,7 +10,6 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.store import IncidentStoreError
-from dashboard.core.reporting.buckets import utc
 from dashboard.core.reporting.impact_store import incident_impact
 from dashboard.core.reporting.packet import sample_incident_requests
 from dashboard.core.reporting.postmortem import (
@@ -24,6 +23,7 @@ from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspec
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.links import LinksError, load_links
 from dashboard.core.telemetry.release_timeline import release_timeline
+from dashboard.core.timeutil import utc
 
 DETECTION_WINDOW = timedelta(minutes=10)
 FINDER_LEAD = timedelta(hours=3)  # the finder needs a stretch of normal traffic before the regression

@@ -49,9 +49,9 @@ from typing import cast
 
 import polars as pl
 
-from dashboard.core.reporting.buckets import utc, utc_buckets
 from dashboard.core.reporting.slo_config import SloDecl
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.timeutil import utc, utc_buckets
 
 
 @dataclass(frozen=True)

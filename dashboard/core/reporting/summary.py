@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from dashboard.core.incident.comms import CommsClock, SignalFact, comms_clock, facts_from_state, render_update
 from dashboard.core.incident.state import IncidentState
-from dashboard.core.reporting.buckets import utc
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.slo import SloStatus
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.timeutil import utc
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
@@ -26,6 +26,7 @@ from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import LIVE_PREFIX, compact_live_files, slice_name
 from dashboard.core.telemetry.demo import DEFAULT_SEED, week
 from dashboard.core.telemetry.demo.engine import generate_window
+from dashboard.core.timeutil import utc
 
 FILE_PREFIX = LIVE_PREFIX  # compaction recognizes the slices by it
 DEFAULT_RPS = 10.0
@@ -68,10 +69,6 @@ class Generator:
         return g
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def newest_timestamp(data: DataDir) -> datetime:
     """The newest request timestamp in the folder (the data's 'now')."""
     from dashboard.core.telemetry.query import TelemetryStore
@@ -81,7 +78,7 @@ def newest_timestamp(data: DataDir) -> datetime:
     newest = TelemetryStore(data, cache=False).now()
     if newest is None:
         raise LiveError(f"the Parquet files in {data.requests} hold no requests to continue from")
-    return _utc(newest)
+    return utc(newest)
 
 
 def continuation_start(data: DataDir) -> datetime:
@@ -90,12 +87,12 @@ def continuation_start(data: DataDir) -> datetime:
 
 
 def slice_path(data: DataDir, start: datetime) -> Path:
-    return data.requests / slice_name(_utc(start))
+    return data.requests / slice_name(utc(start))
 
 
 def write_slice(data: DataDir, start: datetime, end: datetime, generator: Generator) -> Slice:
     """Generate the demo scenario over [start, end) and write it as one new file."""
-    start, end = _utc(start), _utc(end)
+    start, end = utc(start), utc(end)
     if end <= start:
         raise LiveError(f"empty slice: end {end.isoformat()} is not after start {start.isoformat()}")
     scenario = replace(week.scenario(rps=generator.rps), end=end)
@@ -114,7 +111,7 @@ def write_slice(data: DataDir, start: datetime, end: datetime, generator: Genera
 def append_until(data: DataDir, until: datetime, *, seed: int | None = None, rps: float | None = None,
                  chunk: timedelta = BULK_CHUNK) -> list[Slice]:
     """Append simulated telemetry from where the store ends up to `until`, one file per `chunk`."""
-    until = _utc(until)
+    until = utc(until)
     start = continuation_start(data)
     if until <= start:
         raise LiveError(f"the data already reaches {start - TICK:%Y-%m-%d %H:%M:%S} UTC, "

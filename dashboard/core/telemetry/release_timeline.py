@@ -18,12 +18,13 @@ INFER_MIN_REQUESTS requests.
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
 from dashboard.core.telemetry.query import Scope, TelemetryStore
+from dashboard.core.timeutil import utc
 
 INFER_MIN_REQUESTS = 3
 DATA_START_GRACE = timedelta(minutes=5)
@@ -42,12 +43,8 @@ TIMELINE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
 def hhmm(ts: datetime) -> str:
-    return _utc(ts).strftime("%H:%M")
+    return utc(ts).strftime("%H:%M")
 
 
 def scope_filters(scope: str | None) -> dict[str, tuple[str, ...]]:
@@ -76,14 +73,14 @@ def served_since(store: TelemetryStore, column: str, version: str, logged: datet
                .sort("minute"))
     serving = (minutes["mine"] / minutes["total"] >= SERVING_SHARE).to_list()
     stamps = minutes["minute"].to_list()
-    if not serving or not serving[-1] or _utc(stamps[-1]) < logged - EARLY_TOLERANCE:
+    if not serving or not serving[-1] or utc(stamps[-1]) < logged - EARLY_TOLERANCE:
         return None
     start = len(serving) - 1
-    while start > 0 and serving[start - 1] and _utc(stamps[start]) - _utc(stamps[start - 1]) <= timedelta(minutes=1):
+    while start > 0 and serving[start - 1] and utc(stamps[start]) - utc(stamps[start - 1]) <= timedelta(minutes=1):
         start -= 1
-    if start == 0 and _utc(stamps[0]) <= logged - LOOKBACK + timedelta(minutes=1):
+    if start == 0 and utc(stamps[0]) <= logged - LOOKBACK + timedelta(minutes=1):
         return None  # serving all through the look-back: not a new version
-    since = _utc(stamps[start])
+    since = utc(stamps[start])
     return since if since < logged - EARLY_TOLERANCE else None
 
 
@@ -114,16 +111,16 @@ def inferred_releases(store: TelemetryStore, start: datetime, end: datetime,
     for r in logged.select("artifact", "version", "previous_version").iter_rows(named=True):
         known.setdefault(r["artifact"], set()).update(v for v in (r["version"], r["previous_version"]) if v)
     in_window = store.dimension_values(start, end)
-    not_before = max(start, _utc(first) + DATA_START_GRACE)
+    not_before = max(start, utc(first) + DATA_START_GRACE)
     out = []
     for kind, column in store.schema.artifacts.items():
         unknown = sorted(set(in_window.get(column, [])) - known.get(kind, set()))
         if not unknown:
             continue
         seen = store.run_sql("version_first_served", {},
-                             Scope.of(_utc(first), end, {column: unknown}, by=column))
+                             Scope.of(utc(first), end, {column: unknown}, by=column))
         for row in seen.iter_rows(named=True):
-            at = _utc(row["first_ts"])
+            at = utc(row["first_ts"])
             if at < not_before or row["requests"] < INFER_MIN_REQUESTS:
                 continue
             out.append({"ts": at, "service": None, "artifact": kind, "version": row["version"],
@@ -137,21 +134,21 @@ def inferred_releases(store: TelemetryStore, start: datetime, end: datetime,
 
 def release_timeline(store: TelemetryStore, start: datetime, end: datetime) -> pl.DataFrame:
     """Logged releases (moved to when their version really started serving) and inferred ones, oldest first."""
-    start, end = _utc(start), _utc(end)
+    start, end = utc(start), utc(end)
     # a release logged shortly after the window may have served inside it
     logged = store.releases(start, end + LOOKBACK)
     everything = store.releases()
     rows = []
     for r in logged.iter_rows(named=True):
         column = store.schema.artifacts.get(r["artifact"])
-        logged_at = _utc(r["ts"])
+        logged_at = utc(r["ts"])
         since = served_since(store, column, r["version"], logged_at, r["scope"]) if column else None
         row = {**{k: r.get(k) for k in RELEASE_SCHEMA}, "origin": "logged", "logged_at": logged_at,
                "served_since": since, "flag": None}
         if since is not None:
             row["flag"] = f"served since {hhmm(since)}, logged {hhmm(logged_at)}"
             row["ts"] = since
-        if start <= _utc(row["ts"]) < end:
+        if start <= utc(row["ts"]) < end:
             rows.append(row)
     rows += inferred_releases(store, start, end, everything)
     if not rows:

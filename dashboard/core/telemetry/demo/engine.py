@@ -10,7 +10,7 @@ comparison (prompt-v7 vs prompt-v6) meaningful in the demo.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -25,13 +25,14 @@ from dashboard.core.telemetry.demo.scenario import (
     Condition,
     Scenario,
 )
+from dashboard.core.timeutil import utc
 
 US_PER_MINUTE = 60_000_000
 ERROR_TYPES = ["timeout", "rate_limited", "upstream_5xx", "tool_timeout"]
 
 
 def _epoch_us(ts: datetime) -> int:
-    return int(ts.replace(tzinfo=ts.tzinfo or UTC).timestamp() * 1_000_000)
+    return int(utc(ts).timestamp() * 1_000_000)
 
 
 def window_seed(seed: int, start: datetime) -> int:
