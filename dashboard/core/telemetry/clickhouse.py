@@ -1,0 +1,158 @@
+"""Running SQL on ClickHouse: in-process (chDB) or on a server (clickhouse-connect), results as Polars.
+
+Returns an engine with `query(sql, params) -> pl.DataFrame`, `command(sql)` and
+`insert_parquet(table, path)`, the same on both transports: the SQL is identical,
+only how it travels differs. Parameters are ClickHouse's typed placeholders
+(`{name:Type}`); `bind` turns the query files' `$name` into them, the type read
+from the Python value, so a value never becomes part of the SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from dashboard.core.telemetry.store_config import Credentials, StoreConfig, StoreConfigError, credentials
+
+PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+DATETIME = "DateTime64(6, 'UTC')"
+
+
+def param_type(value) -> str:
+    """The ClickHouse type a Python parameter is sent as."""
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64"
+    if isinstance(value, float):
+        return "Float64"
+    if isinstance(value, datetime):
+        return DATETIME
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, (list, tuple)):
+        inner = {param_type(v) for v in value}
+        if len(inner) > 1:
+            raise ValueError(f"a list parameter mixes types: {sorted(inner)}")
+        return f"Array({inner.pop() if inner else 'String'})"
+    raise ValueError(f"no ClickHouse type for a parameter of type {type(value).__name__}")
+
+
+def param_text(value) -> str:
+    """A parameter in ClickHouse's text format (what chDB and the HTTP interface parse)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_quoted(v) for v in value) + "]"
+    return str(value)
+
+
+def _quoted(value) -> str:
+    text = param_text(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def bind(sql: str, params: dict | None) -> str:
+    """`$name` -> `{name:Type}` for every parameter given; an unknown `$name` is an error."""
+    params = params or {}
+
+    def placeholder(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in params:
+            raise ValueError(f"SQL names ${name}, which is not among the parameters given")
+        return "{" + name + ":" + param_type(params[name]) + "}"
+
+    return PARAM_RE.sub(placeholder, sql)
+
+
+class ChdbEngine:
+    """ClickHouse in this process, its tables in a folder (chDB allows one session per process)."""
+
+    _sessions: dict[Path, object] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, path: Path):
+        from chdb import session
+
+        self.path = Path(path).resolve()
+        with self._guard:
+            if self.path not in self._sessions:
+                for other in list(self._sessions):  # chDB keeps one live session per process
+                    self._sessions.pop(other).close()
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._sessions[self.path] = session.Session(str(self.path))
+            self._session = self._sessions[self.path]
+        self._lock = threading.Lock()  # one statement at a time on the session
+
+    def query(self, sql: str, params: dict | None = None) -> pl.DataFrame:
+        bound = bind(sql, params)
+        texts = {k: param_text(v) for k, v in (params or {}).items()}
+        with self._lock:
+            table = self._session.query(bound, "ArrowTable", params=texts)
+        return pl.from_arrow(table)
+
+    def command(self, sql: str, params: dict | None = None) -> None:
+        bound = bind(sql, params)
+        texts = {k: param_text(v) for k, v in (params or {}).items()}
+        with self._lock:
+            self._session.query(bound, "CSV", params=texts)
+
+    def insert_parquet(self, table: str, path: Path, columns: list[str]) -> None:
+        listed = ", ".join(quote(c) for c in columns)
+        source = "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
+        self.command(f"INSERT INTO {quote(table)} ({listed}) SELECT {listed} FROM file({source}, Parquet)")
+
+
+class HttpEngine:
+    """A ClickHouse server over HTTP(S) through clickhouse-connect: the same SQL and typed parameters."""
+
+    def __init__(self, config: StoreConfig, creds: Credentials | None = None):
+        import clickhouse_connect
+
+        creds = creds or credentials()
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=config.host, port=config.port, database=config.database, secure=config.secure,
+                username=creds.user, password=creds.password)
+        except Exception as exc:  # an unreachable server or refused login: one line for the user
+            raise StoreConfigError(f"{config.describe()}: cannot connect: {str(exc).splitlines()[0]}") from None
+        self._lock = threading.Lock()
+
+    def query(self, sql: str, params: dict | None = None) -> pl.DataFrame:
+        with self._lock:
+            table = self._client.query_arrow(bind(sql, params), parameters=params or {})
+        return pl.from_arrow(table)
+
+    def command(self, sql: str, params: dict | None = None) -> None:
+        with self._lock:
+            self._client.command(bind(sql, params), parameters=params or {})
+
+    def insert_parquet(self, table: str, path: Path, columns: list[str]) -> None:
+        import pyarrow.parquet as pq
+
+        arrow = pq.read_table(path, columns=columns)
+        with self._lock:
+            self._client.insert_arrow(table, arrow)
+
+
+def quote(name: str) -> str:
+    """A ClickHouse identifier in backquotes."""
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def open_engine(config: StoreConfig):
+    if config.engine == "chdb":
+        assert config.path is not None
+        return ChdbEngine(config.path)
+    if config.engine == "clickhouse":
+        return HttpEngine(config)
+    raise StoreConfigError(f"store {config.describe()} is not a ClickHouse store")
