@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "rollup",
     "release",
     "receive",
+    "store",
 )
 
 
