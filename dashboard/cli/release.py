@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+import polars as pl
+
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.contract import RELEASE_SCHEMA
 from dashboard.core.telemetry.release_record import ReleaseError, record_release
+from dashboard.core.telemetry.store_config import StoreConfigError
+from dashboard.core.telemetry.store_writes import mirror
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                     "(http or https)")
     record.add_argument("--at", default=None, help="when it went live (ISO 8601 or epoch; default: now, UTC)")
     add_data_arg(record)
+    record.add_argument("--store", default=None, metavar="STORE",
+                        help="also insert it into this ClickHouse store (chdb:PATH or clickhouse://host:port/db; "
+                             "default: [store] in the data folder's warroom.toml)")
     record.set_defaults(func=run)
 
 
@@ -44,5 +52,12 @@ def run(args: argparse.Namespace) -> int:
                                at=args.at)
     except ReleaseError as exc:
         raise UserError(f"{exc} (nothing was recorded)") from None
+    try:
+        mirrored = mirror(DataDir.at(args.data), "releases", pl.DataFrame([event], schema=RELEASE_SCHEMA,
+                                                                         orient="row"), args.store)
+    except StoreConfigError as exc:
+        raise UserError(f"{exc} (recorded in the data folder, not in the ClickHouse store)") from None
+    if mirrored:
+        event = {**event, "store": mirrored}
     print(json.dumps({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in event.items()}))
     return 0

@@ -101,3 +101,18 @@ def test_quantiles_within_the_stated_bound_of_raw_rows(both):
                        f"WHERE ts >= $s AND ts < $e", params={"s": start, "e": end}).fetchall()[0][0]
     for q, want in zip(QUANTILES, exact, strict=True):
         assert abs(ch[q][0] - want) <= RELATIVE_ERROR * want, q
+
+
+def test_release_record_reaches_the_configured_store(both):
+    data, duck, engine, folder = both
+    before = engine.query("SELECT count() AS n FROM releases")["n"][0]
+    at = (duck.time_range()[0] + timedelta(hours=1)).isoformat()
+    (data.root / "warroom.toml").write_text(f'[store]\nengine = "chdb"\npath = "{folder}"\n')
+    try:
+        assert main(["release", "record", "--data", str(data.root), "--artifact", "prompt", "--version", "v-ch",
+                     "--service", "support-bot", "--at", at]) == 0
+    finally:
+        (data.root / "warroom.toml").unlink()
+    stored = engine.query("SELECT version, ts FROM releases WHERE version = 'v-ch'")
+    assert engine.query("SELECT count() AS n FROM releases")["n"][0] == before + 1
+    assert stored.height == 1 and stored["ts"][0] == duck.releases().filter(version="v-ch")["ts"][0]

@@ -111,6 +111,15 @@ class ChdbEngine:
         source = "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
         self.command(f"INSERT INTO {quote(table)} ({listed}) SELECT {listed} FROM file({source}, Parquet)")
 
+    def insert_frame(self, table: str, frame: pl.DataFrame) -> None:
+        """Insert rows a writer accepted (a release event, a committed ingest) through a Parquet file."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="warroom-ch-") as folder:
+            path = Path(folder) / "rows.parquet"
+            frame.write_parquet(path)
+            self.insert_parquet(table, path, frame.columns)
+
 
 class HttpEngine:
     """A ClickHouse server over HTTP(S) through clickhouse-connect: the same SQL and typed parameters."""
@@ -139,9 +148,11 @@ class HttpEngine:
     def insert_parquet(self, table: str, path: Path, columns: list[str]) -> None:
         import pyarrow.parquet as pq
 
-        arrow = pq.read_table(path, columns=columns)
+        self.insert_frame(table, pl.from_arrow(pq.read_table(path, columns=columns)))
+
+    def insert_frame(self, table: str, frame: pl.DataFrame) -> None:
         with self._lock:
-            self._client.insert_arrow(table, arrow)
+            self._client.insert_arrow(table, frame.to_arrow())
 
 
 def quote(name: str) -> str:
