@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from dashboard.cli import add_data_arg
+from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
 
 
@@ -17,6 +17,9 @@ def register_query_bench(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=5, help="warm runs per query (the median is reported)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-peer", action="store_true", help="skip the in-memory Polars peer (it loads the whole store)")
+    p.add_argument("--store", default="duckdb", metavar="STORE",
+                   help="duckdb (the whole query set), or chdb:PATH: the views both stores answer, side by side "
+                        "on DuckDB and on a ClickHouse store in PATH (loaded from --data when empty)")
     p.set_defaults(func=run)
 
     c = bench.add_parser("compact", help="an explorer view over many live slices, before and after compaction")
@@ -27,6 +30,8 @@ def register_query_bench(bench: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.store != "duckdb":
+        return run_engines(args)
     from dashboard.core.bench.query import run_query_bench
 
     result = run_query_bench(DataDir.at(args.data or "data/bench"), rows=args.rows, repeats=args.repeats,
@@ -52,6 +57,33 @@ def run(args: argparse.Namespace) -> int:
         for v in peer["views"]:
             print(f"  {v['name']:34s} polars {v['polars_s']:7.3f}  project {v['project_s']:7.3f}  x{v['speedup']:.1f}")
     return 0
+
+
+def run_engines(args: argparse.Namespace) -> int:
+    from dashboard.core.bench.query_engines import run_engine_bench
+    from dashboard.core.telemetry.clickhouse import open_engine
+    from dashboard.core.telemetry.store_config import StoreConfigError, parse_store
+
+    data = DataDir.at(args.data or "data/bench")
+    if not data.has_requests():
+        raise UserError(f"{data.root}: no requests to compare on (make one with warroom demo --data DIR)")
+    try:
+        config = parse_store(args.store, base=data.root)
+        if config.engine == "duckdb":
+            raise StoreConfigError("--store: expected duckdb or chdb:PATH")
+        engine = open_engine(config)
+    except StoreConfigError as exc:
+        raise UserError(str(exc)) from None
+    result = run_engine_bench(data, engine, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    load = f"; ClickHouse store loaded in {result['chdb_load_s']} s" if result["chdb_load_s"] else ""
+    print(f"store: {result['rows']:,} requests; warm = median of {result['repeats']} runs{load}")
+    print(f"{'view':34s} {'duckdb s':>9s} {'chdb s':>9s}  same answer")
+    for v in result["views"]:
+        print(f"{v['name']:34s} {v['duckdb_s']:9.3f} {v['chdb_s']:9.3f}  {'yes' if v['same_answer'] else 'NO'}")
+    return 0 if all(v["same_answer"] for v in result["views"]) else 1
 
 
 def run_compact(args: argparse.Namespace) -> int:
