@@ -21,6 +21,9 @@ from tests.fixtures import build_demo_week
 pytestmark = pytest.mark.slow  # a demo store built and loaded into ClickHouse (about a minute)
 
 QUANTILES = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+MOMENTS = ("log_latency_mean", "log_latency_var", "log_cost_mean", "log_cost_var", "log_ttft_mean", "log_ttft_var",
+           "log_input_tokens_mean", "log_input_tokens_var", "log_output_tokens_mean", "log_output_tokens_var",
+           "input_tokens_var", "output_tokens_var", "quality_var")
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +45,10 @@ def _compare(duck: pl.DataFrame, ch: pl.DataFrame) -> None:
             assert a == pytest.approx(b, rel=1e-12), c.name
         else:
             assert a == b, c.name
-    for q in QUANTILES:  # the same histogram bins: the same reported value
+    for q in (*QUANTILES, "ttft_p50_ms"):  # the same histogram bins: the same reported value
         assert duck[q].to_list() == pytest.approx(ch[q].to_list(), rel=1e-12), q
+    for m in MOMENTS:  # from the same sums, added in another order
+        assert duck[m].to_list() == pytest.approx(ch[m].to_list(), rel=1e-9, abs=1e-12), m
 
 
 def test_migrate_is_versioned_and_idempotent(both):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry import clickhouse_query, clickhouse_schema
+from dashboard.core.telemetry.clickhouse_query import MOMENTS
 from dashboard.core.telemetry.contract import read_schema
 from dashboard.core.telemetry.query import TelemetryStore
 from dashboard.core.telemetry.signals import COUNTS
@@ -38,7 +39,8 @@ def _agree(duck, ch) -> bool:
     exact = [c.name for c in COUNTS if c.name not in ("quality_sum", "cost_usd")]
     if any(duck[c].to_list() != ch[c].to_list() for c in exact):
         return False
-    for c in ("quality_sum", "cost_usd", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"):
+    for c in ("quality_sum", "cost_usd", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "ttft_p50_ms",
+              *(m[0] for m in MOMENTS)):
         for a, b in zip(duck[c].to_list(), ch[c].to_list(), strict=True):
             if (a is None) != (b is None) or (a is not None and abs(a - b) > 1e-9 * max(abs(a), 1.0)):
                 return False
