@@ -10,6 +10,7 @@ import json
 import sys
 
 from dashboard.cli import UserError, add_data_arg
+from dashboard.cli.store import add_store_arg
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.ingest import (
     IngestError,
@@ -20,6 +21,8 @@ from dashboard.core.telemetry.ingest import (
 )
 from dashboard.core.telemetry.langfuse_ingest import looks_like_langfuse
 from dashboard.core.telemetry.mapping import MappingError, load_mapping
+from dashboard.core.telemetry.store_config import StoreConfigError
+from dashboard.core.telemetry.store_writes import mirror_files
 
 FORMATS_HELP = ("Parquet (.parquet), CSV (.csv, .tsv) or JSONL (.jsonl, .ndjson); CSV/JSONL may be gzip'd (.gz); "
                 "requests also from OpenTelemetry traces (OTLP JSON Lines, JSON or protobuf)")
@@ -37,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub = kinds.add_parser(kind, help=f"ingest {what}", description=f"Ingest {what}. Files: {FORMATS_HELP}.")
         sub.add_argument("files", nargs="+", metavar="FILE", help="file(s) to ingest, checked together")
         add_data_arg(sub)
+        add_store_arg(sub)
         sub.add_argument("--mapping", metavar="FILE", default=None,
                          help="TOML or YAML mapping of your column names onto the contract (see docs/INGEST.md)")
         sub.add_argument("--dry-run", action="store_true",
@@ -86,5 +90,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{exc} (nothing was written)") from None
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(json.dumps(summary.as_dict(), indent=2))
+    result = summary.as_dict()
+    if not args.dry_run:
+        try:  # the accepted rows are committed to the data folder; the ClickHouse store gets the same
+            stored = mirror_files(data_dir, {args.ingest_kind: summary.written,
+                                             "quarantine": summary.quarantine_path}, args.store)
+        except StoreConfigError as exc:
+            raise UserError(f"{exc} (written to the data folder only)") from None
+        if stored:
+            result["store"] = stored
+    print(json.dumps(result, indent=2))
     return summary.exit_code

@@ -121,3 +121,20 @@ def test_release_record_reaches_the_configured_store(both):
     stored = engine.query("SELECT version, ts FROM releases WHERE version = 'v-ch'")
     assert engine.query("SELECT count() AS n FROM releases")["n"][0] == before + 1
     assert stored.height == 1 and stored["ts"][0] == duck.releases().filter(version="v-ch")["ts"][0]
+
+
+def test_ingest_reaches_the_configured_store(both, tmp_path):
+    data, duck, engine, folder = both
+    rows = (pl.read_parquet(sorted(data.requests.glob("*.parquet"))[0], n_rows=5)
+            .with_columns(pl.format("ch-{}", pl.col("request_id")).alias("request_id")))
+    source = tmp_path / "more.csv"
+    rows.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv(source)
+    with source.open("a") as fh:  # one row the contract rejects: it goes to quarantine, in ClickHouse too
+        fh.write("not-a-time" + "," * (rows.width - 1) + "\n")
+    before = clickhouse_schema.stored_requests(engine)
+    minute_before = engine.query("SELECT sum(requests) AS n FROM rollup_minute")["n"][0]
+    assert main(["ingest", "requests", str(source), "--data", str(data.root), "--store", f"chdb:{folder}"]) == 0
+    assert clickhouse_schema.stored_requests(engine) == before + 5
+    assert engine.query("SELECT sum(requests) AS n FROM rollup_minute")["n"][0] == minute_before + 5
+    assert engine.query("SELECT count() AS n FROM quarantine")["n"][0] == 1
+    assert clickhouse_schema.stored_requests(engine) == duck.time_range()[2]
