@@ -12,8 +12,9 @@ import pytest
 from dashboard.cli import main
 from dashboard.core.telemetry import clickhouse_query, clickhouse_schema
 from dashboard.core.telemetry.clickhouse import ChdbEngine
+from dashboard.core.telemetry.clickhouse_sql import DUCKDB_ONLY, PORTED, clickhouse_sql
 from dashboard.core.telemetry.contract import read_schema
-from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.query import QUERIES_DIR, Scope, TelemetryStore
 from dashboard.core.telemetry.signals import COUNTS
 from dashboard.core.telemetry.sketch import RELATIVE_ERROR
 from tests.fixtures import build_demo_week
@@ -138,3 +139,38 @@ def test_ingest_reaches_the_configured_store(both, tmp_path):
     assert engine.query("SELECT sum(requests) AS n FROM rollup_minute")["n"][0] == minute_before + 5
     assert engine.query("SELECT count() AS n FROM quarantine")["n"][0] == 1
     assert clickhouse_schema.stored_requests(engine) == duck.time_range()[2]
+
+
+def test_every_query_file_has_a_clickhouse_form_or_says_why():
+    files = {p.stem for p in QUERIES_DIR.glob("*.sql")}
+    assert not set(PORTED) & set(DUCKDB_ONLY)
+    assert set(PORTED) | set(DUCKDB_ONLY) == files
+
+
+def _ported_calls(duck) -> dict[str, tuple[dict, Scope | None]]:
+    first, last, _ = duck.time_range()
+    window = (first + timedelta(hours=9), first + timedelta(hours=9, minutes=10))
+    return {
+        "releases_in_range": ({"start": first - timedelta(days=30), "end": last + timedelta(days=30)}, None),
+        "time_range_scan": ({}, None),
+        "ingest_stored_request_ids": ({"first_ts": window[0], "last_ts": window[1]}, None),
+        "reporting_distinct_users": ({}, Scope.of(first, first + timedelta(hours=5), {"tier": ["paid", "free"]})),
+    }
+
+
+def test_ported_queries_give_the_same_answer_on_chdb(both):
+    _, duck, engine, _ = both
+    calls = _ported_calls(duck)
+    assert set(calls) == set(PORTED)
+    columns = set(duck.schema.request_schema())
+    for name, (params, scope) in calls.items():
+        want = duck.run_sql(name, params, scope)
+        sql, ch_params = clickhouse_sql(name, params, scope, columns)
+        got = engine.query(sql, ch_params)
+        assert got.columns == want.columns, name
+        order = want.columns
+        want, got = want.sort(order, nulls_last=True), got.sort(order, nulls_last=True)
+        assert want.height == got.height > 0, name
+        for c in order:
+            a, b = want[c].to_list(), got[c].to_list()
+            assert [None if v is None else v for v in a] == b, (name, c)
