@@ -174,3 +174,36 @@ def test_ported_queries_give_the_same_answer_on_chdb(both):
         for c in order:
             a, b = want[c].to_list(), got[c].to_list()
             assert [None if v is None else v for v in a] == b, (name, c)
+
+
+def test_live_simulator_and_otlp_receiver_reach_the_configured_store(both):
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from dashboard.core.telemetry import live
+    from dashboard.core.telemetry.otel_spans import SpanMaker
+    from dashboard.core.telemetry.receiver import TraceReceiver
+
+    data, duck, engine, folder = both
+    (data.root / "warroom.toml").write_text(f'[store]\nengine = "chdb"\npath = "{folder}"\n')
+    try:
+        before = clickhouse_schema.stored_requests(engine)
+        slices = live.append_minutes(data, 2)
+        added = sum(s.rows for s in slices)
+        assert added > 0 and clickhouse_schema.stored_requests(engine) == before + added
+        receiver = TraceReceiver(data, flush_every=0.05)
+        server, port = receiver.service(None, None).start_in_thread()
+        try:
+            maker = SpanMaker()
+            for _ in range(4):
+                maker.chat()
+            exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
+            assert exporter.export(maker.take()) == SpanExportResult.SUCCESS
+        finally:
+            server.shutdown()
+            receiver.close()
+        assert receiver.stats.stored == 4 and receiver.stats.store_errors == 0
+        assert clickhouse_schema.stored_requests(engine) == before + added + 4
+    finally:
+        (data.root / "warroom.toml").unlink()
+    assert clickhouse_schema.stored_requests(engine) == duck.time_range()[2]

@@ -113,7 +113,9 @@ def state_column(agg: rollup.Aggregate) -> StateColumn:
 
 def sketch_bucket_sql(x: str) -> str:
     """sketch.sketch_bucket in ClickHouse (same mapping, so the same bins as the DuckDB rollups)."""
-    return f"if({x} <= 0, {ZERO_BUCKET}, toInt32(ceil(ln({x}) / {LN_GAMMA!r})))"
+    # ClickHouse evaluates both branches of if(): the log's argument is kept positive in every
+    # row (a NULL or a zero would make it -inf, which toInt32 refuses), the outer if picks the bin
+    return f"if({x} <= 0, {ZERO_BUCKET}, toInt32(ceil(ln(if({x} > 0, {x}, 1)) / {LN_GAMMA!r})))"
 
 
 def state_columns() -> list[StateColumn]:

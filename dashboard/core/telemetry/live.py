@@ -26,6 +26,7 @@ from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import LIVE_PREFIX, compact_live_files, slice_name
 from dashboard.core.telemetry.demo import DEFAULT_SEED, week
 from dashboard.core.telemetry.demo.engine import generate_window
+from dashboard.core.telemetry.store_writes import mirror_files
 from dashboard.core.timeutil import utc
 
 FILE_PREFIX = LIVE_PREFIX  # compaction recognizes the slices by it
@@ -105,6 +106,7 @@ def write_slice(data: DataDir, start: datetime, end: datetime, generator: Genera
         raise LiveError(f"{path} already exists: that stretch of time was already simulated")
     atomic_write_parquet(frame, path)
     rollup.maintain(data)
+    mirror_files(data, {"requests": str(path)})  # the configured ClickHouse store gets the same rows
     return Slice(start, end, frame.height, path)
 
 

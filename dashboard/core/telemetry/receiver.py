@@ -49,6 +49,7 @@ from dashboard.core.telemetry.links import save_links
 from dashboard.core.telemetry.mapping import IngestMapping
 from dashboard.core.telemetry.otlp_decode import OtlpDecodeError, decode_json_bytes, decode_protobuf
 from dashboard.core.telemetry.otlp_requests import request_rows, spans_of
+from dashboard.core.telemetry.store_writes import mirror_files
 
 log = logging.getLogger("warroom.receive")
 
@@ -79,6 +80,7 @@ class ReceiverStats:
     rejected: int = 0
     duplicates: int = 0
     slices: int = 0
+    store_errors: int = 0  # slices the configured ClickHouse store could not take (logged)
 
 
 class TraceReceiver:
@@ -185,13 +187,20 @@ class TraceReceiver:
         accepted = [r.accepted for r in results if r.accepted.height]
         quarantined = [r.quarantined for r in results if r.quarantined.height]
         start = self._next_slice_start()
+        written: dict[str, str | None] = {"requests": None, "quarantine": None}
         if quarantined:
-            atomic_write_parquet(pl.concat(quarantined, how="diagonal_relaxed"),
-                                 self.data.quarantine / f"requests-{slice_name(start)}")
+            written["quarantine"] = str(self.data.quarantine / f"requests-{slice_name(start)}")
+            atomic_write_parquet(pl.concat(quarantined, how="diagonal_relaxed"), Path(written["quarantine"]))
         if accepted:
             frame = pl.concat(accepted, how="vertical").sort("ts")
-            atomic_write_parquet(frame, self.data.requests / slice_name(start))
+            written["requests"] = str(self.data.requests / slice_name(start))
+            atomic_write_parquet(frame, Path(written["requests"]))
             self.stats.slices += 1
+        try:  # the configured ClickHouse store gets the same rows
+            mirror_files(self.data, written)
+        except Exception:  # the slice is durable in the data folder: acknowledging stops a resend counting it twice
+            self.stats.store_errors += 1
+            log.exception("the slice %s is in the data folder but not in the ClickHouse store", written["requests"])
         stats = self.stats
         stats.batches += len(batch)
         stats.spans += sum(r.rows for r in results)
