@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from dashboard.core.errors import WarroomError
+
 # module name -> registers one or more subcommands
 COMMAND_MODULES = (
     "demo",
@@ -39,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"warroom {args.command}: {exc}", file=sys.stderr)
+    except WarroomError as exc:  # the one place a user's error becomes one line: no command catches its own
+        # a command that leaves the folder as it was on a core error says so (`nothing_written`)
+        note = None if isinstance(exc, UserError | OSError) else getattr(args, "failure_note", None)
+        print(f"warroom {args.command}: {exc}" + (f" ({note})" if note else ""), file=sys.stderr)
         return 2
     except OSError as exc:  # the environment (disk full, read-only folder, permissions): one line, no traceback
         where = f"{exc.filename}: " if exc.filename and str(exc.filename) not in str(exc) else ""
@@ -48,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-class UserError(Exception):
-    """A problem the user can fix (bad file, bad argument): printed, exit 2."""
+class UserError(WarroomError):
+    """A bad argument the command itself finds: printed as one line, exit 2 (see `main`)."""
+
+
+def nothing_written(parser: argparse.ArgumentParser, what: str = "nothing was written") -> None:
+    """Say after any core error of this command that it left the data folder as it was."""
+    parser.set_defaults(failure_note=what)
 
 
 def add_data_arg(parser: argparse.ArgumentParser) -> None:

@@ -11,8 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from dashboard.cli import UserError
-from dashboard.core.diagnosis.rca_bench import BenchDataError, run_benchmark
+from dashboard.core.diagnosis.rca_bench import run_benchmark
 
 # report key -> table header
 COLUMNS = {"f1": "F1", "precision": "precision", "recall": "recall", "hit_at_3": "hit@3",
@@ -49,10 +48,7 @@ def run_rca(args: argparse.Namespace) -> int:
         dataset = args.realistic
         if not any((dataset / name / "injection_info.csv").is_file() for name in ("null", "layer1_whole")):
             write_dataset(dataset, seed=args.seed)
-    try:
-        report = run_benchmark(dataset, method=args.method).to_dict()
-    except BenchDataError as exc:
-        raise UserError(str(exc)) from exc
+    report = run_benchmark(dataset, method=args.method).to_dict()
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -17,10 +17,8 @@ from datetime import datetime
 
 from dashboard.cli import UserError, add_data_arg
 from dashboard.cli.incident_context import Context, print_state, segments, timestamp, write
-from dashboard.core.incident.events import AUDIENCES, INCIDENT_TYPES, ROLES, SEVERITIES, STATUSES, EventError
-from dashboard.core.incident.identity import PermissionDenied
+from dashboard.core.incident.events import AUDIENCES, INCIDENT_TYPES, ROLES, SEVERITIES, STATUSES
 from dashboard.core.incident.soak import VerificationMetric
-from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.incident.store_config import has_incident_store
 
 
@@ -162,10 +160,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     ctx = Context(args)
-    try:
-        state = ctx.incidents.get(args.id)
-    except IncidentStoreError as exc:
-        raise UserError(str(exc)) from None
+    state = ctx.incidents.get(args.id)
     summary = ctx.summary(state, full=args.json)
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -212,7 +207,7 @@ def run_open(args: argparse.Namespace) -> int:
             commander=args.commander or args.claimed_as, service=args.service, summary=args.summary,
             signals=args.signal, segments=segments(args.segment), suspects=args.suspect, source=args.source,
             window_start=args.started, detected_at=args.detected)
-    except (IncidentStoreError, PermissionDenied, EventError, ValueError) as exc:
+    except ValueError as exc:  # a field pydantic refuses as the record is built (a WarroomError passes to main)
         raise UserError(str(exc)) from None
     print_state(args, ctx, state)
     return 0
@@ -305,10 +300,7 @@ def run_audit(args: argparse.Namespace) -> int:
     if bool(args.id) == bool(args.all):
         raise UserError("give one incident id, or --all")
     ctx = Context(args)
-    try:
-        reports = ctx.incidents.audit_all() if args.all else [ctx.incidents.audit(args.id)]
-    except IncidentStoreError as exc:
-        raise UserError(str(exc)) from None
+    reports = ctx.incidents.audit_all() if args.all else [ctx.incidents.audit(args.id)]
     if args.json:
         print(json.dumps([{"id": r.incident_id, "events": r.events, "intact": r.intact, "broken_at": r.broken_at,
                            "reason": r.reason, "head": r.head} for r in reports], indent=2))

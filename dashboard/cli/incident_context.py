@@ -11,12 +11,9 @@ from datetime import datetime
 
 from dashboard.cli import UserError
 from dashboard.core.datadir import DataDir
-from dashboard.core.incident.events import EventError
-from dashboard.core.incident.identity import PermissionDenied
-from dashboard.core.incident.lifecycle import LifecycleError
-from dashboard.core.incident.roles import RolesError, cli_user, load_roles
+from dashboard.core.incident.roles import cli_user, load_roles
 from dashboard.core.incident.service import Incidents
-from dashboard.core.incident.store import IncidentStoreError, StaleIncidentError
+from dashboard.core.incident.store import StaleIncidentError
 from dashboard.core.incident.summary import incident_summary
 from dashboard.core.timeutil import utc
 
@@ -24,11 +21,8 @@ from dashboard.core.timeutil import utc
 class Context:
     def __init__(self, args: argparse.Namespace):
         self.data = DataDir.at(args.data)
-        try:
-            self.incidents = Incidents.for_data_dir(self.data)
-            self.actor = cli_user(load_roles(self.data.root), getattr(args, "claimed_as", None))
-        except (IncidentStoreError, RolesError) as exc:  # a bad store or roles config: one line
-            raise UserError(str(exc)) from None
+        self.incidents = Incidents.for_data_dir(self.data)
+        self.actor = cli_user(load_roles(self.data.root), getattr(args, "claimed_as", None))
         self._telemetry = None
 
     @property
@@ -98,8 +92,9 @@ def write(args: argparse.Namespace, change) -> int:
             except StaleIncidentError:
                 if args.expect_version is not None or attempt == STALE_RETRIES:
                     raise
-    except (IncidentStoreError, LifecycleError, PermissionDenied, EventError, ValueError, KeyError) as exc:
-        # a KeyError's str() is its repr; show the message itself
+    except (ValueError, KeyError) as exc:
+        # what the record's models and the signal registry refuse as a change is built (a WarroomError passes
+        # to main); a KeyError's str() is its repr, so show the message itself
         raise UserError(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) from None
     print_state(args, ctx, state)
     return 0

@@ -9,18 +9,12 @@ import argparse
 import json
 import sys
 
-from dashboard.cli import UserError, add_data_arg
+from dashboard.cli import UserError, add_data_arg, nothing_written
 from dashboard.cli.store import add_store_arg
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.ingest import (
-    IngestError,
-    SchemaConflict,
-    UnreadableFile,
-    ingest_releases,
-    ingest_requests,
-)
+from dashboard.core.telemetry.ingest import ingest_releases, ingest_requests
 from dashboard.core.telemetry.langfuse_ingest import looks_like_langfuse
-from dashboard.core.telemetry.mapping import MappingError, load_mapping
+from dashboard.core.telemetry.mapping import load_mapping
 from dashboard.core.telemetry.store_config import StoreConfigError
 from dashboard.core.telemetry.store_writes import mirror_files
 
@@ -58,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              help="one value for every row of this command, e.g. --set service=azure-llm "
                                   "--set workload=code (the service, a segment or an artifact column)")
         sub.set_defaults(func=run)
+        nothing_written(sub)
 
 
 def parse_constants(pairs: list[str]) -> dict[str, str]:
@@ -76,18 +71,15 @@ def parse_constants(pairs: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     data_dir = DataDir.at(args.data)
-    try:
-        mapping = load_mapping(args.mapping) if args.mapping else None
-        if args.ingest_kind == "requests":
-            fmt = args.source_format
-            if fmt == "auto" and looks_like_langfuse(args.files[0]):
-                fmt = "langfuse"
-            summary = ingest_requests(args.files, data_dir, mapping, args.mapping or "mapping",
-                                      dry_run=args.dry_run, constants=parse_constants(args.constants), fmt=fmt)
-        else:
-            summary = ingest_releases(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run)
-    except (UnreadableFile, MappingError, SchemaConflict, IngestError) as exc:
-        raise UserError(f"{exc} (nothing was written)") from None
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    if args.ingest_kind == "requests":
+        fmt = args.source_format
+        if fmt == "auto" and looks_like_langfuse(args.files[0]):
+            fmt = "langfuse"
+        summary = ingest_requests(args.files, data_dir, mapping, args.mapping or "mapping",
+                                  dry_run=args.dry_run, constants=parse_constants(args.constants), fmt=fmt)
+    else:
+        summary = ingest_releases(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run)
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     result = summary.as_dict()

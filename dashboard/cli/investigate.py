@@ -72,11 +72,8 @@ def run(args: argparse.Namespace) -> int:
                               "available": store.signals(sig.DIAGNOSABLE)}, indent=2))
             return 2
         raise UserError(message)
-    try:
-        result = investigate(store, args.signal, parse_time(args.start, "--start"), parse_time(args.end, "--end"),
-                             filters)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    result = investigate(store, args.signal, parse_time(args.start, "--start"), parse_time(args.end, "--end"),
+                         filters)
     if args.json:
         print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))
     else:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from dashboard.cli import UserError, add_data_arg
+from dashboard.cli import add_data_arg
 from dashboard.core.datadir import DataDir
-from dashboard.core.reporting.packet import DEFAULT_SAMPLE, DEFAULT_SEED, PacketError, export_packet
+from dashboard.core.reporting.packet import DEFAULT_SAMPLE, DEFAULT_SEED, export_packet
 
 
 def register_packet(incident_subparsers: argparse._SubParsersAction) -> None:
@@ -24,11 +24,8 @@ def register_packet(incident_subparsers: argparse._SubParsersAction) -> None:
     add_data_arg(p)
 
     def run(args) -> int:
-        try:
-            result = export_packet(DataDir.at(args.data), args.incident_id, args.out, args.sample, args.seed,
-                                   force=args.force)
-        except PacketError as exc:
-            raise UserError(str(exc)) from None
+        result = export_packet(DataDir.at(args.data), args.incident_id, args.out, args.sample, args.seed,
+                               force=args.force)
         print(json.dumps({"out": str(result.out_dir), **result.manifest["counts"]}, indent=2))
         return 0
 

@@ -34,16 +34,12 @@ def _data(args: argparse.Namespace) -> DataDir:
 
 
 def run_slo(args: argparse.Namespace) -> int:
-    from dashboard.core.reporting.slo_config import SloConfigError
     from dashboard.core.reporting.slo_report import slo_rows, slo_table
     from dashboard.core.reporting.slo_store import evaluate_slos, load_slos
     from dashboard.core.telemetry.query import TelemetryStore
 
     data = _data(args)
-    try:
-        config = load_slos(data)
-    except SloConfigError as exc:
-        raise UserError(str(exc)) from None
+    config = load_slos(data)
     if not data.has_requests():
         raise UserError(f"no telemetry in {data.requests} (create some with `warroom demo --data DIR`)")
     store = TelemetryStore(data)
@@ -58,15 +54,12 @@ def run_slo(args: argparse.Namespace) -> int:
 
 def run_postmortem(args: argparse.Namespace) -> int:
     from dashboard.core.datadir import atomic_write_text
-    from dashboard.core.output_paths import OutputPathError, output_file
-    from dashboard.core.reporting.postmortem_service import PostmortemError, render_postmortem
+    from dashboard.core.output_paths import output_file
+    from dashboard.core.reporting.postmortem_service import render_postmortem
 
     data = _data(args)
-    try:
-        out = output_file(args.out) if args.out else None  # checked before the work, not after
-        text = render_postmortem(data, args.incident_id, fmt=args.format)
-    except (PostmortemError, OutputPathError) as exc:
-        raise UserError(str(exc)) from None
+    out = output_file(args.out) if args.out else None  # checked before the work, not after
+    text = render_postmortem(data, args.incident_id, fmt=args.format)
     if out is not None:
         try:
             atomic_write_text(out, text)

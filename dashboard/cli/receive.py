@@ -68,15 +68,11 @@ def load_tokens(path: str | None) -> TokenAuth:
 def _add_incident_endpoint(service, auth: TokenAuth, data: DataDir) -> str:
     """POST /v1/incidents on the same service, for the integrations roles.toml gives a token."""
     from dashboard.core.incident.http_endpoint import INCIDENTS_PATH, IncidentEndpoint, incident_tokens
-    from dashboard.core.incident.roles import RolesError, load_roles
+    from dashboard.core.incident.roles import load_roles
     from dashboard.core.incident.service import Incidents
-    from dashboard.core.incident.store import IncidentStoreError
 
-    try:
-        roles = load_roles(data.root)
-        incidents = Incidents.for_data_dir(data)
-    except (RolesError, IncidentStoreError) as exc:
-        raise UserError(str(exc)) from None
+    roles = load_roles(data.root)
+    incidents = Incidents.for_data_dir(data)
     if not roles.tokens:
         return ""
     if auth.required:

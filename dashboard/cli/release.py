@@ -7,10 +7,10 @@ import json
 
 import polars as pl
 
-from dashboard.cli import UserError, add_data_arg
+from dashboard.cli import UserError, add_data_arg, nothing_written
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
-from dashboard.core.telemetry.release_record import ReleaseError, record_release
+from dashboard.core.telemetry.release_record import record_release
 from dashboard.core.telemetry.store_config import StoreConfigError
 from dashboard.core.telemetry.store_writes import mirror
 
@@ -42,20 +42,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also insert it into this ClickHouse store (chdb:PATH or clickhouse://host:port/db; "
                              "default: [store] in the data folder's warroom.toml)")
     record.set_defaults(func=run)
+    nothing_written(record, "nothing was recorded")
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        event = record_release(DataDir.at(args.data), artifact=args.artifact, version=args.version,
-                               service=args.service, previous=args.previous, author=args.author, note=args.note,
-                               scope=args.scope, commit=args.commit, url=args.url, rollout_pct=args.rollout_pct,
-                               at=args.at)
-    except ReleaseError as exc:
-        raise UserError(f"{exc} (nothing was recorded)") from None
+    event = record_release(DataDir.at(args.data), artifact=args.artifact, version=args.version,
+                           service=args.service, previous=args.previous, author=args.author, note=args.note,
+                           scope=args.scope, commit=args.commit, url=args.url, rollout_pct=args.rollout_pct,
+                           at=args.at)
     try:
         mirrored = mirror(DataDir.at(args.data), "releases", pl.DataFrame([event], schema=RELEASE_SCHEMA,
                                                                          orient="row"), args.store)
-    except StoreConfigError as exc:
+    except StoreConfigError as exc:  # recorded already: this failure must not say "nothing was recorded"
         raise UserError(f"{exc} (recorded in the data folder, not in the ClickHouse store)") from None
     if mirrored:
         event = {**event, "store": mirrored}

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import polars as pl
 
+from dashboard.core.errors import WarroomError
+
 ENV_VAR = "WARROOM_DATA"
 DEFAULT_DIR = "data"
 
@@ -81,7 +83,7 @@ class DataDir:
         return self.requests.is_dir() and any(self.requests.glob("*.parquet"))
 
 
-class StoreWriteError(OSError):
+class StoreWriteError(WarroomError, OSError):
     """A file of the data folder could not be written (disk full, read-only); names the file, not its temporary."""
 
     def __init__(self, target: Path, exc: OSError):

@@ -13,8 +13,10 @@ import os
 import stat
 from pathlib import Path
 
+from dashboard.core.errors import WarroomError
 
-class OutputPathError(ValueError):
+
+class OutputPathError(WarroomError, ValueError):
     """The output path is not a place to write to; the message names it and says why."""
 
 

@@ -26,6 +26,7 @@ LAYER_OF: dict[str, str] = {
     "dashboard.cli": "cli",
     "dashboard.core": "base",
     "dashboard.core.datadir": "base",
+    "dashboard.core.errors": "base",
     "dashboard.core.http_service": "base",
     "dashboard.core.output_paths": "base",
     "dashboard.core.stats": "base",

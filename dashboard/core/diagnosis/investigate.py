@@ -25,6 +25,7 @@ from dashboard.core.diagnosis.detect import ChangePoint, ReleaseMark, daily_base
 from dashboard.core.diagnosis.evidence import Release
 from dashboard.core.diagnosis.models import ChangePointResult, Investigation
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
+from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 from dashboard.core.telemetry.release_timeline import release_timeline
@@ -42,6 +43,10 @@ def choose_bucket(start: datetime, end: datetime) -> timedelta:
         if (end - start) / timedelta(minutes=minutes) <= MAX_BUCKETS:
             return timedelta(minutes=minutes)
     return timedelta(hours=2)
+
+
+class InvestigationError(WarroomError, ValueError):
+    """The question cannot be asked of this store (no requests, an empty window)."""
 
 
 def load_releases(store: TelemetryStore, start: datetime, end: datetime) -> list[Release]:
@@ -218,11 +223,11 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     spec = D.signal_spec(signal)
     first, last, _ = store.time_range()
     if last is None:
-        raise ValueError("the store holds no requests")
+        raise InvestigationError("the store holds no requests")
     end = utc(end) if end else utc(last) + timedelta(microseconds=1)
     start = utc(start) if start else end - DEFAULT_WINDOW
     if end <= start:
-        raise ValueError(f"the window is empty: start {start.isoformat()} is not before end {end.isoformat()}")
+        raise InvestigationError(f"the window is empty: start {start.isoformat()} is not before end {end.isoformat()}")
     bucket = choose_bucket(start, end)
     filters = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items()}
     releases = load_releases(store, start - timedelta(hours=12), end)

@@ -32,12 +32,13 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.core.diagnosis.localize import localize
+from dashboard.core.errors import WarroomError
 
 Combination = frozenset  # of (dim, value) pairs
 MEASURES = ("real", "predict")
 
 
-class BenchDataError(ValueError):
+class BenchDataError(WarroomError, ValueError):
     """The dataset folder does not follow the layout; the message names file and row."""
 
 

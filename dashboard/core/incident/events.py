@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dashboard.core.errors import WarroomError
 from dashboard.core.incident.soak import VerificationMetric
 from dashboard.core.timeutil import utc, utc_now
 
@@ -221,7 +222,7 @@ PAYLOADS: dict[str, type[Payload]] = {
 EVENT_KINDS: tuple[str, ...] = tuple(PAYLOADS)
 
 
-class EventError(ValueError):
+class EventError(WarroomError, ValueError):
     """An event that cannot be recorded as given (unknown kind, bad payload, no actor)."""
 
 

@@ -20,12 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashboard.core.errors import WarroomError
+
 ROLES: tuple[str, ...] = ("viewer", "responder", "commander", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 SYSTEM_NAME = "system (soak monitor)"
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(WarroomError):
     """The identity's role does not allow this change; nothing was written."""
 
 

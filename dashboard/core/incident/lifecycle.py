@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
+from dashboard.core.errors import WarroomError
 from dashboard.core.incident import events as ev
 from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.playbooks import find_item
@@ -30,7 +31,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class LifecycleError(Exception):
+class LifecycleError(WarroomError):
     """The change is not allowed in the incident's current state."""
 
 

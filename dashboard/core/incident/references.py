@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry import signals as sig
 
 
-class ReferenceError(ValueError):
+class ReferenceError(WarroomError, ValueError):
     """A name the incident gives is unknown; the message lists the known ones."""
 
 

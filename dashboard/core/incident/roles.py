@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashboard.core.errors import WarroomError
 from dashboard.core.incident.identity import ROLE_RANK, ROLES, Identity
 
 ROLES_FILE = "roles.toml"
 DEFAULT_CLAIM = "warroom_roles"
 
 
-class RolesError(ValueError):
+class RolesError(WarroomError, ValueError):
     """The roles file cannot be used as written: one line naming the file and the entry."""
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from dashboard.core.errors import WarroomError
 from dashboard.core.incident import events as ev
 from dashboard.core.incident.events import Event
 from dashboard.core.incident.soak import VerificationMetric
@@ -156,7 +157,7 @@ class IncidentState(BaseModel):
         return None
 
 
-class CorruptIncidentError(ValueError):
+class CorruptIncidentError(WarroomError, ValueError):
     pass
 
 

@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dashboard.core.errors import WarroomError
 from dashboard.core.incident import chain
 from dashboard.core.incident.events import PAYLOADS, Event, NewEvent, validate_payload
 from dashboard.core.timeutil import utc_now
@@ -62,7 +63,7 @@ SQLITE_TRIGGERS = (
 Decide = Callable[[list[Event]], Sequence[NewEvent]]
 
 
-class IncidentStoreError(Exception):
+class IncidentStoreError(WarroomError):
     """Base for problems a user can act on."""
 
 

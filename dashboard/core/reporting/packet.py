@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_text
+from dashboard.core.errors import WarroomError
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.output_paths import OutputPathError, output_folder
@@ -42,7 +43,7 @@ MAX_SAMPLE = 100_000
 CONTROL_WINDOW = timedelta(hours=1)
 
 
-class PacketError(Exception):
+class PacketError(WarroomError):
     """The packet cannot be exported as asked; the message says why."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dashboard.core.errors import WarroomError
 from dashboard.core.incident.store import IncidentStore, check_incident_id, read_only_connection, writable
 from dashboard.core.reporting.postmortem_model import EDITABLE_SECTIONS
 
@@ -38,7 +39,7 @@ BEGIN SELECT RAISE(ABORT, 'postmortem edits are append-only'); END;
 MAX_TEXT = 20_000
 
 
-class EditError(ValueError):
+class EditError(WarroomError, ValueError):
     """An edit that cannot be saved as given; the message says why."""
 
 

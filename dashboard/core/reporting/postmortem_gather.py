@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.errors import WarroomError
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.store import IncidentStoreError
@@ -30,7 +31,7 @@ FINDER_LEAD = timedelta(hours=3)  # the finder needs a stretch of normal traffic
 MAX_KEY_SIGNALS = 2
 
 
-class PostmortemError(Exception):
+class PostmortemError(WarroomError):
     """The postmortem cannot be produced as asked (unknown incident, unreadable store)."""
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from dashboard.core.errors import WarroomError
+
 DEFAULT_SLO_FILE = Path(__file__).with_name("default_slos.toml")
 DEFAULT_PERIOD_DAYS = 28
 DEFAULT_MIN_REQUESTS = 20
@@ -24,7 +26,7 @@ _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class SloConfigError(ValueError):
+class SloConfigError(WarroomError, ValueError):
     """A declaration the file's author has to fix; the message says where."""
 
 

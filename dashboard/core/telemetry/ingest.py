@@ -24,6 +24,7 @@ from typing import Literal
 import polars as pl
 
 from dashboard.core.datadir import DataDir, StoreWriteError, atomic_write_parquet, atomic_write_text
+from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema, read_schema, write_schema
 from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
@@ -59,11 +60,11 @@ SourceFormat = Literal["auto", "table", "otlp", "langfuse"]
 DRY_RUN_SAMPLE = 20
 
 
-class IngestError(Exception):
+class IngestError(WarroomError):
     """Writing failed; the store was left as it was."""
 
 
-class SchemaConflict(ValueError):
+class SchemaConflict(WarroomError, ValueError):
     """The mapping's segments/artifacts disagree with the data already in the folder."""
 
 

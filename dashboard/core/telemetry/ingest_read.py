@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from dashboard.core.errors import WarroomError
+
 FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -31,7 +33,7 @@ FORMATS = {
 _WHITESPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(WarroomError):
     """The whole file is unusable; the message names the file and the reason."""
 
     def __init__(self, path: Path | str, problem: str):

@@ -19,13 +19,14 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from dashboard.core.datadir import DataDir, atomic_write_text
+from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry.mapping import template_fields
 
 TRACE = "trace"
 WEB_LINK = re.compile(r"^https?://", re.IGNORECASE)
 
 
-class LinksError(ValueError):
+class LinksError(WarroomError, ValueError):
     """links.toml cannot be read."""
 
 

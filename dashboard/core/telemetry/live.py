@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import LIVE_PREFIX, compact_live_files, slice_name
 from dashboard.core.telemetry.demo import DEFAULT_SEED, week
@@ -36,7 +37,7 @@ BULK_CHUNK = timedelta(hours=1)
 TICK = timedelta(microseconds=1)
 
 
-class LiveError(ValueError):
+class LiveError(WarroomError, ValueError):
     """The data folder cannot be continued (no telemetry, bad settings)."""
 
 

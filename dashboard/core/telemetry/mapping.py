@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry.contract import (
     ARTIFACT_KINDS,
     IDENTITY_COLUMNS,
@@ -75,7 +76,7 @@ _YamlWordsLoader.yaml_implicit_resolvers = {
 }
 
 
-class MappingError(ValueError):
+class MappingError(WarroomError, ValueError):
     """The mapping file itself is wrong (unreadable, unknown key, bad value)."""
 
 

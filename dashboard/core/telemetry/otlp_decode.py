@@ -30,11 +30,13 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from dashboard.core.errors import WarroomError
+
 GZIP_MAGIC = b"\x1f\x8b"
 _ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 
 
-class OtlpDecodeError(ValueError):
+class OtlpDecodeError(WarroomError, ValueError):
     """The payload is not OTLP trace data; the message says why."""
 
 

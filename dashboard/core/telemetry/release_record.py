@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA, read_schema
 from dashboard.core.telemetry.ingest import release_spec
 from dashboard.core.telemetry.ingest_read import SourceFile
@@ -23,7 +24,7 @@ from dashboard.core.telemetry.ingest_validate import parse_defaults, validate_fi
 from dashboard.core.telemetry.mapping import IngestMapping
 
 
-class ReleaseError(ValueError):
+class ReleaseError(WarroomError, ValueError):
     """The event is not valid; the message names the option."""
 
 
