@@ -18,6 +18,31 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+# ---------------------------------------------------------------- beyond noise
+# The app's "beyond noise" rules, in one place. They differ on purpose, and are
+# named for it:
+# - READING_Z: one number a person reads (an impact trend, a window against its
+#   baseline, a soak window against its threshold) moves only past two standard
+#   errors (about 5% two-sided) - one question, asked once.
+# - SCREENING_ALPHA: the explorer tests every signal and segment at once; at
+#   p < 0.01 a screen of a few dozen comparisons rarely shows a false one.
+# - RELATIVE_NOISE: a value without a variance to test (a median, a pooled mean)
+#   moves only by at least 5% of itself.
+READING_Z = 2.0
+SCREENING_ALPHA = 0.01
+RELATIVE_NOISE = 0.05
+
+
+def beyond_noise(difference: float, standard_error: float, z: float = READING_Z) -> bool:
+    """|difference| past z standard errors; with no error to scale by, any difference counts."""
+    return abs(difference) > z * standard_error if standard_error > 0 else difference != 0
+
+
+def beyond_relative_noise(new: float, old: float) -> bool:
+    """A move of at least RELATIVE_NOISE of the old value (for values without a variance)."""
+    return abs(new - old) > RELATIVE_NOISE * max(abs(old), 1e-12)
+
+
 # ---------------------------------------------------------------- rates
 
 

@@ -20,6 +20,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dashboard.core.stats import READING_Z
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.timeutil import utc
 
@@ -41,8 +42,9 @@ class VerificationMetric(BaseModel):
     window_minutes: int = Field(default=10, ge=1)
     min_samples: int = Field(default=200, ge=1)
     # A window counts as a breach only when it is past the threshold by more than
-    # noise_z standard errors at its sample size (0: any excursion is a breach).
-    noise_z: float = Field(default=2.0, ge=0)
+    # noise_z standard errors at its sample size (0: any excursion is a breach); the default
+    # is the one reading rule of core/stats.py.
+    noise_z: float = Field(default=READING_Z, ge=0)
     label: str | None = None  # what people call it, e.g. "deflection"
 
     @field_validator("threshold")

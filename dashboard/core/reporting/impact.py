@@ -23,6 +23,7 @@ from typing import cast
 
 import polars as pl
 
+from dashboard.core.stats import beyond_noise, beyond_relative_noise
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.timeutil import utc, utc_buckets
 
@@ -31,8 +32,6 @@ TREND_WINDOW = timedelta(minutes=30)
 # the registry's `excess_noun`)
 DELTA_SIGNALS: tuple[str, ...] = ("refusal_rate", "task_success_rate", "error_rate", "policy_violation_rate",
                                   "fallback_rate", "quality_score", "cost_per_request")
-Z_NOISE = 2.0  # a trend must exceed two standard errors to be called better or worse
-MEAN_NOISE = 0.05  # for means without variance: a relative move of at least 5%
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ def trend(frame: pl.DataFrame, math_: sig.Signal, now: datetime, higher_is_bad: 
         if a.is_empty() or b.is_empty():
             return "unknown"
         old, new = float(a.median()), float(b.median())
-        moved = abs(new - old) > MEAN_NOISE * max(abs(old), 1e-12)
+        moved = beyond_relative_noise(new, old)
     elif math_.kind == "rate":
         n1, d1 = float(before[math_.numerator].sum()), float(before[math_.denominator].sum())
         n2, d2 = float(recent[math_.numerator].sum()), float(recent[math_.denominator].sum())
@@ -171,12 +170,12 @@ def trend(frame: pl.DataFrame, math_: sig.Signal, now: datetime, higher_is_bad: 
         old, new = n1 / d1, n2 / d2
         pooled = (n1 + n2) / (d1 + d2)
         se = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / d1 + 1 / d2))
-        moved = abs(new - old) > Z_NOISE * se if se > 0 else new != old
+        moved = beyond_noise(new - old, se)
     else:
         old, new = sig.pooled_value(math_, before), sig.pooled_value(math_, recent)
         if old is None or new is None:
             return "unknown"
-        moved = abs(new - old) > MEAN_NOISE * max(abs(old), 1e-12)
+        moved = beyond_relative_noise(new, old)
     if not moved:
         return "steady"
     got_worse = new > old if higher_is_bad else new < old
@@ -209,14 +208,14 @@ def differs(frame: pl.DataFrame, baseline: pl.DataFrame, math_: sig.Signal, base
     if base is None or during is None:
         return False
     if math_.kind != "rate":
-        return abs(during - base) > MEAN_NOISE * max(abs(base), 1e-12)
+        return beyond_relative_noise(during, base)
     d1 = float(baseline[math_.denominator].sum() or 0)
     d2 = float(frame[math_.denominator].sum() or 0)
     if d1 <= 0 or d2 <= 0:
         return False
     pooled = (base * d1 + during * d2) / (d1 + d2)
     se = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / d1 + 1 / d2))
-    return abs(during - base) > Z_NOISE * se if se > 0 else during != base
+    return beyond_noise(during - base, se)
 
 
 def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: datetime, end: datetime,

@@ -21,7 +21,9 @@ import numpy as np
 import polars as pl
 from scipy.stats import chi2_contingency
 
-MIX_ALPHA = 0.01        # the mix differs beyond chance
+from dashboard.core.stats import SCREENING_ALPHA
+
+MIX_ALPHA = SCREENING_ALPHA  # the mix differs beyond chance, screened like the comparison it qualifies
 MIN_CRAMERS_V = 0.1     # and by enough to matter (Cramer's V: 0 same mix, 1 disjoint)
 MAX_STRATA_COLUMNS = 3  # more would leave few requests per stratum
 
