@@ -48,7 +48,7 @@ def run_rca(args: argparse.Namespace) -> int:
         dataset = args.realistic
         if not any((dataset / name / "injection_info.csv").is_file() for name in ("null", "layer1_whole")):
             write_dataset(dataset, seed=args.seed)
-    report = run_benchmark(dataset, method=args.method).to_dict()
+    report = run_benchmark(dataset, method=args.method).to_json_dict()
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         summary = ingest_releases(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run)
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    result = summary.as_dict()
+    result = summary.to_json_dict()
     if not args.dry_run:
         try:  # the accepted rows are committed to the data folder; the ClickHouse store gets the same
             stored = mirror_files(data_dir, {args.ingest_kind: summary.written,

@@ -249,7 +249,7 @@ def test_all_rows_rejected_is_reported_with_a_nonzero_exit_code(tmp_path):
     summary = ingest_requests([source], DataDir(tmp_path / "data"))
     assert (summary.accepted, summary.quarantined, summary.written) == (0, 2, None)
     assert summary.exit_code == 1
-    assert json.loads(json.dumps(summary.as_dict()))["quarantine_path"] == summary.quarantine_path
+    assert json.loads(json.dumps(summary.to_json_dict()))["quarantine_path"] == summary.quarantine_path
 
 
 def test_ingested_requests_union_with_the_demo_store(tmp_path):

@@ -139,7 +139,7 @@ def test_derived_layout_is_read_as_a_ratio_and_its_causes_found(tmp_path):
     assert dims == list(DIMS)
     assert {"real_num", "real_den", "predict_num", "predict_den"} <= set(frame.columns)
     assert frame.height == 4 * 6 * 3
-    report = run_benchmark(tmp_path).to_dict()
+    report = run_benchmark(tmp_path).to_json_dict()
     assert report["settings"]["D_ratio"]["cases"] == 3
     assert report["overall"]["f1"] == 1.0
 
@@ -147,7 +147,7 @@ def test_derived_layout_is_read_as_a_ratio_and_its_causes_found(tmp_path):
 def test_additive_layout_with_two_settings_is_scored_per_setting(tmp_path):
     write_setting(tmp_path / "one", {2001: ["y=y3"], 2002: ["x=x2&y=y1"]}, write_additive_case)
     write_setting(tmp_path / "two", {2003: ["x=x4&y=y6&z=z2", "y=y1"]}, write_additive_case)
-    report = run_benchmark(tmp_path).to_dict()
+    report = run_benchmark(tmp_path).to_json_dict()
     assert set(report["settings"]) == {"one", "two"}
     assert report["overall"]["cases"] == 3
     assert report["overall"]["f1"] == 1.0
@@ -204,7 +204,7 @@ def test_synthetic_rate_dataset_is_readable_and_localized_at_high_traffic(tmp_pa
     cases = discover_cases(tmp_path)
     assert len(cases) == 10 * len(settings) and all(c.kind == "ratio" for c in cases)
     for setting in ("rate_300rpl_layer1", "rate_300rpl_layer2", "mix_300rpl"):
-        assert run_benchmark(tmp_path / setting).to_dict()["overall"]["f1"] >= 0.9, setting
+        assert run_benchmark(tmp_path / setting).to_json_dict()["overall"]["f1"] >= 0.9, setting
 
 
 # --- the public benchmark ----------------------------------------------------
@@ -212,7 +212,7 @@ def test_synthetic_rate_dataset_is_readable_and_localized_at_high_traffic(tmp_pa
 @pytest.mark.skipif(not B0.is_dir(), reason=f"B0 benchmark not found beside the repo at {B0}")
 @pytest.mark.parametrize("setting", ["B_cuboid_layer_1_n_ele_3", "B_cuboid_layer_3_n_ele_2"])
 def test_real_b0_setting_scores_well(setting):
-    summary = run_benchmark(B0 / setting).to_dict()["overall"]
+    summary = run_benchmark(B0 / setting).to_json_dict()["overall"]
     assert summary["cases"] == 10
     assert summary["f1"] >= 0.9
     assert summary["hit_at_3"] >= 0.9
@@ -232,7 +232,7 @@ def test_realistic_dataset_has_null_cases_skewed_leaves_and_scores_them(tmp_path
     requests = np.sort(frame["real_den"].to_numpy())[::-1]
     assert requests[: len(requests) // 10].sum() > 0.5 * requests.sum()
     assert (frame["predict_den"] < 1).mean() > 0.3  # many near-empty leaves
-    report = run_benchmark(tmp_path).to_dict()
+    report = run_benchmark(tmp_path).to_json_dict()
     assert report["overall"]["cases"] == len(settings)
     assert "answers_per_case" in report["overall"]
 

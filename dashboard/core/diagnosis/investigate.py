@@ -27,7 +27,7 @@ from dashboard.core.diagnosis.models import ChangePointResult, Investigation
 from dashboard.core.diagnosis.segment_map import segment_map, windows_around
 from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.telemetry.query import Scope, TelemetryStore
+from dashboard.core.telemetry.query import Scope, TelemetryStore, choose_bucket
 from dashboard.core.telemetry.release_timeline import release_timeline
 from dashboard.core.timeutil import as_utc, utc
 
@@ -36,13 +36,6 @@ BASELINE_DAYS = 3
 MAX_BUCKETS = 720
 SEGMENT_WINDOW = timedelta(minutes=60)
 MIN_RELATIVE = 0.05  # level changes under 5% are not reported, however significant
-
-
-def choose_bucket(start: datetime, end: datetime) -> timedelta:
-    for minutes in (1, 2, 5, 10, 15, 30, 60):
-        if (end - start) / timedelta(minutes=minutes) <= MAX_BUCKETS:
-            return timedelta(minutes=minutes)
-    return timedelta(hours=2)
 
 
 class InvestigationError(WarroomError, ValueError):
@@ -203,7 +196,7 @@ def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime,
     causes = localize(frame, dims, kind="ratio")
     rows = []
     for c in causes:
-        row = c.to_dict()
+        row = c.to_json_dict()
         row["baseline_window"] = [base_start.isoformat(), first.isoformat()]
         row["current_window"] = [cur_start.isoformat(), cur_end.isoformat()]
         rows.append(row)
@@ -228,7 +221,7 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     start = utc(start) if start else end - DEFAULT_WINDOW
     if end <= start:
         raise InvestigationError(f"the window is empty: start {start.isoformat()} is not before end {end.isoformat()}")
-    bucket = choose_bucket(start, end)
+    bucket = choose_bucket(start, end, MAX_BUCKETS)
     filters = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items()}
     releases = load_releases(store, start - timedelta(hours=12), end)
     marks = [ReleaseMark(np.datetime64(r.ts.replace(tzinfo=None), "us"), f"{r.artifact} {r.version}")

@@ -64,7 +64,7 @@ class RootCause:
         """`dim=value&dim=value`, the format of the public benchmarks; `(all)` for everything."""
         return "&".join(f"{k}={v}" for k, v in self.combination.items()) or "(all)"
 
-    def to_dict(self) -> dict:
+    def to_json_dict(self) -> dict:
         return {"label": self.label, **asdict(self)}
 
 

@@ -96,7 +96,7 @@ class BenchReport:
     overall: Tally = field(default_factory=Tally)
     settings: dict[str, Tally] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_json_dict(self) -> dict:
         return {"overall": self.overall.summary(),
                 "settings": {name: t.summary() for name, t in sorted(self.settings.items())}}
 

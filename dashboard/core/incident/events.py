@@ -279,16 +279,3 @@ class Event:
     recorded_at: datetime
     identity: dict[str, Any] | None = None  # subject, e-mail, how signed in, claims (None: written before)
     hash: str | None = None  # this event's link in the chain (chain.py)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "incident_id": self.incident_id,
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "actor": self.actor,
-            "kind": self.kind,
-            "payload": self.payload.model_dump(mode="json"),
-            "recorded_at": self.recorded_at.isoformat(),
-            "identity": self.identity,
-            "hash": self.hash,
-        }

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 import polars as pl
 from scipy import stats as sps
 
-from dashboard.core.stats import two_proportion_test, welch_log_test
+from dashboard.core.stats import SCREENING_ALPHA, two_proportion_test, welch_log_test
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare_strata import confounders, stratified_rate_test
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
-NOISE_ALPHA = 0.01  # many signals are compared at once: keep false alarms rare
+NOISE_ALPHA = SCREENING_ALPHA  # many signals are compared at once (core/stats.py says why 0.01)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Comparison:
     test: str
     adjusted_for: str = ""  # columns whose mix differed between the cohorts (stratified on, for rates)
 
-    def as_dict(self) -> dict:
+    def to_json_dict(self) -> dict:
         return asdict(self)
 
 
@@ -97,7 +97,7 @@ def _p_value(signal: sig.Signal, a: dict, b: dict, n_a: int, n_b: int) -> tuple[
 
 
 def comparisons_frame(rows: list[Comparison]) -> pl.DataFrame:
-    return pl.DataFrame([r.as_dict() for r in rows]) if rows else pl.DataFrame()
+    return pl.DataFrame([r.to_json_dict() for r in rows]) if rows else pl.DataFrame()
 
 
 def cohort_column(store: TelemetryStore, what: str) -> str:
@@ -166,7 +166,7 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
         sides = [(start, end, {**(filters or {}), column: [name]}) for name in (baseline, v)]
         out += [{"version": v, **_unconfounded(
             quantile_test(store, s, compare(s, rows[baseline], rows[v]), rows[baseline], *sides, minutes),
-            s, leaves, column, mixed, baseline, v).as_dict()} for s in chosen]
+            s, leaves, column, mixed, baseline, v).to_json_dict()} for s in chosen]
     return totals.with_columns(pl.col(column).alias("version")), pl.DataFrame(out) if out else pl.DataFrame()
 
 

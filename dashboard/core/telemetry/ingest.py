@@ -88,7 +88,7 @@ class IngestSummary:
     constants: dict[str, str] = field(default_factory=dict)  # --set
     priced: int = 0  # rows whose cost_usd came from [prices]
 
-    def as_dict(self) -> dict:
+    def to_json_dict(self) -> dict:
         return {
             "kind": self.kind,
             "rows": self.rows,
