@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from functools import cache
 
 import streamlit as st
 
@@ -17,11 +18,18 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.query import TelemetryStore
 
 
-def data_dir() -> DataDir:
+@cache
+def _data_flag() -> str | None:
+    """`--data DIR` of the command line, read once per process (the arguments do not change)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data", default=None)
     known, _ = parser.parse_known_args(sys.argv[1:])
-    return DataDir.at(known.data)
+    return known.data
+
+
+def data_dir() -> DataDir:
+    # the environment is read on each call: $WARROOM_DATA may be set after the first page ran
+    return DataDir.at(_data_flag())
 
 
 @st.cache_resource(show_spinner=False)

@@ -16,7 +16,7 @@ POLICY_COLORS = ("#b42318", "#d97706")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def burn_series(root: str, slo_name: str, now: datetime, hours: int, _status: SloStatus,
+def burn_series(root: str, files: tuple, slo_name: str, now: datetime, hours: int, _status: SloStatus,
                 _store: TelemetryStore) -> dict[str, pl.DataFrame]:
     """Per policy name: the burn rate over its long window at every bucket of the last `hours`."""
     slo = _status.slo

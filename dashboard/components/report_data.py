@@ -1,9 +1,12 @@
-"""Cached reads for the reporting pages: measured once per data clock and incident-record version.
+"""Cached reads for the reporting pages: measured once per telemetry files version and incident-record version.
 
 Measuring impact and evaluating SLOs scans days of telemetry; a page rerun (a
-click, a widget change) must not redo it. Every cache key holds the data's
-"now" and a fingerprint of the incident record, so new telemetry or any
-incident event gives fresh figures.
+click, a widget change) must not redo it. The app's one caching rule: a cached
+read of telemetry is keyed on `TelemetryStore.files_version()` (names, sizes
+and mtimes of the Parquet files), never on the data's clock alone - an ingest
+of late rows changes the files but not the newest timestamp. What else the
+read depends on is in the key too: the "now" it measures at, a fingerprint of
+the incident record, the slos.toml and edit stamps.
 """
 
 from __future__ import annotations
@@ -47,18 +50,19 @@ def fingerprint(states: list[IncidentState]) -> tuple:
 
 
 @st.cache_data(show_spinner="Measuring the impact of open incidents…", max_entries=8)
-def cards(root: str, now: datetime, record: tuple, _store: TelemetryStore) -> list[IncidentCard]:
+def cards(root: str, files: tuple, now: datetime, record: tuple, _store: TelemetryStore) -> list[IncidentCard]:
     return open_incident_cards(DataDir(root), _store, now)
 
 
 @st.cache_data(show_spinner="Evaluating SLOs…", max_entries=8)
-def slo_statuses(root: str, now: datetime, slo_file_stamp: float | None, _store: TelemetryStore) -> list[SloStatus]:
+def slo_statuses(root: str, files: tuple, now: datetime, slo_file_stamp: float | None,
+                 _store: TelemetryStore) -> list[SloStatus]:
     return evaluate_slos(_store, load_slos(DataDir(root)), now)
 
 
 def slo_stamp(data: DataDir) -> float | None:
     """The data folder's slos.toml modification time, so an edited file is re-read."""
-    path = slo_file_for(data.root)
+    path = slo_file_for(data)
     return path.stat().st_mtime if path.exists() else None
 
 
@@ -73,6 +77,6 @@ def edits_stamp(data: DataDir, incident_id: str) -> tuple:
 
 
 @st.cache_data(show_spinner="Writing the postmortem from the record and the telemetry…", max_entries=16)
-def postmortem(root: str, incident_id: str, version: int, edits: tuple, now: datetime | None,
+def postmortem(root: str, files: tuple, incident_id: str, version: int, edits: tuple, now: datetime | None,
                _store: TelemetryStore) -> Postmortem:
     return get_postmortem(DataDir(root), incident_id, _store)

@@ -25,7 +25,8 @@ check_link(store, first, now, numbers={"ba_minutes": (5, 240)}, signals=list(sig
 st.title("Explorer")
 context.as_of_caption(now)
 try:  # SLO state belongs on every view of the signals; the SLO page explains a broken SLO file
-    statuses = report_data.slo_statuses(str(store.data.root), now, report_data.slo_stamp(store.data), store)
+    statuses = report_data.slo_statuses(str(store.data.root), store.files_version(), now,
+                                        report_data.slo_stamp(store.data), store)
     slo_status_line(statuses)
     firing_alerts(statuses)
 except SloConfigError:

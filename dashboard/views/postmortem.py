@@ -49,8 +49,8 @@ state = next(s for s in states if s.id == incident_id)
 for broken in report_data.broken_chains(data):
     if broken.incident_id == incident_id:
         chain_alert(broken)
-pm = report_data.postmortem(str(data.root), state.id, state.version, report_data.edits_stamp(data, state.id),
-                            now, store)
+pm = report_data.postmortem(str(data.root), store.files_version(), state.id, state.version,
+                            report_data.edits_stamp(data, state.id), now, store)
 
 postmortem_header(pm)
 markdown, html_doc = to_markdown(pm), to_html(pm)

@@ -17,11 +17,11 @@ now = context.require_data(store)
 
 st.title("Service level objectives")
 context.as_of_caption(now)
-st.caption(f"Declared in `{slo_file_for(data.root).name}`"
-           + (" in the data folder." if (data.root / "slos.toml").exists() else " (the shipped default; put a "
+st.caption(f"Declared in `{slo_file_for(data).name}`"
+           + (" in the data folder." if data.slos.exists() else " (the shipped default; put a "
               "`slos.toml` in the data folder to declare your own)."))
 try:
-    statuses = report_data.slo_statuses(str(data.root), now, report_data.slo_stamp(data), store)
+    statuses = report_data.slo_statuses(str(data.root), store.files_version(), now, report_data.slo_stamp(data), store)
 except SloConfigError as exc:
     st.error(f"The SLO file cannot be used: {exc}")
     st.stop()
@@ -51,6 +51,6 @@ for status in statuses:
     if status.attainment is None:
         continue
     with st.expander(f"{status.slo.title} — {status.slo.describe()}", expanded=True):
-        series = burn_series(str(data.root), status.slo.name, now, int(hours), status, store)
+        series = burn_series(str(data.root), store.files_version(), status.slo.name, now, int(hours), status, store)
         st.plotly_chart(burn_chart(series), width="stretch", key=f"burn_{status.slo.name}",
                         config={"displaylogo": False})

@@ -30,7 +30,7 @@ picked = st.selectbox("Incident", choices, key="incident", bind="query-params",
 st.header("Open incidents")
 for broken in report_data.broken_chains(data):
     chain_alert(broken)
-cards = report_data.cards(str(data.root), now, record, store)
+cards = report_data.cards(str(data.root), store.files_version(), now, record, store)
 shown = [c for c in cards if picked in (choices[0], c.state.id)]
 if not shown:
     st.success("No open incidents. Everything below is history and SLO status.")
@@ -44,7 +44,7 @@ st.header("Service level objectives")
 st.caption("Attainment and error budget over the SLO period (28 days, or the data available); "
            "burn-rate alerts: fast = 1 h and 5 min above 14.4x, slow = 6 h and 30 min above 6x.")
 try:
-    statuses = report_data.slo_statuses(str(data.root), now, report_data.slo_stamp(data), store)
+    statuses = report_data.slo_statuses(str(data.root), store.files_version(), now, report_data.slo_stamp(data), store)
 except SloConfigError as exc:
     st.error(f"The SLO file cannot be used: {exc}")
     statuses = []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.core.datadir import DataDir
 from dashboard.core.reporting.slo_config import (
     DEFAULT_SLO_FILE,
     SloConfigError,
@@ -37,9 +38,9 @@ def test_shipped_default_declares_the_issue_objectives():
 
 
 def test_data_folder_file_wins_over_default(tmp_path):
-    assert slo_file_for(tmp_path) == DEFAULT_SLO_FILE
+    assert slo_file_for(DataDir(tmp_path)) == DEFAULT_SLO_FILE
     own = write(tmp_path, "")
-    assert slo_file_for(tmp_path) == own
+    assert slo_file_for(DataDir(tmp_path)) == own
 
 
 def test_request_method_objective_derives_from_threshold(tmp_path):

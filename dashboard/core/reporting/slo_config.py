@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from dashboard.core.datadir import DataDir
 from dashboard.core.errors import WarroomError
 
 DEFAULT_SLO_FILE = Path(__file__).with_name("default_slos.toml")
@@ -107,12 +108,10 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
-def slo_file_for(data_root: Path | None) -> Path:
-    """The data folder's slos.toml when it has one, else the shipped default."""
-    if data_root is not None:
-        candidate = Path(data_root) / "slos.toml"
-        if candidate.exists():
-            return candidate
+def slo_file_for(data: DataDir | None) -> Path:
+    """The data folder's slos.toml (`DataDir.slos`) when it has one, else the shipped default."""
+    if data is not None and data.slos.exists():
+        return data.slos
     return DEFAULT_SLO_FILE
 
 

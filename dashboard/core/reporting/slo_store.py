@@ -18,7 +18,7 @@ REQUEST_BUCKET = timedelta(minutes=5)  # request-based SLOs: fine enough for the
 
 def load_slos(data: DataDir) -> SloConfig:
     """The data folder's slos.toml, else the shipped default; validated against known signals."""
-    return load_slo_config(slo_file_for(data.root), known_signals=set(sig.BY_NAME))
+    return load_slo_config(slo_file_for(data), known_signals=set(sig.BY_NAME))
 
 
 def slo_bucket(slo: SloDecl) -> timedelta:
