@@ -154,6 +154,31 @@ def langfuse_blob_parquet(folder: Path) -> dict[str, Path]:
     return out
 
 
+# One ordinary request: what a row holds when the test does not care about a column.
+REQUEST_DEFAULTS: dict = {
+    "service": "bot", "user_id": None, "region": "eu", "tier": "paid", "language": "en", "channel": "web",
+    "app_version": "a1", "model_version": "m1", "prompt_version": "p1", "index_version": "k1",
+    "router_policy": "r1", "policy_version": "g1", "latency_ms": 1000.0, "ttft_ms": None,
+    "input_tokens": 100, "output_tokens": 50, "cost_usd": 0.001, "task_success": True, "quality_score": 0.8,
+    "user_feedback": None, "refused": False, "policy_violation": False, "guardrail_blocked": False,
+    "error_type": None, "tool_calls": 0, "tool_errors": 0, "fallback_used": False,
+}
+
+
+def request_rows(rows, **overrides) -> pl.DataFrame:
+    """Request rows in the default contract's schema: each row (a dict of the columns the test is about)
+    laid over `overrides` (the test's constants), over REQUEST_DEFAULTS; a column none of them sets is null."""
+    import polars as pl
+
+    from dashboard.core.telemetry.contract import TelemetrySchema
+
+    schema = TelemetrySchema().request_schema()
+    unknown = set(overrides) - set(schema)
+    assert not unknown, f"not request columns: {sorted(unknown)}"
+    base = {**REQUEST_DEFAULTS, **overrides}
+    return pl.DataFrame([{**base, **row} for row in rows], schema=schema)
+
+
 def write_request_rows(data: DataDir, rows: pl.DataFrame, name: str = "rows.parquet") -> Path:
     """Store request rows as an ingest would: every column of the folder's schema, absent ones null."""
     import polars as pl

@@ -14,8 +14,8 @@ from dashboard.core.reporting.impact_store import baseline_windows, measure_impa
 from dashboard.core.reporting.slo import evaluate_slo
 from dashboard.core.reporting.slo_config import SloDecl
 from dashboard.core.reporting.summary import open_incident_cards, slo_offers, what_users_see
-from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.telemetry.query import TelemetryStore
+from tests.fixtures import request_rows
 
 START = datetime(2025, 2, 18, 13, 0, tzinfo=UTC)
 
@@ -28,23 +28,16 @@ def rows(day_offset: int, refused_every: int, hours: float = 2.0) -> list[dict]:
         ts = base + timedelta(minutes=i)
         english = i % 2 == 0
         incident = day_offset == 0 and ts >= START
-        out.append({"ts": ts, "request_id": f"d{day_offset}-{i}", "service": "bot", "user_id": f"u{i % 7}",
-                    "region": "eu", "tier": "paid", "language": "en" if english else "de", "channel": "web",
-                    "app_version": "a1", "model_version": "m1", "prompt_version": "p1", "index_version": "k1",
-                    "router_policy": "r1", "policy_version": "g1", "latency_ms": 1000.0, "ttft_ms": None,
-                    "input_tokens": 100, "output_tokens": 50,
-                    "cost_usd": 0.002 if incident and english else 0.001,
-                    "task_success": True, "quality_score": 0.8, "user_feedback": None,
-                    "refused": english and (incident or i % refused_every == 0), "policy_violation": False,
-                    "guardrail_blocked": False, "error_type": None, "tool_calls": 0, "tool_errors": 0,
-                    "fallback_used": False})
+        out.append({"ts": ts, "request_id": f"d{day_offset}-{i}", "user_id": f"u{i % 7}",
+                    "language": "en" if english else "de", "cost_usd": 0.002 if incident and english else 0.001,
+                    "refused": english and (incident or i % refused_every == 0)})
     return out
 
 
 @pytest.fixture()
 def data(tmp_path):
     d = DataDir(tmp_path / "data")
-    frame = pl.DataFrame(rows(-1, 10) + rows(0, 10), schema=TelemetrySchema().request_schema())
+    frame = request_rows(rows(-1, 10) + rows(0, 10))
     atomic_write_parquet(frame, d.requests / "part.parquet")
     return d
 

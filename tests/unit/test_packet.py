@@ -14,35 +14,30 @@ from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.store import IncidentStore
 from dashboard.core.reporting.packet import PacketError, export_packet, suspect_versions
-from dashboard.core.telemetry.contract import DEFAULT_ARTIFACT_COLUMNS, TelemetrySchema
+from dashboard.core.telemetry.contract import DEFAULT_ARTIFACT_COLUMNS
+from tests.fixtures import request_rows
 
 START = datetime(2025, 2, 18, 13, 30, tzinfo=UTC)
 
 
-def request_rows(n: int = 600) -> pl.DataFrame:
+def packet_rows(n: int = 600) -> pl.DataFrame:
     """Every 10 s from 12:30; English paid traffic switches to p7 at 13:30 for even rows."""
     rows = []
     for i in range(n):
         ts = START - timedelta(hours=1) + timedelta(seconds=10 * i)
         english = i % 3 != 0
         rows.append({
-            "ts": ts, "request_id": f"r{i:04d}", "service": "bot", "user_id": f"u{i % 50}",
-            "region": "eu", "tier": "paid", "language": "en" if english else "de", "channel": "web",
-            "app_version": "a1", "model_version": "m1",
+            "ts": ts, "request_id": f"r{i:04d}", "user_id": f"u{i % 50}", "language": "en" if english else "de",
             "prompt_version": "p7" if ts >= START and i % 2 == 0 else "p6",
-            "index_version": "kb1", "router_policy": "r1", "policy_version": "g1",
-            "latency_ms": 1000.0 + i, "ttft_ms": None, "input_tokens": 100, "output_tokens": 50,
-            "cost_usd": 0.001, "task_success": True, "quality_score": 0.8, "user_feedback": None,
-            "refused": ts >= START and i % 2 == 0, "policy_violation": False, "guardrail_blocked": False,
-            "error_type": None, "tool_calls": 0, "tool_errors": 0, "fallback_used": False,
+            "latency_ms": 1000.0 + i, "refused": ts >= START and i % 2 == 0,
         })
-    return pl.DataFrame(rows, schema=TelemetrySchema().request_schema())
+    return request_rows(rows, index_version="kb1")
 
 
 @pytest.fixture()
 def data(tmp_path):
     d = DataDir(tmp_path / "data")
-    atomic_write_parquet(request_rows(), d.requests / "part-0.parquet")
+    atomic_write_parquet(packet_rows(), d.requests / "part-0.parquet")
     store = IncidentStore(d.incidents_db)
     store.create([NewEvent.make("opened", {"title": "p7 refusals", "window_start": START,
                                            "segments": {"language": "en"}, "suspects": ["prompt:p7"]},
@@ -60,7 +55,7 @@ def test_affected_means_suspect_version_in_segment_and_window(data, tmp_path):
     assert rows["ts"].min() >= START
     assert (rows.filter(pl.col("affected"))["prompt_version"] == "p7").all()
     assert (rows.filter(~pl.col("affected"))["prompt_version"] == "p6").all()
-    english_after = request_rows().filter((pl.col("language") == "en") & (pl.col("ts") >= START))
+    english_after = packet_rows().filter((pl.col("language") == "en") & (pl.col("ts") >= START))
     expected_affected = english_after.filter(pl.col("prompt_version") == "p7").height
     counts = result.manifest["counts"]
     assert counts["population"] == {"affected": expected_affected,

@@ -11,8 +11,8 @@ import pytest
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis.segment_map import cell_change, segment_map, windows_around
-from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.telemetry.query import TelemetryStore
+from tests.fixtures import request_rows
 
 CHANGE = datetime(2025, 2, 18, 13, 0, tzinfo=UTC)
 
@@ -30,24 +30,17 @@ def requests() -> list[dict]:
             english = k % 2 == 0
             n = minute * 4 + k
             refused = (n % 4 == 0) if (after and english) else (n % 20 == 0)
-            out.append({"ts": ts + timedelta(seconds=10 * k), "request_id": f"r{n}", "service": "bot",
-                        "user_id": None, "region": "eu" if minute % 2 else "us", "tier": "paid",
-                        "language": "en" if english else "de", "channel": "web", "app_version": "a1",
-                        "model_version": "m1", "prompt_version": "p1", "index_version": "k1",
-                        "router_policy": "r1", "policy_version": "g1",
+            out.append({"ts": ts + timedelta(seconds=10 * k), "request_id": f"r{n}",
+                        "region": "eu" if minute % 2 else "us", "language": "en" if english else "de",
                         "latency_ms": (2000.0 if after and english else 1000.0) * (1 + 0.1 * (n % 3)),
-                        "ttft_ms": None, "input_tokens": 100, "output_tokens": 50, "cost_usd": 0.001,
-                        "task_success": True, "quality_score": 0.8, "user_feedback": None, "refused": refused,
-                        "policy_violation": False, "guardrail_blocked": False, "error_type": None,
-                        "tool_calls": 0, "tool_errors": 0, "fallback_used": False})
+                        "refused": refused})
     return out
 
 
 @pytest.fixture()
 def store(tmp_path):
     data = DataDir(tmp_path / "data")
-    atomic_write_parquet(pl.DataFrame(requests(), schema=TelemetrySchema().request_schema()),
-                         data.requests / "part.parquet")
+    atomic_write_parquet(request_rows(requests()), data.requests / "part.parquet")
     return TelemetryStore(data)
 
 

@@ -10,8 +10,8 @@ import pytest
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.reporting.slo_config import SloConfigError
 from dashboard.core.reporting.slo_store import evaluate_slos, load_slos, slo_counts
-from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.telemetry.query import TelemetryStore
+from tests.fixtures import request_rows
 
 T0 = datetime(2025, 2, 18, 10, 0, tzinfo=UTC)
 
@@ -23,16 +23,11 @@ def requests(hours: int = 8) -> pl.DataFrame:
     for i in range(hours * 60 * 8):
         ts = T0 + timedelta(seconds=7.5 * i)
         german = i % 2 == 1
-        rows.append({"ts": ts, "request_id": f"r{i}", "service": "bot", "user_id": None, "region": "eu",
-                     "tier": "paid", "language": "de" if german else "en", "channel": "web",
-                     "app_version": "a", "model_version": "m", "prompt_version": "p", "index_version": "k",
-                     "router_policy": "r", "policy_version": "g", "latency_ms": 900.0, "ttft_ms": None,
-                     "input_tokens": 10, "output_tokens": 10, "cost_usd": 0.001, "task_success": True,
-                     "quality_score": None, "user_feedback": None,
-                     "refused": german and ts >= end - timedelta(hours=1), "policy_violation": False,
-                     "guardrail_blocked": False, "error_type": None, "tool_calls": 0, "tool_errors": 0,
-                     "fallback_used": False})
-    return pl.DataFrame(rows, schema=TelemetrySchema().request_schema())
+        rows.append({"ts": ts, "request_id": f"r{i}", "language": "de" if german else "en",
+                     "refused": german and ts >= end - timedelta(hours=1)})
+    return request_rows(rows, app_version="a", model_version="m", prompt_version="p", index_version="k",
+                        router_policy="r", policy_version="g", latency_ms=900.0, input_tokens=10,
+                        output_tokens=10, quality_score=None)
 
 
 SLOS = """
