@@ -33,7 +33,7 @@ def as_utc(ts: datetime | str | np.datetime64) -> datetime:
         return utc(ts)
     if isinstance(ts, str):
         return utc(datetime.fromisoformat(ts))
-    return datetime.fromisoformat(str(np.datetime64(ts, "us"))).replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(ts.astype("datetime64[us]"))).replace(tzinfo=UTC)
 
 
 def naive_utc(moment: datetime) -> datetime:
