@@ -13,8 +13,7 @@ from pathlib import Path
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
 from dashboard.core.http_service import DEFAULT_HOST, Token, TokenAuth
-from dashboard.core.telemetry.ingest import SchemaConflict
-from dashboard.core.telemetry.mapping import MappingError, load_mapping
+from dashboard.core.telemetry.mapping import load_mapping
 from dashboard.core.telemetry.receiver import DEFAULT_FLUSH_EVERY, TRACES_PATH, TRACES_SCOPE, TraceReceiver
 
 TOKEN_ENV = "WARROOM_RECEIVE_TOKEN"
@@ -84,11 +83,8 @@ def _add_incident_endpoint(service, auth: TokenAuth, data: DataDir) -> str:
 def run(args: argparse.Namespace) -> int:
     data = DataDir.at(args.data)
     auth = load_tokens(args.token_file)
-    try:
-        mapping = load_mapping(args.mapping) if args.mapping else None
-        receiver = TraceReceiver(data, mapping, flush_every=args.flush_every)
-    except (MappingError, SchemaConflict) as exc:
-        raise UserError(str(exc)) from None
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    receiver = TraceReceiver(data, mapping, flush_every=args.flush_every)
     service = receiver.service(auth, max_body=int(args.max_body_mb * 1024 * 1024))
     incidents_note = _add_incident_endpoint(service, auth, data)
     service.verbose = args.verbose

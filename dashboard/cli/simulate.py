@@ -14,7 +14,7 @@ import argparse
 import json
 from datetime import datetime
 
-from dashboard.cli import UserError, add_data_arg
+from dashboard.cli import add_data_arg
 from dashboard.core.datadir import DataDir
 
 
@@ -65,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
             slices = live.append_minutes(data, args.minutes, seed=args.seed, rps=args.rps)
         else:
             slices = live.append_until(data, args.until, seed=args.seed, rps=args.rps)
-    except live.LiveError as exc:
-        raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         return 130
     if not args.live:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dashboard.core.errors import WarroomError
+
 CONFIG_FILE = "warroom.toml"  # the data folder's config (also read by the incident store)
 USER_ENV = "WARROOM_CLICKHOUSE_USER"
 PASSWORD_ENV = "WARROOM_CLICKHOUSE_PASSWORD"
@@ -31,7 +33,7 @@ DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT = 8123, 8443
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-class StoreConfigError(ValueError):
+class StoreConfigError(WarroomError, ValueError):
     """A store setting the user can fix: one line naming where it came from."""
 
 
