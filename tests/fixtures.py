@@ -80,6 +80,22 @@ def rewritten_in_place(root: Path, before: dict[str, tuple[int, int]]) -> list[s
     return [name for name, seen in parquet_fingerprint(root).items() if before.get(name) not in (None, seen)]
 
 
+STORE_ENGINES = ("duckdb", "chdb")
+
+
+def chdb_copy(data: DataDir, folder: Path):
+    """A ClickHouse (chDB) store in `folder` holding `data`'s Parquet telemetry, migrated and loaded."""
+    from dashboard.core.telemetry import clickhouse_schema
+    from dashboard.core.telemetry.clickhouse import ChdbEngine
+    from dashboard.core.telemetry.contract import read_schema
+
+    engine = ChdbEngine(folder)
+    schema = read_schema(data)
+    clickhouse_schema.migrate(engine, schema)
+    clickhouse_schema.load_parquet(engine, data, schema)
+    return engine
+
+
 def truth(data: DataDir) -> dict:
     return json.loads(data.truth.read_text())
 

@@ -8,9 +8,11 @@ import polars as pl
 import pytest
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.telemetry import clickhouse_query
 from dashboard.core.telemetry.demo.engine import conform
 from dashboard.core.telemetry.query import QUERIES_DIR, TelemetryStore, choose_bucket, load_sql
 from dashboard.core.telemetry.sketch import RELATIVE_ERROR
+from tests.fixtures import STORE_ENGINES, chdb_copy
 
 SQL_FILES = sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
 
@@ -55,8 +57,21 @@ def tiny_store(tmp_path):
     return TelemetryStore(data)
 
 
-def test_series_counts_per_bucket(tiny_store):
-    s = tiny_store.series(T0, T0 + timedelta(minutes=3), bucket=timedelta(minutes=1))
+@pytest.fixture(params=STORE_ENGINES)
+def store_engine(request, tiny_store, tmp_path):
+    """The tiny store's series on each engine: DuckDB over its Parquet file, or a chDB store loaded from it."""
+    if request.param == "duckdb":
+        return tiny_store.series
+    engine = chdb_copy(tiny_store.data, tmp_path / "clickhouse")
+
+    def series(start, end, filters=None, bucket=None):
+        return clickhouse_query.series(engine, start, end, bucket, filters)
+
+    return series
+
+
+def test_series_counts_per_bucket(store_engine):
+    s = store_engine(T0, T0 + timedelta(minutes=3), bucket=timedelta(minutes=1))
     assert s["requests"].to_list() == [3, 2, 1]
     assert s["refused"].to_list() == [2, 1, 0]
     assert s["errors"].to_list() == [1, 0, 0]
@@ -74,9 +89,10 @@ def test_filters_and_grouping(tiny_store):
     assert dict(zip(w["grp"], w["requests"], strict=True)) == {"early": 3, "late": 3}
 
 
-def test_filter_values_are_parameters_not_sql(tiny_store):
-    s = tiny_store.series(T0, T0 + timedelta(minutes=3), {"tier": ["paid' OR 1=1 --"]})
+def test_filter_values_are_parameters_not_sql(tiny_store, store_engine):
+    s = store_engine(T0, T0 + timedelta(minutes=3), {"tier": ["paid' OR 1=1 --"]}, timedelta(minutes=1))
     assert s.is_empty()
+    assert store_engine(T0, T0 + timedelta(minutes=3), {"tier": ["paid"]}, timedelta(minutes=1))["requests"].sum() == 4
     with pytest.raises(ValueError, match="unknown column"):
         tiny_store.series(T0, T0 + timedelta(minutes=3), {"tier; DROP TABLE x": ["a"]})
 

@@ -77,34 +77,38 @@ def bind(sql: str, params: dict | None) -> str:
 class ChdbEngine:
     """ClickHouse in this process, its tables in a folder (chDB allows one session per process)."""
 
-    _sessions: dict[Path, object] = {}
-    _guard = threading.Lock()
+    _active: tuple[Path, object] | None = None  # (folder, session): the one chDB session of this process
+    _guard = threading.RLock()  # one statement at a time, and no switch of folder during one
 
     def __init__(self, path: Path):
-        from chdb import session
-
         self.path = Path(path).resolve()
         with self._guard:
-            if self.path not in self._sessions:
-                for other in list(self._sessions):  # chDB keeps one live session per process
-                    self._sessions.pop(other).close()
-                self.path.mkdir(parents=True, exist_ok=True)
-                self._sessions[self.path] = session.Session(str(self.path))
-            self._session = self._sessions[self.path]
-        self._lock = threading.Lock()  # one statement at a time on the session
+            self._session()
+
+    def _session(self):
+        """This engine's session, reopened when another folder's took its place (its tables stay on disk)."""
+        from chdb import session
+
+        cls = type(self)
+        if cls._active is None or cls._active[0] != self.path:
+            if cls._active is not None:
+                cls._active[1].close()
+                cls._active = None
+            self.path.mkdir(parents=True, exist_ok=True)
+            cls._active = (self.path, session.Session(str(self.path)))
+        return cls._active[1]
+
+    def _run(self, sql: str, params: dict | None, fmt: str):
+        bound = bind(sql, params)
+        texts = {k: param_text(v) for k, v in (params or {}).items()}
+        with self._guard:
+            return self._session().query(bound, fmt, params=texts)
 
     def query(self, sql: str, params: dict | None = None) -> pl.DataFrame:
-        bound = bind(sql, params)
-        texts = {k: param_text(v) for k, v in (params or {}).items()}
-        with self._lock:
-            table = self._session.query(bound, "ArrowTable", params=texts)
-        return pl.from_arrow(table)
+        return pl.from_arrow(self._run(sql, params, "ArrowTable"))
 
     def command(self, sql: str, params: dict | None = None) -> None:
-        bound = bind(sql, params)
-        texts = {k: param_text(v) for k, v in (params or {}).items()}
-        with self._lock:
-            self._session.query(bound, "CSV", params=texts)
+        self._run(sql, params, "CSV")
 
     def insert_parquet(self, table: str, path: Path, columns: list[str]) -> None:
         listed = ", ".join(quote(c) for c in columns)
