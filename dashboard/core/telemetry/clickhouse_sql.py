@@ -5,7 +5,9 @@ and its parameters, from the same file the DuckDB store runs (one definition per
 query), with a ClickHouse `scoped` CTE when the query reads `scoped`. sqlglot turns
 `$name` into ClickHouse's `{name: }`; the type is filled in from the value, as
 clickhouse.bind does. A file in queries/clickhouse/ of the same name replaces the
-transpiled text where a DuckDB construct has no translation (none needed so far).
+transpiled text where a DuckDB construct has no translation (measure_percentiles:
+COLUMNS(lambda ...) and time_bucket with an origin); it declares the same
+parameters and a test compares its answers with the DuckDB file's.
 
 `PORTED` lists the files with a ClickHouse form that runs and agrees with DuckDB
 (tested on chDB); `DUCKDB_ONLY` the rest, each with why, so a new query file must
@@ -18,13 +20,14 @@ import re
 
 import sqlglot
 
-from dashboard.core.telemetry.clickhouse import param_type, quote
+from dashboard.core.telemetry.clickhouse import PARAM_RE, param_type, quote
 from dashboard.core.telemetry.query_sql import QUERIES_DIR, Scope, load_sql, with_scope
 
 OVERRIDES_DIR = QUERIES_DIR / "clickhouse"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*): \}")
 
-PORTED = ("releases_in_range", "time_range_scan", "ingest_stored_request_ids", "reporting_distinct_users")
+PORTED = ("releases_in_range", "time_range_scan", "ingest_stored_request_ids", "reporting_distinct_users",
+          "measure_percentiles")
 _CELLS = "reads the rollup cells CTE, which the ClickHouse store builds from its own tables (clickhouse_query.py)"
 DUCKDB_ONLY: dict[str, str] = {
     **{name: _CELLS for name in (
@@ -32,7 +35,6 @@ DUCKDB_ONLY: dict[str, str] = {
         "diagnosis_slow_leaves", "dimension_values", "incident_slow_share", "measure_quantile",
         "reporting_slo_counts", "segment_leaves", "signal_series", "version_first_served", "version_mix")},
     "measure_histogram": "COLUMNS(lambda ...) picks the measure column; ClickHouse needs it named in the text",
-    "measure_percentiles": "COLUMNS(lambda ...) and time_bucket with an origin have no ClickHouse translation",
     "measure_presence": "reads Parquet footers (parquet_metadata); ClickHouse knows its columns from its schema",
     "reporting_packet_sample": "COLUMNS(lambda ...) over artifact columns; and DuckDB's hash() picks the sample",
     "version_sample_requests": "DuckDB's hash() picks the sample; ClickHouse's hashes differ, so would the rows",
@@ -42,8 +44,9 @@ DUCKDB_ONLY: dict[str, str] = {
 
 def _text(name: str) -> str:
     override = OVERRIDES_DIR / f"{name}.sql"
-    if override.exists():
-        return override.read_text()
+    if override.exists():  # written with `$name` like the DuckDB files; typed below like the transpiled ones
+        body = "\n".join(line for line in override.read_text().splitlines() if not line.lstrip().startswith("--"))
+        return PARAM_RE.sub(lambda m: "{" + m.group(1) + ": }", body)
     return sqlglot.transpile(load_sql(name).text, read="duckdb", write="clickhouse", comments=False)[0]
 
 
