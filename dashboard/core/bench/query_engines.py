@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry import clickhouse_query, clickhouse_schema
@@ -70,9 +71,8 @@ def run_engine_bench(data: DataDir, engine, repeats: int = 5) -> dict:
     ]
     out = []
     for name, a, b, bucket, filters in views:
-        duck_s, duck = _median(lambda a=a, b=b, bucket=bucket, f=filters: store.series(a, b, f, bucket), repeats)
-        ch_s, ch = _median(lambda a=a, b=b, bucket=bucket, f=filters:
-                           clickhouse_query.series(engine, a, b, bucket, f), repeats)
+        duck_s, duck = _median(partial(store.series, a, b, filters, bucket), repeats)
+        ch_s, ch = _median(partial(clickhouse_query.series, engine, a, b, bucket, filters), repeats)
         out.append({"name": name, "duckdb_s": round(duck_s, 4), "chdb_s": round(ch_s, 4),
                     "same_answer": _agree(duck, ch)})
     return {"rows": rows, "repeats": repeats, "chdb_load_s": load_s, "views": out}

@@ -105,7 +105,7 @@ class ChdbEngine:
             return self._session().query(bound, fmt, params=texts)
 
     def query(self, sql: str, params: dict | None = None) -> pl.DataFrame:
-        return pl.from_arrow(self._run(sql, params, "ArrowTable"))
+        return _frame(self._run(sql, params, "ArrowTable"))
 
     def command(self, sql: str, params: dict | None = None) -> None:
         self._run(sql, params, "CSV")
@@ -143,7 +143,7 @@ class HttpEngine:
     def query(self, sql: str, params: dict | None = None) -> pl.DataFrame:
         with self._lock:
             table = self._client.query_arrow(bind(sql, params), parameters=params or {})
-        return pl.from_arrow(table)
+        return _frame(table)
 
     def command(self, sql: str, params: dict | None = None) -> None:
         with self._lock:
@@ -152,11 +152,18 @@ class HttpEngine:
     def insert_parquet(self, table: str, path: Path, columns: list[str]) -> None:
         import pyarrow.parquet as pq
 
-        self.insert_frame(table, pl.from_arrow(pq.read_table(path, columns=columns)))
+        self.insert_frame(table, _frame(pq.read_table(path, columns=columns)))
 
     def insert_frame(self, table: str, frame: pl.DataFrame) -> None:
         with self._lock:
             self._client.insert_arrow(table, frame.to_arrow())
+
+
+def _frame(table) -> pl.DataFrame:
+    """An Arrow table as Polars (a table, never a single column, so always a DataFrame)."""
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def quote(name: str) -> str:
