@@ -83,7 +83,7 @@ def _pool(series: BucketSeries, a: datetime, b: datetime) -> tuple[float, float,
     if series.kind == "rate":
         return float(series.count[lo:hi].sum()), float(series.value[lo:hi].sum()), 0.0
     from dashboard.core.stats import pool_log_stats
-    return pool_log_stats(series.count[lo:hi], series.value[lo:hi], series.var[lo:hi])
+    return pool_log_stats(series.count[lo:hi], series.value[lo:hi], series.variances[lo:hi])
 
 
 def find_rollback(release: Release, releases: list[Release]) -> Release | None:

@@ -78,8 +78,8 @@ def load_frame(store: TelemetryStore, spec: sig.Signal, start: datetime, end: da
         frame = store.run_sql("diagnosis_rate_counts", {"bucket_us": _bucket_us(bucket)}, scope)
         return frame.select(
             "bucket", "grp",
-            pl.col(spec.denominator).cast(pl.Float64).fill_null(0.0).alias("count"),
-            pl.col(spec.numerator).cast(pl.Float64).fill_null(0.0).alias("value"),
+            pl.col(spec.denominator_column).cast(pl.Float64).fill_null(0.0).alias("count"),
+            pl.col(spec.numerator_column).cast(pl.Float64).fill_null(0.0).alias("value"),
             pl.lit(None, dtype=pl.Float64).alias("var"),
         )
     frame = store.run_sql("diagnosis_measure_stats", {"bucket_us": _bucket_us(bucket), "measure": spec.measure,

@@ -71,8 +71,8 @@ def split_statistics(series: BucketSeries, lo: int, hi: int, min_buckets: int) -
         llr = stats.binomial_split_scan(v, n, min_trials=1.0)
         stat = 2 * llr
     else:
-        gain, _ = stats.gaussian_split_scan(n, v, series.var[lo:hi])
-        stat = gain / _within_variance(n, series.var[lo:hi])
+        gain, _ = stats.gaussian_split_scan(n, v, series.variances[lo:hi])
+        stat = gain / _within_variance(n, series.variances[lo:hi])
     j = np.arange(hi - lo + 1)
     stat = np.where((j >= min_buckets) & (hi - lo - j >= min_buckets), stat, -np.inf)
     return stat / robust_dispersion(series, lo, hi)
@@ -108,7 +108,7 @@ def robust_dispersion(series: BucketSeries, lo: int, hi: int) -> float:
         z = (x - n * p) / np.sqrt(n * p * (1 - p))
     else:
         m = series.value[lo:hi][keep]
-        within = _within_variance(n, series.var[lo:hi][keep])
+        within = _within_variance(n, series.variances[lo:hi][keep])
         z = (m - np.average(m, weights=n)) / np.sqrt(within / n)
     half_sq = np.diff(z) ** 2 / 2  # chi-square(1) under pure noise
     keep = half_sq <= np.quantile(half_sq, TRIM)
@@ -164,7 +164,7 @@ def find_change_points(series: BucketSeries, releases: list[ReleaseMark] | None 
     adjusted = deseasonalize(series, baseline)
     marks = []
     for r in releases or []:
-        i = int(np.searchsorted(series.ts, np.datetime64(r.ts, "us"), side="left"))
+        i = int(np.searchsorted(series.ts, r.ts.astype("datetime64[us]"), side="left"))
         if 0 < i < len(series):
             marks.append((i, r.label))
     found: dict[int, tuple[float, float, str | None]] = {}
@@ -298,18 +298,18 @@ def describe_change(series: BucketSeries, adjusted: BucketSeries, lo: int, k: in
         shift = max(min(abs(effect), 0.999 - p0), 1e-9)
         to_detect = stats.rate_time_to_detect(p0, shift, per_minute) if 0 < p0 + shift < 1 else math.inf
     else:
-        na, ma, va = stats.pool_log_stats(series.count[lo:k], adjusted.value[lo:k], series.var[lo:k])
-        nb, mb, vb = stats.pool_log_stats(series.count[k:hi], adjusted.value[k:hi], series.var[k:hi])
-        c = stats.welch_log_test(na, ma, va, nb, mb, vb)
+        na, ma, va = stats.pool_log_stats(series.count[lo:k], adjusted.value[lo:k], series.variances[lo:k])
+        nb, mb, vb = stats.pool_log_stats(series.count[k:hi], adjusted.value[k:hi], series.variances[k:hi])
+        w = stats.welch_log_test(na, ma, va, nb, mb, vb)
         before, after = series.level(lo, k), series.level(k, hi)
         if series.kind == "log":
-            effect, low, high, effect_label = c.ratio, c.ci_low, c.ci_high, "ratio"
+            effect, low, high, effect_label = w.ratio, w.ci_low, w.ci_high, "ratio"
             sd = math.sqrt(max(va, 1e-12))
             mde = stats.log_mde(sd, per_minute, 60.0)
             to_detect = stats.log_time_to_detect(sd, effect, per_minute)
         else:
             effect = mb - ma
-            low, high = math.log(c.ci_low) , math.log(c.ci_high)
+            low, high = math.log(w.ci_low), math.log(w.ci_high)
             effect_label = "difference"
             sd = math.sqrt(max(va, 1e-12))
             mde = math.log(stats.log_mde(sd, per_minute, 60.0))

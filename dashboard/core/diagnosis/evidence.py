@@ -195,10 +195,8 @@ def exposure_evidence(release: Release, reg: Regression, shares: dict[tuple[str,
         unexposed = [v for v, s in values if s <= 0.05]
         if not exposed or not unexposed:
             continue
-        ex = [segment_effects.get((dim, v)) for v in exposed]
-        un = [segment_effects.get((dim, v)) for v in unexposed]
-        ex = [e for e in ex if e]
-        un = [e for e in un if e]
+        ex = [e for v in exposed if (e := segment_effects.get((dim, v)))]
+        un = [e for v in unexposed if (e := segment_effects.get((dim, v)))]
         if not ex or not un:
             continue
         ex_eff = max(e[0] * spec.direction for e in ex)
@@ -262,12 +260,12 @@ def rollback_evidence(release: Release, rollback: Release | None, reg: Regressio
         eff_text = f"{100 * c.diff:+.1f} pts"
         change = c.diff
     else:
-        c = stats.welch_log_test(before[0], before[1], before[2], after[0], after[1], after[2])
+        w = stats.welch_log_test(before[0], before[1], before[2], after[0], after[1], after[2])
         lvl_b = math.exp(before[1]) if spec.scale == "log" else before[1]
         lvl_a = math.exp(after[1]) if spec.scale == "log" else after[1]
-        z, p = c.t, c.p_value
-        eff_text = f"{100 * (c.ratio - 1):+.1f}%" if spec.scale == "log" else f"{after[1] - before[1]:+.3f}"
-        change = math.log(c.ratio) if spec.scale == "log" else after[1] - before[1]
+        z, p = w.t, w.p_value
+        eff_text = f"{100 * (w.ratio - 1):+.1f}%" if spec.scale == "log" else f"{after[1] - before[1]:+.3f}"
+        change = math.log(w.ratio) if spec.scale == "log" else after[1] - before[1]
     good = -z * spec.direction
     base = (f"after rollback to {rollback.version} at {hhmm(rollback.ts)}: {spec.format_level(lvl_b)} → "
             f"{spec.format_level(lvl_a)} ({eff_text}, p={_p(p)})")

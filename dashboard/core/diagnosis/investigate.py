@@ -181,7 +181,7 @@ def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime,
         leaves = store.run_sql("diagnosis_slow_leaves", {"dims": dims, "threshold_ms": threshold},
                                Scope.of(base_start, cur_end, filters, windows=windows))
     else:
-        num, den = spec.numerator, spec.denominator
+        num, den = spec.numerator_column, spec.denominator_column
         leaves = store.segment_leaves(windows, dims, filters)
     if leaves.height == 0:
         return [], []

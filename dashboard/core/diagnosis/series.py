@@ -46,6 +46,13 @@ class BucketSeries:
     def __len__(self) -> int:
         return len(self.ts)
 
+    @property
+    def variances(self) -> np.ndarray:
+        """`var` of a log or mean series, which always has one (see __post_init__); a rate series has none."""
+        if self.var is None:
+            raise ValueError(f"a {self.kind} series has no per-bucket variance")
+        return self.var
+
     def level(self, lo: int, hi: int) -> float:
         """The pooled level of buckets [lo, hi): a rate, or a mean (geometric mean for log)."""
         n = self.count[lo:hi]
@@ -53,7 +60,7 @@ class BucketSeries:
             return float("nan")
         if self.kind == "rate":
             return float(self.value[lo:hi].sum() / n.sum())
-        _, mu, _ = stats.pool_log_stats(n, self.value[lo:hi], self.var[lo:hi])
+        _, mu, _ = stats.pool_log_stats(n, self.value[lo:hi], self.variances[lo:hi])
         return math.exp(mu) if self.kind == "log" else mu
 
 

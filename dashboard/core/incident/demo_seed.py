@@ -34,8 +34,12 @@ ROSTERS: tuple[dict[str, str], ...] = (
 SOURCE_PREFIX = "demo:"
 
 
-def _t(text: str | None) -> datetime | None:
-    return utc(datetime.fromisoformat(text)) if text else None
+def _t(text: str) -> datetime:
+    return utc(datetime.fromisoformat(text))
+
+
+def _t_or_none(text: str | None) -> datetime | None:
+    return _t(text) if text else None
 
 
 def _min(moment: datetime, minutes: float) -> datetime:
@@ -85,7 +89,8 @@ def _open(incidents: Incidents, ti: dict, roster: dict[str, str], opened_at: dat
     state = incidents.open(
         roster["commander"], ti["title"], at=opened_at, type=ti["type"], severity=ti.get("severity"),
         severity_reasons=["set at triage from the alert's measured impact"], service="support-bot",
-        summary=summary, detected_at=_t(ti["detected_at"]), window_start=_t(ti["start"]), window_end=_t(ti["end"]),
+        summary=summary, detected_at=_t_or_none(ti["detected_at"]), window_start=_t_or_none(ti["start"]),
+        window_end=_t_or_none(ti["end"]),
         signals=key_signals, segments=_segments(ti), suspects=_suspects(ti), source=SOURCE_PREFIX + ti["id"])
     writer = _Writer(incidents, state)
     for i, role in enumerate(("tech_lead", "comms_lead", "scribe")):

@@ -105,8 +105,8 @@ def excess_events(frame: pl.DataFrame, math_: sig.Signal, baseline_value: float 
     """Events the signal counted beyond the baseline rate (rates only), signed so positive = harm."""
     if math_.kind != "rate" or baseline_value is None or frame.is_empty():
         return None
-    num = float(frame[math_.numerator].sum() or 0)
-    den = float(frame[math_.denominator].sum() or 0)
+    num = float(frame[math_.numerator_column].sum() or 0)
+    den = float(frame[math_.denominator_column].sum() or 0)
     excess = num - baseline_value * den
     return excess if higher_is_bad else -excess
 
@@ -130,14 +130,14 @@ def worst_trailing(frame: pl.DataFrame, math_: sig.Signal, higher_is_bad: bool,
     if frame.is_empty():
         return None
     if math_.kind == "quantile":  # quantiles do not pool: the worst single bucket
-        values = frame[math_.column].drop_nulls()
+        values = frame[math_.value_column].drop_nulls()
         if values.is_empty():
             return None
         return float(values.max() if higher_is_bad else values.min())
     secs = int(length.total_seconds())
     rolled = (frame.sort("bucket").set_sorted("bucket")
               .rolling("bucket", period=f"{secs}s", offset=f"-{secs}s", closed="right")
-              .agg(pl.col(math_.numerator).sum().alias("n"), pl.col(math_.denominator).sum().alias("d")))
+              .agg(pl.col(math_.numerator_column).sum().alias("n"), pl.col(math_.denominator_column).sum().alias("d")))
     # only windows that are full length, so the first thin bucket does not set the record
     first = cast(datetime, frame["bucket"].min())  # a Datetime column's min (Polars types it as any scalar)
     full = rolled.filter((pl.col("bucket") >= first + length - _step(frame)) & (pl.col("d") > 0))
@@ -157,14 +157,14 @@ def trend(frame: pl.DataFrame, math_: sig.Signal, now: datetime, higher_is_bad: 
     if recent.is_empty() or before.is_empty():
         return "unknown"
     if math_.kind == "quantile":
-        a, b = before[math_.column].drop_nulls(), recent[math_.column].drop_nulls()
+        a, b = before[math_.value_column].drop_nulls(), recent[math_.value_column].drop_nulls()
         if a.is_empty() or b.is_empty():
             return "unknown"
         old, new = float(a.median()), float(b.median())
         moved = beyond_relative_noise(new, old)
     elif math_.kind == "rate":
-        n1, d1 = float(before[math_.numerator].sum()), float(before[math_.denominator].sum())
-        n2, d2 = float(recent[math_.numerator].sum()), float(recent[math_.denominator].sum())
+        n1, d1 = float(before[math_.numerator_column].sum()), float(before[math_.denominator_column].sum())
+        n2, d2 = float(recent[math_.numerator_column].sum()), float(recent[math_.denominator_column].sum())
         if d1 <= 0 or d2 <= 0:
             return "unknown"
         old, new = n1 / d1, n2 / d2
@@ -187,9 +187,9 @@ def signal_delta(frame: pl.DataFrame, baseline: pl.DataFrame, signal: str, now: 
     math_ = sig.get(signal)
     bad_up = math_.direction != sig.LOWER_IS_WORSE
     if math_.kind == "quantile":
-        base = _median_or_none(baseline, math_.column)
-        during = _median_or_none(frame, math_.column)
-        current = _median_or_none(frame.filter(pl.col("bucket") >= now - TREND_WINDOW), math_.column)
+        base = _median_or_none(baseline, math_.value_column)
+        during = _median_or_none(frame, math_.value_column)
+        current = _median_or_none(frame.filter(pl.col("bucket") >= now - TREND_WINDOW), math_.value_column)
     else:
         base = sig.pooled_value(math_, baseline)
         during = sig.pooled_value(math_, frame)
@@ -209,8 +209,8 @@ def differs(frame: pl.DataFrame, baseline: pl.DataFrame, math_: sig.Signal, base
         return False
     if math_.kind != "rate":
         return beyond_relative_noise(during, base)
-    d1 = float(baseline[math_.denominator].sum() or 0)
-    d2 = float(frame[math_.denominator].sum() or 0)
+    d1 = float(baseline[math_.denominator_column].sum() or 0)
+    d2 = float(frame[math_.denominator_column].sum() or 0)
     if d1 <= 0 or d2 <= 0:
         return False
     pooled = (base * d1 + during * d2) / (d1 + d2)
@@ -254,8 +254,8 @@ def _has_samples(frame: pl.DataFrame, spec: sig.Signal) -> bool:
     if frame.is_empty():
         return False
     if spec.pooled:
-        return float(frame[spec.denominator].fill_null(0).sum() or 0) > 0
-    return frame[spec.column].null_count() < frame.height
+        return float(frame[spec.denominator_column].fill_null(0).sum() or 0) > 0
+    return frame[spec.value_column].null_count() < frame.height
 
 
 def _median_or_none(frame: pl.DataFrame, column: str) -> float | None:

@@ -60,7 +60,8 @@ def incident_releases(releases: pl.DataFrame, state: IncidentState, end: datetim
 def mark_rollbacks(releases: pl.DataFrame) -> list[dict]:
     """Release rows as dicts with `rollback` = True when it restores a version an earlier
     release in the list replaced (or its note says so)."""
-    out, replaced = [], {}
+    out: list[dict] = []
+    replaced: dict[str, str] = {}
     for row in releases.iter_rows(named=True):
         restored = replaced.get(row["artifact"]) == row["version"]
         note = (row.get("note") or "").lower()
@@ -107,17 +108,19 @@ def find_causes(state: IncidentState, releases: list[dict], phases: list[Phase],
         rollback_phase = next((p for p in phases if p.release and p.release["rollback"]
                                and p.release["artifact"] == kind and p.release.get("previous_version") == version),
                               None)
-        if rollback_phase is not None and base is not None and peak is not None and peak != base:
+        rolled_back = rollback_phase.release if rollback_phase is not None else None  # set: found by it
+        if (rollback_phase is not None and rolled_back is not None and key_signal and base is not None
+                and peak is not None and peak != base):
             before = _value_before(phases, rollback_phase, key_signal)
             after = rollback_phase.values.get(key_signal)
             if before is not None and after is not None:
                 share = (before - after) / (peak - base)
-                evidence = (f"rolling it back at {rollback_phase.release['ts']:%H:%M} moved "
+                evidence = (f"rolling it back at {rolled_back['ts']:%H:%M} moved "
                             f"{_label(key_signal).lower()} from "
                             f"{_fmt(key_signal, before)} to {_fmt(key_signal, after)}: "
                             f"{share:.0%} of the excess over the {_fmt(key_signal, base)} baseline")
-        elif rollback_phase is not None:
-            evidence = f"rolled back at {rollback_phase.release['ts']:%H:%M}; its effect could not be measured"
+        elif rolled_back is not None:
+            evidence = f"rolled back at {rolled_back['ts']:%H:%M}; its effect could not be measured"
         elif deploy is not None:
             evidence = f"deployed at {deploy['ts']:%H:%M}, inside the regression window; not rolled back"
         hit = found.get((kind, version))
@@ -207,7 +210,7 @@ def build_postmortem(state: IncidentState, *, releases: pl.DataFrame, phases: li
 def _peak(phases: list[Phase], signal: str | None) -> float | None:
     if not signal or len(phases) < 2:
         return None
-    values = [p.values.get(signal) for p in phases[1:] if p.values.get(signal) is not None]
+    values = [v for p in phases[1:] if (v := p.values.get(signal)) is not None]
     if not values:
         return None
     base = phases[0].values.get(signal)

@@ -69,7 +69,7 @@ def _window_value(row: pl.DataFrame, signal: str) -> float | None:
         return None
     math_ = sig.BY_NAME[signal]
     if math_.kind == "quantile":
-        value = row[math_.column][0]
+        value = row[math_.value_column][0]
         return None if value is None else float(value)
     return sig.pooled_value(math_, row)
 

@@ -80,8 +80,8 @@ def _p_value(signal: sig.Signal, a: dict, b: dict, n_a: int, n_b: int) -> tuple[
     """(p-value, test name, sign of the tested difference when it is not the signal's own)."""
     try:
         if signal.test == "two_proportion" and n_a > 0 and n_b > 0:
-            r = two_proportion_test(a[signal.numerator] or 0, n_a, b[signal.numerator] or 0, n_b)
-            return r.p_value, r.test, None
+            rates = two_proportion_test(a[signal.numerator] or 0, n_a, b[signal.numerator] or 0, n_b)
+            return rates.p_value, rates.test, None
         if signal.test == "welch_log" and n_a > 1 and n_b > 1 and _finite(
                 a.get(signal.log_mean), a.get(signal.log_var), b.get(signal.log_mean), b.get(signal.log_var)):
             r = welch_log_test(n_a, a[signal.log_mean], a[signal.log_var], n_b, b[signal.log_mean], b[signal.log_var])
@@ -89,8 +89,10 @@ def _p_value(signal: sig.Signal, a: dict, b: dict, n_a: int, n_b: int) -> tuple[
         if signal.test == "welch_mean" and n_a > 1 and n_b > 1 and _finite(a.get(signal.var), b.get(signal.var)):
             se = math.sqrt(a[signal.var] / n_a + b[signal.var] / n_b)
             if se > 0:
-                z = (sig.value_of(signal, b) - sig.value_of(signal, a)) / se
-                return float(2 * sps.norm.sf(abs(z))), "Welch z on means", None
+                mean_a, mean_b = sig.value_of(signal, a), sig.value_of(signal, b)
+                if mean_a is not None and mean_b is not None:  # both have samples: _finite checked the variances
+                    z = (mean_b - mean_a) / se
+                    return float(2 * sps.norm.sf(abs(z))), "Welch z on means", None
     except (ValueError, ZeroDivisionError):
         pass
     return None, "not testable (too few samples)", None
@@ -151,7 +153,8 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
     versions = [v for v in totals[column].to_list() if v is not None]
     if not versions:
         return totals, pl.DataFrame()
-    baseline = baseline if baseline in versions else default_baseline(store, kind, start, end, versions)
+    base_version = (baseline if baseline is not None and baseline in versions
+                    else default_baseline(store, kind, start, end, versions))
     rows = {r[column]: r for r in totals.iter_rows(named=True)}
     # a signal the store has no values of is not compared (it would read as 0 where it is unknown)
     have = set(store.signals())
@@ -160,13 +163,14 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
     leaves = store.segment_leaves([("window", start, end)], [column, *others], filters, minutes=minutes)
     out = []
     for v in versions:
-        if v == baseline:
+        if v == base_version:
             continue
-        mixed = confounders(leaves, column, others, [baseline, v])
-        sides = [(start, end, {**(filters or {}), column: [name]}) for name in (baseline, v)]
+        mixed = confounders(leaves, column, others, [base_version, v])
+        base_side, other_side = ((start, end, {**(filters or {}), column: [name]}) for name in (base_version, v))
         out += [{"version": v, **_unconfounded(
-            quantile_test(store, s, compare(s, rows[baseline], rows[v]), rows[baseline], *sides, minutes),
-            s, leaves, column, mixed, baseline, v).to_json_dict()} for s in chosen]
+            quantile_test(store, s, compare(s, rows[base_version], rows[v]), rows[base_version], base_side, other_side,
+                          minutes),
+            s, leaves, column, mixed, base_version, v).to_json_dict()} for s in chosen]
     return totals.with_columns(pl.col(column).alias("version")), pl.DataFrame(out) if out else pl.DataFrame()
 
 
@@ -215,7 +219,7 @@ def _unconfounded(result: Comparison, signal: sig.Signal, leaves: pl.DataFrame, 
     if signal.test != "two_proportion":
         return replace(result, adjusted_for=adjusted,
                        test=f"{result.test}; not adjusted for {adjusted}, whose mix differs between the versions")
-    strat = stratified_rate_test(leaves, column, mixed, baseline, version, signal.numerator,
+    strat = stratified_rate_test(leaves, column, mixed, baseline, version, signal.numerator_column,
                                  signal.denominator or "requests")
     beyond = strat.p_value is not None and strat.p_value < NOISE_ALPHA and strat.sign != 0
     # the direction is the stratified one: within each stratum, did the version do worse?
@@ -245,9 +249,9 @@ def before_after(store: TelemetryStore, at: datetime, minutes: int = 30, filters
         return pl.DataFrame()
     have = set(store.signals())
     chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS]) if n in have]
-    sides = [(at - span, at, filters or {}), (at, at + span, filters or {})]
+    before, after = (at - span, at, filters or {}), (at, at + span, filters or {})
     return comparisons_frame([quantile_test(store, s, compare(s, rows["before"], rows["after"]), rows["before"],
-                                            *sides) for s in chosen])
+                                            before, after) for s in chosen])
 
 
 def moved_with(store: TelemetryStore, signal: str, at: datetime, filters: dict | None = None,

@@ -127,6 +127,25 @@ class Signal:
         """The tail percentile as a fraction (0.95 for "p95"); None for other signals."""
         return int(self.tail[1:]) / 100 if self.tail else None
 
+    # The count and value columns as plain names, for code that has already chosen by kind: a
+    # rate or mean always declares both counts, a quantile or sum its column.
+    @property
+    def numerator_column(self) -> str:
+        return self._declared("numerator", self.numerator)
+
+    @property
+    def denominator_column(self) -> str:
+        return self._declared("denominator", self.denominator)
+
+    @property
+    def value_column(self) -> str:
+        return self._declared("column", self.column)
+
+    def _declared(self, field: str, value: str | None) -> str:
+        if value is None:
+            raise ValueError(f"signal {self.name} ({self.kind}) declares no {field}")
+        return value
+
     @property
     def measure(self) -> str | None:
         """The request column a log-scale or mean test reads."""
