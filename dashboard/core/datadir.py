@@ -36,12 +36,12 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_DIR)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class DataDir:
     root: Path
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+    def __init__(self, root: str | os.PathLike) -> None:  # a str is as good as a Path; root is always a Path
+        object.__setattr__(self, "root", Path(root))
 
     @classmethod
     def at(cls, explicit: str | os.PathLike | None = None) -> DataDir:

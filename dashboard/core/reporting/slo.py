@@ -125,8 +125,8 @@ def slo_events(frame: pl.DataFrame, slo: SloDecl, math: sig.Signal | None = None
         if math.kind != "rate":
             raise ValueError(f"SLO {slo.name}: method 'requests' needs a rate signal; "
                              f"{slo.signal} is a {math.kind}")
-        num = pl.col(math.numerator).fill_null(0).cast(pl.Int64)
-        den = pl.col(math.denominator).fill_null(0).cast(pl.Int64)
+        num = pl.col(math.numerator_column).fill_null(0).cast(pl.Int64)
+        den = pl.col(math.denominator_column).fill_null(0).cast(pl.Int64)
         bad = num if slo.higher_is_bad else den - num
         return frame.select("bucket", (den - bad).alias("good"), bad.alias("bad")).sort("bucket")
     value = sig.expression(math)
@@ -213,7 +213,7 @@ def _current_value(recent: pl.DataFrame, math: sig.Signal) -> float | None:
     if math.kind == "quantile":
         # Quantiles do not pool; the request-weighted mean of bucket quantiles is a readable summary.
         weights = recent["requests"].cast(pl.Float64)
-        values = recent[math.column].cast(pl.Float64)
+        values = recent[math.value_column].cast(pl.Float64)
         mask = values.is_not_null()
         if not mask.any() or float(weights.filter(mask).sum()) <= 0:
             return None
