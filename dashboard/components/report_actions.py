@@ -11,7 +11,7 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.incident.events import EventError
 from dashboard.core.incident.identity import PermissionDenied
 from dashboard.core.incident.lifecycle import LifecycleError
-from dashboard.core.incident.service import Incidents
+from dashboard.core.incident.service import Actor, Incidents
 from dashboard.core.incident.store import IncidentStoreError
 from dashboard.core.reporting.postmortem_model import ActionLine, Postmortem
 from dashboard.core.text import md
@@ -22,8 +22,8 @@ TERM_DAYS = {"short": 7, "medium": 30, "long": 90}
 FLASH = "pm_actions_flash"
 
 
-def _write(data: DataDir, incident_id: str, expected_version: int, person: str | None,
-           command: Callable[[Incidents, str], object], done: str) -> None:
+def _write(data: DataDir, incident_id: str, expected_version: int, person: Actor | None,
+           command: Callable[[Incidents, Actor], object], done: str) -> None:
     """Run one incident command against the version the page showed; say what happened."""
     if not person:
         st.session_state[FLASH] = ("error", "Set your name in the sidebar first: every change records who made it.")
@@ -79,7 +79,7 @@ def action_status(a: ActionLine, today: date) -> str:
     return "open"
 
 
-def action_items(data: DataDir, pm: Postmortem, version: int, person: str | None) -> None:
+def action_items(data: DataDir, pm: Postmortem, version: int, person: Actor | None) -> None:
     st.subheader("Action items")
     flash = st.session_state.pop(FLASH, None)
     if flash:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.incident.service import Actor
 from dashboard.core.reporting.postmortem_model import Postmortem
 from dashboard.core.reporting.postmortem_service import EditError, StaleEditError, save_section, section_history
 from dashboard.core.text import md, md_prose
@@ -43,7 +44,7 @@ def _rebase(data: DataDir, incident_id: str, section: str) -> None:
     st.session_state[_keys(incident_id, section)[2]] = latest_seq(data, incident_id, section)
 
 
-def _save(data: DataDir, incident_id: str, section: str, person: str | None) -> None:
+def _save(data: DataDir, incident_id: str, section: str, person: Actor | None) -> None:
     editing, draft, seq = _keys(incident_id, section)
     flash = f"pm_{incident_id}_{section}_flash"
     if not person:
@@ -69,7 +70,7 @@ def _save(data: DataDir, incident_id: str, section: str, person: str | None) -> 
     st.session_state[flash] = ("saved", "Saved.")
 
 
-def editable_section(data: DataDir, pm: Postmortem, section: str, person: str | None) -> None:
+def editable_section(data: DataDir, pm: Postmortem, section: str, person: Actor | None) -> None:
     sec = pm.section(section)
     editing, draft, _ = _keys(pm.incident_id, section)
     flash_key = f"pm_{pm.incident_id}_{section}_flash"
