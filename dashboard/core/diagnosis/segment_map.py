@@ -42,10 +42,10 @@ def cell_change(spec: sig.Signal, before: tuple[float, float, float],
     if spec.scale == "rate":
         c = stats.two_proportion_test(before[1], n_a, after[1], n_b)
         return c.rate_a, c.rate_b, c.diff, c.z
-    c = stats.welch_log_test(*before, *after)
+    w = stats.welch_log_test(*before, *after)
     if spec.scale == "log":
-        return math.exp(before[1]), math.exp(after[1]), c.ratio - 1, c.t
-    return before[1], after[1], after[1] - before[1], c.t
+        return math.exp(before[1]), math.exp(after[1]), w.ratio - 1, w.t
+    return before[1], after[1], after[1] - before[1], w.t
 
 
 def change_text(spec: sig.Signal, change: float) -> str:

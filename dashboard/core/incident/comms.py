@@ -8,6 +8,7 @@ in as a `CommsFacts`; nothing here queries anything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -107,7 +108,7 @@ def mitigation_from_state(state: IncidentState) -> str:
     return "; ".join(moves)
 
 
-def facts_from_state(state: IncidentState, now: datetime, *, signals: list[SignalFact] = (),
+def facts_from_state(state: IncidentState, now: datetime, *, signals: Sequence[SignalFact] = (),
                      affected_share: float | None = None, scope: str | None = None,
                      what_users_see: str | None = None, workaround: str | None = None,
                      soak: str | None = None) -> CommsFacts:

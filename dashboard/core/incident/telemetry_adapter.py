@@ -37,7 +37,7 @@ def ratio_columns(signal: str) -> tuple[str, str]:
     if spec is None or not spec.pooled:
         raise ValueError(f"signal {signal!r} cannot be verified on pooled per-minute counts; "
                          f"use one of: {', '.join(POOLED_SIGNALS)}")
-    return spec.numerator, spec.denominator
+    return spec.numerator_column, spec.denominator_column
 
 
 def check_verifiable(signal: str) -> str:

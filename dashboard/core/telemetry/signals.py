@@ -287,9 +287,9 @@ def available(present_measures: Iterable[str], names: Iterable[str] | None = Non
 def expression(signal: Signal) -> pl.Expr:
     """The signal's value from one row of counts (a bucket, a cohort or a window)."""
     if signal.pooled:
-        den = pl.col(signal.denominator).cast(pl.Float64)
-        return pl.when(den > 0).then(pl.col(signal.numerator).cast(pl.Float64) / den).otherwise(None)
-    return pl.col(signal.column).cast(pl.Float64)
+        den = pl.col(signal.denominator_column).cast(pl.Float64)
+        return pl.when(den > 0).then(pl.col(signal.numerator_column).cast(pl.Float64) / den).otherwise(None)
+    return pl.col(signal.value_column).cast(pl.Float64)
 
 
 def with_signals(counts: pl.DataFrame, names: list[str] | None = None) -> pl.DataFrame:
@@ -315,8 +315,8 @@ def pooled_value(signal: Signal, frame: pl.DataFrame) -> float | None:
         raise ValueError(f"{signal.name} is a {signal.kind}; it cannot be pooled from buckets")
     if frame.is_empty():
         return None
-    den = float(frame[signal.denominator].sum() or 0)
+    den = float(frame[signal.denominator_column].sum() or 0)
     if den <= 0:
         return None
-    return float(frame[signal.numerator].sum() or 0) / den
+    return float(frame[signal.numerator_column].sum() or 0) / den
 
