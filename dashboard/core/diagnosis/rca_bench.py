@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -50,7 +51,7 @@ class BenchCase:
     files: tuple[Path, ...]  # one file (additive) or numerator, denominator (ratio)
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Literal["additive", "ratio"]:
         return "additive" if len(self.files) == 1 else "ratio"
 
 

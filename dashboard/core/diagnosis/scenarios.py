@@ -49,8 +49,9 @@ EFFECTS = {
     "latency_p95_ms": ("latency_factor", 1.5, 2.2),
     "output_tokens_per_request": ("output_tokens_factor", 1.6, 2.4),
 }
-SLICES = [{}, {}, {"language": ("en",)}, {"tier": ("paid",)}, {"region": ("eu-west",)},
-          {"region": ("us-east",)}, {"channel": ("web",)}]
+SLICES: list[dict[str, tuple[str, ...]]] = [
+    {}, {}, {"language": ("en",)}, {"tier": ("paid",)}, {"region": ("eu-west",)},
+    {"region": ("us-east",)}, {"channel": ("web",)}]
 
 
 @dataclass(frozen=True)

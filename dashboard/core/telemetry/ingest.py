@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,7 +204,7 @@ def _unique_name(prefix: str = "ingest") -> str:
 
 
 def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema: TelemetrySchema,
-           save_schema: bool, more_quarantine: list[pl.DataFrame] = ()) -> tuple[str | None, str | None]:
+           save_schema: bool, more_quarantine: Sequence[pl.DataFrame] = ()) -> tuple[str | None, str | None]:
     """Write quarantine, schema and accepted rows; on any failure undo what was written."""
     accepted_frames = [r.accepted for r in results if r.accepted.height]
     quarantine_frames = [r.quarantined for r in results if r.quarantined.height] + list(more_quarantine)
@@ -325,7 +325,7 @@ def _first_rejections(results: list[FileResult], limit: int = DRY_RUN_SAMPLE) ->
 
 def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
                     mapping_name: str = "mapping", dry_run: bool = False,
-                    constants: dict[str, str] | None = None, fmt: str = "auto") -> IngestSummary:
+                    constants: dict[str, str] | None = None, fmt: SourceFormat = "auto") -> IngestSummary:
     """Validate request telemetry files and add their accepted rows to the store.
 
     `mapping_name` (usually the mapping file's path) prefixes errors about the mapping;

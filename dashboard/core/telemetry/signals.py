@@ -113,14 +113,16 @@ class Signal:
     # -- what derives from the declaration ----------------------------------
 
     @property
-    def scale(self) -> str:
+    def scale(self) -> Literal["rate", "log", "mean"]:
         """The scale diagnosis tests on: 'rate' (counts), 'log' (log-scale moments) or 'mean'.
 
         A tail percentile is a rate: the count of requests slower than the baseline's value.
         """
         if self.tail is not None:
             return "rate"
-        return {"two_proportion": "rate", "welch_log": "log", "welch_mean": "mean"}[self.test or "two_proportion"]
+        scales: dict[str, Literal["rate", "log", "mean"]] = {
+            "two_proportion": "rate", "welch_log": "log", "welch_mean": "mean"}
+        return scales[self.test or "two_proportion"]
 
     @property
     def quantile(self) -> float | None:
