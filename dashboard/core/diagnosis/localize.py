@@ -291,10 +291,10 @@ def _prepare(frame: pl.DataFrame, dims: list[str], kind: Kind) -> pl.DataFrame:
             raise ValueError(f"column {col!r} must be numeric, got {frame.schema[col]}")
         values = frame[col]
         if values.null_count():
-            row = int(values.is_null().arg_max())
+            row = values.is_null().arg_max() or 0  # there is a null: arg_max finds it
             raise ValueError(f"column {col!r} is null at row {row}")
         if (values < 0).any() or values.cast(pl.Float64).is_nan().any():
-            row = int(((values < 0) | values.cast(pl.Float64).is_nan()).arg_max())
+            row = ((values < 0) | values.cast(pl.Float64).is_nan()).arg_max() or 0
             raise ValueError(f"column {col!r} must be a non-negative number; row {row} has {values[row]}")
     keys = [pl.col(d).cast(pl.String).fill_null("(null)") for d in dims]
     return (frame.lazy().group_by(keys)

@@ -58,7 +58,7 @@ def build_cuboids(codes: list[np.ndarray], cardinalities: list[int], max_order: 
 
 @dataclass(frozen=True)
 class Pick:
-    cuboid: Cuboid
+    cuboid: Cuboid | None  # None: the shift all traffic shared (combination {})
     element: int
     purity: float
     covered_weight: float

@@ -228,7 +228,7 @@ def _read_leaves(path: Path) -> pl.DataFrame:
         values = frame[col].cast(pl.Float64, strict=False)
         bad = values.is_null() | (values < 0) | values.is_nan()
         if bad.any():
-            row = int(bad.arg_max())
+            row = bad.arg_max() or 0  # bad.any(): arg_max finds the first
             raise BenchDataError(f"{path}: row {row + 2} column {col!r} is {frame[col][row]!r}, "
                                  "not a non-negative number")
         frame = frame.with_columns(values.alias(col))

@@ -20,6 +20,7 @@ pages evaluate the soak, each finding is written once.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -74,7 +75,7 @@ class Incidents:
         """The incident's hash chain walked: intact, or the first broken link."""
         return self.store.audit(incident_id)
 
-    def audit_all(self) -> list[ChainReport]:
+    def audit_all(self) -> builtins.list[ChainReport]:
         return self.store.audit_all()
 
     # --- writing -------------------------------------------------------------
@@ -109,7 +110,7 @@ class Incidents:
         require(who, role, what)
         incident_id = check_incident_id(incident_id)
 
-        def checked(events: list[Event]) -> list[NewEvent]:
+        def checked(events: builtins.list[Event]) -> builtins.list[NewEvent]:
             newer = [e for e in events if e.seq > expected_version and e.kind not in APPEND_KINDS]
             if expected_version > len(events) or newer:
                 what_changed = ", ".join(sorted({e.kind.replace("_", " ") for e in newer}))
@@ -135,7 +136,7 @@ class Incidents:
                     at: datetime | None = None) -> IncidentState:
         who = as_identity(actor)
 
-        def decide(state: IncidentState) -> list[NewEvent]:
+        def decide(state: IncidentState) -> builtins.list[NewEvent]:
             if role == "commander" and who.role is not None and not may_act_as_commander(who, state.commander):
                 raise PermissionDenied(f"only the incident commander ({state.commander}) or an admin can hand "
                                        f"over command of {state.id}, not {who.name} (nothing was written)")
@@ -197,7 +198,7 @@ class Incidents:
         """Resolve: refused (CloseRefused) unless the soak passed or the commander overrides with a reason."""
         who = as_identity(actor)
 
-        def decide(state: IncidentState) -> list[NewEvent]:
+        def decide(state: IncidentState) -> builtins.list[NewEvent]:
             if not override_reason and state.commander != who.name:
                 require(who, "commander", "closing an incident")
             may_override = (who.role == "admin" or who.name == state.commander)

@@ -37,7 +37,7 @@ def missing_dimension_warnings(results: list[FileResult], schema: TelemetrySchem
     for what, column in declared:
         if any(column in r.filled for r in results):
             continue
-        sources = sorted({r.sources.get(column) for r in results if r.sources.get(column)})
+        sources = sorted({source for r in results if (source := r.sources.get(column))})
         if sources:
             where = ", ".join(repr(s) for s in sources)
             warnings.append(f"{what} column {column!r} (from {where}) is empty in every row of the input: "

@@ -319,7 +319,7 @@ def _check_columns(where: str, columns: dict[str, str], targets: set[str] | None
     if unknown:
         raise ValueError(
             f"{where}: {unknown} not known fields (keys are contract/store names, values your column names); "
-            f"known: {sorted(targets)}"
+            f"known: {sorted(targets or ())}"
         )
     empty = sorted(k for k, v in columns.items() if not v.strip())
     if empty:
