@@ -142,7 +142,7 @@ def _search(layers, cube: Cube, scores: LeafScores, effect: str, options: dict) 
                 picks = [(pick.cuboid, pick.element, direction) for pick, direction in _widen(layers, scores, labelled)]
         if picks is None:
             picks = [(p.cuboid, p.element, 1 if p.shift > 0 else -1) for p in _pooled(layers, scores, options)]
-    picks = _confirmed(layers, picks, scores)
+    picks = _confirmed(layers, picks or [], scores)  # every branch above set it
     return _drop_descendants([
         describe(Pick(cuboid, element, 0.0, 0.0, True), cuboid.leaf_element == element, direction, cube, scores, effect)
         for cuboid, element, direction in picks])

@@ -9,7 +9,7 @@ traffic shared (combination {}).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import polars as pl
@@ -107,7 +107,7 @@ def describe(pick, mask, direction, cube: Cube, scores: LeafScores, effect: str,
     if cube.kind == "additive":
         real = float(leaves["real"].to_numpy()[mask].sum())
         expected = float(leaves["predict"].to_numpy()[mask].sum())
-        total_change = float(leaves["real"].sum() - leaves["predict"].sum())
+        total_change = float(cast(float, leaves["real"].sum()) - cast(float, leaves["predict"].sum()))  # Float64
         return RootCause(share_of_change=_share(real - expected, total_change), real=real,
                          expected=expected, support_volume=expected, **common)
     rn, rd, pn, pd_ = (leaves[c].to_numpy() for c in RATIO_COLUMNS)

@@ -89,10 +89,10 @@ def pooled_pursuit(layers: list[list[Cuboid]], excess: np.ndarray, expected: np.
                     best = (float(net[element]), cuboid, element, float(shift[element]), float(gain[element]))
         if best is None:
             break
-        _, cuboid, element, shift, gain = best
+        _, cuboid, element, picked_shift, picked_gain = best
         members = cuboid.leaf_element == element
-        residual[members] -= shift * expected[members]
-        picks.append(PooledPick(cuboid, element, shift, gain))
+        residual[members] -= picked_shift * expected[members]
+        picks.append(PooledPick(cuboid, element, picked_shift, picked_gain))
         _exclude_descendants(layers, excluded, cuboid, members)
     return picks
 
