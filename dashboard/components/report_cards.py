@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -122,10 +123,10 @@ def incident_card(card: IncidentCard, postmortem_page=None, war_room_page=None) 
                 page_link(actions, page, text, icon, {"incident": s.id})
 
 
-def page_link(container, page: str, text: str, icon: str, params: dict[str, str]) -> None:
+def page_link(container, page: str, text: str, icon: str, params: Mapping[str, str | list[str]]) -> None:
     """A link to another page of the app; a plain relative link when that page is not routed."""
     try:
         container.page_link(page, label=text, icon=icon, query_params=params)
     except st.errors.StreamlitAPIException:
         slug = page.rsplit("/", 1)[-1].removesuffix(".py").replace("_", "-")
-        container.markdown(f"[{text}]({slug}?{urlencode(params)})")
+        container.markdown(f"[{text}]({slug}?{urlencode(params, doseq=True)})")  # a list: one key=value each

@@ -18,7 +18,7 @@ from dashboard.core.telemetry.release_timeline import release_timeline
 
 store = context.store()
 now = context.require_data(store)
-first, _, _ = store.time_range()
+first = store.time_range()[0] or now  # set once require_data passed
 
 filters.carry_view_state(list(store.schema.segments))  # first: it may rerun the page once on arrival
 check_link(store, first, now, numbers={"ba_minutes": (5, 240)}, signals=list(sig.DIAGNOSABLE))

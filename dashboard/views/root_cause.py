@@ -9,7 +9,7 @@ from dashboard.core.telemetry import signals as sig
 
 store = context.store()
 now = context.require_data(store)
-first, _, _ = store.time_range()
+first = store.time_range()[0] or now  # set once require_data passed
 
 filters.carry_view_state(list(store.schema.segments))  # first: it may rerun the page once on arrival
 check_link(store, first, now, signals=list(sig.DIAGNOSABLE))
