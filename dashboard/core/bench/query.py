@@ -47,14 +47,22 @@ def ensure_bench_store(data: DataDir, rows: int) -> tuple[TelemetryStore, dict]:
     return TelemetryStore(data), build
 
 
+def _span(store: TelemetryStore) -> tuple[datetime, datetime]:
+    """The store's first and newest request time (the benchmark store is never empty)."""
+    first, now, _ = store.time_range()
+    if first is None or now is None:
+        raise ValueError(f"no requests in {store.data.root} to time queries on")
+    return first, now
+
+
 def incident_day(store: TelemetryStore) -> tuple[datetime, datetime]:
-    now = store.now()
+    _, now = _span(store)
     return now.replace(hour=0, minute=0, second=0, microsecond=0), now
 
 
 def week_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], object]]]:
     """The explorer over the whole week (1-hour buckets), unfiltered and on paid English."""
-    first, now, _ = store.time_range()
+    first, now = _span(store)
     return [
         ("week: dimension_values", lambda: store.dimension_values(first, now)),
         ("week: series (all traffic)", lambda: store.series(first, now)),

@@ -94,6 +94,8 @@ def langfuse_benchmark(generations: int = 100_000, repeats: int = 3) -> dict:
                 began = time.perf_counter()
                 summary = ingest_requests(paths, DataDir(Path(scratch) / f"{fmt}-{r}"), mapping, fmt="langfuse")
                 seconds.append(time.perf_counter() - began)
+            if summary is None:
+                raise ValueError("repeats must be at least 1")
             median = statistics.median(seconds)
             results[fmt] = {"median_s": round(median, 3), "observations_per_s": round(summary.rows / median),
                             "accepted": summary.accepted, "skipped": summary.skipped,
