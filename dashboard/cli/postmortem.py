@@ -45,7 +45,8 @@ def run_slo(args: argparse.Namespace) -> int:
     store = TelemetryStore(data)
     statuses = evaluate_slos(store, config)
     if args.json:
-        print(json.dumps({"as_of": store.now().isoformat(), "source": str(config.source),
+        as_of = store.now()  # set: the folder has requests
+        print(json.dumps({"as_of": as_of.isoformat() if as_of else None, "source": str(config.source),
                           "slos": slo_rows(statuses)}, indent=2))
     else:
         print(slo_table(statuses, store.now()))

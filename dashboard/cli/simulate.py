@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     def report(piece: live.Slice) -> None:
         if not quiet:
             print(f"{piece.start:%Y-%m-%d %H:%M:%S} → {piece.end:%H:%M:%S} UTC: {piece.rows:,} requests "
-                  f"({piece.path.name})", flush=True)
+                  f"({piece.path.name if piece.path else 'no file: no request in this slice'})", flush=True)
 
     try:
         if args.live:

@@ -7,7 +7,7 @@ page can evaluate. Raises ReferenceError; returns nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
 from dashboard.core.errors import WarroomError
@@ -50,7 +50,7 @@ def check_segments(segments: dict[str, str], store) -> None:
         raise ReferenceError(problems[0])
 
 
-def unknown_values(filters: dict[str, Sequence[str]], store) -> list[str]:
+def unknown_values(filters: Mapping[str, Sequence[str]], store) -> list[str]:
     """One message per filter value no request of the store has (a typo matches nothing, silently)."""
     first, last, count = store.time_range()
     if not count or not filters:

@@ -189,12 +189,14 @@ class TraceReceiver:
         start = self._next_slice_start()
         written: dict[str, str | None] = {"requests": None, "quarantine": None}
         if quarantined:
-            written["quarantine"] = str(self.data.quarantine / f"requests-{slice_name(start)}")
-            atomic_write_parquet(pl.concat(quarantined, how="diagonal_relaxed"), Path(written["quarantine"]))
+            quarantine_file = self.data.quarantine / f"requests-{slice_name(start)}"
+            written["quarantine"] = str(quarantine_file)
+            atomic_write_parquet(pl.concat(quarantined, how="diagonal_relaxed"), quarantine_file)
         if accepted:
             frame = pl.concat(accepted, how="vertical").sort("ts")
-            written["requests"] = str(self.data.requests / slice_name(start))
-            atomic_write_parquet(frame, Path(written["requests"]))
+            requests_file = self.data.requests / slice_name(start)
+            written["requests"] = str(requests_file)
+            atomic_write_parquet(frame, requests_file)
             self.stats.slices += 1
         try:  # the configured ClickHouse store gets the same rows
             mirror_files(self.data, written)
