@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Literal
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -15,13 +16,18 @@ from dashboard.core.reporting.summary import Figure, IncidentCard, executive_upd
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.text import md
 
-SEVERITY_COLORS = {"SEV1": "red", "SEV2": "orange", "SEV3": "yellow", "SEV4": "gray"}
+# the colours Streamlit's badge and metric delta accept
+BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"]
+DeltaColor = Literal["normal", "inverse", "off", "red", "orange", "yellow", "green", "blue", "violet", "gray",
+                     "grey", "primary"]
+
+SEVERITY_COLORS: dict[str, BadgeColor] = {"SEV1": "red", "SEV2": "orange", "SEV3": "yellow", "SEV4": "gray"}
 TREND_WORDS = {"better": "getting better", "worse": "getting worse", "steady": "holding steady",
                "unknown": "trend unknown"}
-TREND_COLORS = {"better": "green", "worse": "red", "steady": "gray", "unknown": "gray"}
+TREND_COLORS: dict[str, DeltaColor] = {"better": "green", "worse": "red", "steady": "gray", "unknown": "gray"}
 
 
-def next_update_text(clock: CommsClock) -> tuple[str, str, str]:
+def next_update_text(clock: CommsClock) -> tuple[str, str, DeltaColor]:
     """(value, delta, colour) for the 'next update' metric; overdue reads red."""
     if clock.due_at is None:
         return "none scheduled", "", "off"
