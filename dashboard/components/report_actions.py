@@ -41,8 +41,11 @@ def _write(data: DataDir, incident_id: str, expected_version: int, person: Actor
 
 
 def _complete(data, incident_id, version, person, action: ActionLine):
+    action_id = action.action_id
+    if action_id is None:  # only an adopted item has a "Mark done" button
+        return
     _write(data, incident_id, version, person,
-           lambda inc, who: inc.complete_action(incident_id, version, who, action.action_id),
+           lambda inc, who: inc.complete_action(incident_id, version, who, action_id),
            f"Done: {action.title}")
 
 
@@ -108,7 +111,7 @@ def action_items(data: DataDir, pm: Postmortem, version: int, person: Actor | No
     with st.expander("Add an action item", icon=":material/add:"):
         st.text_input("Action", key="pm_new_title", placeholder="e.g. Canary every index release")
         c1, c2, c3 = st.columns(3)
-        term = c1.selectbox("Term", TERMS, key="pm_new_term", format_func=TERM_LABELS.get)
+        term = c1.selectbox("Term", TERMS, key="pm_new_term", format_func=lambda t: TERM_LABELS[t])
         c2.text_input("Owner", key="pm_new_owner")
         c3.date_input("Due", value=today + timedelta(days=TERM_DAYS.get(term or "short", 7)), key="pm_new_due")
         st.button("Add action item", key="screen-only-add-action", type="primary", on_click=_add,
