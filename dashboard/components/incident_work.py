@@ -68,12 +68,12 @@ def actions_tab(state: IncidentState, service: Incidents, now: datetime) -> None
         title = st.text_input("What", key=f"action_title_{state.id}")
         c1, c2, c3 = st.columns(3)
         owner = c1.text_input("Owner", key=f"action_owner_{state.id}")
-        due = c2.date_input("Due", value=None, key=f"action_due_{state.id}")
+        due_date = c2.date_input("Due", value=None, key=f"action_due_{state.id}")
         term = c3.selectbox("Term", TERMS, key=f"action_term_{state.id}")
         if st.form_submit_button("Add action item"):
             if not title.strip():
                 st.error("An action item needs a title.")
             else:
                 write("Action item", lambda actor: service.add_action(
-                    state.id, state.version, actor, title.strip(), owner=owner.strip() or None, due=due, term=term,
+                    state.id, state.version, actor, title.strip(), owner=owner.strip() or None, due=due_date, term=term,
                     at=now))
