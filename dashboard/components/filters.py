@@ -26,7 +26,7 @@ def carry_view_state(segments: list[str]) -> None:
         st.query_params[key] = value
     if not st.session_state.get("_arrived", True):
         return
-    carried: dict[str, list[str] | str] = {}
+    carried: dict[str, list[str] | str | datetime] = {}
     for seg in segments:
         value = link_values(f"f_{seg}")
         if value:

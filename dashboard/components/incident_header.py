@@ -77,8 +77,9 @@ def status_panel(state: IncidentState, service: Incidents, now: datetime) -> Non
     st.caption("Resolving goes through the close button (it checks the verification soak).")
     to = st.radio("Move to", allowed, index=None, key=f"status_to_{state.id}")
     note = st.text_input("Note", key=f"status_note_{state.id}", placeholder="what changed")
-    if st.button("Change status", key=f"status_go_{state.id}", disabled=not to):
-        write(f"Status {to}", lambda actor: service.set_status(state.id, state.version, actor, to, note=note,
+    if st.button("Change status", key=f"status_go_{state.id}", disabled=not to) and to:
+        target = to  # chosen: the button is disabled until it is
+        write(f"Status {to}", lambda actor: service.set_status(state.id, state.version, actor, target, note=note,
                                                                at=now))
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard.components.incident_session import write
+from dashboard.core.incident.identity import Identity
 from dashboard.core.incident.lifecycle import close_gate
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import SoakEvaluation, VerificationMetric
@@ -131,7 +132,7 @@ def close_panel(state: IncidentState, service: Incidents, store, now: datetime,
         st.markdown("**Not closable yet:**\n" + "\n".join(f"- {r}" for r in gate.reasons))
     note = st.text_input("Closing note", key=f"close_note_{state.id}")
     if st.button("Resolve incident", type="primary" if gate.allowed else "secondary", key=f"close_{state.id}"):
-        def close(actor: str):
+        def close(actor: Identity):
             # judge on the freshest telemetry at the moment of the click
             fresh = evaluate_incident_soak(state, store)
             return service.close(state.id, state.version, actor, fresh, note=note, at=fresh.now)
