@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 import plotly.graph_objects as go
 import polars as pl
@@ -50,7 +51,7 @@ def regression_figure(series: pl.DataFrame, signal: str, releases: pl.DataFrame,
     if points and series.height:
         # open on the change with context before it; the whole range stays a double-click away
         first = min(p.ts for p in points) - CONTEXT_BEFORE
-        fig.update_xaxes(range=[max(first, series["bucket"].min()), end])
+        fig.update_xaxes(range=[max(first, cast(datetime, series["bucket"].min())), end])
     return fig
 
 

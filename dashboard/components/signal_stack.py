@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta
+from typing import cast
 
 import plotly.graph_objects as go
 import polars as pl
@@ -95,8 +96,10 @@ def complete_grid(series: pl.DataFrame, bucket: timedelta) -> pl.DataFrame:
     """Every bucket from the first to the last (empty ones as nulls), so a line breaks where no request was."""
     if series.height < 2:
         return series
-    grid = pl.DataFrame({"bucket": pl.datetime_range(series["bucket"].min(), series["bucket"].max(), bucket,
-                                                     eager=True, time_zone=series.schema["bucket"].time_zone)})
+    dtype = cast(pl.Datetime, series.schema["bucket"])
+    grid = pl.DataFrame({"bucket": pl.datetime_range(cast(datetime, series["bucket"].min()),
+                                                     cast(datetime, series["bucket"].max()), bucket,
+                                                     eager=True, time_zone=dtype.time_zone)})
     grid = grid.with_columns(pl.col("bucket").cast(series.schema["bucket"]))
     return grid.join(series, on="bucket", how="left")
 

@@ -133,7 +133,7 @@ def worst_trailing(frame: pl.DataFrame, math_: sig.Signal, higher_is_bad: bool,
         values = frame[math_.value_column].drop_nulls()
         if values.is_empty():
             return None
-        return float(values.max() if higher_is_bad else values.min())
+        return float(cast(float, values.max() if higher_is_bad else values.min()))  # a Float64 column
     secs = int(length.total_seconds())
     rolled = (frame.sort("bucket").set_sorted("bucket")
               .rolling("bucket", period=f"{secs}s", offset=f"-{secs}s", closed="right")
@@ -146,7 +146,7 @@ def worst_trailing(frame: pl.DataFrame, math_: sig.Signal, higher_is_bad: bool,
     if full.is_empty():
         return None
     values = (full["n"].cast(pl.Float64) / full["d"].cast(pl.Float64))
-    return float(values.max() if higher_is_bad else values.min())
+    return float(cast(float, values.max() if higher_is_bad else values.min()))
 
 
 def trend(frame: pl.DataFrame, math_: sig.Signal, now: datetime, higher_is_bad: bool,
@@ -160,7 +160,7 @@ def trend(frame: pl.DataFrame, math_: sig.Signal, now: datetime, higher_is_bad: 
         a, b = before[math_.value_column].drop_nulls(), recent[math_.value_column].drop_nulls()
         if a.is_empty() or b.is_empty():
             return "unknown"
-        old, new = float(a.median()), float(b.median())
+        old, new = float(cast(float, a.median())), float(cast(float, b.median()))
         moved = beyond_relative_noise(new, old)
     elif math_.kind == "rate":
         n1, d1 = float(before[math_.numerator_column].sum()), float(before[math_.denominator_column].sum())
@@ -262,7 +262,7 @@ def _median_or_none(frame: pl.DataFrame, column: str) -> float | None:
     if frame.is_empty() or column not in frame.columns:
         return None
     values = frame[column].drop_nulls()
-    return None if values.is_empty() else float(values.median())
+    return None if values.is_empty() else float(cast(float, values.median()))
 
 
 def _step(frame: pl.DataFrame) -> timedelta:

@@ -14,6 +14,8 @@ store: row groups outside the range are skipped by their statistics.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -51,8 +53,8 @@ def _already_stored(ids: pl.DataFrame, results: list[FileResult], data_dir: Data
         return NO_REASONS
     from dashboard.core.telemetry.query import TelemetryStore  # noqa: PLC0415 (query imports the contract)
 
-    first, last = (min(r.accepted["ts"].min() for r in results if r.accepted.height),
-                   max(r.accepted["ts"].max() for r in results if r.accepted.height))
+    first, last = (min(cast(datetime, r.accepted["ts"].min()) for r in results if r.accepted.height),
+                   max(cast(datetime, r.accepted["ts"].max()) for r in results if r.accepted.height))
     stored = TelemetryStore(data_dir, cache=False).run_sql(
         "ingest_stored_request_ids", {"first_ts": first, "last_ts": last})
     if stored.is_empty():
