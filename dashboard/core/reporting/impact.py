@@ -172,9 +172,10 @@ def trend(frame: pl.DataFrame, math_: sig.Signal, now: datetime, higher_is_bad: 
         se = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / d1 + 1 / d2))
         moved = beyond_noise(new - old, se)
     else:
-        old, new = sig.pooled_value(math_, before), sig.pooled_value(math_, recent)
-        if old is None or new is None:
+        pooled_old, pooled_new = sig.pooled_value(math_, before), sig.pooled_value(math_, recent)
+        if pooled_old is None or pooled_new is None:
             return "unknown"
+        old, new = pooled_old, pooled_new
         moved = beyond_relative_noise(new, old)
     if not moved:
         return "steady"

@@ -217,7 +217,8 @@ def _current_value(recent: pl.DataFrame, math: sig.Signal) -> float | None:
         mask = values.is_not_null()
         if not mask.any() or float(weights.filter(mask).sum()) <= 0:
             return None
-        return float((values.filter(mask) * weights.filter(mask)).sum() / weights.filter(mask).sum())
+        weighted = cast(float, (values.filter(mask) * weights.filter(mask)).sum())  # Float64 sums
+        return float(weighted / cast(float, weights.filter(mask).sum()))
     return sig.pooled_value(math, recent)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 import polars as pl
 
@@ -189,7 +190,7 @@ def _parse_with(text: pl.Series, fmt: str, zone: str) -> pl.Series:
         numeric = _eval(text, pl.when(number).then(pl.col("v").cast(pl.Float64, strict=False)))
         return _from_epoch(whole, unit).fill_null(_from_epoch(numeric, unit))
     parsed = _eval(text, pl.col("v").str.to_datetime(fmt, time_unit="us", strict=False, exact=True))
-    if parsed.dtype.time_zone is None:  # type: ignore[union-attr]
+    if cast(pl.Datetime, parsed.dtype).time_zone is None:  # to_datetime gives a Datetime
         return _localize(parsed, zone)
     return parsed.dt.convert_time_zone("UTC")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -143,7 +144,7 @@ def release_timeline(store: TelemetryStore, start: datetime, end: datetime) -> p
         column = store.schema.artifacts.get(r["artifact"])
         logged_at = utc(r["ts"])
         since = served_since(store, column, r["version"], logged_at, r["scope"]) if column else None
-        row = {**{k: r.get(k) for k in RELEASE_SCHEMA}, "origin": "logged", "logged_at": logged_at,
+        row: dict[str, Any] = {**{k: r.get(k) for k in RELEASE_SCHEMA}, "origin": "logged", "logged_at": logged_at,
                "served_since": since, "flag": None}
         if since is not None:
             row["flag"] = f"served since {hhmm(since)}, logged {hhmm(logged_at)}"
