@@ -263,7 +263,7 @@ def rollback_plan(spec: Signal, suspects: list[Suspect], releases: list[Release]
             seen.add(good)
             good = previous[(s.artifact, good)] or good
         measured = s.expected_effect is not None
-        delta = s.expected_effect * scale if measured else remainder
+        delta = s.expected_effect * scale if s.expected_effect is not None else remainder
         if spec.scale == "log":
             level = level / math.exp(delta) if spec.direction > 0 else level * math.exp(delta)
         else:

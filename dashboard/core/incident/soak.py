@@ -260,7 +260,7 @@ def evaluate_metric(metric: VerificationMetric, counts: Iterable[MinuteCount | t
     # the whole run, pooled, must hold on the point estimate: staying just inside
     # the noise band for an hour is not a recovery
     run_holds = run_value is not None and run_den >= metric.min_samples and metric.holds(run_value)
-    if held >= metric.soak_minutes and run_holds:
+    if held >= metric.soak_minutes and run_holds and run_value is not None:  # run_holds: it is set
         status: SoakStatus = "passed"
         note = f"held for {held} min (pooled {metric.value_text(run_value)}, n={int(run_den)})"
     elif held >= metric.soak_minutes and not currently_breaching:
@@ -269,7 +269,7 @@ def evaluate_metric(metric: VerificationMetric, counts: Iterable[MinuteCount | t
                   else f"pooled value {metric.value_text(run_value)} (n={int(run_den)})")
         note = (f"no breach for {held} min, but the {pooled} does not meet "
                 f"{metric.comparator} {metric.judged_threshold:g}: not a pass")
-    elif currently_breaching:
+    elif currently_breaching and current_value is not None:  # a breach is judged on a value
         status = "broken"
         note = (f"over the threshold now: {metric.value_text(current_value)} vs "
                 f"{metric.comparator} {metric.judged_threshold:g}")

@@ -103,7 +103,8 @@ def join_scores(score_files: list[SourceFile], generations: pl.DataFrame, mappin
             trace_gens.setdefault(tid, []).append((ts, rid))
     last_of_trace = {tid: max(items, key=lambda x: (x[0] is not None, x[0] or 0, x[1]))[1]
                      for tid, items in trace_gens.items()}
-    counts = {"rows": 0, "joined": 0, "not_mapped": 0, "unmatched": 0, "rejected": 0, "by_measure": {}}
+    counts = {"rows": 0, "joined": 0, "not_mapped": 0, "unmatched": 0, "rejected": 0}
+    by_measure: dict[str, int] = {}  # joined scores per target measure
     picked: dict[tuple[str, str], tuple] = {}  # (request_id, target) -> (timestamp, order, value)
     rejected: list[pl.DataFrame] = []
     order = 0
@@ -136,7 +137,7 @@ def join_scores(score_files: list[SourceFile], generations: pl.DataFrame, mappin
                 counts["unmatched"] += 1
                 continue
             counts["joined"] += 1
-            counts["by_measure"][target] = counts["by_measure"].get(target, 0) + 1
+            by_measure[target] = by_measure.get(target, 0) + 1
             ts = cols["timestamp"][i]
             order += 1
             for rid in targets:
@@ -157,7 +158,7 @@ def join_scores(score_files: list[SourceFile], generations: pl.DataFrame, mappin
                 "original_line": source.bad_lines["line"],
             }))
     measures = _measures_frame(picked, list(mapping.scores))
-    return ScoreJoin(measures, rejected, counts)
+    return ScoreJoin(measures, rejected, {**counts, "by_measure": by_measure})
 
 
 def _measures_frame(picked: dict, targets: list[str]) -> pl.DataFrame:
