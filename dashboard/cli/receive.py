@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), server.server_address[1]  # an IP address: text
     print(f"warroom receive: listening on http://{host}:{port}{TRACES_PATH} -> {data.requests}"
           f"{' (bearer token required)' if auth.required else ''}{incidents_note}", file=sys.stderr, flush=True)
     if not auth.required and host not in ("127.0.0.1", "::1", "localhost"):

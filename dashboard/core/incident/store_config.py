@@ -35,10 +35,10 @@ def store_url(data_dir) -> str | None:
         config = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise IncidentStoreError(f"{path}: cannot read the config: {exc}") from None
-    url = (config.get("incidents") or {}).get("url")
-    if url is not None and not isinstance(url, str):
+    configured = (config.get("incidents") or {}).get("url")
+    if configured is not None and not isinstance(configured, str):
         raise IncidentStoreError(f"{path}: [incidents] url must be a string")
-    return (url or "").strip() or None
+    return (configured or "").strip() or None
 
 
 def open_store(data_dir) -> EventStore:

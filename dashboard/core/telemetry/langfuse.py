@@ -239,8 +239,9 @@ def observations(source: SourceFile, mapping: LangfuseMapping,
 
     def when(name: str, contract: str | None) -> pl.Series:
         parsed = parse_timestamp(_column(gens, found, name), spec)
-        for mask, message in parsed.problems if contract else ():
-            problems.append((mask, contract, f"column {found.get(name, name)!r}: {message}"))
+        if contract is not None:  # None: parsed for its value only, its problems are reported elsewhere
+            for mask, message in parsed.problems:
+                problems.append((mask, contract, f"column {found.get(name, name)!r}: {message}"))
         return parsed.values
 
     start = when("start_time", None)  # ts itself is checked by the validate path, from the raw value

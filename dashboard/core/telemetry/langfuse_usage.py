@@ -77,9 +77,10 @@ def usage_tokens(usage: dict | None) -> tuple[int | None, int | None, int | None
     """(input, output, cached input, readable) from a usage_details map."""
     if not usage:
         return None, None, None, True
-    numbers = {k: _number(v) for k, v in usage.items() if k != "unit"}
-    if any(v is None for v in numbers.values()):
+    parsed = {k: _number(v) for k, v in usage.items() if k != "unit"}
+    if any(v is None for v in parsed.values()):
         return None, None, None, False
+    numbers = {k: v for k, v in parsed.items() if v is not None}  # every one of them
 
     def side(keys: tuple[str, ...], prefix: str) -> int | None:
         base = next((numbers[k] for k in keys if k in numbers), None)
@@ -99,7 +100,8 @@ def usage_tokens(usage: dict | None) -> tuple[int | None, int | None, int | None
 def total_cost(cost: dict | None) -> tuple[float | None, bool]:
     if not cost:
         return None, True
-    numbers = {k: _number(v) for k, v in cost.items()}
-    if any(v is None for v in numbers.values()):
+    parsed = {k: _number(v) for k, v in cost.items()}
+    if any(v is None for v in parsed.values()):
         return None, False
+    numbers = {k: v for k, v in parsed.items() if v is not None}  # every one of them
     return (numbers["total"] if "total" in numbers else sum(numbers.values())), True
