@@ -73,7 +73,7 @@ def gate() -> Identity | None:
     st.session_state[IDENTITY_KEY] = identity
     with st.sidebar:
         st.caption(f":material/verified_user: Signed in as **{identity.name}** · {identity.role}: "
-                   f"{ROLE_HELP[identity.role]}.")
+                   f"{ROLE_HELP.get(identity.role or '', '')}.")  # signed in: always a role
         st.button("Sign out", on_click=st.logout, key="sign_out", icon=":material/logout:")
     return identity
 

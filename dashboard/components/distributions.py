@@ -20,7 +20,8 @@ def distributions_panel(store: TelemetryStore, start: datetime, end: datetime, f
     if not measures:
         st.info("This data has no latency or token counts to draw a distribution of.")
         return
-    measure = st.selectbox("Distribution of", measures, format_func=DISTRIBUTION_MEASURES.get, key="dist_measure",
+    measure = st.selectbox("Distribution of", measures, format_func=lambda m: DISTRIBUTION_MEASURES.get(m, m),
+                           key="dist_measure",
                            bind="query-params")
     frame = percentiles(store, measure, start, end, filters, bucket)
     if frame.is_empty():

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.components.incident_session import hhmm, write
 from dashboard.core.incident import events as ev
+from dashboard.core.incident.identity import Identity
 from dashboard.core.incident.playbooks import PHASE_LABELS, PHASES, playbook_for
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
@@ -41,9 +42,9 @@ def playbook_tab(state: IncidentState, service: Incidents, now: datetime) -> Non
             checked = st.checkbox(item.text, value=False, key=f"chk_{state.id}_{item.id}",
                                   disabled=not state.is_open)
             if checked:
-                ok = write(f"Checklist: {item.text}",
-                           lambda actor, item=item: service.check_item(state.id, state.version, actor, item.id, at=now),
-                           rerun=False)
+                def check(actor: Identity, item_id: str = item.id) -> IncidentState:
+                    return service.check_item(state.id, state.version, actor, item_id, at=now)
+                ok = write(f"Checklist: {item.text}", check, rerun=False)
                 st.session_state.pop(f"chk_{state.id}_{item.id}", None)  # unticked unless recorded
                 if ok:
                     st.rerun()
@@ -61,8 +62,9 @@ def actions_tab(state: IncidentState, service: Incidents, now: datetime) -> None
             continue
         c1.markdown(f"**{md(item.title)}** :gray[{md(meta)}]")
         if c2.button("Done", key=f"action_done_{state.id}_{item.action_id}"):
-            write(f"Action {item.action_id} done", lambda actor, a=item.action_id: service.complete_action(
-                state.id, state.version, actor, a, at=now))
+            def complete(actor: Identity, action_id: str = item.action_id) -> IncidentState:
+                return service.complete_action(state.id, state.version, actor, action_id, at=now)
+            write(f"Action {item.action_id} done", complete)
     with st.form(f"action_form_{state.id}", clear_on_submit=False, border=True):
         st.markdown("Add an action item")
         title = st.text_input("What", key=f"action_title_{state.id}")

@@ -23,7 +23,10 @@ from dashboard.core.telemetry.query import TelemetryStore
 def incident_window(store: TelemetryStore, incident: dict) -> tuple[datetime, datetime]:
     """Three hours before the incident to an hour after it ends (or to the newest data)."""
     start = datetime.fromisoformat(incident["start"])
-    data_end = store.now() + timedelta(microseconds=1)
+    newest = store.now()
+    if newest is None:
+        raise ValueError(f"no requests in {store.data.root} to investigate")
+    data_end = newest + timedelta(microseconds=1)
     end = datetime.fromisoformat(incident["end"]) + timedelta(hours=1) if incident.get("end") else data_end
     return start - timedelta(hours=3), min(end, data_end)
 

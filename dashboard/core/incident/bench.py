@@ -17,7 +17,7 @@ from pathlib import Path
 from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.soak import MinuteCount, VerificationMetric, evaluate_soak
-from dashboard.core.incident.store import IncidentStore
+from dashboard.core.incident.store import EventStore, IncidentStore
 
 T0 = datetime(2025, 2, 18, tzinfo=UTC)
 
@@ -39,7 +39,7 @@ def bench_concurrent_appends(folder: Path, processes: int, events_each: int, sto
     if store_url:
         from dashboard.core.incident.store_postgres import PostgresIncidentStore
 
-        store = PostgresIncidentStore(store_url)
+        store: EventStore = PostgresIncidentStore(store_url)
     else:
         store = IncidentStore(folder / "concurrent.sqlite")
     Incidents(store).open("bench", "contended incident", at=T0)

@@ -112,7 +112,7 @@ def receive_benchmark(rate: float = 2000.0, seconds: float = 60.0, senders: int 
                       down_for: float = 1.0, flush_every: float = 1.0, scratch: Path | None = None) -> dict:
     """Run the load test; `kill_at` seconds in (None: never) the receiver is SIGKILLed and restarted."""
     own = scratch is None
-    root = Path(tempfile.mkdtemp(prefix="warroom-bench-receive-")) if own else scratch
+    root = Path(tempfile.mkdtemp(prefix="warroom-bench-receive-")) if scratch is None else scratch
     data_path = root / "data"
     port = _free_port()
     url = f"http://127.0.0.1:{port}/v1/traces"
