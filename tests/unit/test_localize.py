@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from dashboard.core.diagnosis.localize import RootCause, localize
-from dashboard.core.diagnosis.localize_ratio import ratio_contribution
+from dashboard.core.diagnosis.localize.ratio import ratio_contribution
 
 DIMS = {"region": ["us", "eu", "ap", "sa"], "tier": ["free", "paid", "ent"],
         "language": ["en", "de", "fr", "es", "ja"], "channel": ["web", "app", "api"]}

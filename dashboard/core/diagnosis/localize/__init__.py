@@ -18,19 +18,19 @@ Two metric kinds:
 Method:
 1. Per leaf, the excess in noise units: a z-score under a variance with a
    count term and a relative term, fitted to the quiet leaves
-   (`localize_leaves`), so it suits event counts and forecast error alike;
+   (`localize.leaves`), so it suits event counts and forecast error alike;
    for rates the count term is the two-proportion test's null variance.
-2. Leaf labels (`localize_search`): leaves beyond the Bonferroni threshold
+2. Leaf labels (`localize.search`): leaves beyond the Bonferroni threshold
    are abnormal; coarse-first, the combinations nearly all of whose decided
    volume moved ("pure") are kept, so `language=en` is returned rather than
    `language=en&tier=paid` when all English moved; a child is widened to its
    parent when the parent's other leaves, pooled, moved alike.
 3. When the leaves are too small to decide one by one (labels needed a
    looser purity, or pooled evidence remains outside what they explain), a
-   pooled forward selection decides instead (`localize_pursuit`): each
+   pooled forward selection decides instead (`localize.pursuit`): each
    combination gets one fitted relative shift and must explain more
    chi-square than its layer's Bonferroni penalty.
-4. Ratio metrics also get traffic-mix causes (`localize_ratio`).
+4. Ratio metrics also get traffic-mix causes (`localize.ratio`).
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from dashboard.core.diagnosis.localize_answer import Cube, Kind, RootCause, describe, describe_everything
-from dashboard.core.diagnosis.localize_leaves import LeafScores, direction_input, score_leaves
-from dashboard.core.diagnosis.localize_pursuit import pooled_pursuit
-from dashboard.core.diagnosis.localize_ratio import RATIO_COLUMNS, mix_causes
-from dashboard.core.diagnosis.localize_search import Pick, build_cuboids, cover_abnormal
-from dashboard.core.diagnosis.localize_select import confirm, select_causes
+from dashboard.core.diagnosis.localize.answer import Cube, Kind, RootCause, describe, describe_everything
+from dashboard.core.diagnosis.localize.leaves import LeafScores, direction_input, score_leaves
+from dashboard.core.diagnosis.localize.pursuit import pooled_pursuit
+from dashboard.core.diagnosis.localize.ratio import RATIO_COLUMNS, mix_causes
+from dashboard.core.diagnosis.localize.search import Pick, build_cuboids, cover_abnormal
+from dashboard.core.diagnosis.localize.select import confirm, select_causes
 
 ADDITIVE_COLUMNS = ("real", "predict")
 
@@ -76,9 +76,9 @@ def localize(
     decided volume that must have moved for the element to be a root cause
     (looser levels are tried only when the strict one explains too little).
     `method` forces one engine ("labels", "pooled" or "shared", the
-    random-effects forward selection of `localize_select`); "auto" picks per
+    random-effects forward selection of `localize.select`); "auto" picks per
     case. Every engine's answers pass the same stopping rule
-    (`localize_select.confirm`). `alternatives=True` appends, after the
+    (`localize.select.confirm`). `alternatives=True` appends, after the
     answers, each answer's most likely parent or child (one dimension coarser
     or finer, the one whose own shift is most significant), flagged
     `alternative=True`, so the top three show the plausible granularities.
@@ -149,7 +149,7 @@ def _search(layers, cube: Cube, scores: LeafScores, effect: str, options: dict) 
 
 
 def _confirmed(layers, picks: list[tuple], scores: LeafScores) -> list[tuple]:
-    """The stopping rule (`localize_select.confirm`), largest excess first."""
+    """The stopping rule (`localize.select.confirm`), largest excess first."""
     def size(pick):
         return -abs(float(scores.excess[pick[0].leaf_element == pick[1]].sum()))
 

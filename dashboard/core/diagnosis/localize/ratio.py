@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from dashboard.core.diagnosis.localize_leaves import score_leaves
+from dashboard.core.diagnosis.localize.leaves import score_leaves
 
 RATIO_COLUMNS = ("real_num", "real_den", "predict_num", "predict_den")
 

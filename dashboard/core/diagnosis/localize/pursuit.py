@@ -1,6 +1,6 @@
 """Pooled search for root causes when single leaves are too small to judge.
 
-Leaf labels (`localize_search`) need every leaf of a cause to show its shift
+Leaf labels (`localize.search`) need every leaf of a cause to show its shift
 on its own; with a refusal rate of 4% and a few dozen requests per leaf they
 do not. Here the evidence is pooled per combination instead: the model says
 every leaf of a root cause moved by the same relative amount delta (the
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from dashboard.core.diagnosis.localize_search import Cuboid
+from dashboard.core.diagnosis.localize.search import Cuboid
 
 
 @dataclass(frozen=True)

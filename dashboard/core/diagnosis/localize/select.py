@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from dashboard.core.diagnosis.localize_search import Cuboid
+from dashboard.core.diagnosis.localize.search import Cuboid
 
 LEAVE_ONE_OUT_Z = 2.5
 WIDEN_Z = 2.0

@@ -14,9 +14,9 @@ from typing import Literal, cast
 import numpy as np
 import polars as pl
 
-from dashboard.core.diagnosis.localize_leaves import LeafScores
-from dashboard.core.diagnosis.localize_ratio import RATIO_COLUMNS, ratio_contribution, ratio_totals, safe_div
-from dashboard.core.diagnosis.localize_search import Pick
+from dashboard.core.diagnosis.localize.leaves import LeafScores
+from dashboard.core.diagnosis.localize.ratio import RATIO_COLUMNS, ratio_contribution, ratio_totals, safe_div
+from dashboard.core.diagnosis.localize.search import Pick
 
 Kind = Literal["additive", "ratio"]
 

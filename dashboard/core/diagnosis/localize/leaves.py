@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import chi2, norm
 
-from dashboard.core.diagnosis.localize_search import SearchInput
+from dashboard.core.diagnosis.localize.search import SearchInput
 
 # 25th percentile of |N(0, 1)|: turns a lower-quartile spread into a standard deviation
 _Q25_ABS_NORMAL = 0.3186
