@@ -56,7 +56,7 @@ def run_slo(args: argparse.Namespace) -> int:
 def run_postmortem(args: argparse.Namespace) -> int:
     from dashboard.core.datadir import atomic_write_text
     from dashboard.core.output_paths import output_file
-    from dashboard.core.reporting.postmortem_service import render_postmortem
+    from dashboard.core.reporting.postmortem.service import render_postmortem
 
     data = _data(args)
     out = output_file(args.out) if args.out else None  # checked before the work, not after

@@ -13,7 +13,7 @@ from dashboard.core.incident.identity import PermissionDenied
 from dashboard.core.incident.lifecycle import LifecycleError
 from dashboard.core.incident.service import Actor, Incidents
 from dashboard.core.incident.store import IncidentStoreError
-from dashboard.core.reporting.postmortem_model import ActionLine, Postmortem
+from dashboard.core.reporting.postmortem.model import ActionLine, Postmortem
 from dashboard.core.text import md
 
 TERMS = ("short", "medium", "long")

@@ -20,9 +20,9 @@ from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.store_config import has_incident_store
 from dashboard.core.reporting.incident_metrics import HistorySummary, summarize_history
-from dashboard.core.reporting.postmortem_edits import PostmortemEdits
-from dashboard.core.reporting.postmortem_model import Postmortem
-from dashboard.core.reporting.postmortem_service import get_postmortem
+from dashboard.core.reporting.postmortem.edits import PostmortemEdits
+from dashboard.core.reporting.postmortem.model import Postmortem
+from dashboard.core.reporting.postmortem.service import get_postmortem
 from dashboard.core.reporting.slo import SloStatus
 from dashboard.core.reporting.slo_config import slo_file_for
 from dashboard.core.reporting.slo_store import evaluate_slos, load_slos

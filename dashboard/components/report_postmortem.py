@@ -7,8 +7,8 @@ import streamlit as st
 
 from dashboard.components.report_cards import SEVERITY_COLORS
 from dashboard.core.reporting.incident_metrics import STAGES, format_duration
-from dashboard.core.reporting.postmortem_model import Postmortem
-from dashboard.core.reporting.postmortem_render import impact_rows
+from dashboard.core.reporting.postmortem.model import Postmortem
+from dashboard.core.reporting.postmortem.render import impact_rows
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.text import md
 

@@ -11,8 +11,8 @@ import streamlit as st
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.incident.service import Actor
-from dashboard.core.reporting.postmortem_model import Postmortem
-from dashboard.core.reporting.postmortem_service import EditError, StaleEditError, save_section, section_history
+from dashboard.core.reporting.postmortem.model import Postmortem
+from dashboard.core.reporting.postmortem.service import EditError, StaleEditError, save_section, section_history
 from dashboard.core.text import md, md_prose
 
 

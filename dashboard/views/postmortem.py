@@ -15,7 +15,7 @@ from dashboard.components.report_postmortem import (
 )
 from dashboard.components.report_print import print_stylesheet
 from dashboard.components.report_sections import editable_section
-from dashboard.core.reporting.postmortem_render import to_html, to_markdown
+from dashboard.core.reporting.postmortem.render import to_html, to_markdown
 from dashboard.core.text import md
 
 PICK_KEY = "postmortem_incident"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from dashboard.core.incident.service import Incidents
-from dashboard.core.reporting.postmortem_service import save_section, section_history
+from dashboard.core.reporting.postmortem.service import save_section, section_history
 from tests.fixtures import REPO_ROOT
 
 APP = REPO_ROOT / "dashboard" / "app.py"

@@ -17,7 +17,7 @@ import pytest
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.incident.service import Incidents
-from dashboard.core.reporting.postmortem_edits import PostmortemEdits
+from dashboard.core.reporting.postmortem.edits import PostmortemEdits
 from tests.e2e.conftest import start_app, wait_for_app
 from tests.fixtures import copy_store
 

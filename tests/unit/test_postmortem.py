@@ -16,8 +16,8 @@ from dashboard.core.reporting.postmortem import (
     mark_rollbacks,
     phase_windows,
 )
-from dashboard.core.reporting.postmortem_model import Phase
-from dashboard.core.reporting.postmortem_render import to_html, to_markdown
+from dashboard.core.reporting.postmortem.model import Phase
+from dashboard.core.reporting.postmortem.render import to_html, to_markdown
 
 DAY = datetime(2025, 2, 18, tzinfo=UTC)
 
@@ -172,7 +172,7 @@ def test_markdown_escapes_table_pipes_and_html_escapes_markup(pm):
 
 
 def test_finder_evidence_joins_recorded_suspects_and_adds_new_ones(state):
-    from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect
+    from dashboard.core.reporting.postmortem.model import FinderResult, FinderSuspect
 
     rows = rows_of(state)
     finder = FinderResult("refusal_rate", at("10:30"), at("14:50"), "prompt p7 is the most likely cause",

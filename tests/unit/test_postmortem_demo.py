@@ -13,7 +13,7 @@ import pytest
 
 from dashboard.cli import main
 from dashboard.core.incident.service import Incidents
-from dashboard.core.reporting.postmortem_service import get_postmortem, render_postmortem, save_section
+from dashboard.core.reporting.postmortem.service import get_postmortem, render_postmortem, save_section
 
 
 def support_bot_id(data) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.store import IncidentStore
-from dashboard.core.reporting.postmortem_edits import EditError, PostmortemEdits, StaleEditError
+from dashboard.core.reporting.postmortem.edits import EditError, PostmortemEdits, StaleEditError
 
 WHEN = datetime(2025, 2, 19, 9, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.incident.events import NewEvent
 from dashboard.core.incident.store import IncidentStore
 from dashboard.core.reporting.packet import export_packet
-from dashboard.core.reporting.postmortem_gather import gather_postmortem
-from dashboard.core.reporting.postmortem_render import to_html, to_markdown
+from dashboard.core.reporting.postmortem.gather import gather_postmortem
+from dashboard.core.reporting.postmortem.render import to_html, to_markdown
 from dashboard.core.telemetry.links import render_link, save_links
 from dashboard.core.telemetry.query import TelemetryStore
 from dashboard.core.telemetry.samples import version_samples, with_trace_links

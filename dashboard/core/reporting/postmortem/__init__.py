@@ -1,6 +1,6 @@
 """The blameless postmortem, generated from the incident record and the telemetry.
 
-Pure: the caller (postmortem_gather.py) supplies the folded incident state,
+Pure: the caller (gather.py) supplies the folded incident state,
 the release rows, and the key signals measured per phase; everything written
 here is derived from those, so every number in the document can be traced to
 the record or to telemetry, never typed in.
@@ -21,7 +21,7 @@ import polars as pl
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import format_duration, incident_times
-from dashboard.core.reporting.postmortem_model import (
+from dashboard.core.reporting.postmortem.model import (
     EDITABLE_SECTIONS,
     ActionLine,
     CauseFinding,
@@ -31,7 +31,7 @@ from dashboard.core.reporting.postmortem_model import (
     Section,
     TimelineItem,
 )
-from dashboard.core.reporting.postmortem_text import (
+from dashboard.core.reporting.postmortem.text import (
     actions_from_state,
     generated_sections,
     measured_after,

@@ -1,4 +1,4 @@
-"""What a postmortem holds. Plain data: built by postmortem.py, rendered by postmortem_render.py."""
+"""What a postmortem holds. Plain data: built by the package front (postmortem/__init__.py), rendered by render.py."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import IncidentTimes, format_duration
-from dashboard.core.reporting.postmortem_model import ActionLine, CauseFinding, FinderResult, Phase
+from dashboard.core.reporting.postmortem.model import ActionLine, CauseFinding, FinderResult, Phase
 from dashboard.core.telemetry import signals as sig
 
 CODE_KINDS = ("app", "model")

@@ -19,8 +19,8 @@ from dashboard.core.reporting.postmortem import (
     mark_rollbacks,
     phase_windows,
 )
-from dashboard.core.reporting.postmortem_edits import PostmortemEdits
-from dashboard.core.reporting.postmortem_model import FinderResult, FinderSuspect, Phase, Postmortem, SampleRequest
+from dashboard.core.reporting.postmortem.edits import PostmortemEdits
+from dashboard.core.reporting.postmortem.model import FinderResult, FinderSuspect, Phase, Postmortem, SampleRequest
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.links import LinksError, load_links
 from dashboard.core.telemetry.release_timeline import release_timeline

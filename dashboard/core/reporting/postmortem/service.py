@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.reporting.postmortem_edits import Edit, EditError, PostmortemEdits, StaleEditError
-from dashboard.core.reporting.postmortem_gather import PostmortemError, gather_postmortem
-from dashboard.core.reporting.postmortem_model import EDITABLE_SECTIONS, Postmortem
-from dashboard.core.reporting.postmortem_render import to_html, to_markdown
+from dashboard.core.reporting.postmortem.edits import Edit, EditError, PostmortemEdits, StaleEditError
+from dashboard.core.reporting.postmortem.gather import PostmortemError, gather_postmortem
+from dashboard.core.reporting.postmortem.model import EDITABLE_SECTIONS, Postmortem
+from dashboard.core.reporting.postmortem.render import to_html, to_markdown
 
 FORMATS = {"md": to_markdown, "html": to_html}
 

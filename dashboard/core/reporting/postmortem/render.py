@@ -7,7 +7,7 @@ import re
 
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import STAGES, format_duration
-from dashboard.core.reporting.postmortem_model import Postmortem
+from dashboard.core.reporting.postmortem.model import Postmortem
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.text import md, md_prose
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dashboard.core.errors import WarroomError
 from dashboard.core.incident.store import IncidentStore, check_incident_id, read_only_connection, writable
-from dashboard.core.reporting.postmortem_model import EDITABLE_SECTIONS
+from dashboard.core.reporting.postmortem.model import EDITABLE_SECTIONS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS postmortem_edits (
