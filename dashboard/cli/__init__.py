@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from dashboard.core.datadir import DataDir
 from dashboard.core.errors import WarroomError
 
 # module name -> registers one or more subcommands
@@ -18,6 +19,7 @@ COMMAND_MODULES = (
     "ingest",
     "bench",
     "postmortem",
+    "slo",
     "incident",
     "investigate",
     "simulate",
@@ -59,6 +61,14 @@ class UserError(WarroomError):
 def nothing_written(parser: argparse.ArgumentParser, what: str = "nothing was written") -> None:
     """Say after any core error of this command that it left the data folder as it was."""
     parser.set_defaults(failure_note=what)
+
+
+def existing_data_dir(args: argparse.Namespace) -> DataDir:
+    """The --data folder, which must exist (a report over a folder that is not there is a typo)."""
+    data = DataDir.at(args.data)
+    if not data.root.is_dir():
+        raise UserError(f"data folder {data.root} does not exist (create one with `warroom demo --data DIR`)")
+    return data
 
 
 def add_data_arg(parser: argparse.ArgumentParser) -> None:
