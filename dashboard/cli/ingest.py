@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--dry-run", action="store_true",
                          help="check the files and the mapping and print the summary with the first rejected "
                               "rows, without writing anything")
+        sub.add_argument("--reload", action="store_true",
+                         help="read files the data folder already holds again (by default a file ingested before "
+                              "is skipped and named; read again, its stored rows are quarantined as duplicates)")
         if kind == "requests":
             sub.add_argument("--format", dest="source_format", choices=("auto", "table", "otlp", "langfuse"),
                              default="auto",
@@ -77,9 +80,11 @@ def run(args: argparse.Namespace) -> int:
         if fmt == "auto" and looks_like_langfuse(args.files[0]):
             fmt = "langfuse"
         summary = ingest_requests(args.files, data_dir, mapping, args.mapping or "mapping",
-                                  dry_run=args.dry_run, constants=parse_constants(args.constants), fmt=fmt)
+                                  dry_run=args.dry_run, constants=parse_constants(args.constants), fmt=fmt,
+                                  reload=args.reload)
     else:
-        summary = ingest_releases(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run)
+        summary = ingest_releases(args.files, data_dir, mapping, args.mapping or "mapping", dry_run=args.dry_run,
+                                  reload=args.reload)
     for warning in summary.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     result = summary.to_json_dict()

@@ -136,13 +136,15 @@ def remove_leftovers(folder: Path) -> list[Path]:
     return removed
 
 
-def atomic_write_parquet(frame: pl.DataFrame, target: Path, row_group_size: int = 131_072) -> Path:
-    """Write next to the target, fsync, then rename: readers see all or nothing."""
+def atomic_write_parquet(frame: pl.DataFrame, target: Path, row_group_size: int = 131_072,
+                         metadata: dict[str, str] | None = None) -> Path:
+    """Write next to the target, fsync, then rename: readers see all or nothing (footer `metadata` too)."""
     tmp = temporary_beside(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_leftovers(target.parent)
-        frame.write_parquet(tmp, compression="zstd", row_group_size=row_group_size, statistics=True)
+        frame.write_parquet(tmp, compression="zstd", row_group_size=row_group_size, statistics=True,
+                           metadata=metadata)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)

@@ -46,9 +46,11 @@ def test_ingest_into_a_glob_named_folder_twice_finds_its_own_rows(tmp_path, caps
     ingest = ["ingest", "requests", str(FIXTURES / "sample_requests.csv"), "--mapping", str(FIXTURES / "mapping.toml")]
     assert main([*ingest, *at]) == 0
     first = json.loads(capsys.readouterr().out)
-    assert main([*ingest, *at]) == 1  # the same rows again: every one is a duplicate of a stored request
+    assert main([*ingest, *at, "--reload"]) == 1  # the same rows again: each a duplicate of a stored request
     again = json.loads(capsys.readouterr().out)
     assert first["accepted"] == 14 and again["accepted"] == 0 and again["quarantined"] == 20
+    assert main([*ingest, *at]) == 0  # the load manifest is found in the folder too: the file is skipped
+    assert json.loads(capsys.readouterr().out)["already_ingested"][0]["file"].endswith("sample_requests.csv")
 
 
 def _device_like_dev_full(path: Path) -> Path:

@@ -85,21 +85,20 @@ def test_a_full_disk_is_one_line_naming_the_file_exit_2_and_leaves_nothing(tmp_p
 
 
 KILLED_WRITER = """
+import shutil
 import sys
 from pathlib import Path
-import polars as pl
 from dashboard.core.datadir import DataDir, temporary_beside
 from dashboard.core.telemetry.ingest_commit import pending_quarantine
 data = DataDir(Path(sys.argv[1]))
-name = "ingest-20250218T130000-deadbeef.parquet"
+name = Path(sys.argv[4]).name  # the reference ingest's files, byte for byte (footers included)
 (data.quarantine).mkdir(parents=True)
 (data.requests).mkdir(parents=True)
-rows = pl.read_parquet(sys.argv[2])
 # killed after the quarantine, before its accepted rows were renamed into place:
-rows.write_parquet(pending_quarantine(data.quarantine / f"requests-{name}"))
+shutil.copyfile(sys.argv[2], pending_quarantine(data.quarantine / f"requests-{name}"))
 temporary_beside(data.requests / name).write_bytes(b"half a parquet file")
 if sys.argv[3] == "committed":  # ... or killed just after the accepted rows' rename
-    pl.read_parquet(sys.argv[4]).write_parquet(data.requests / name)
+    shutil.copyfile(sys.argv[4], data.requests / name)
 """
 
 
@@ -128,7 +127,21 @@ def test_a_quarantine_of_an_ingest_killed_after_its_commit_is_completed(tmp_path
     other.write_text((FIXTURES / "sample_requests.jsonl").read_text().replace('"j-', '"k-'))
     ingest_requests([other], data)
     names = sorted(p.name for p in data.quarantine.iterdir())
-    assert "requests-ingest-20250218T130000-deadbeef.parquet" in names and len(names) == 2
+    assert f"requests-{Path(first.written).name}" in names and len(names) == 2
+    assert not [p for p in data.root.rglob(".*")]
+
+
+def test_rerunning_an_ingest_killed_after_its_commit_stores_and_quarantines_nothing_twice(tmp_path):
+    source = FIXTURES / "sample_requests.jsonl"
+    first = ingest_requests([source], DataDir(tmp_path / "reference"))
+    data = _killed_ingest(tmp_path, first, "committed")
+    again = ingest_requests([source], data)  # what a user does after the kill
+    assert (again.accepted, again.quarantined) == (0, 0)
+    assert [skip["file"] for skip in again.already_ingested] == [str(source)]
+    assert again.already_ingested[0]["stored_in"] == Path(first.written).name
+    quarantined = pl.concat([pl.read_parquet(p) for p in data.quarantine.glob("*.parquet")])
+    assert quarantined.height == first.quarantined  # each bad input once, no good row as a duplicate
+    assert len(pl.read_parquet(data.requests / "*.parquet")) == first.accepted
     assert not [p for p in data.root.rglob(".*")]
 
 

@@ -50,7 +50,9 @@ def test_derived_ids_come_from_the_content_so_the_same_file_twice_adds_nothing(t
     first = ingest_requests([TOKEN_ONLY], data, TOKEN_ONLY_MAPPING)
     renamed = tmp_path / "copy-of-the-trace.csv"
     shutil.copy(TOKEN_ONLY, renamed)
-    again = ingest_requests([renamed], data, TOKEN_ONLY_MAPPING)
+    skipped = ingest_requests([renamed], data, TOKEN_ONLY_MAPPING)  # the load manifest knows its bytes
+    assert (skipped.accepted, skipped.quarantined, len(skipped.already_ingested)) == (0, 0, 1)
+    again = ingest_requests([renamed], data, TOKEN_ONLY_MAPPING, reload=True)  # read again: the ids say it
     assert (again.accepted, again.quarantined) == (0, 6)
     assert set(pl.read_parquet(again.quarantine_path)["field"]) == {"request_id"}
     # a different file (one more row) gives different ids: nothing is mistaken for a duplicate

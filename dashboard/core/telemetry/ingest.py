@@ -30,8 +30,9 @@ from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, Te
 from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
 from dashboard.core.telemetry.ingest_dimensions import check_constants, missing_dimension_warnings
+from dashboard.core.telemetry.ingest_manifest import CommittedSource, committed_sources, footer
 from dashboard.core.telemetry.ingest_prices import Pricing, price_results, price_warnings
-from dashboard.core.telemetry.ingest_read import UnreadableFile, read_source
+from dashboard.core.telemetry.ingest_read import UnreadableFile, file_digest, read_source
 from dashboard.core.telemetry.ingest_validate import (
     RELEASE_RULES,
     FileResult,
@@ -87,6 +88,7 @@ class IngestSummary:
     warnings: list[str] = field(default_factory=list)
     constants: dict[str, str] = field(default_factory=dict)  # --set
     priced: int = 0  # rows whose cost_usd came from [prices]
+    already_ingested: list[dict] = field(default_factory=list)  # files skipped: the store already holds them
 
     def to_json_dict(self) -> dict:
         return {
@@ -104,6 +106,7 @@ class IngestSummary:
             **({"scores": self.scores} if self.scores else {}),
             **({"set": dict(self.constants)} if self.constants else {}),
             **({"priced_rows": self.priced} if self.priced else {}),
+            **({"already_ingested": self.already_ingested} if self.already_ingested else {}),
             "warnings": list(self.warnings),
             **({"dry_run": True, "quarantine_sample": self.quarantine_sample} if self.dry_run else {}),
         }
@@ -198,14 +201,53 @@ def _validate_all(paths: Iterable[str | Path], spec: TableSpec, mapping_name: st
     return [validate_file(reader(path), spec, defaults, constants) for path in paths]
 
 
+def _digests(paths: list[str | Path]) -> dict[str, str]:
+    """Path -> content digest, for the files that can be read (the reader reports the others)."""
+    digests = {}
+    for path in paths:
+        try:
+            if Path(path).is_file():
+                digests[str(Path(path))] = file_digest(path)
+        except OSError:
+            continue
+    return digests
+
+
+def _partition(paths: list[str], digests: dict[str, str],
+               committed: dict[str, CommittedSource]) -> tuple[list[str], list[dict]]:
+    """(paths to read, skipped): a file the store already holds is skipped, and so is a file whose bytes
+    an earlier argument of the same command has (it would only quarantine its rows as duplicates)."""
+    kept: list[str] = []
+    skipped: list[dict] = []
+    first_with: dict[str, str] = {}
+    for path in paths:
+        digest = digests.get(path)
+        if digest in committed:
+            done = committed[digest]
+            skipped.append({"file": path, "reason": f"{done.describe()}; skipped (--reload reads it again)",
+                            "stored_in": done.stored_in,
+                            "quarantine": done.quarantine_file, "ingested_at": done.at})
+        elif digest in first_with:
+            skipped.append({"file": path, "reason": f"same bytes as {first_with[digest]}, given earlier; skipped"})
+        else:
+            if digest is not None:
+                first_with[digest] = path
+            kept.append(path)
+    return kept, skipped
+
+
 def _unique_name(prefix: str = "ingest") -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
 
 
 def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema: TelemetrySchema,
-           save_schema: bool, more_quarantine: Sequence[pl.DataFrame] = ()) -> tuple[str | None, str | None]:
-    """Write quarantine, schema and accepted rows; on any failure undo what was written."""
+           save_schema: bool, more_quarantine: Sequence[pl.DataFrame] = (),
+           sources: Sequence[tuple[str, str]] = ()) -> tuple[str | None, str | None]:
+    """Write quarantine, schema and accepted rows; on any failure undo what was written.
+
+    Both files carry the load manifest's footer: the (digest, name) of every source read.
+    """
     accepted_frames = [r.accepted for r in results if r.accepted.height]
     quarantine_frames = [r.quarantined for r in results if r.quarantined.height] + list(more_quarantine)
     name = _unique_name()
@@ -215,10 +257,12 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
     previous_schema = data_dir.schema_file.read_text() if data_dir.schema_file.exists() else None
     done: list[Path] = []
     schema_saved = committed = False
+    manifest = footer(list(sources), written_path.name if written_path else None,
+                      quarantine_path.name if quarantine_path else None, datetime.now(UTC))
     try:
         if quarantine_path is not None:
             quarantine = pl.concat(quarantine_frames, how="diagonal_relaxed")
-            done.append(atomic_write_parquet(quarantine, pending_quarantine(quarantine_path)))
+            done.append(atomic_write_parquet(quarantine, pending_quarantine(quarantine_path), metadata=manifest))
         if save_schema:
             schema_saved = True
             write_schema(data_dir, schema)
@@ -227,7 +271,7 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
             if not accepted["ts"].is_sorted():
                 # Time-ordered row groups let queries skip whole groups by their min/max ts.
                 accepted = accepted.sort("ts")
-            atomic_write_parquet(accepted, written_path)  # the commit (ingest_commit.py)
+            atomic_write_parquet(accepted, written_path, metadata=manifest)  # the commit (ingest_commit.py)
             committed = True
         if quarantine_path is not None:
             publish(done[0], quarantine_path)
@@ -251,7 +295,8 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
 
 def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
             mapping: IngestMapping | None, mapping_name: str, dry_run: bool = False,
-            constants: dict[str, str] | None = None, fmt: SourceFormat = "auto") -> IngestSummary:
+            constants: dict[str, str] | None = None, fmt: SourceFormat = "auto",
+            reload: bool = False) -> IngestSummary:
     effective = mapping or IngestMapping()
     schema, save_schema = target_schema(data_dir, mapping)
     effective.check_fields(schema, mapping_name)
@@ -261,24 +306,34 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
         spec = request_spec(schema, effective, constants)
     else:
         spec = release_spec(schema, effective)
+    paths = list(paths)
+    if not paths:
+        raise UnreadableFile("(no files)", "give at least one file to ingest")
+    if not dry_run:
+        settle_pending(data_dir)  # what a killed ingest left, before the manifest and the duplicate check read it
     began = time.perf_counter()
+    digests = _digests(paths)
+    committed = {} if reload else committed_sources(data_dir, kind)
     more_quarantine: list[pl.DataFrame] = []
     scores: dict = {}
     if kind == "requests" and fmt == "langfuse":
-        paths = list(paths)
-        if not paths:
-            raise UnreadableFile("(no files)", "give at least one file to ingest")
+        # scores and traces files only join onto observations: read them all, drop committed observations after
         lf = validate_langfuse(paths, spec, parse_defaults(spec, f"{mapping_name}: defaults"), effective.langfuse)
         results, more_quarantine, scores = lf.results, lf.score_rejections, lf.scores
+        kept, skipped = _partition([r.path for r in results], digests, committed)
+        results = [r for r in results if r.path in kept]
+        held = [p for p in map(str, map(Path, paths)) if digests.get(p) in committed]
+        more_quarantine = [f.filter(~pl.col("source_file").is_in(held)) for f in more_quarantine]
+        read = [str(Path(p)) for p in paths]
     else:
+        to_read, skipped = _partition([str(Path(p)) for p in paths], digests, committed)
+        read = to_read
         reader = request_reader(fmt, effective, schema) if kind == "requests" else read_source
-        results = _validate_all(paths, spec, mapping_name, reader)
-    if not dry_run:
-        settle_pending(data_dir)  # what a killed ingest left, before the duplicate check reads the store
-    warnings: list[str] = []
+        results = _validate_all(to_read, spec, mapping_name, reader) if to_read else []
+    warnings = [f"{skip['file']}: {skip['reason']}" for skip in skipped]
     pricing = Pricing()
     if kind == "requests":
-        warnings = missing_dimension_warnings(results, schema)
+        warnings += missing_dimension_warnings(results, schema)
         results, pricing = price_results(results, effective, schema)
         warnings += price_warnings(pricing)
         results = drop_duplicate_requests(results, data_dir)
@@ -286,7 +341,8 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
     if dry_run:
         quarantine_path, written = None, None
     else:
-        quarantine_path, written = _store(kind, results, data_dir, schema, save_schema, more_quarantine)
+        sources = list(dict.fromkeys((digests[p], Path(p).name) for p in read if p in digests))
+        quarantine_path, written = _store(kind, results, data_dir, schema, save_schema, more_quarantine, sources)
         if effective.links:
             save_links(data_dir, effective.links)
     phases = {"read_validate": validated - began, "write": time.perf_counter() - validated}
@@ -309,6 +365,7 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
         warnings=warnings,
         constants=constants,
         priced=pricing.priced,
+        already_ingested=skipped,
     )
 
 
@@ -325,7 +382,8 @@ def _first_rejections(results: list[FileResult], limit: int = DRY_RUN_SAMPLE) ->
 
 def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
                     mapping_name: str = "mapping", dry_run: bool = False,
-                    constants: dict[str, str] | None = None, fmt: SourceFormat = "auto") -> IngestSummary:
+                    constants: dict[str, str] | None = None, fmt: SourceFormat = "auto",
+                    reload: bool = False) -> IngestSummary:
     """Validate request telemetry files and add their accepted rows to the store.
 
     `mapping_name` (usually the mapping file's path) prefixes errors about the mapping;
@@ -333,11 +391,12 @@ def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: Ing
     give a service, segment or artifact column one value for every row; `fmt` is
     "otlp" for OpenTelemetry traces, "langfuse" for Langfuse observations (and scores)
     exports, "table" for Parquet/CSV/JSONL, "auto" to tell OTLP and tables apart by the file.
+    A file the store already holds (ingest_manifest.py) is skipped and reported, unless `reload`.
     """
-    return _ingest("requests", paths, data_dir, mapping, mapping_name, dry_run, constants, fmt)
+    return _ingest("requests", paths, data_dir, mapping, mapping_name, dry_run, constants, fmt, reload)
 
 
 def ingest_releases(paths: Iterable[str | Path], data_dir: DataDir, mapping: IngestMapping | None = None,
-                    mapping_name: str = "mapping", dry_run: bool = False) -> IngestSummary:
-    """Validate release-log files and add their accepted events to the store."""
-    return _ingest("releases", paths, data_dir, mapping, mapping_name, dry_run)
+                    mapping_name: str = "mapping", dry_run: bool = False, reload: bool = False) -> IngestSummary:
+    """Validate release-log files and add their accepted events to the store (a file already held is skipped)."""
+    return _ingest("releases", paths, data_dir, mapping, mapping_name, dry_run, reload=reload)

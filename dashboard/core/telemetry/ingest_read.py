@@ -62,11 +62,16 @@ class SourceFile:
     @cached_property
     def content_digest(self) -> str:
         """A hash of the file's bytes: with a row number, the id of a request that has none of its own."""
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()[:16]
+        return file_digest(self.path)
+
+
+def file_digest(path: Path | str) -> str:
+    """The first 16 hex digits of the SHA-256 of a file's bytes: its identity in the load manifest."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def detect_format(path: Path) -> tuple[str, bool]:
