@@ -9,7 +9,8 @@
 --   log_cost_mean, log_cost_var, log_ttft_mean, log_ttft_var,
 --   log_input_tokens_mean, log_input_tokens_var, log_output_tokens_mean,
 --   log_output_tokens_var, latency_p50_ms, latency_p95_ms, latency_p99_ms,
---   ttft_p50_ms, input_tokens_var, output_tokens_var, quality_var
+--   ttft_p50_ms, input_tokens_p95, input_tokens_p99, output_tokens_p95,
+--   output_tokens_p99, input_tokens_var, output_tokens_var, quality_var
 -- params: $bucket_us, $origin (buckets are aligned to it)
 WITH counts AS (
     SELECT
@@ -27,7 +28,7 @@ sketches AS (
     FROM (
         SELECT measure, time_bucket(to_microseconds($bucket_us), t, $origin) AS bucket, grp, bin, sum(n) AS n
         FROM sketch_cells
-        WHERE measure IN ('latency_ms', 'ttft_ms')
+        WHERE measure IN ('latency_ms', 'ttft_ms', 'input_tokens', 'output_tokens')
         GROUP BY ALL
     )
 ),
@@ -36,7 +37,11 @@ quantiles AS (
            sketch_quantile(0.50, bin, cum, total, measure = 'latency_ms') AS latency_p50_ms,
            sketch_quantile(0.95, bin, cum, total, measure = 'latency_ms') AS latency_p95_ms,
            sketch_quantile(0.99, bin, cum, total, measure = 'latency_ms') AS latency_p99_ms,
-           sketch_quantile(0.50, bin, cum, total, measure = 'ttft_ms')    AS ttft_p50_ms
+           sketch_quantile(0.50, bin, cum, total, measure = 'ttft_ms')    AS ttft_p50_ms,
+           sketch_quantile(0.95, bin, cum, total, measure = 'input_tokens')  AS input_tokens_p95,
+           sketch_quantile(0.99, bin, cum, total, measure = 'input_tokens')  AS input_tokens_p99,
+           sketch_quantile(0.95, bin, cum, total, measure = 'output_tokens') AS output_tokens_p95,
+           sketch_quantile(0.99, bin, cum, total, measure = 'output_tokens') AS output_tokens_p99
     FROM sketches
     GROUP BY ALL
 ),
@@ -58,7 +63,8 @@ moments AS (
         var_from_sums(m_quality_score_sum, m_quality_score_sumsq, m_quality_score_n)        AS quality_var
     FROM counts
 )
-SELECT m.*, latency_p50_ms, latency_p95_ms, latency_p99_ms, ttft_p50_ms
+SELECT m.*, latency_p50_ms, latency_p95_ms, latency_p99_ms, ttft_p50_ms,
+       input_tokens_p95, input_tokens_p99, output_tokens_p95, output_tokens_p99
 FROM moments m
 LEFT JOIN quantiles q ON q.bucket = m.bucket AND q.grp IS NOT DISTINCT FROM m.grp
 ORDER BY m.bucket, m.grp

@@ -169,8 +169,8 @@ def segments_section(store: TelemetryStore, inv: Investigation, end: datetime,
     if inv.segments:
         spec = sig.get(inv.signal)
         if spec.localize == "slow_share":
-            st.caption(f"Latency is localized on counts: the share of requests slower than the {spec.tail or 'p95'} "
-                       "of the hour before the change.")
+            st.caption(f"{spec.label} is localized on counts: the share of requests {spec.exceeds} the "
+                       f"{spec.percentile_label if spec.tail else 'p95'} of the hour before the change.")
         st.dataframe(pl.DataFrame([{
             "segment": s["label"], "share of the change": f"{s['share_of_change']:.0%}",
             "before": _level(inv.signal, s["expected"]), "after": _level(inv.signal, s["real"]),

@@ -14,7 +14,7 @@ from dashboard.core.telemetry.query import QUERIES_DIR, load_sql
 ISSUE_NAMES = ["requests", "error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "ttft_ms",
                "input_tokens_per_request", "output_tokens_per_request", "cost_per_request", "task_success_rate",
                "quality_score", "refusal_rate", "policy_violation_rate", "guardrail_block_rate", "tool_error_rate",
-               "fallback_rate"]
+               "fallback_rate", "input_tokens_p95", "input_tokens_p99", "output_tokens_p95", "output_tokens_p99"]
 ROOT = Path(__file__).resolve().parents[2]
 # data about the demo's story or synthetic benchmark scenarios, keyed by signal, not definitions of signals
 NOT_DEFINITIONS = {"dashboard/core/telemetry/demo/week.py", "dashboard/core/diagnosis/scenarios.py"}

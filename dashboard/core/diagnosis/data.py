@@ -66,7 +66,7 @@ def load_frame(store: TelemetryStore, spec: sig.Signal, start: datetime, end: da
     A tail percentile needs `limit`: value is then the count of requests slower than it.
     """
     scope = Scope.of(start, end, filters, by)
-    if spec.tail is not None:
+    if spec.tail:
         if limit is None:
             raise ValueError(f"{spec.name} is tested as the share slower than a limit; none was given")
         frame = store.run_sql("diagnosis_slow_counts", {"bucket_us": _bucket_us(bucket), "measure": spec.measure,

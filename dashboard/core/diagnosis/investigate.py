@@ -81,7 +81,7 @@ def describe(spec: sig.Signal, cp: ChangePoint) -> ChangePointResult:
 
 def describe_tail(store: TelemetryStore, spec: sig.Signal, cp: ChangePoint, result: ChangePointResult,
                   filters: dict, limit: float) -> ChangePointResult:
-    """A tail percentile's change in its own milliseconds either side, the share test it was found on beside it."""
+    """A tail percentile's change in its own units either side, the share test it was found on beside it."""
     at = as_utc(cp.ts)
     before = D.window_quantile(store, spec, at - timedelta(minutes=cp.minutes_before), at, filters)
     after = D.window_quantile(store, spec, at, at + timedelta(minutes=cp.minutes_after), filters)
@@ -89,8 +89,8 @@ def describe_tail(store: TelemetryStore, spec: sig.Signal, cp: ChangePoint, resu
     return result.model_copy(update={
         "before": before if before is not None else nan, "after": after if after is not None else nan,
         "before_text": spec.format(before), "after_text": spec.format(after),
-        "effect_text": (f"{cp.before:.1%} → {cp.after:.1%} of requests slower than {spec.format(limit)} "
-                        f"(the {spec.tail} before the change): {result.effect_text}")})
+        "effect_text": (f"{cp.before:.1%} → {cp.after:.1%} of requests {spec.beyond(limit)} "
+                        f"(the {spec.percentile_label} before the change): {result.effect_text}")})
 
 
 def _described(store: TelemetryStore, spec: sig.Signal, points: list[ChangePoint], filters: dict,
@@ -174,11 +174,11 @@ def localized_segments(store: TelemetryStore, spec: sig.Signal, start: datetime,
         return [], ["this data declares no segments, so there is nothing to localize the change in"]
     windows = [("baseline", base_start, first), ("current", cur_start, cur_end)]
     if latency:
-        # a latency regression localized as the share of requests slower than the baseline's p95
-        # (a tail percentile: than its own baseline value, so a p99 change is sought in the p99's tail)
+        # a latency (or token-tail) regression localized as the share of requests above the baseline's p95
+        # (a tail percentile: above its own baseline value, so a p99 change is sought in the p99's tail)
         threshold = D.window_quantile(store, spec, base_start, first, filters, q=spec.quantile or 0.95) or 0.0
         num, den = "slow", "requests"
-        leaves = store.run_sql("diagnosis_slow_leaves", {"dims": dims, "threshold_ms": threshold},
+        leaves = store.run_sql("diagnosis_slow_leaves", {"dims": dims, "measure": spec.measure, "threshold": threshold},
                                Scope.of(base_start, cur_end, filters, windows=windows))
     else:
         num, den = spec.numerator_column, spec.denominator_column
@@ -254,8 +254,8 @@ def investigate(store: TelemetryStore, signal: str, start: datetime | None = Non
     if baseline is None:
         notes.append("no earlier days at the same clock times: compared within the window only")
     if limit:
-        notes.append(f"{spec.phrase} is tested on the percentile itself: the share of requests slower than "
-                     f"{spec.format(limit)} (its {spec.tail} before the change), a binomial count")
+        notes.append(f"{spec.phrase} is tested on the percentile itself: the share of requests "
+                     f"{spec.beyond(limit)} (its {spec.percentile_label} before the change), a binomial count")
     segments: list[dict] = []
     if with_segments and reg is not None:
         segments, seg_notes = localized_segments(store, spec, start, end, points, filters, reg.points)

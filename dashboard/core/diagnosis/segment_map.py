@@ -66,7 +66,7 @@ def segment_map(store: TelemetryStore, signal: str, baseline: tuple[datetime, da
     """
     spec = D.signal_spec(signal)
     windows = [("before", *baseline), ("after", *current)]
-    if spec.tail is not None and limit is None:
+    if spec.tail and limit is None:
         limit = D.window_quantile(store, spec, *baseline, filters)
         if limit is None:
             return pl.DataFrame(schema=SCHEMA)

@@ -13,7 +13,6 @@ telemetry series into them) and the "now".
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
@@ -25,7 +24,6 @@ from dashboard.core.telemetry import signals as sig
 from dashboard.core.timeutil import utc
 
 SoakStatus = Literal["not_started", "soaking", "broken", "passed"]
-_PERCENTILE_SIGNAL = re.compile(r"^latency_p(\d{2})_ms$")
 MINUTE = timedelta(minutes=1)
 
 
@@ -68,9 +66,17 @@ class VerificationMetric(BaseModel):
 
     @property
     def quantile(self) -> float | None:
-        """0.95 for latency_p95_ms; None for signals that are not percentiles."""
-        match = _PERCENTILE_SIGNAL.match(self.signal)
-        return int(match.group(1)) / 100 if match else None
+        """0.95 for a p95 signal (latency_p95_ms, output_tokens_p95); None for signals that are not percentiles."""
+        spec = sig.BY_NAME.get(self.signal)
+        return spec.percentile if spec is not None and spec.kind == "quantile" else None
+
+    @property
+    def _above_limit(self) -> str:
+        """"slower than 1500 ms" / "above 4000 tokens": what the judged share of requests is."""
+        spec = sig.BY_NAME.get(self.signal)
+        if spec is None:
+            return f"above {self.threshold:g}"
+        return f"{spec.exceeds} {self.threshold:g} {spec.unit}"
 
     @property
     def judged_threshold(self) -> float:
@@ -82,7 +88,7 @@ class VerificationMetric(BaseModel):
 
     def value_text(self, value: float) -> str:
         if self.quantile is not None:
-            return f"{value:.1%} of requests slower than {self.threshold:g} ms"
+            return f"{value:.1%} of requests {self._above_limit}"
         return f"{value:.4g}"
 
     def holds(self, value: float) -> bool:
@@ -108,7 +114,7 @@ class VerificationMetric(BaseModel):
         seg = ", ".join(f"{k}={v}" for k, v in self.segment.items()) or "all traffic"
         name = self.label or self.signal
         judged = (f"; judged as {'at most' if self.comparator == '<=' else 'at least'} "
-                  f"{self.judged_threshold:.0%} of requests slower than {self.threshold:g} ms"
+                  f"{self.judged_threshold:.0%} of requests {self._above_limit}"
                   if self.quantile is not None else "")
         return (f"{name} {self.comparator} {self.threshold:g} on {seg} for {self.soak_minutes} min "
                 f"({self.window_minutes}-min rolling window, at least {self.min_samples} samples{judged})")

@@ -21,13 +21,12 @@ from dashboard.core.timeutil import utc
 MINUTE = timedelta(minutes=1)
 
 # Pooled signals (rates, means) are verified on their registry counts per minute.
-# Latency percentiles do not pool, so they are verified on their own counts
-# (requests slower than the limit, see queries/incident_slow_share.sql and
+# Percentiles (latency, tokens) do not pool, so they are verified on their own counts
+# (requests above the limit, see queries/incident_slow_share.sql and
 # VerificationMetric.judged_threshold).
 POOLED_SIGNALS: tuple[str, ...] = tuple(s.name for s in sig.SIGNALS if s.pooled)
 PERCENTILE_SIGNALS: tuple[str, ...] = tuple(
-    s.name for s in sig.SIGNALS if s.kind == "quantile" and VerificationMetric(
-        signal=s.name, comparator="<=", threshold=1).quantile is not None)
+    s.name for s in sig.SIGNALS if s.kind == "quantile" and s.percentile is not None and s.measure is not None)
 VERIFIABLE_SIGNALS: tuple[str, ...] = (*POOLED_SIGNALS, *PERCENTILE_SIGNALS)
 
 
@@ -48,13 +47,13 @@ def check_verifiable(signal: str) -> str:
 
 
 def slow_counts(store, metric: VerificationMetric, start: datetime, end: datetime) -> list[MinuteCount]:
-    """Per minute: requests slower than the metric's latency limit, out of all requests."""
+    """Per minute: requests above the metric's limit (latency, tokens), out of all requests carrying the measure."""
     from dashboard.core.telemetry.query import Scope
 
     origin = utc(start).replace(second=0, microsecond=0)
     frame = store.run_sql("incident_slow_share",
                           {"bucket_us": int(MINUTE.total_seconds() * 1_000_000), "origin": origin,
-                           "limit_ms": float(metric.threshold)},
+                           "measure": sig.get(metric.signal).measure, "limit": float(metric.threshold)},
                           Scope.of(origin, utc(end) + MINUTE, metric.segment or None))
     return [MinuteCount(utc(b), float(n or 0), float(d or 0))
             for b, n, d in frame.select("bucket", "slower", "requests").iter_rows()]

@@ -177,7 +177,7 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
 def quantile_test(store: TelemetryStore, signal: sig.Signal, result: Comparison, base_row: dict,
                   base: tuple[datetime, datetime, dict], other: tuple[datetime, datetime, dict],
                   minutes: tuple[datetime, ...] = ()) -> Comparison:
-    """A latency percentile tested on itself: the share slower than the baseline's value, both sides.
+    """A tail percentile (latency, tokens) tested on itself: the share above the baseline's value, both sides.
 
     The log-mean test answers "did typical latency move"; a p95 alert asks
     whether the slow tail grew, which a change confined to the tail (a
@@ -185,25 +185,27 @@ def quantile_test(store: TelemetryStore, signal: sig.Signal, result: Comparison,
     mean. Requests slower than the baseline's p95 are counted on both sides
     (the counts the soak also pools) and compared as rates.
     """
-    label = signal.tail
+    label = signal.percentile_label
     threshold = base_row.get(signal.column or signal.name)
-    if label is None or threshold is None or not math.isfinite(float(threshold)):
+    if not signal.tail or signal.measure is None or threshold is None or not math.isfinite(float(threshold)):
         return result
-    counts = [_slower(store, float(threshold), *side, minutes) for side in (base, other)]
+    counts = [_slower(store, signal.measure, float(threshold), *side, minutes) for side in (base, other)]
     (x_a, n_a), (x_b, n_b) = counts
     if n_a <= 0 or n_b <= 0:
         return result
     r = two_proportion_test(x_a, n_a, x_b, n_b)
     beyond = r.p_value < NOISE_ALPHA
-    text = (f"share slower than the baseline {label} ({threshold:,.0f} ms): {x_a / n_a:.1%} → {x_b / n_b:.1%} "
+    text = (f"share {signal.exceeds} the baseline {label} ({signal.format(float(threshold))}): {x_a / n_a:.1%} → "
+            f"{x_b / n_b:.1%} "
             f"({r.test})")
     return replace(result, p_value=r.p_value, beyond_noise=beyond,
                    worse=bool(beyond and signal.is_worse(x_b / n_b - x_a / n_a)), test=text)
 
 
-def _slower(store: TelemetryStore, threshold: float, start: datetime, end: datetime, filters: dict,
+def _slower(store: TelemetryStore, measure: str, threshold: float, start: datetime, end: datetime, filters: dict,
             minutes: tuple[datetime, ...]) -> tuple[int, int]:
-    bucket = {"bucket_us": int((end - start).total_seconds() * 1e6) + 1, "origin": start, "limit_ms": threshold}
+    bucket = {"bucket_us": int((end - start).total_seconds() * 1e6) + 1, "origin": start, "measure": measure,
+              "limit": threshold}
     frame = store.run_sql("incident_slow_share", bucket, Scope.of(start, end, filters, minutes=minutes))
     if frame.is_empty():
         return 0, 0

@@ -17,14 +17,17 @@ A signal declares here, and nowhere else:
   from. A store that lacks any of them (absent, or null in every row) does not have
   the signal: it is not drawn, offered, monitored or reported (`available`);
 - `localize`, how segment localization counts it: `counts` (its own numerator and
-  denominator per segment), `slow_share` (latency: the share of requests slower
-  than the baseline's p95, or the baseline's own percentile for p95/p99) or None;
-- `tail`, for a tail percentile ("p95", "p99"): the percentile is tested on
-  itself, as the share of requests slower than the baseline's value, a
-  binomial count. Under no change that share stays 5% (1%); a slowdown confined
-  to the slowest requests moves it while the log mean barely moves. Change
-  detection, attribution, segment maps and comparisons then treat the signal
-  as a rate (`scale` is "rate", `quantile` the percentile as a fraction).
+  denominator per segment), `slow_share` (a sketched measure: the share of requests
+  above the baseline's p95, or the baseline's own percentile for a tail) or None;
+- `percentile`, for a `quantile` signal: which one it reads (0.5, 0.95, 0.99),
+  from the measure's sketch; the verification soak judges "p95 <= L" on it;
+- `tail`, for a tail percentile (p95, p99 of latency or of tokens): the
+  percentile is tested on itself, as the share of requests above the
+  baseline's value, a binomial count. Under no change that share stays 5% (1%);
+  a change confined to the slowest (longest) requests moves it while the log
+  mean barely moves. Change detection, attribution, segment maps and
+  comparisons then treat the signal as a rate (`scale` is "rate", `quantile`
+  the percentile as a fraction).
 
 Rates and means are summed counts divided last, so any re-bucketing or cohort
 total stays exact. The SQL count columns are generated from `COUNTS` (the
@@ -108,7 +111,8 @@ class Signal:
     localize: Localize | None = None
     excess_noun: str = ""  # what one event beyond the baseline is called in an impact ("extra refusals")
     incident_type: str = "quality_regression"  # the type an incident opened on this signal gets
-    tail: str | None = None  # a tail percentile ("p95"): also compared as the share slower than the baseline's
+    percentile: float | None = None  # the percentile a quantile signal reads (0.5, 0.95, 0.99)
+    tail: bool = False  # tested on the percentile itself: the share above the baseline's value
 
     # -- what derives from the declaration ----------------------------------
 
@@ -118,7 +122,7 @@ class Signal:
 
         A tail percentile is a rate: the count of requests slower than the baseline's value.
         """
-        if self.tail is not None:
+        if self.tail:
             return "rate"
         scales: dict[str, Literal["rate", "log", "mean"]] = {
             "two_proportion": "rate", "welch_log": "log", "welch_mean": "mean"}
@@ -126,8 +130,13 @@ class Signal:
 
     @property
     def quantile(self) -> float | None:
-        """The tail percentile as a fraction (0.95 for "p95"); None for other signals."""
-        return int(self.tail[1:]) / 100 if self.tail else None
+        """The tail percentile as a fraction (0.95 for a p95 tested as a tail); None for other signals."""
+        return self.percentile if self.tail else None
+
+    @property
+    def percentile_label(self) -> str:
+        """"p95" for a signal reading the 95th percentile; "" for signals that read none."""
+        return f"p{round(self.percentile * 100)}" if self.percentile is not None else ""
 
     # The count and value columns as plain names, for code that has already chosen by kind: a
     # rate or mean always declares both counts, a quantile or sum its column.
@@ -185,10 +194,19 @@ class Signal:
             return f"{value:.3f}"
         return f"{value:,.0f}"
 
+    @property
+    def exceeds(self) -> str:
+        """How a request beyond a limit on this measure is said: "slower than" (a duration) or "above"."""
+        return "slower than" if self.unit == "ms" else "above"
+
+    def beyond(self, limit: float) -> str:
+        """"slower than 1,500 ms", "above 4,000 tokens": the requests a tail percentile counts."""
+        return f"{self.exceeds} {self.format(limit)}{' tokens' if self.unit == 'tokens' else ''}"
+
     def format_level(self, value: float | None) -> str:
         """A level on the scale diagnosis tests on: a tail percentile's is the share slower than its baseline."""
-        if self.tail is not None and value is not None and math.isfinite(value):
-            return f"{value * 100:.1f}% of requests over the baseline {self.tail}"
+        if self.tail and value is not None and math.isfinite(value):
+            return f"{value * 100:.1f}% of requests over the baseline {self.percentile_label}"
         return self.format(value)
 
     def format_effect(self, effect: float, effect_label: str) -> str:
@@ -205,19 +223,26 @@ _latency = partial(Signal, group="latency", kind="quantile", unit="ms", directio
                    measures=("latency_ms",), log_mean="log_latency_mean", log_var="log_latency_var",
                    localize="slow_share", incident_type="latency_spike")
 
+
+def _token_tail(name: str, label: str, phrase: str, measures: tuple[str, ...], **fields) -> Signal:
+    """A token-count tail percentile: its column is named after the signal, read from the measure's sketch."""
+    return Signal(name, label, phrase, "tokens", "quantile", "tokens", HIGHER_IS_WORSE, "welch_log", measures,
+                  column=name, localize="slow_share", incident_type="cost_blowup", tail=True, **fields)
+
+
 SIGNALS: tuple[Signal, ...] = (
     Signal("requests", "Requests", "requests", "traffic", "sum", "req", NEUTRAL, None, column="requests"),
     # a store where no request ever carries an error type cannot tell "no errors" from "errors not recorded"
     Signal("error_rate", "Error rate", "error rate", "reliability", "rate", "%", HIGHER_IS_WORSE, "two_proportion",
            ("error_type",), numerator="errors", denominator="requests", localize="counts", excess_noun="extra errors",
            incident_type="tool_degradation"),
-    _latency("latency_p50_ms", "Latency p50", "latency (geometric mean)", column="latency_p50_ms"),
+    _latency("latency_p50_ms", "Latency p50", "latency (geometric mean)", column="latency_p50_ms", percentile=0.5),
     # tested on the percentile itself (the share slower than the baseline's p95/p99), not on the log mean
-    _latency("latency_p95_ms", "Latency p95", "latency p95", column="latency_p95_ms", tail="p95"),
-    _latency("latency_p99_ms", "Latency p99", "latency p99", column="latency_p99_ms", tail="p99"),
+    _latency("latency_p95_ms", "Latency p95", "latency p95", column="latency_p95_ms", percentile=0.95, tail=True),
+    _latency("latency_p99_ms", "Latency p99", "latency p99", column="latency_p99_ms", percentile=0.99, tail=True),
     Signal("ttft_ms", "Time to first token p50", "time to first token", "latency", "quantile", "ms",
            HIGHER_IS_WORSE, "welch_log", ("ttft_ms",), column="ttft_p50_ms", log_mean="log_ttft_mean",
-           log_var="log_ttft_var", incident_type="latency_spike"),
+           log_var="log_ttft_var", incident_type="latency_spike", percentile=0.5),
     Signal("input_tokens_per_request", "Input tokens / request", "input tokens per request", "cost", "mean",
            "tokens", HIGHER_IS_WORSE, "welch_log", ("input_tokens",), "input_tokens", "input_tokens_n",
            log_mean="log_input_tokens_mean", log_var="log_input_tokens_var", incident_type="cost_blowup"),
@@ -248,10 +273,20 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("fallback_rate", "Fallback rate", "fallback rate", "reliability", "rate", "%", HIGHER_IS_WORSE,
            "two_proportion", ("fallback_used",), "fallbacks", "requests", localize="counts",
            excess_noun="extra fallbacks", incident_type="tool_degradation"),
+    # the longest prompts and answers: a change in the tail of token counts (a model that rambles on some
+    # requests, a retrieval step that stuffs some prompts) that the per-request mean dilutes
+    _token_tail("input_tokens_p95", "Input tokens p95", "input tokens p95", ("input_tokens",),
+                log_mean="log_input_tokens_mean", log_var="log_input_tokens_var", percentile=0.95),
+    _token_tail("input_tokens_p99", "Input tokens p99", "input tokens p99", ("input_tokens",),
+                log_mean="log_input_tokens_mean", log_var="log_input_tokens_var", percentile=0.99),
+    _token_tail("output_tokens_p95", "Output tokens p95", "output tokens p95", ("output_tokens",),
+                log_mean="log_output_tokens_mean", log_var="log_output_tokens_var", percentile=0.95),
+    _token_tail("output_tokens_p99", "Output tokens p99", "output tokens p99", ("output_tokens",),
+                log_mean="log_output_tokens_mean", log_var="log_output_tokens_var", percentile=0.99),
 )
 
 BY_NAME: dict[str, Signal] = {s.name: s for s in SIGNALS}
-GROUP_ORDER = ("quality", "safety", "latency", "cost", "reliability", "traffic")
+GROUP_ORDER = ("quality", "safety", "latency", "cost", "tokens", "reliability", "traffic")
 GROUPS: dict[str, list[str]] = {g: [s.name for s in SIGNALS if s.group == g] for g in GROUP_ORDER}
 # the signals a regression can be looked for on (traffic volume has no bad direction)
 DIAGNOSABLE: tuple[str, ...] = tuple(s.name for s in SIGNALS if s.test is not None)
