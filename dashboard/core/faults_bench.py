@@ -89,6 +89,7 @@ class FaultBench:
 
         self.work, self.rng = work, rng
         self.count = 0
+        self.ingest_kills_after_commit = 0
         self.demo = DataDir(work / "demo")
         write_demo(self.demo, days=1)
         from dashboard.core.incident.demo_seed import seed_demo_incidents
@@ -130,6 +131,9 @@ class FaultBench:
         self.count += 1
         cmd = [*CLI, "ingest", "requests", str(self.source), "--data", str(data.root)]
         _killed(cmd, self.rng.uniform(0, self.ingest_seconds * 1.1))
+        # the accepted rows' rename is the commit: a kill after it leaves a rerun nothing to add
+        after = data.requests.is_dir() and any(data.requests.glob("ingest-*.parquet"))
+        self.ingest_kills_after_commit += int(after)
         rerun = subprocess.run(cmd, capture_output=True, text=True)
         if rerun.returncode not in (0, 1):
             return False, self.good + self.bad, len(_leftovers(data.root)), f"rerun failed: {rerun.stderr[-200:]}"
@@ -140,7 +144,8 @@ class FaultBench:
         bad_inputs = quarantine.filter(~pl.col("reason").str.contains(DUPLICATE)).height
         lost = max(0, self.good - stored) + max(0, self.bad - bad_inputs)
         ok = stored == self.good and bad_inputs == self.bad
-        return ok, lost, len(_leftovers(data.root)), f"stored {stored}/{self.good}, bad inputs {bad_inputs}/{self.bad}"
+        return ok, lost, len(_leftovers(data.root)), (f"killed {'after' if after else 'before'} its commit; stored "
+                                                      f"{stored}/{self.good}, bad inputs {bad_inputs}/{self.bad}")
 
     def compaction(self) -> tuple[bool, int, int, str]:
         data = self._copy(self.sliced)
@@ -259,6 +264,7 @@ def run_fault_bench(tries: int = 20, seed: int = 1, ingest_rows: int = 300_000,
                 row["notes"].append(note)
             if progress:
                 progress(f"{kind}: {'ok' if ok and not left else 'FAILED'} ({note})")
+        figures["ingest"]["killed_after_commit"] = bench.ingest_kills_after_commit
         totals = {"tries": sum(r["tries"] for r in figures.values()),
                   "survived": sum(r["survived"] for r in figures.values()),
                   "rows_lost": sum(figures[k]["lost"] for k in ("ingest", "compaction", "live", "receiver")),
