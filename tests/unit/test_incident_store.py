@@ -288,3 +288,34 @@ def test_the_data_folder_config_points_the_cli_at_postgres(postgres_cluster, tmp
     monkeypatch.setenv(URL_ENV, "mysql://nope")
     assert main(["incident", "list", *d]) == 2
     assert "expected postgresql://" in capsys.readouterr().err
+
+
+def test_postgres_calls_share_a_few_pooled_connections_and_survive_a_dropped_one(postgres_cluster):
+    import os
+
+    import psycopg
+
+    from dashboard.core.incident import store_postgres
+    from dashboard.core.incident.store_postgres import POOL_SIZE, PostgresIncidentStore
+
+    store = PostgresIncidentStore(postgres_cluster.fresh_schema_url("t_pool"))
+    incident = store.create([NewEvent.make("opened", {"title": "t"}, "ana", T0)])
+    for k in range(40):
+        store.append(incident, store.version(incident), [NewEvent.make("note", {"text": f"n{k}"}, "ana", T0)])
+    opened = store_postgres._POOLS[(store.url, os.getpid())].get_stats()["connections_num"]
+    assert opened <= POOL_SIZE  # 81 calls, not 81 connections
+    # the server drops every connection of the pool (a restart, an idle timeout): the next call reconnects
+    with psycopg.connect(postgres_cluster.url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE pid <> pg_backend_pid() AND usename = current_user")
+    assert len(store.events(incident)) == 41
+
+
+def test_postgres_that_cannot_be_reached_is_one_line_at_once():
+    from dashboard.core.incident.store_postgres import PostgresIncidentStore
+    from tests.fixtures import free_port
+
+    store = PostgresIncidentStore(f"postgresql://nobody@127.0.0.1:{free_port()}/none")
+    expected = r"^incident store \(PostgreSQL 127\.0\.0\.1:\d+/none\): cannot connect"
+    with pytest.raises(IncidentStoreError, match=expected):
+        store.incident_ids()
