@@ -159,3 +159,29 @@ def test_a_bearer_token_can_be_required(receiver):
     assert exporter.export(spans) == SpanExportResult.SUCCESS
     assert stored(receiver.data).height == 1
     server.shutdown()
+
+
+DEAD_WRITER = """
+import sys
+from pathlib import Path
+from dashboard.core.datadir import temporary_beside
+for target in sys.argv[1:]:
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    temporary_beside(Path(target)).write_bytes(b"half a file")
+"""
+
+
+def test_a_restarted_receiver_removes_what_a_killed_one_left_before_any_new_batch(tmp_path):
+    import subprocess
+    import sys
+
+    data = DataDir(tmp_path / "data")
+    # a receiver killed while writing a slice and its rollup: its temporary files name a process now gone
+    subprocess.run([sys.executable, "-c", DEAD_WRITER, str(data.requests / "live-20250218T161500000000.parquet"),
+                    str(data.root / "rollups" / "minute" / "x.parquet")], check=True)
+    assert len([p for p in data.root.rglob(".*") if p.is_file()]) == 2
+    restarted = TraceReceiver(data, MAPPING, flush_every=0.05)
+    try:
+        assert not [p for p in data.root.rglob(".*") if p.is_file()]
+    finally:
+        restarted.close()

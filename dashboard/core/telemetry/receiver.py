@@ -38,9 +38,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.http_service import HttpService, Request, Response, Route, TokenAuth
+from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import compact_live_files, slice_name
 from dashboard.core.telemetry.contract import write_schema
 from dashboard.core.telemetry.ingest import request_spec, target_schema
+from dashboard.core.telemetry.ingest_commit import settle_pending
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
 from dashboard.core.telemetry.ingest_prices import price_results
 from dashboard.core.telemetry.ingest_read import SourceFile
@@ -90,6 +92,10 @@ class TraceReceiver:
                  flush_every: float = DEFAULT_FLUSH_EVERY, compact: bool = True):
         self.data = data
         self.mapping = mapping or IngestMapping()
+        # a receiver killed mid-write (restarts are how it recovers) may have left a temporary slice or a
+        # half-built rollup: remove and finish them now, not at the next write, which may be a while
+        settle_pending(data)
+        rollup.maintain(data)
         self.schema, save_schema = target_schema(data, mapping)
         self.mapping.check_fields(self.schema, "mapping")
         if save_schema:
