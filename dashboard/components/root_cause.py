@@ -137,9 +137,11 @@ def full_analysis(store: TelemetryStore, signal: str, start: datetime, end: date
         } for p in inv.change_points]), hide_index=True, width="stretch", key="rc_points")
 
     st.subheader("Suspects")
-    if not inv.suspects:
+    if not inv.suspects and any(p.regression for p in inv.change_points):
         st.info("No release explains this change: look at what has no version (an upstream tool, a provider, "
                 "traffic mix). " + " ".join(inv.notes))
+    elif not inv.suspects:
+        st.caption("No change to explain, so no release is a suspect. " + " ".join(inv.notes))
     for rank, suspect in enumerate(inv.suspects, 1):
         suspect_card(rank, suspect, view, key="rc")
     if inv.ruled_out:

@@ -56,6 +56,17 @@ def test_tool_degradation_blames_no_release(demo_data, monkeypatch):
     assert not [m.value for m in at.markdown if m.value.startswith("**1. ")]
 
 
+def test_a_signal_that_did_not_change_is_not_said_to_have_an_unexplained_change(demo_data, monkeypatch):
+    # the demo's refusal jump shortens answers: output tokens' tail does not grow, so nothing is a suspect
+    at = open_page(demo_data, monkeypatch, "views/root_cause.py")
+    at.selectbox(key="signal_pick").set_value("output_tokens_p95").run()
+    assert not at.exception
+    assert any(s.value == "no regression of output tokens p95 in this window" for s in at.success)
+    assert not [i.value for i in at.info if "No release explains" in i.value]
+    assert any(c.value.startswith("No change to explain") and "the share of requests above" in c.value
+               for c in at.caption)
+
+
 def test_explorer_panel_names_the_suspects_and_links_onward(demo_data, monkeypatch):
     at = open_page(demo_data, monkeypatch, "views/explorer.py")
     shown = texts(at)
