@@ -67,14 +67,17 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
 
 
 def wait_until_settled(page, quiet_ms: int = 1000, timeout: float = 300_000) -> None:
-    """Drawn (wait_for_app), then no new element for `quiet_ms`: charts and lazy parts have arrived too."""
+    """Drawn (wait_for_app), then no new element and no spinner for `quiet_ms`: charts and lazy parts have
+    arrived too."""
     wait_for_app(page, timeout)
     page.wait_for_function(
         """(quiet) => {
             const n = document.querySelectorAll('[data-testid="stElementContainer"]').length
                 + document.querySelectorAll('.js-plotly-plot').length;
             const now = performance.now();
-            if (window.__warroomCount !== n || document.querySelector('[data-testid="stStatusWidget"]')) {
+            // a spinner (st.spinner) is work still running, whatever the element count says
+            const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"]');
+            if (window.__warroomCount !== n || busy) {
                 window.__warroomCount = n; window.__warroomSince = now; return false;
             }
             return now - window.__warroomSince >= quiet;
