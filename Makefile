@@ -13,8 +13,8 @@ PYTEST_ARGS ?= -n 2
 run: install demo-data
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) -- --data $(DATA)
 
-# lint first: a style or import error fails in seconds, not after the suite
-test: lint system-deps
+# lint and types first: a style, import or type error fails in a minute, not after the suite
+test: lint types system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # the edit loop: everything but the browser tests and the tests marked slow (`make test` runs them all)
@@ -25,7 +25,7 @@ test-fast: lint
 lint: install
 	$(BIN)/ruff check .
 
-# mypy (configured in pyproject.toml); not yet part of `make test`: the tree is not clean
+# mypy (configured in pyproject.toml): clean, and run by `make test` after lint
 types: install
 	$(BIN)/mypy
 

@@ -119,7 +119,7 @@ class TelemetryStore:
                 return self._ensure_views()
         with self._lock:
             con = self._con
-            if source:
+            if source and have is not None:  # have: read from the same files
                 # a column no file has (a source without cost, without any safety field) reads as
                 # typed nulls, so every query runs on any store; `measures()` says it is absent
                 extra = "".join(f', CAST(NULL AS {duck_type(dtype)}) AS "{name}"'
