@@ -16,14 +16,14 @@ from dashboard.core.reporting.postmortem.render import to_html, to_markdown
 from dashboard.core.telemetry.links import render_link, save_links
 from dashboard.core.telemetry.query import TelemetryStore
 from dashboard.core.telemetry.samples import version_samples, with_trace_links
-from tests.unit.test_packet import START, request_rows
+from tests.unit.test_packet import START, packet_rows
 
 TEMPLATE = "https://cloud.langfuse.com/project/p1/traces/{trace_id}"
 
 
 def linked_data(tmp_path, template: str | None = TEMPLATE) -> DataDir:
     data = DataDir(tmp_path / "data")
-    rows = request_rows().with_columns(
+    rows = packet_rows().with_columns(
         pl.format("{}", pl.int_range(0, pl.len()).cast(pl.String).str.zfill(32)).alias("trace_id"))
     # one id that needs escaping in a URL, one request without a trace id
     rows = rows.with_columns(pl.when(pl.col("request_id") == "r0401").then(pl.lit("ab/../c?d=1#e"))

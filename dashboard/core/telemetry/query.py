@@ -51,6 +51,9 @@ from dashboard.core.telemetry.rollup_scope import DEFAULT_ORIGIN, Buckets, Cells
 __all__ = ["QUERIES_DIR", "Scope", "TelemetryStore", "choose_bucket", "duckdb_path", "literal_glob", "load_sql"]
 
 
+RETRIES_ON_VANISHED = 20
+
+
 class TelemetryStore:
     """Queries over the store, with results cached until the set of files changes.
 
@@ -281,9 +284,11 @@ class TelemetryStore:
                 attempts += 1
                 version = self.files_version()
                 self._ensure_views(version)
-                if self._views_have_files == listed and attempts > 3:
+                # a compaction under load can take seconds between removing a file and building its
+                # successor's rollups: keep trying for about 4 s before calling it a real error
+                if self._views_have_files == listed and attempts > RETRIES_ON_VANISHED:
                     raise
-                time.sleep(0.05 * attempts)
+                time.sleep(0.05 * min(attempts, 4))
             finally:
                 cursor.close()
 
