@@ -30,9 +30,9 @@ from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, Te
 from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
 from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
 from dashboard.core.telemetry.ingest_dimensions import check_constants, missing_dimension_warnings
-from dashboard.core.telemetry.ingest_manifest import CommittedSource, committed_sources, footer
+from dashboard.core.telemetry.ingest_manifest import committed_sources, digests_of, footer, partition
 from dashboard.core.telemetry.ingest_prices import Pricing, price_results, price_warnings
-from dashboard.core.telemetry.ingest_read import UnreadableFile, file_digest, read_source
+from dashboard.core.telemetry.ingest_read import UnreadableFile, read_source
 from dashboard.core.telemetry.ingest_validate import (
     RELEASE_RULES,
     FileResult,
@@ -201,41 +201,6 @@ def _validate_all(paths: Iterable[str | Path], spec: TableSpec, mapping_name: st
     return [validate_file(reader(path), spec, defaults, constants) for path in paths]
 
 
-def _digests(paths: list[str | Path]) -> dict[str, str]:
-    """Path -> content digest, for the files that can be read (the reader reports the others)."""
-    digests = {}
-    for path in paths:
-        try:
-            if Path(path).is_file():
-                digests[str(Path(path))] = file_digest(path)
-        except OSError:
-            continue
-    return digests
-
-
-def _partition(paths: list[str], digests: dict[str, str],
-               committed: dict[str, CommittedSource]) -> tuple[list[str], list[dict]]:
-    """(paths to read, skipped): a file the store already holds is skipped, and so is a file whose bytes
-    an earlier argument of the same command has (it would only quarantine its rows as duplicates)."""
-    kept: list[str] = []
-    skipped: list[dict] = []
-    first_with: dict[str, str] = {}
-    for path in paths:
-        digest = digests.get(path)
-        if digest in committed:
-            done = committed[digest]
-            skipped.append({"file": path, "reason": f"{done.describe()}; skipped (--reload reads it again)",
-                            "stored_in": done.stored_in,
-                            "quarantine": done.quarantine_file, "ingested_at": done.at})
-        elif digest in first_with:
-            skipped.append({"file": path, "reason": f"same bytes as {first_with[digest]}, given earlier; skipped"})
-        else:
-            if digest is not None:
-                first_with[digest] = path
-            kept.append(path)
-    return kept, skipped
-
-
 def _unique_name(prefix: str = "ingest") -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
@@ -312,7 +277,8 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
     if not dry_run:
         settle_pending(data_dir)  # what a killed ingest left, before the manifest and the duplicate check read it
     began = time.perf_counter()
-    digests = _digests(paths)
+    keys = [str(Path(p)) for p in paths]  # how a FileResult names its file
+    digests = digests_of(keys)
     committed = {} if reload else committed_sources(data_dir, kind)
     more_quarantine: list[pl.DataFrame] = []
     scores: dict = {}
@@ -320,16 +286,15 @@ def _ingest(kind: TableKind, paths: Iterable[str | Path], data_dir: DataDir,
         # scores and traces files only join onto observations: read them all, drop committed observations after
         lf = validate_langfuse(paths, spec, parse_defaults(spec, f"{mapping_name}: defaults"), effective.langfuse)
         results, more_quarantine, scores = lf.results, lf.score_rejections, lf.scores
-        kept, skipped = _partition([r.path for r in results], digests, committed)
+        kept, skipped = partition([r.path for r in results], digests, committed)
         results = [r for r in results if r.path in kept]
-        held = [p for p in map(str, map(Path, paths)) if digests.get(p) in committed]
+        held = [k for k in keys if digests.get(k) in committed]
         more_quarantine = [f.filter(~pl.col("source_file").is_in(held)) for f in more_quarantine]
-        read = [str(Path(p)) for p in paths]
+        read = keys
     else:
-        to_read, skipped = _partition([str(Path(p)) for p in paths], digests, committed)
-        read = to_read
+        read, skipped = partition(keys, digests, committed)
         reader = request_reader(fmt, effective, schema) if kind == "requests" else read_source
-        results = _validate_all(to_read, spec, mapping_name, reader) if to_read else []
+        results = _validate_all(read, spec, mapping_name, reader) if read else []
     warnings = [f"{skip['file']}: {skip['reason']}" for skip in skipped]
     pricing = Pricing()
     if kind == "requests":

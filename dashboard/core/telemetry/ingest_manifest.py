@@ -11,7 +11,8 @@ what was stored, and deleting an accepted file forgets its sources with it.
 
 A source is *committed* when an existing accepted file lists its digest, or a
 quarantine file of an ingest that accepted nothing does. `committed_sources`
-returns those, keyed by digest; ingest skips them unless `--reload` is given.
+returns those, keyed by digest; `partition` sets aside the files of a command that the
+store (or an earlier argument) already holds; ingest skips them unless `--reload` is given.
 Only footers are read (no rows): a few milliseconds per ingest file.
 """
 
@@ -26,6 +27,7 @@ from typing import Literal
 import polars as pl
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.ingest_read import file_digest
 
 SOURCES_KEY = "warroom.sources"
 INGEST_PREFIX = "ingest-"
@@ -93,3 +95,37 @@ def committed_sources(data: DataDir, kind: TableKind) -> dict[str, CommittedSour
                 found[digest] = CommittedSource(digest, str(source.get("file", "")), accepted,
                                                 entry.get("quarantine"), str(entry.get("at", "")))
     return found
+
+
+def digests_of(paths: list[str]) -> dict[str, str]:
+    """Path -> content digest, for the files that can be read (the reader reports the others)."""
+    digests = {}
+    for path in paths:
+        try:
+            if Path(path).is_file():
+                digests[path] = file_digest(path)
+        except OSError:
+            continue
+    return digests
+
+
+def partition(paths: list[str], digests: dict[str, str],
+              committed: dict[str, CommittedSource]) -> tuple[list[str], list[dict]]:
+    """(paths to read, skipped): a file the store already holds is skipped, and so is a file whose bytes
+    an earlier argument of the same command has (it would only quarantine its rows as duplicates)."""
+    kept: list[str] = []
+    skipped: list[dict] = []
+    first_with: dict[str, str] = {}
+    for path in paths:
+        digest = digests.get(path)
+        if digest in committed:
+            done = committed[digest]
+            skipped.append({"file": path, "reason": f"{done.describe()}; skipped (--reload reads it again)",
+                            "stored_in": done.stored_in, "quarantine": done.quarantine_file, "ingested_at": done.at})
+        elif digest in first_with:
+            skipped.append({"file": path, "reason": f"same bytes as {first_with[digest]}, given earlier; skipped"})
+        else:
+            if digest is not None:
+                first_with[digest] = path
+            kept.append(path)
+    return kept, skipped

@@ -13,8 +13,9 @@ import gzip
 import hashlib
 import io
 import json
+import os
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,16 @@ class SourceFile:
 
 
 def file_digest(path: Path | str) -> str:
-    """The first 16 hex digits of the SHA-256 of a file's bytes: its identity in the load manifest."""
+    """The first 16 hex digits of the SHA-256 of a file's bytes: its identity in the load manifest.
+
+    Hashed once per file version: ingest asks before reading (the manifest) and again for ids it derives.
+    """
+    st = os.stat(path)
+    return _digest_of(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
