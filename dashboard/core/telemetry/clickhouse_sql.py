@@ -21,7 +21,7 @@ import re
 import sqlglot
 
 from dashboard.core.telemetry.clickhouse import PARAM_RE, param_type, quote
-from dashboard.core.telemetry.query_sql import QUERIES_DIR, Scope, load_sql, with_scope
+from dashboard.core.telemetry.query_sql import QUERIES_DIR, Dialect, Scope, load_sql, scoped_cte, with_scope
 
 OVERRIDES_DIR = QUERIES_DIR / "clickhouse"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*): \}")
@@ -63,7 +63,7 @@ def clickhouse_sql(name: str, params: dict | None = None, scope: Scope | None = 
     if sql.uses_scope:
         if scope is None:
             raise ValueError(f"query {name} reads `scoped`: pass a Scope")
-        cte, scope_params = scoped_cte(scope, columns)
+        cte, scope_params = scoped_cte_clickhouse(scope, columns)
         text, params = with_scope(cte, text), {**params, **scope_params}
 
     def typed(m: re.Match) -> str:
@@ -75,31 +75,15 @@ def clickhouse_sql(name: str, params: dict | None = None, scope: Scope | None = 
     return PLACEHOLDER.sub(typed, text), params
 
 
-def scoped_cte(scope: Scope, columns: set[str] | None = None) -> tuple[str, dict]:
-    """query.py's `scoped` CTE in ClickHouse: the requests in a time range, filtered, with `grp`."""
+CLICKHOUSE = Dialect(param=lambda k: "{" + k + ": }", member=lambda c, k: f"{c} IN {{{k}: }}",
+                     minute="toStartOfMinute(ts)", text="Nullable(String)")
+
+
+def scoped_cte_clickhouse(scope: Scope, columns: set[str] | None = None) -> tuple[str, dict]:
+    """query.py's `scoped` CTE in ClickHouse: the same definition (query_sql.scoped_cte), spelled for it."""
     def col(name: str) -> str:
         if columns is not None and name not in columns:
             raise ValueError(f"unknown column {name!r}")
         return quote(name)
 
-    params: dict = {"scope_start": scope.start, "scope_end": scope.end}
-    where = ["ts >= {scope_start: }", "ts < {scope_end: }"]
-    for i, (column, values) in enumerate(sorted(scope.filters.items())):
-        where.append(f"{col(column)} IN {{scope_f{i}: }}")
-        params[f"scope_f{i}"] = list(values)
-    if scope.minutes:
-        where.append("toStartOfMinute(ts) IN {scope_minutes: }")
-        params["scope_minutes"] = list(scope.minutes)
-    if scope.windows:
-        cases = []
-        for i, (label, a, b) in enumerate(scope.windows):
-            cases.append(f"WHEN ts >= {{scope_w{i}_start: }} AND ts < {{scope_w{i}_end: }} "
-                         f"THEN {{scope_w{i}_label: }}")
-            params.update({f"scope_w{i}_start": a, f"scope_w{i}_end": b, f"scope_w{i}_label": label})
-        grp = f"CASE {' '.join(cases)} END"
-        where.append(f"({grp}) IS NOT NULL")
-    elif scope.by:
-        grp = f"CAST({col(scope.by)} AS Nullable(String))"
-    else:
-        grp = "CAST(NULL AS Nullable(String))"
-    return f"WITH scoped AS (SELECT *, {grp} AS grp FROM requests WHERE {' AND '.join(where)})", params
+    return scoped_cte(scope, col, CLICKHOUSE)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA, REQUEST_MEASURES, read_schema
+from dashboard.core.telemetry.query_cache import ResultCache
 from dashboard.core.telemetry.query_sql import (
     QUERIES_DIR,
     Scope,
@@ -44,6 +44,7 @@ from dashboard.core.telemetry.query_sql import (
     literal_glob,
     load_sql,
     parquet_glob,
+    scoped_cte,
     with_scope,
 )
 from dashboard.core.telemetry.rollup_scope import DEFAULT_ORIGIN, Buckets, CellsBuilder
@@ -55,11 +56,9 @@ RETRIES_ON_VANISHED = 20
 
 
 class TelemetryStore:
-    """Queries over the store, with results cached until the set of files changes.
+    """Queries over the store, with results cached until the set of files changes (query_cache.py).
 
-    Telemetry files are immutable (new data arrives as new files), so a result
-    keyed by (query, parameters) stays right until a file is added or replaced;
-    the file listing is the cache key's version. `cache=False` measures the engine.
+    `cache=False` measures the engine.
     """
 
     CACHE_ENTRIES = 256
@@ -73,9 +72,8 @@ class TelemetryStore:
             self._con.execute(statement)
         self._lock = threading.Lock()
         self._views_have_files: tuple[tuple[str, ...], bool] | None = None  # (request files, any releases)
-        self._cache_enabled = cache
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_version: tuple = ()
+        self._cache_enabled = cache  # query results; `_scan`'s presence checks are cached either way
+        self._cache = ResultCache(self.CACHE_ENTRIES)
         self._measures: tuple[tuple, frozenset[str]] | None = None
         self._ensure_views()
 
@@ -196,30 +194,6 @@ class TelemetryStore:
             ctes.append(builder.sketch_cells())
         return "WITH " + ",\n".join(ctes), builder.params
 
-    def _scope_sql(self, scope: Scope) -> tuple[str, dict]:
-        params: dict = {"scope_start": scope.start, "scope_end": scope.end}
-        where = ["ts >= $scope_start", "ts < $scope_end"]
-        for i, (column, values) in enumerate(sorted(scope.filters.items())):
-            where.append(f"{self._column(column)} IN (SELECT unnest($scope_f{i}))")
-            params[f"scope_f{i}"] = list(values)
-        if scope.minutes:
-            where.append("time_bucket(INTERVAL 1 minute, ts) IN (SELECT unnest($scope_minutes))")
-            params["scope_minutes"] = list(scope.minutes)
-        if scope.windows:
-            cases = []
-            for i, (label, a, b) in enumerate(scope.windows):
-                cases.append(f"WHEN ts >= $scope_w{i}_start AND ts < $scope_w{i}_end THEN $scope_w{i}_label")
-                params.update({f"scope_w{i}_start": a, f"scope_w{i}_end": b, f"scope_w{i}_label": label})
-            grp = f"CASE {' '.join(cases)} END"
-        elif scope.by:
-            grp = f"CAST({self._column(scope.by)} AS VARCHAR)"
-        else:
-            grp = "CAST(NULL AS VARCHAR)"
-        cte = f"WITH scoped AS (SELECT *, {grp} AS grp FROM requests WHERE {' AND '.join(where)})"
-        if scope.windows:
-            cte = cte[:-1] + " AND grp IS NOT NULL)"
-        return cte, params
-
     def _column(self, name: str) -> str:
         allowed = set(self.schema.dimension_columns) | {"service", "error_type", "user_id"}
         if name not in allowed:
@@ -234,7 +208,7 @@ class TelemetryStore:
             raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
         key = (name, repr(sorted(params.items())), repr(scope))
         version = self.files_version()  # one listing serves the cache key and the views
-        if self._cache_enabled and (hit := self._cached(key, version)) is not None:
+        if self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
             return hit
         text = sql.text
         if sql.uses_cells or sql.uses_sketch:
@@ -245,28 +219,12 @@ class TelemetryStore:
         elif sql.uses_scope:
             if scope is None:
                 raise ValueError(f"query {name} reads `scoped`: pass a Scope")
-            cte, scope_params = self._scope_sql(scope)
+            cte, scope_params = scoped_cte(scope, self._column)
             text, params = with_scope(cte, text), {**params, **scope_params}
         result = self._execute(text, params, version)
         if self._cache_enabled:
-            self._remember(key, result)
+            self._cache.put(key, result)
         return result
-
-    def _cached(self, key: tuple, version: tuple) -> pl.DataFrame | None:
-        with self._lock:
-            if version != self._cache_version:  # new telemetry: every cached answer is stale
-                self._cache.clear()
-                self._cache_version = version
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        return None
-
-    def _remember(self, key: tuple, result: pl.DataFrame) -> None:
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self.CACHE_ENTRIES:
-                self._cache.popitem(last=False)
 
     def _execute(self, text: str, params: dict | None, version: tuple) -> pl.DataFrame:
         """Run SQL on its own cursor over the views of `version`'s file listing."""
@@ -367,10 +325,10 @@ class TelemetryStore:
         query results are not (it is asked on every page view)."""
         key = ("_scan", text)
         version = self.files_version()
-        if (hit := self._cached(key, version)) is not None:
+        if (hit := self._cache.get(key, version)) is not None:
             return hit
         result = self._execute(text, None, version)
-        self._remember(key, result)
+        self._cache.put(key, result)
         return result
 
     def now(self) -> datetime | None:

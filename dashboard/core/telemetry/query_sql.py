@@ -10,6 +10,7 @@ glob characters in a folder's name from being expanded.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -83,6 +84,49 @@ class Scope:
            windows=(), minutes=()) -> Scope:
         norm = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in (filters or {}).items() if v}
         return cls(start, end, norm, by, tuple(windows), tuple(minutes))
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How the `scoped` CTE's pieces are spelled in one engine's SQL (DuckDB here, ClickHouse in clickhouse_sql)."""
+
+    param: Callable[[str], str]  # a named parameter: "$x", "{x: }"
+    member: Callable[[str, str], str]  # (column, list parameter name) -> "column is in the list"
+    minute: str  # ts truncated to its minute
+    text: str  # the string type `grp` is cast to
+
+
+DUCKDB = Dialect(param=lambda k: f"${k}", member=lambda c, k: f"{c} IN (SELECT unnest(${k}))",
+                 minute="time_bucket(INTERVAL 1 minute, ts)", text="VARCHAR")
+
+
+def scoped_cte(scope: Scope, column: Callable[[str], str], dialect: Dialect = DUCKDB) -> tuple[str, dict]:
+    """The `scoped` CTE (the requests in a time range, filtered, with `grp`) and its parameters.
+
+    `column` checks a dimension name and quotes it; filter values always travel as parameters.
+    """
+    p = dialect.param
+    params: dict = {"scope_start": scope.start, "scope_end": scope.end}
+    where = [f"ts >= {p('scope_start')}", f"ts < {p('scope_end')}"]
+    for i, (name, values) in enumerate(sorted(scope.filters.items())):
+        where.append(dialect.member(column(name), f"scope_f{i}"))
+        params[f"scope_f{i}"] = list(values)
+    if scope.minutes:
+        where.append(dialect.member(dialect.minute, "scope_minutes"))
+        params["scope_minutes"] = list(scope.minutes)
+    if scope.windows:
+        cases = []
+        for i, (label, a, b) in enumerate(scope.windows):
+            cases.append(f"WHEN ts >= {p(f'scope_w{i}_start')} AND ts < {p(f'scope_w{i}_end')} "
+                         f"THEN {p(f'scope_w{i}_label')}")
+            params.update({f"scope_w{i}_start": a, f"scope_w{i}_end": b, f"scope_w{i}_label": label})
+        grp = f"CASE {' '.join(cases)} END"
+        where.append(f"({grp}) IS NOT NULL")  # a request outside every window is not in the scope
+    elif scope.by:
+        grp = f"CAST({column(scope.by)} AS {dialect.text})"
+    else:
+        grp = f"CAST(NULL AS {dialect.text})"
+    return f"WITH scoped AS (SELECT *, {grp} AS grp FROM requests WHERE {' AND '.join(where)})", params
 
 
 def with_scope(cte: str, text: str) -> str:
