@@ -5,7 +5,9 @@ Parquet (a release event), `mirror_files(data, {table: path}, store)` the files 
 ingest committed (accepted requests or releases, quarantined rows), into the
 ClickHouse store when one is configured (`[store]` or `--store`), after migrating
 it. Both do nothing for the DuckDB store, whose Parquet files are the store, and
-return the store's description or None.
+return the store's description or None. The live simulator and the receiver call
+them for every slice, so an engine is opened and migrated once per process and
+schema (`_ready`), not once per slice.
 """
 
 from __future__ import annotations
@@ -15,7 +17,25 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.store_config import StoreConfigError, store_config
+from dashboard.core.telemetry.store_config import StoreConfig, StoreConfigError, store_config
+
+_READY: dict[tuple[StoreConfig, str], object] = {}  # (store, schema fingerprint) -> a migrated engine
+
+
+def _ready(config: StoreConfig, data: DataDir):
+    """The configured ClickHouse store's engine, migrated to this folder's schema."""
+    from dashboard.core.telemetry import clickhouse_schema
+    from dashboard.core.telemetry.clickhouse import open_engine
+    from dashboard.core.telemetry.contract import read_schema
+    from dashboard.core.telemetry.rollup import schema_fingerprint
+
+    schema = read_schema(data)
+    key = (config, schema_fingerprint(schema))
+    if key not in _READY:
+        engine = open_engine(config)
+        clickhouse_schema.migrate(engine, schema)
+        _READY[key] = engine
+    return _READY[key]
 
 
 def mirror(data: DataDir, table: str, rows: pl.DataFrame, store: str | None = None) -> str | None:
@@ -23,13 +43,7 @@ def mirror(data: DataDir, table: str, rows: pl.DataFrame, store: str | None = No
     config = store_config(data.root, store)
     if config.engine == "duckdb":
         return None
-    from dashboard.core.telemetry import clickhouse_schema
-    from dashboard.core.telemetry.clickhouse import open_engine
-    from dashboard.core.telemetry.contract import read_schema
-
-    engine = open_engine(config)
-    clickhouse_schema.migrate(engine, read_schema(data))
-    engine.insert_frame(table, rows)
+    _ready(config, data).insert_frame(table, rows)
     return config.describe()
 
 
@@ -40,12 +54,7 @@ def mirror_files(data: DataDir, files: dict[str, str | None], store: str | None 
         return None
     import pyarrow.parquet as pq
 
-    from dashboard.core.telemetry import clickhouse_schema
-    from dashboard.core.telemetry.clickhouse import open_engine
-    from dashboard.core.telemetry.contract import read_schema
-
-    engine = open_engine(config)
-    clickhouse_schema.migrate(engine, read_schema(data))
+    engine = _ready(config, data)
     for table, path in files.items():
         if not path:
             continue
