@@ -57,26 +57,31 @@ def stop_app(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+# Streamlit marks its root with the script's run state ("running", "notRunning", ...): the one sure
+# sign that a page's script has finished (the minimal toolbar shows no status widget, and a slow
+# query leaves the element count still for seconds while the script runs)
+SCRIPT_DONE = "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
+
+
 def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Streamlit is done when no element is stale/running and the main block has content."""
+    """Streamlit is done when its script is not running and the main block has content."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        f"() => {SCRIPT_DONE}"
         " && document.querySelectorAll('[data-testid=\"stElementContainer\"]').length > 2",
         timeout=timeout)
 
 
 def wait_until_settled(page, quiet_ms: int = 1000, timeout: float = 300_000) -> None:
-    """Drawn (wait_for_app), then no new element and no spinner for `quiet_ms`: charts and lazy parts have
-    arrived too."""
+    """Drawn (wait_for_app), then for `quiet_ms` no new element, no spinner and no script run:
+    charts and lazy parts have arrived too."""
     wait_for_app(page, timeout)
     page.wait_for_function(
         """(quiet) => {
             const n = document.querySelectorAll('[data-testid="stElementContainer"]').length
                 + document.querySelectorAll('.js-plotly-plot').length;
             const now = performance.now();
-            // a spinner (st.spinner) is work still running, whatever the element count says
-            const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"]');
+            const busy = !(""" + SCRIPT_DONE + """) || document.querySelector('[data-testid="stSpinner"]');
             if (window.__warroomCount !== n || busy) {
                 window.__warroomCount = n; window.__warroomSince = now; return false;
             }
