@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.demo import DEFAULT_SEED, write_demo
+from dashboard.core.demo import DEFAULT_SEED, write_demo
 
 # OTLP traces and real services live in their own modules; tests import them from here
 from tests.fixtures_otlp import (  # noqa: F401
@@ -47,7 +47,7 @@ def build_demo_week(root: Path, seed: int = DEFAULT_SEED, days: int = 7, rps: fl
     data = DataDir(root)
     write_demo(data, seed=seed, days=days, rps=rps)
     if with_incidents:
-        from dashboard.core.incident.demo_seed import seed_demo_incidents
+        from dashboard.core.demo.incidents import seed_demo_incidents
 
         seed_demo_incidents(data)
     return data
@@ -119,7 +119,7 @@ def tiny_store(root: Path):
     import polars as pl
 
     from dashboard.core.datadir import atomic_write_parquet
-    from dashboard.core.telemetry.demo.engine import conform
+    from dashboard.core.demo.engine import conform
     from dashboard.core.telemetry.query import TelemetryStore
 
     t0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)

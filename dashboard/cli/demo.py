@@ -7,8 +7,8 @@ import json
 
 from dashboard.cli import UserError, add_data_arg
 from dashboard.core.datadir import DataDir
-from dashboard.core.incident.demo_seed import seed_demo_incidents
-from dashboard.core.telemetry.demo import DEFAULT_SEED, write_demo
+from dashboard.core.demo import DEFAULT_SEED, write_demo
+from dashboard.core.demo.incidents import seed_demo_incidents
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -133,13 +133,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--role", default="responder", choices=("viewer", "responder", "commander", "admin"))
     q.set_defaults(func=run_token)
 
-    q = sub.add_parser("bench", help="benchmark: concurrent appends, reads, soak evaluation (scratch store)")
-    q.add_argument("--processes", type=int, default=4)
-    q.add_argument("--events", type=int, default=250, help="comms posts each process appends")
-    q.add_argument("--store-url", metavar="URL", default=None,
-                   help="run the concurrent posts on this PostgreSQL database (an empty one: INC-1 is created)")
-    q.set_defaults(func=run_bench)
-
 
 # --- commands -----------------------------------------------------------------
 
@@ -325,13 +318,4 @@ def run_token(args: argparse.Namespace) -> int:
     print(f"# give this token to {args.name} (Authorization: Bearer <token>); it is not stored anywhere:\n{token}\n")
     print(f"# add to roles.toml in the data folder:\n[tokens.{args.name}]\nrole = \"{args.role}\"\n"
           f"sha256 = \"{token_hash(token)}\"")
-    return 0
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    from dashboard.core.incident.bench import run_bench as bench
-
-    if args.processes < 1 or args.events < 1:
-        raise UserError("--processes and --events must be at least 1")
-    print(json.dumps(bench(processes=args.processes, events_each=args.events, store_url=args.store_url), indent=2))
     return 0

@@ -47,7 +47,7 @@ def _timestamp(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dashboard.core.telemetry import live
+    from dashboard.core.demo import live
 
     data = DataDir.at(args.data)
     quiet = args.json

@@ -226,8 +226,8 @@ def test_verification_defined_from_the_proposed_defaults_starts_the_soak_in_moni
 
 
 def test_the_live_part_records_the_soak_pass_once_as_the_system(data):
+    from dashboard.core.demo.live import append_minutes
     from dashboard.core.incident.identity import SYSTEM_NAME
-    from dashboard.core.telemetry.live import append_minutes
 
     incidents = Incidents.for_data_dir(data)
     append_minutes(data, 25)  # the demo's soak completes in this stretch

@@ -191,7 +191,7 @@ def test_live_simulator_and_otlp_receiver_reach_the_configured_store(both):
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
-    from dashboard.core.telemetry import live
+    from dashboard.core.demo import live
     from dashboard.core.telemetry.otel_spans import SpanMaker
     from dashboard.core.telemetry.receiver import TraceReceiver
 

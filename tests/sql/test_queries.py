@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.demo.engine import conform
 from dashboard.core.telemetry import clickhouse_query
-from dashboard.core.telemetry.demo.engine import conform
 from dashboard.core.telemetry.query import QUERIES_DIR, TelemetryStore, choose_bucket, load_sql
 from dashboard.core.telemetry.sketch import RELATIVE_ERROR
 from tests.fixtures import STORE_ENGINES, chdb_copy

@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry import live
+from dashboard.core.demo import live
 from dashboard.core.telemetry.compact import (
     COMPACTED_PREFIX,
     compact_live_files,

@@ -7,9 +7,9 @@ from datetime import UTC, timedelta
 import polars as pl
 import pytest
 
+from dashboard.core.demo import week
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import before_after, cohort_comparison, compare, overlap_minutes
-from dashboard.core.telemetry.demo import week
 from dashboard.core.telemetry.query import TelemetryStore
 
 PAID_EN = {"tier": ["paid"], "language": ["en"]}

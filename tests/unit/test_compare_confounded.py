@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.demo.engine import conform
 from dashboard.core.telemetry.compare import cohort_comparison
-from dashboard.core.telemetry.demo.engine import conform
 from dashboard.core.telemetry.query import TelemetryStore
 
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)

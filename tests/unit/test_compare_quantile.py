@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.demo.engine import conform
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import before_after, compare
-from dashboard.core.telemetry.demo.engine import conform
 from dashboard.core.telemetry.query import TelemetryStore
 
 AT = datetime(2025, 3, 3, 13, 0, tzinfo=UTC)

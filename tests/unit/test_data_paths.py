@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry import live
+from dashboard.core.demo import live
 from dashboard.core.telemetry.query import TelemetryStore
 from tests.fixtures import build_demo_week, copy_store, read_only_view
 

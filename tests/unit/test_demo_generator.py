@@ -8,10 +8,10 @@ import duckdb
 import polars as pl
 import pytest
 
+from dashboard.core.demo import week
+from dashboard.core.demo.engine import generate_window
+from dashboard.core.demo.scenario import Condition, Deploy, Effect, Scenario
 from dashboard.core.telemetry.contract import TelemetrySchema
-from dashboard.core.telemetry.demo import week
-from dashboard.core.telemetry.demo.engine import generate_window
-from dashboard.core.telemetry.demo.scenario import Condition, Deploy, Effect, Scenario
 from tests.fixtures import incident_truth, truth
 
 

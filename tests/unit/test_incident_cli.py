@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir, atomic_write_parquet
-from dashboard.core.telemetry.demo.engine import conform
+from dashboard.core.demo.engine import conform
 
 START = datetime(2025, 2, 18, 15, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from itertools import pairwise
 
 import pytest
 
+from dashboard.core.demo.incidents import seed_demo_incidents
 from dashboard.core.incident.comms import comms_clock
-from dashboard.core.incident.demo_seed import seed_demo_incidents
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak
 from dashboard.core.telemetry.query import TelemetryStore

@@ -254,7 +254,7 @@ def test_all_rows_rejected_is_reported_with_a_nonzero_exit_code(tmp_path):
 
 def test_ingested_requests_union_with_the_demo_store(tmp_path):
     duckdb = pytest.importorskip("duckdb")
-    from dashboard.core.telemetry.demo import write_demo
+    from dashboard.core.demo import write_demo
 
     data = DataDir(tmp_path / "data")
     write_demo(data, days=1, rps=0.2)
@@ -282,7 +282,7 @@ def test_ingested_requests_union_with_the_demo_store(tmp_path):
 
 
 def test_synthetic_export_bad_rows_are_exactly_the_quarantined_ones(tmp_path):
-    from dashboard.core.telemetry.ingest_bench import synthetic_requests
+    from dashboard.core.bench.ingest import synthetic_requests
 
     frame = synthetic_requests(50_000, seed=3)
     expected_bad = frame.filter((pl.col("latency_ms") < 0) | (pl.col("quality_score") > 1))

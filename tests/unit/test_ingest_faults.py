@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dashboard.cli import main
+from dashboard.core.bench.ingest import synthetic_requests
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.ingest import ingest_requests
-from dashboard.core.telemetry.ingest_bench import synthetic_requests
 from tests.fixtures import small_disk
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"

@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.demo.engine import conform
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.diagnosis.segment_map import segment_map
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.contract import TelemetrySchema, write_schema
-from dashboard.core.telemetry.demo.engine import conform
 from dashboard.core.telemetry.query import TelemetryStore
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)

@@ -165,7 +165,7 @@ def test_cli_reads_the_format_from_the_files_and_never_shows_a_traceback(tmp_pat
 
 
 def test_the_shipped_benchmark_accounts_for_every_observation():
-    from dashboard.core.telemetry.langfuse_bench import langfuse_benchmark
+    from dashboard.core.bench.langfuse import langfuse_benchmark
 
     result = langfuse_benchmark(generations=300, repeats=1)
     for fmt in ("jsonl", "parquet"):

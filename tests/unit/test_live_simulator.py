@@ -11,9 +11,8 @@ import pytest
 
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir, atomic_write_parquet
-from dashboard.core.telemetry import live
-from dashboard.core.telemetry.demo import week
-from dashboard.core.telemetry.demo.engine import generate_window
+from dashboard.core.demo import live, week
+from dashboard.core.demo.engine import generate_window
 from dashboard.core.telemetry.query import TelemetryStore
 
 SEED, RPS = 11, 3.0

@@ -204,8 +204,8 @@ def test_two_causes_covering_most_leaves_are_not_mistaken_for_everything():
 
 
 def _realistic(seed: int, order: int, partial: bool = False):
-    from dashboard.core.diagnosis.rca_realistic import _leaves as realistic_leaves
-    from dashboard.core.diagnosis.rca_realistic import make_case
+    from dashboard.core.bench.rca_realistic import _leaves as realistic_leaves
+    from dashboard.core.bench.rca_realistic import make_case
 
     rng = np.random.default_rng(seed)
     leaves = realistic_leaves()

@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dashboard.cli.bench_rca import register_rca
-from dashboard.core.diagnosis.rca_bench import (
+from dashboard.cli.bench.rca import register_rca
+from dashboard.core.bench.rca import (
     BenchDataError,
     Tally,
     discover_cases,
@@ -21,8 +21,8 @@ from dashboard.core.diagnosis.rca_bench import (
     run_benchmark,
     score_case,
 )
-from dashboard.core.diagnosis.rca_realistic import write_dataset as write_realistic
-from dashboard.core.diagnosis.rca_synthetic import write_dataset
+from dashboard.core.bench.rca_realistic import write_dataset as write_realistic
+from dashboard.core.bench.rca_synthetic import write_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 B0 = REPO_ROOT.parent / "shared" / "benchmarks" / "rca-b0"

@@ -16,9 +16,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.demo import write_demo
 from dashboard.core.telemetry import rollup, rollup_verify, sketch
 from dashboard.core.telemetry.compact import request_files
-from dashboard.core.telemetry.demo import write_demo
 from dashboard.core.telemetry.query import TelemetryStore
 
 COUNT_COLUMNS = {
@@ -157,7 +157,7 @@ def test_a_crash_mid_build_leaves_previous_rollups_valid_and_is_finished_later(g
 
 
 def test_compaction_keeps_every_row_counted_once(tmp_path):
-    from dashboard.core.telemetry import live
+    from dashboard.core.demo import live
     from dashboard.core.telemetry.compact import compact_live_files
 
     data = DataDir(tmp_path / "data")

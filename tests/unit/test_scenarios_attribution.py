@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.core.diagnosis.scenarios import EFFECTS, KINDS, WINDOW_END, WINDOW_START, random_case, run_cases
+from dashboard.core.bench.scenarios import EFFECTS, KINDS, WINDOW_END, WINDOW_START, random_case, run_cases
 
 CASES = 50
 

@@ -17,7 +17,7 @@ ISSUE_NAMES = ["requests", "error_rate", "latency_p50_ms", "latency_p95_ms", "la
                "fallback_rate", "input_tokens_p95", "input_tokens_p99", "output_tokens_p95", "output_tokens_p99"]
 ROOT = Path(__file__).resolve().parents[2]
 # data about the demo's story or synthetic benchmark scenarios, keyed by signal, not definitions of signals
-NOT_DEFINITIONS = {"dashboard/core/telemetry/demo/week.py", "dashboard/core/diagnosis/scenarios.py"}
+NOT_DEFINITIONS = {"dashboard/core/demo/week.py", "dashboard/core/bench/scenarios.py"}
 
 
 def test_stable_names():

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.demo import write_demo
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
-from dashboard.core.telemetry.demo import write_demo
 from dashboard.core.telemetry.query import TelemetryStore
 from dashboard.core.telemetry.release_timeline import release_timeline
 
@@ -144,7 +144,7 @@ def run_peer(data: DataDir, store: TelemetryStore, repeats: int, ours: dict[str,
     """The in-memory Polars peer on the same views, side by side with the project's medians."""
     from datetime import timedelta
 
-    from dashboard.core.telemetry import bench_peer
+    from dashboard.core.bench import query_peer as bench_peer
 
     frame, load_s = bench_peer.load(data)
     start, now = incident_day(store)
@@ -169,7 +169,7 @@ def run_compaction_bench(data: DataDir, minutes: int = 60, slice_seconds: float 
     """
     from datetime import timedelta
 
-    from dashboard.core.telemetry import live
+    from dashboard.core.demo import live
     from dashboard.core.telemetry.compact import compact_live_files
 
     write_demo(data, days=1, rps=10)

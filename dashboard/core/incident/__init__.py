@@ -14,5 +14,4 @@ Read bottom-up:
     telemetry_adapter.py per-minute counts, baselines and the data's clock from the TelemetryStore
     drafting.py          incident drafts and comms facts measured on telemetry
     summary.py           the JSON view the CLI prints
-    demo_seed.py         the demo week's incident record from truth.json
 """

@@ -1,6 +1,6 @@
 """Time `investigate` on every incident of a data folder's truth.json, with the query cache off.
 
-    python -m dashboard.core.diagnosis.bench_investigate --data data
+    warroom bench investigate --data data
 
 Prints per incident: seconds (best and worst of --repeats cold runs), the top
 suspect, whether it is the true cause, and the first regression's distance
@@ -9,7 +9,6 @@ from the true start.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -55,16 +54,3 @@ def run(data: DataDir, repeats: int = 3) -> dict:
     return {"incidents": rows,
             "median_seconds": round(statistics.median(r["seconds_best"] for r in rows), 3) if rows else None,
             "max_seconds": round(max(r["seconds_worst"] for r in rows), 3) if rows else None}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args(argv)
-    print(json.dumps(run(DataDir.at(args.data), args.repeats), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Benchmark of the incident store and the soak: `warroom incident bench`.
+"""Benchmark of the incident store and the soak: `warroom bench incident`.
 
 Measures what a war room under load does: several processes posting comms to
 one incident at once (appends: never refused, so every refusal is counted as a

@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet
+from dashboard.core.demo import DEFAULT_SEED, week
+from dashboard.core.demo.engine import generate_window
 from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import LIVE_PREFIX, compact_live_files, slice_name
-from dashboard.core.telemetry.demo import DEFAULT_SEED, week
-from dashboard.core.telemetry.demo.engine import generate_window
 from dashboard.core.telemetry.store_writes import mirror_files
 from dashboard.core.timeutil import utc
 

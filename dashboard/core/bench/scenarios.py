@@ -9,13 +9,11 @@ sometimes its rollout is limited to one region. A tenth of the cases have no
 culprit at all (an outside degradation) and must come back with "no release
 explains this". `run_cases` measures top-1 attribution accuracy.
 
-    python -m dashboard.core.diagnosis.scenarios --cases 60 --seed 1
+    warroom bench scenarios --cases 60 --seed 1
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -25,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.demo import write_scenario
-from dashboard.core.telemetry.demo.scenario import Condition, Deploy, Effect, Scenario
+from dashboard.core.demo import write_scenario
+from dashboard.core.demo.scenario import Condition, Deploy, Effect, Scenario
 
 DAY = datetime(2025, 3, 4, tzinfo=UTC)
 WINDOW_START = DAY + timedelta(hours=10)
@@ -158,16 +156,3 @@ def run_cases(n: int, seed: int = 1, workdir: Path | None = None) -> dict:
         "seconds_per_investigation": float(np.mean([r.seconds for r in results])) if results else 0.0,
         "misses": [r.__dict__ for r in results if not r.correct],
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="top-1 attribution accuracy on randomized scenarios")
-    parser.add_argument("--cases", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    print(json.dumps(run_cases(args.cases, args.seed), indent=2, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

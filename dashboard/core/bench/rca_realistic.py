@@ -31,13 +31,11 @@ Files per case: `{ts}.a.csv` (errors) and `{ts}.b.csv` (requests), each
 `real,predict,<dims>`, only leaves with traffic in some minute. A null
 case's `set` in `injection_info.csv` is empty.
 
-    warroom bench rca --realistic OUT_DIR [--seed N]   # writes the cases once, then scores them
-    python -m dashboard.core.diagnosis.rca_realistic OUT_DIR [--seed N] [--cases N]
+    warroom bench rca --realistic OUT_DIR [--seed N] [--cases N]   # writes the cases once, then scores them
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,18 +196,3 @@ def _write_setting(folder: Path, leaves: pl.DataFrame, cases: list[Case]) -> Non
         label = ";".join("&".join(f"{k}={v}" for k, v in cause.items()) for cause in case.causes)
         info.append({"set": label, "timestamp": ts})
     pl.DataFrame(info, schema={"set": pl.String, "timestamp": pl.Int64}).write_csv(folder / "injection_info.csv")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="folder to write the settings into")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cases", type=int, default=CASES_PER_SETTING, help="cases per setting")
-    args = parser.parse_args(argv)
-    for name in write_dataset(args.out, args.seed, args.cases):
-        print(args.out / name)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

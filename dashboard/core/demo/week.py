@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dashboard.core.telemetry.demo.scenario import Condition, Deploy, Effect, Scenario
+from dashboard.core.demo.scenario import Condition, Deploy, Effect, Scenario
 
 INCIDENT_DAY = datetime(2025, 2, 18, tzinfo=UTC)
 

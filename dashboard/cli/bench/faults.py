@@ -24,7 +24,7 @@ def register_faults_bench(bench_subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dashboard.core.faults_bench import run_fault_bench
+    from dashboard.core.bench.faults import run_fault_bench
 
     result = run_fault_bench(args.tries, args.seed, args.ingest_rows,
                              progress=lambda line: print(line, file=sys.stderr, flush=True))

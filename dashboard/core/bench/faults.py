@@ -83,16 +83,15 @@ def _timed(cmd: list[str]) -> float:
 
 class FaultBench:
     def __init__(self, work: Path, rng: random.Random, ingest_rows: int):
-        from dashboard.core.telemetry import live
-        from dashboard.core.telemetry.demo import write_demo
-        from dashboard.core.telemetry.ingest_bench import synthetic_requests
+        from dashboard.core.bench.ingest import synthetic_requests
+        from dashboard.core.demo import live, write_demo
 
         self.work, self.rng = work, rng
         self.count = 0
         self.ingest_kills_after_commit = 0
         self.demo = DataDir(work / "demo")
         write_demo(self.demo, days=1)
-        from dashboard.core.incident.demo_seed import seed_demo_incidents
+        from dashboard.core.demo.incidents import seed_demo_incidents
 
         seed_demo_incidents(self.demo)
         from dashboard.core.incident.service import Incidents
@@ -178,7 +177,7 @@ class FaultBench:
             f"continued: {more.returncode == 0}{note}"
 
     def receiver(self) -> tuple[bool, int, int, str]:
-        from dashboard.core.telemetry.receiver_bench import receive_benchmark
+        from dashboard.core.bench.receive import receive_benchmark
 
         self.count += 1
         scratch = self.work / f"try-{self.count}"

@@ -5,8 +5,7 @@ requests) is binomial, with a few events per leaf and a baseline that is
 itself a noisy count. This writes cases of that kind so `warroom bench rca`
 can score them with the same exact-match protocol:
 
-    python -m dashboard.core.diagnosis.rca_synthetic OUT_DIR [--seed N]
-    warroom bench rca --dataset OUT_DIR
+    warroom bench rca --synthetic OUT_DIR [--seed N]
 
 Each case: 180 leaves (region 4 x tier 3 x language 5 x channel 3), lognormal
 traffic shares, a 4% base rate varying by leaf (12% on the api channel), a
@@ -19,7 +18,6 @@ Files per case: `{ts}.a.csv` (refusals) and `{ts}.b.csv` (requests), each
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from pathlib import Path
 
@@ -118,17 +116,3 @@ def _write_setting(folder: Path, leaves: pl.DataFrame, cases: list) -> None:
         label = ";".join("&".join(f"{k}={v}" for k, v in cause.items()) for cause in causes)
         info.append({"set": label, "timestamp": ts})
     pl.DataFrame(info).write_csv(folder / "injection_info.csv")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="folder to write the settings into")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    for name in write_dataset(args.out, args.seed):
-        print(args.out / name)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

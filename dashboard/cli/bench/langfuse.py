@@ -17,7 +17,7 @@ def register_langfuse_bench(bench_subparsers: argparse._SubParsersAction) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from dashboard.core.telemetry.langfuse_bench import langfuse_benchmark
+    from dashboard.core.bench.langfuse import langfuse_benchmark
 
     print(json.dumps(langfuse_benchmark(args.generations, args.repeats), indent=2))
     return 0

@@ -1,4 +1,14 @@
-"""`warroom demo`: write the embedded demo week into a data folder."""
+"""The embedded demo week: `write_demo` writes its telemetry and releases into a data folder.
+
+The demo's parts, one package (the app never imports it; `warroom demo`, the
+benchmarks and the test fixtures do):
+    scenario.py   what a generated week is made of: traffic, deploys, effects, conditions
+    engine.py     requests for a window of a scenario (deterministic per seed)
+    week.py       the demo week's scenario: its five incidents and their releases
+    __init__.py   write_demo: the week into a folder (Parquet per day, rollups, truth.json)
+    incidents.py  the incident record seeded from truth.json (`seed_demo_incidents`)
+    live.py       the live simulator (`warroom simulate`): the week's traffic, minute by minute
+"""
 
 from __future__ import annotations
 
@@ -10,11 +20,11 @@ from datetime import datetime
 import polars as pl
 
 from dashboard.core.datadir import DataDir, atomic_write_parquet, atomic_write_text
+from dashboard.core.demo import week
+from dashboard.core.demo.engine import generate_window, iter_days
+from dashboard.core.demo.scenario import Deploy, Scenario
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
-from dashboard.core.telemetry.demo import week
-from dashboard.core.telemetry.demo.engine import generate_window, iter_days
-from dashboard.core.telemetry.demo.scenario import Deploy, Scenario
 
 DEFAULT_SEED = 7
 

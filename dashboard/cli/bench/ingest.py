@@ -25,7 +25,7 @@ def register_ingest_bench(bench_subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_ingest_bench(args: argparse.Namespace) -> int:
-    from dashboard.core.telemetry.ingest_bench import ingest_benchmark
+    from dashboard.core.bench.ingest import ingest_benchmark
 
     result = ingest_benchmark(rows=args.rows, repeats=args.repeats, csv_rows=args.csv_rows)
     print(json.dumps(result, indent=2))

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from dashboard.core.diagnosis.rca_bench import run_benchmark
+from dashboard.core.bench.rca import run_benchmark
 
 # report key -> table header
 COLUMNS = {"f1": "F1", "precision": "precision", "recall": "recall", "hit_at_3": "hit@3",
@@ -31,7 +31,12 @@ def register_rca(bench_subparsers) -> argparse.ArgumentParser:
     source.add_argument("--realistic", metavar="DIR", type=Path,
                         help="the production-shaped rate set (rca_realistic): written into DIR "
                              "unless DIR already holds it, then scored")
-    parser.add_argument("--seed", type=int, default=0, help="generator seed for --realistic (default 0)")
+    source.add_argument("--synthetic", metavar="DIR", type=Path,
+                        help="the synthetic rate set in the derived a/b layout (rca_synthetic): written into DIR "
+                             "unless DIR already holds it, then scored")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed for --realistic/--synthetic (default 0)")
+    parser.add_argument("--cases", type=int, default=None,
+                        help="cases per setting for --realistic (default: the published set's size)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     parser.add_argument("--method", choices=("auto", "labels", "pooled", "shared"), default="auto",
                         help="localization engine (default auto: leaf labels when leaves are "
@@ -41,13 +46,15 @@ def register_rca(bench_subparsers) -> argparse.ArgumentParser:
 
 
 def run_rca(args: argparse.Namespace) -> int:
-    dataset = args.dataset
-    if args.realistic is not None:
-        from dashboard.core.diagnosis.rca_realistic import write_dataset
+    dataset = args.dataset or args.realistic or args.synthetic
+    if dataset is not args.dataset and not any(p.is_file() for p in dataset.glob("*/injection_info.csv")):
+        from dashboard.core.bench import rca_realistic, rca_synthetic
 
-        dataset = args.realistic
-        if not any((dataset / name / "injection_info.csv").is_file() for name in ("null", "layer1_whole")):
-            write_dataset(dataset, seed=args.seed)
+        if args.realistic is not None:
+            extra = {} if args.cases is None else {"cases_per_setting": args.cases}
+            rca_realistic.write_dataset(dataset, seed=args.seed, **extra)
+        else:
+            rca_synthetic.write_dataset(dataset, seed=args.seed)
     report = run_benchmark(dataset, method=args.method).to_json_dict()
     if args.json:
         json.dump(report, sys.stdout, indent=2)

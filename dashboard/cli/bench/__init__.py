@@ -8,13 +8,14 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench", help="run a benchmark")
     bench = p.add_subparsers(dest="bench", required=True)
-    from dashboard.cli.bench_faults import register_faults_bench
-    from dashboard.cli.bench_ingest import register_ingest_bench
-    from dashboard.cli.bench_langfuse import register_langfuse_bench
-    from dashboard.cli.bench_pages import register_pages_bench
-    from dashboard.cli.bench_query import register_query_bench
-    from dashboard.cli.bench_rca import register_rca
-    from dashboard.cli.bench_receive import register_receive_bench
+    from dashboard.cli.bench.evaluations import register_evaluations
+    from dashboard.cli.bench.faults import register_faults_bench
+    from dashboard.cli.bench.ingest import register_ingest_bench
+    from dashboard.cli.bench.langfuse import register_langfuse_bench
+    from dashboard.cli.bench.pages import register_pages_bench
+    from dashboard.cli.bench.query import register_query_bench
+    from dashboard.cli.bench.rca import register_rca
+    from dashboard.cli.bench.receive import register_receive_bench
 
     register_query_bench(bench)
     register_ingest_bench(bench)
@@ -23,3 +24,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_faults_bench(bench)
     register_langfuse_bench(bench)
     register_pages_bench(bench)
+    register_evaluations(bench)

@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from dashboard.core.telemetry.contract import TelemetrySchema
-from dashboard.core.telemetry.demo.scenario import (
+from dashboard.core.demo.scenario import (
     ARTIFACT_COLUMNS,
     BASE_DEFLECTION,
     BASE_REFUSAL,
@@ -25,6 +24,7 @@ from dashboard.core.telemetry.demo.scenario import (
     Condition,
     Scenario,
 )
+from dashboard.core.telemetry.contract import TelemetrySchema
 from dashboard.core.timeutil import utc
 
 US_PER_MINUTE = 60_000_000

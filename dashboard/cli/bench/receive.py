@@ -28,7 +28,7 @@ def register_receive_bench(bench_subparsers: argparse._SubParsersAction) -> None
 
 
 def run_receive_bench(args: argparse.Namespace) -> int:
-    from dashboard.core.telemetry.receiver_bench import receive_benchmark
+    from dashboard.core.bench.receive import receive_benchmark
 
     result = receive_benchmark(rate=args.rate, seconds=args.seconds, senders=args.senders,
                                kill_at=args.kill_at if args.kill_at >= 0 else None, flush_every=args.flush_every)
