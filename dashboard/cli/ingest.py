@@ -12,8 +12,8 @@ import sys
 from dashboard.cli import UserError, add_data_arg, nothing_written
 from dashboard.cli.store import add_store_arg
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.ingest import ingest_releases, ingest_requests
-from dashboard.core.telemetry.langfuse_ingest import looks_like_langfuse
+from dashboard.core.telemetry.ingest.langfuse.validate import looks_like_langfuse
+from dashboard.core.telemetry.ingest.pipeline import ingest_releases, ingest_requests
 from dashboard.core.telemetry.mapping import load_mapping
 from dashboard.core.telemetry.store_config import StoreConfigError
 from dashboard.core.telemetry.store_writes import mirror_files

@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import TelemetrySchema, read_schema
-from dashboard.core.telemetry.ingest import SchemaConflict, ingest_requests
+from dashboard.core.telemetry.ingest.pipeline import SchemaConflict, ingest_requests
 from dashboard.core.telemetry.mapping import load_mapping
 from dashboard.core.telemetry.query import TelemetryStore
 
@@ -269,7 +269,7 @@ def test_ingested_requests_union_with_the_demo_store(tmp_path):
     demo_file = next(p for p in data.requests.glob("*.parquet") if p != Path(summary.written))
     assert pl.read_parquet_schema(summary.written) == pl.read_parquet_schema(demo_file)
 
-    from dashboard.core.telemetry.ingest import ingest_releases
+    from dashboard.core.telemetry.ingest.pipeline import ingest_releases
 
     demo_releases = next(data.releases.glob("*.parquet"))
     # only the mapping's release part: its request segments would conflict with the demo's

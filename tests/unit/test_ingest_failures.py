@@ -11,7 +11,7 @@ import pytest
 import dashboard.core.datadir as datadir_module
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA
-from dashboard.core.telemetry.ingest import IngestError, UnreadableFile, ingest_releases, ingest_requests
+from dashboard.core.telemetry.ingest.pipeline import IngestError, UnreadableFile, ingest_releases, ingest_requests
 from dashboard.core.telemetry.mapping import load_mapping
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
@@ -82,7 +82,7 @@ def test_crash_after_schema_save_restores_no_schema(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # the process is stopped mid-ingest
         return real_write(frame, target, *args, **kwargs)
 
-    monkeypatch.setattr("dashboard.core.telemetry.ingest.atomic_write_parquet", write_then_crash)
+    monkeypatch.setattr("dashboard.core.telemetry.ingest.pipeline.atomic_write_parquet", write_then_crash)
     with pytest.raises(KeyboardInterrupt):
         ingest_requests([SAMPLE_CSV], data, load_mapping(MAPPING))
     assert len(calls) == 2  # quarantine, then requests

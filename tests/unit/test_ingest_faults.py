@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from dashboard.cli import main
 from dashboard.core.bench.ingest import synthetic_requests
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.ingest import ingest_requests
+from dashboard.core.telemetry.ingest.pipeline import ingest_requests
 from tests.fixtures import small_disk
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
@@ -89,7 +89,7 @@ import shutil
 import sys
 from pathlib import Path
 from dashboard.core.datadir import DataDir, temporary_beside
-from dashboard.core.telemetry.ingest_commit import pending_quarantine
+from dashboard.core.telemetry.ingest.commit import pending_quarantine
 data = DataDir(Path(sys.argv[1]))
 name = Path(sys.argv[4]).name  # the reference ingest's files, byte for byte (footers included)
 (data.quarantine).mkdir(parents=True)

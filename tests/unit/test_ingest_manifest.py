@@ -9,8 +9,8 @@ import polars as pl
 
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.ingest import ingest_releases, ingest_requests
-from dashboard.core.telemetry.ingest_manifest import SOURCES_KEY, committed_sources
+from dashboard.core.telemetry.ingest.manifest import SOURCES_KEY, committed_sources
+from dashboard.core.telemetry.ingest.pipeline import ingest_releases, ingest_requests
 from dashboard.core.telemetry.mapping import load_mapping
 from tests.fixtures import LANGFUSE_BLOB, LANGFUSE_MAPPING, REPO_ROOT
 

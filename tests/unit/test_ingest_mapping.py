@@ -9,7 +9,7 @@ import pytest
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import TelemetrySchema
-from dashboard.core.telemetry.ingest import ingest_releases, ingest_requests
+from dashboard.core.telemetry.ingest.pipeline import ingest_releases, ingest_requests
 from dashboard.core.telemetry.mapping import IngestMapping, MappingError, load_mapping, parse_mapping
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"

@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.ingest import UnreadableFile, ingest_requests
+from dashboard.core.telemetry.ingest.pipeline import UnreadableFile, ingest_requests
 from dashboard.core.telemetry.mapping import parse_mapping
 from tests.fixtures import (
     OTLP_EXPORTS,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from dashboard.core.telemetry.ingest_parse import parse_bool, parse_float, parse_int, parse_string, parse_timestamp
+from dashboard.core.telemetry.ingest.parse import parse_bool, parse_float, parse_int, parse_string, parse_timestamp
 from dashboard.core.telemetry.mapping import BooleanWords, TimestampSpec
 
 T = datetime(2025, 2, 18, 13, 30, tzinfo=UTC)
@@ -87,7 +87,7 @@ def test_zone_words_and_offsets_win_over_the_mapping_zone():
                                       list(range(0, 5000, 2)),     # 2,500 runs: slices
                                       list(range(0, 10_000, 2))])  # 5,000 runs: filter
 def test_keeping_good_rows_by_slices_or_filter_gives_the_same_rows(bad_rows):
-    from dashboard.core.telemetry.ingest_validate import keep_good_rows
+    from dashboard.core.telemetry.ingest.validate import keep_good_rows
 
     height = max(5, (max(bad_rows) + 2) if bad_rows else 5)
     frame = pl.DataFrame({"i": range(height), "s": [f"r{i}" for i in range(height)]})

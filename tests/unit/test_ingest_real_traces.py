@@ -13,7 +13,7 @@ import pytest
 from dashboard.cli import main
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import read_schema
-from dashboard.core.telemetry.ingest import ingest_requests
+from dashboard.core.telemetry.ingest.pipeline import ingest_requests
 from dashboard.core.telemetry.links import load_links, row_link
 from dashboard.core.telemetry.mapping import MappingError, parse_mapping
 from dashboard.core.telemetry.query import TelemetryStore

@@ -10,8 +10,8 @@ import pytest
 from dashboard.cli import main as cli_main
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import REQUIRED_COLUMNS
-from dashboard.core.telemetry.ingest import ingest_requests
-from dashboard.core.telemetry.ingest_read import UnreadableFile
+from dashboard.core.telemetry.ingest.pipeline import ingest_requests
+from dashboard.core.telemetry.ingest.read import UnreadableFile
 from dashboard.core.telemetry.links import load_links
 from dashboard.core.telemetry.mapping import MappingError, load_mapping, parse_mapping
 from tests.fixtures import LANGFUSE_BLOB, LANGFUSE_MAPPING, LANGFUSE_UI, langfuse_blob_parquet

@@ -18,7 +18,7 @@ import polars as pl
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import TelemetrySchema
-from dashboard.core.telemetry.ingest import ingest_requests
+from dashboard.core.telemetry.ingest.pipeline import ingest_requests
 
 BAD_ROW_SHARE = 0.001
 

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.ingest import ingest_requests
+from dashboard.core.telemetry.ingest.pipeline import ingest_requests
 from dashboard.core.telemetry.mapping import parse_mapping
 
 MAPPING = {"langfuse": {"scores": {"quality_score": {"name": "helpfulness", "scale": [1, 5]}}}}

@@ -63,7 +63,7 @@ IDENTITY_COLUMNS: dict[str, pl.DataType] = {
 }
 
 # Only the time is required: a missing request_id is derived from the source file and row
-# (ingest_validate.derive_request_ids), every measure may be absent.
+# (ingest.validate.derive_request_ids), every measure may be absent.
 REQUIRED_COLUMNS: tuple[str, ...] = ("ts",)
 NULLABLE_MEASURES: frozenset[str] = frozenset(
     {"ttft_ms", "user_feedback", "error_type", "quality_score", "user_id", "task_success"}

@@ -53,7 +53,7 @@ from dashboard.core.telemetry.contract import (
     REQUEST_MEASURES,
     TelemetrySchema,
 )
-from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping
+from dashboard.core.telemetry.ingest.langfuse.mapping import LangfuseMapping
 
 # Store column names end up in SQL, URLs and the CLI: keep them plain.
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.core.telemetry.contract import TelemetrySchema
-from dashboard.core.telemetry.ingest_read import FORMATS, SourceFile, UnreadableFile, file_bytes, read_source
+from dashboard.core.telemetry.ingest.read import FORMATS, SourceFile, UnreadableFile, file_bytes, read_source
 from dashboard.core.telemetry.mapping import IngestMapping, MappingError
 from dashboard.core.telemetry.otlp_decode import (
     OtlpDecodeError,

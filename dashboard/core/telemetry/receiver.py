@@ -41,12 +41,12 @@ from dashboard.core.http_service import HttpService, Request, Response, Route, T
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import compact_live_files, slice_name
 from dashboard.core.telemetry.contract import write_schema
-from dashboard.core.telemetry.ingest import request_spec, target_schema
-from dashboard.core.telemetry.ingest_commit import settle_pending
-from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
-from dashboard.core.telemetry.ingest_prices import price_results
-from dashboard.core.telemetry.ingest_read import SourceFile
-from dashboard.core.telemetry.ingest_validate import FileResult, parse_defaults, validate_file
+from dashboard.core.telemetry.ingest.commit import settle_pending
+from dashboard.core.telemetry.ingest.dedupe import drop_duplicate_requests
+from dashboard.core.telemetry.ingest.pipeline import request_spec, target_schema
+from dashboard.core.telemetry.ingest.prices import price_results
+from dashboard.core.telemetry.ingest.read import SourceFile
+from dashboard.core.telemetry.ingest.validate import FileResult, parse_defaults, validate_file
 from dashboard.core.telemetry.links import save_links
 from dashboard.core.telemetry.mapping import IngestMapping
 from dashboard.core.telemetry.otlp_decode import OtlpDecodeError, decode_json_bytes, decode_protobuf

@@ -18,9 +18,9 @@ import polars as pl
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA, read_schema
-from dashboard.core.telemetry.ingest import release_spec
-from dashboard.core.telemetry.ingest_read import SourceFile
-from dashboard.core.telemetry.ingest_validate import parse_defaults, validate_file
+from dashboard.core.telemetry.ingest.pipeline import release_spec
+from dashboard.core.telemetry.ingest.read import SourceFile
+from dashboard.core.telemetry.ingest.validate import parse_defaults, validate_file
 from dashboard.core.telemetry.mapping import IngestMapping
 
 

@@ -5,7 +5,7 @@ Two phases, so a bad file never leaves half an ingest behind:
 2. write the quarantine file, the schema (if the mapping declares one) and the
    accepted rows, each atomically, undoing the earlier writes if a later one fails;
    a process killed in between leaves nothing that the next ingest does not
-   complete or remove (ingest_commit.py).
+   complete or remove (commit.py).
 
 Accepted rows land in a new uniquely named Parquet file with exactly the store
 schema, so the query layer unions them with any other file of the store.
@@ -27,13 +27,14 @@ from dashboard.core.datadir import DataDir, StoreWriteError, atomic_write_parque
 from dashboard.core.errors import WarroomError
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.contract import ARTIFACT_KINDS, RELEASE_SCHEMA, TelemetrySchema, read_schema, write_schema
-from dashboard.core.telemetry.ingest_commit import pending_quarantine, publish, settle_pending
-from dashboard.core.telemetry.ingest_dedupe import drop_duplicate_requests
-from dashboard.core.telemetry.ingest_dimensions import check_constants, missing_dimension_warnings
-from dashboard.core.telemetry.ingest_manifest import committed_sources, digests_of, footer, partition
-from dashboard.core.telemetry.ingest_prices import Pricing, price_results, price_warnings
-from dashboard.core.telemetry.ingest_read import UnreadableFile, read_source
-from dashboard.core.telemetry.ingest_validate import (
+from dashboard.core.telemetry.ingest.commit import pending_quarantine, publish, settle_pending
+from dashboard.core.telemetry.ingest.dedupe import drop_duplicate_requests
+from dashboard.core.telemetry.ingest.dimensions import check_constants, missing_dimension_warnings
+from dashboard.core.telemetry.ingest.langfuse.validate import validate_langfuse
+from dashboard.core.telemetry.ingest.manifest import committed_sources, digests_of, footer, partition
+from dashboard.core.telemetry.ingest.prices import Pricing, price_results, price_warnings
+from dashboard.core.telemetry.ingest.read import UnreadableFile, read_source
+from dashboard.core.telemetry.ingest.validate import (
     RELEASE_RULES,
     FileResult,
     TableSpec,
@@ -41,7 +42,6 @@ from dashboard.core.telemetry.ingest_validate import (
     request_rules,
     validate_file,
 )
-from dashboard.core.telemetry.langfuse_ingest import validate_langfuse
 from dashboard.core.telemetry.links import save_links
 from dashboard.core.telemetry.mapping import IngestMapping, MappingError
 from dashboard.core.telemetry.otlp_read import request_reader
@@ -236,7 +236,7 @@ def _store(kind: TableKind, results: list[FileResult], data_dir: DataDir, schema
             if not accepted["ts"].is_sorted():
                 # Time-ordered row groups let queries skip whole groups by their min/max ts.
                 accepted = accepted.sort("ts")
-            atomic_write_parquet(accepted, written_path, metadata=manifest)  # the commit (ingest_commit.py)
+            atomic_write_parquet(accepted, written_path, metadata=manifest)  # the commit (commit.py)
             committed = True
         if quarantine_path is not None:
             publish(done[0], quarantine_path)
@@ -356,7 +356,7 @@ def ingest_requests(paths: Iterable[str | Path], data_dir: DataDir, mapping: Ing
     give a service, segment or artifact column one value for every row; `fmt` is
     "otlp" for OpenTelemetry traces, "langfuse" for Langfuse observations (and scores)
     exports, "table" for Parquet/CSV/JSONL, "auto" to tell OTLP and tables apart by the file.
-    A file the store already holds (ingest_manifest.py) is skipped and reported, unless `reload`.
+    A file the store already holds (manifest.py) is skipped and reported, unless `reload`.
     """
     return _ingest("requests", paths, data_dir, mapping, mapping_name, dry_run, constants, fmt, reload)
 

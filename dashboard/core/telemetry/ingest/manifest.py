@@ -27,7 +27,7 @@ from typing import Literal
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.ingest_read import file_digest
+from dashboard.core.telemetry.ingest.read import file_digest
 
 SOURCES_KEY = "warroom.sources"
 INGEST_PREFIX = "ingest-"

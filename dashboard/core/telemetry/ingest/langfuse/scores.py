@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from dashboard.core.telemetry.ingest_parse import parse_timestamp
-from dashboard.core.telemetry.ingest_read import SourceFile
-from dashboard.core.telemetry.langfuse import SCORE_FIELDS, locate
-from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping, ScoreRule
+from dashboard.core.telemetry.ingest.langfuse.export import SCORE_FIELDS, locate
+from dashboard.core.telemetry.ingest.langfuse.mapping import LangfuseMapping, ScoreRule
+from dashboard.core.telemetry.ingest.parse import parse_timestamp
+from dashboard.core.telemetry.ingest.read import SourceFile
 from dashboard.core.telemetry.mapping import TimestampSpec
 
 MEASURE_TYPES = {"quality_score": pl.Float64, "user_feedback": pl.Int8, "task_success": pl.Boolean}

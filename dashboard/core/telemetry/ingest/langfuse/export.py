@@ -39,10 +39,10 @@ from pathlib import Path
 
 import polars as pl
 
-from dashboard.core.telemetry.ingest_parse import parse_float, parse_string, parse_timestamp
-from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile, read_bytes, read_source
-from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping
-from dashboard.core.telemetry.langfuse_usage import parse_maps, read_maps, total_cost, usage_tokens
+from dashboard.core.telemetry.ingest.langfuse.mapping import LangfuseMapping
+from dashboard.core.telemetry.ingest.langfuse.usage import parse_maps, read_maps, total_cost, usage_tokens
+from dashboard.core.telemetry.ingest.parse import parse_float, parse_string, parse_timestamp
+from dashboard.core.telemetry.ingest.read import SourceFile, UnreadableFile, read_bytes, read_source
 from dashboard.core.telemetry.mapping import TimestampSpec
 
 REQUEST_TYPE = "GENERATION"

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import polars as pl
 
-from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile
-from dashboard.core.telemetry.ingest_validate import FileResult, TableSpec, validate_file
-from dashboard.core.telemetry.langfuse import kind_of, observations, read_export, trace_fields
-from dashboard.core.telemetry.langfuse_mapping import LangfuseMapping
-from dashboard.core.telemetry.langfuse_scores import join_scores
+from dashboard.core.telemetry.ingest.langfuse.export import kind_of, observations, read_export, trace_fields
+from dashboard.core.telemetry.ingest.langfuse.mapping import LangfuseMapping
+from dashboard.core.telemetry.ingest.langfuse.scores import join_scores
+from dashboard.core.telemetry.ingest.read import SourceFile, UnreadableFile
+from dashboard.core.telemetry.ingest.validate import FileResult, TableSpec, validate_file
 
 
 @dataclass

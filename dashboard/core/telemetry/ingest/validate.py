@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from dashboard.core.telemetry.ingest_parse import (
+from dashboard.core.telemetry.ingest.parse import (
     Parsed,
     parse_bool,
     parse_float,
@@ -23,7 +23,7 @@ from dashboard.core.telemetry.ingest_parse import (
     parse_string,
     parse_timestamp,
 )
-from dashboard.core.telemetry.ingest_read import SourceFile, UnreadableFile
+from dashboard.core.telemetry.ingest.read import SourceFile, UnreadableFile
 from dashboard.core.telemetry.mapping import MappingError, TimestampSpec
 
 Kind = Literal["timestamp", "string", "float", "int", "bool"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from dashboard.core.telemetry.contract import TelemetrySchema
-from dashboard.core.telemetry.ingest_validate import FileResult
+from dashboard.core.telemetry.ingest.validate import FileResult
 from dashboard.core.telemetry.mapping import IngestMapping, ModelPrice
 
 PER_TOKENS = 1_000_000

@@ -10,7 +10,7 @@ nothing, and a comparison by it would be empty.
 from __future__ import annotations
 
 from dashboard.core.telemetry.contract import TelemetrySchema
-from dashboard.core.telemetry.ingest_validate import FileResult
+from dashboard.core.telemetry.ingest.validate import FileResult
 from dashboard.core.telemetry.mapping import MappingError
 
 

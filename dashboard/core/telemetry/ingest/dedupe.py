@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry.ingest_validate import FileResult, as_text
+from dashboard.core.telemetry.ingest.validate import FileResult, as_text
 
 FIELD = "request_id"
 NO_REASONS = pl.DataFrame(schema={"file": pl.Int32, "pos": pl.Int64, "reason": pl.String})
