@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +43,26 @@ if TYPE_CHECKING:  # the builders import Polars where they use it; here it only 
     import polars as pl
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str) -> CliRun:
+    """`warroom ARGS` in this process (as `dashboard.cli.main` runs it), with what it printed.
+
+    A subprocess is only for what needs one: a server, a process killed mid-write.
+    """
+    from dashboard.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return CliRun(code, out.getvalue(), err.getvalue())
 
 
 def build_demo_week(root: Path, seed: int = DEFAULT_SEED, days: int = 7, rps: float = 10.0,

@@ -3,7 +3,7 @@
 Pure (no Streamlit) so the URL contracts are unit-tested. The shared view state is
 the time range (`range`, `range_from`, `range_to`) and the segment filters
 (`f_<segment>`, repeated for several values); the war room's "new incident"
-contract is documented in `incident_new.py`.
+contract is documented in `incident/new.py`.
 """
 
 from __future__ import annotations

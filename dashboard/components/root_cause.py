@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.components.links import cohort_params, new_incident_params, root_cause_params
-from dashboard.components.report_cards import page_link
+from dashboard.components.report.cards import page_link
 from dashboard.components.root_cause_figures import regression_figure, regression_window, segment_heatmap
 from dashboard.core.diagnosis import data as D
 from dashboard.core.diagnosis.investigate import investigate

@@ -3,10 +3,11 @@
 import polars as pl
 import streamlit as st
 
-from dashboard.components import context, filters, report_data, root_cause, sample_requests
+from dashboard.components import context, filters, root_cause, sample_requests
 from dashboard.components.distributions import distributions_panel
 from dashboard.components.links import COHORT_TAB, view_params
-from dashboard.components.report_slos import firing_alerts, slo_status_line
+from dashboard.components.report import data as report_data
+from dashboard.components.report.slos import firing_alerts, slo_status_line
 from dashboard.components.signal_stack import build_signal_stack
 from dashboard.components.tables import comparison_table
 from dashboard.components.url_checks import check_link

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from dashboard.components import context, report_data
-from dashboard.components.incident_session import chain_alert, identity_box
-from dashboard.components.report_actions import action_items
-from dashboard.components.report_postmortem import (
+from dashboard.components import context
+from dashboard.components.incident.session import chain_alert, identity_box
+from dashboard.components.report import data as report_data
+from dashboard.components.report.actions import action_items
+from dashboard.components.report.postmortem import (
     detection_metrics,
     impact_table,
     phases_table,
@@ -13,8 +14,8 @@ from dashboard.components.report_postmortem import (
     reproducer_samples_table,
     timeline_table,
 )
-from dashboard.components.report_print import print_stylesheet
-from dashboard.components.report_sections import editable_section
+from dashboard.components.report.printing import print_stylesheet
+from dashboard.components.report.sections import editable_section
 from dashboard.core.reporting.postmortem.render import to_html, to_markdown
 from dashboard.core.text import md
 

@@ -3,9 +3,10 @@
 import polars as pl
 import streamlit as st
 
-from dashboard.components import context, report_data
-from dashboard.components.report_burn import burn_chart, burn_series
-from dashboard.components.report_slos import budget_text, firing_alerts, offer_incidents, slo_metrics
+from dashboard.components import context
+from dashboard.components.report import data as report_data
+from dashboard.components.report.burn import burn_chart, burn_series
+from dashboard.components.report.slos import budget_text, firing_alerts, offer_incidents, slo_metrics
 from dashboard.core.reporting.slo_config import SloConfigError, slo_file_for
 from dashboard.core.reporting.slo_report import slo_rows
 from dashboard.core.reporting.summary import slo_offers

@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from dashboard.components import context, report_data
-from dashboard.components.incident_session import chain_alert
-from dashboard.components.report_cards import incident_card
-from dashboard.components.report_history import history_block
-from dashboard.components.report_print import print_hint, print_stylesheet
-from dashboard.components.report_slos import WAR_ROOM_VIEW, firing_alerts, offer_incidents, slo_metrics
+from dashboard.components import context
+from dashboard.components.incident.session import chain_alert
+from dashboard.components.report import data as report_data
+from dashboard.components.report.cards import incident_card
+from dashboard.components.report.history import history_block
+from dashboard.components.report.printing import print_hint, print_stylesheet
+from dashboard.components.report.slos import WAR_ROOM_VIEW, firing_alerts, offer_incidents, slo_metrics
 from dashboard.core.reporting.slo_config import SloConfigError
 from dashboard.core.reporting.summary import slo_offers
 

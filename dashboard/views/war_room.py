@@ -3,15 +3,15 @@
 import streamlit as st
 
 from dashboard.components import context
-from dashboard.components import incident_session as session
 from dashboard.components.guard import shown_or_warned
-from dashboard.components.incident_comms import comms_tab
-from dashboard.components.incident_correct import correction_form
-from dashboard.components.incident_header import command_panels, title_block
-from dashboard.components.incident_live import live_panel, timeline_panel
-from dashboard.components.incident_new import new_incident_form
-from dashboard.components.incident_verification import close_panel, verification_form
-from dashboard.components.incident_work import actions_tab, playbook_tab
+from dashboard.components.incident import session
+from dashboard.components.incident.comms import comms_tab
+from dashboard.components.incident.correct import correction_form
+from dashboard.components.incident.header import command_panels, title_block
+from dashboard.components.incident.live import live_panel, timeline_panel
+from dashboard.components.incident.new import new_incident_form
+from dashboard.components.incident.verification import close_panel, verification_form
+from dashboard.components.incident.work import actions_tab, playbook_tab
 from dashboard.core.incident.telemetry_adapter import evaluate_incident_soak
 
 store = context.store()

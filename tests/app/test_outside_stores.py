@@ -6,15 +6,13 @@ No exception, and nothing absent shown as a number.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import OUTSIDE_STORES, REPO_ROOT, build_outside_store
+from tests.fixtures import OUTSIDE_STORES, REPO_ROOT, build_outside_store, run_cli
 
 APP = REPO_ROOT / "dashboard" / "app.py"
 PAGES = sorted(p.name for p in (REPO_ROOT / "dashboard" / "views").glob("*.py") if p.name != "__init__.py")
@@ -51,12 +49,10 @@ def test_every_page_opens_and_draws_no_absent_signal(outside, page, monkeypatch)
 def test_investigate_says_not_in_this_data(outside):
     store = TelemetryStore(outside)
     absent = next(s for s in sig.DIAGNOSABLE if s not in store.signals())
-    run = subprocess.run([sys.executable, "-m", "dashboard.cli", "investigate", "--data", str(outside.root),
-                          "--signal", absent, "--json"], capture_output=True, text=True)
+    run = run_cli("investigate", "--data", str(outside.root), "--signal", absent, "--json")
     assert run.returncode == 2
     answer = json.loads(run.stdout)
     assert answer["in_data"] is False and "not in this data" in answer["message"]
     present = next(s for s in sig.DIAGNOSABLE if s in store.signals())
-    ok = subprocess.run([sys.executable, "-m", "dashboard.cli", "investigate", "--data", str(outside.root),
-                         "--signal", present], capture_output=True, text=True)
+    ok = run_cli("investigate", "--data", str(outside.root), "--signal", present)
     assert ok.returncode == 0, ok.stderr

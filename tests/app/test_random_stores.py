@@ -4,8 +4,6 @@ lacks is reported as a number. Examples are few and small so the suite keeps its
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -16,12 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.cli import main as warroom
 from dashboard.core.reporting.slo_store import evaluate_slos, load_slos
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import PRESENCE, RANDOM_MEASURES, REPO_ROOT, random_store
+from tests.fixtures import PRESENCE, RANDOM_MEASURES, REPO_ROOT, random_store, run_cli
 
 APP = REPO_ROOT / "dashboard" / "app.py"
 PAGES = sorted(p.name for p in (REPO_ROOT / "dashboard" / "views").glob("*.py") if p.name != "__init__.py")
@@ -40,10 +37,8 @@ def expected_absent(presence: dict[str, str]) -> set[str]:
 
 
 def cli(*args: str) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = warroom(list(args))
-    return code, out.getvalue() + err.getvalue()
+    run = run_cli(*args)
+    return run.returncode, run.stdout + run.stderr
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])

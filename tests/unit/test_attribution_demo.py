@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import truth
+from tests.fixtures import run_cli, truth
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +89,9 @@ def test_no_regression_means_no_suspect(store):
 
 
 def test_cli_json_shape(demo_data):
-    out = subprocess.run([sys.executable, "-m", "dashboard.cli", "investigate", "--data", str(demo_data.root),
-                          "--signal", "refusal_rate", "--filter", "language=en", "--json"],
-                         capture_output=True, text=True, check=True)
+    out = run_cli("investigate", "--data", str(demo_data.root), "--signal", "refusal_rate",
+                  "--filter", "language=en", "--json")
+    assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert {"change_points", "suspects", "rollback_plan", "segments"} <= set(doc)
     first = doc["suspects"][0]
@@ -103,6 +101,5 @@ def test_cli_json_shape(demo_data):
 
 
 def test_cli_rejects_bad_input(demo_data):
-    bad = subprocess.run([sys.executable, "-m", "dashboard.cli", "investigate", "--data", str(demo_data.root),
-                          "--signal", "refusal_rate", "--start", "yesterday"], capture_output=True, text=True)
+    bad = run_cli("investigate", "--data", str(demo_data.root), "--signal", "refusal_rate", "--start", "yesterday")
     assert bad.returncode == 2 and "--start" in bad.stderr

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard.components.incident_session import flash, when, write
+from dashboard.components.incident.session import flash, when, write
 from dashboard.core.incident.comms import AUDIENCE_LABELS, render_update
 from dashboard.core.incident.drafting import comms_facts_for
 from dashboard.core.incident.service import Incidents

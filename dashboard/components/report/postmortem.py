@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard.components.report_cards import SEVERITY_COLORS
+from dashboard.components.badges import severity_color
 from dashboard.core.reporting.incident_metrics import STAGES, format_duration
 from dashboard.core.reporting.postmortem.model import Postmortem
 from dashboard.core.reporting.postmortem.render import impact_rows
@@ -24,7 +24,7 @@ def _scope(segment: dict) -> str:
 def postmortem_header(pm: Postmortem) -> None:
     st.title(f"Postmortem {pm.incident_id}: {md(pm.title)}")
     badges = st.container(horizontal=True)
-    badges.badge(pm.severity or "severity not set", color=SEVERITY_COLORS.get(pm.severity or "", "gray"))
+    badges.badge(pm.severity or "severity not set", color=severity_color(pm.severity))
     badges.badge(pm.status, color="green" if pm.status == "resolved" else "blue")
     if pm.incident_type:
         badges.badge(pm.incident_type.replace("_", " "), color="violet")

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard.components.incident_session import hhmm, write
+from dashboard.components.badges import severity_color, status_color
+from dashboard.components.incident.session import hhmm, write
 from dashboard.core.incident import events as ev
 from dashboard.core.incident.drafting import impact_measure
 from dashboard.core.incident.lifecycle import TRANSITIONS
@@ -16,15 +17,11 @@ from dashboard.core.incident.state import IncidentState
 from dashboard.core.telemetry import signals as registry
 from dashboard.core.text import md
 
-SEVERITY_COLORS = {"SEV1": "red", "SEV2": "orange", "SEV3": "blue", "SEV4": "gray"}
-STATUS_COLORS = {"investigating": "red", "identified": "orange", "mitigating": "orange", "monitoring": "blue",
-                 "resolved": "green", "postmortem": "violet"}
-
 
 def badges(state: IncidentState) -> None:
     sev = state.severity or "no severity"
-    st.markdown(f":{SEVERITY_COLORS.get(state.severity or '', 'gray')}-badge[{sev}] "
-                f":{STATUS_COLORS.get(state.status, 'gray')}-badge[{state.status}] "
+    st.markdown(f":{severity_color(state.severity)}-badge[{sev}] "
+                f":{status_color(state.status)}-badge[{state.status}] "
                 f":gray-badge[{(state.type or 'type not set').replace('_', ' ')}] "
                 f":gray-badge[commander: {md(state.commander or '–')}]")
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard.components.filters import link_values
-from dashboard.components.incident_session import INCIDENT_KEY, flash, who
+from dashboard.components.incident.session import INCIDENT_KEY, flash, who
 from dashboard.core.incident import events as ev
 from dashboard.core.incident.drafting import draft_incident
 from dashboard.core.incident.identity import PermissionDenied

@@ -13,7 +13,7 @@ from datetime import timedelta
 import polars as pl
 import streamlit as st
 
-from dashboard.components.incident_session import hhmm, mark_seen, seen_version
+from dashboard.components.incident.session import hhmm, mark_seen, seen_version
 from dashboard.core.incident.comms import CommsClock, comms_clock
 from dashboard.core.incident.identity import SYSTEM_NAME
 from dashboard.core.incident.lifecycle import decide_soak_findings

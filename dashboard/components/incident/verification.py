@@ -13,7 +13,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard.components.incident_session import write
+from dashboard.components.incident.session import write
 from dashboard.core.incident.identity import Identity
 from dashboard.core.incident.lifecycle import close_gate
 from dashboard.core.incident.service import Incidents

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from dashboard.components.incident_session import write
+from dashboard.components.incident.session import write
 from dashboard.core.incident.references import check_segments, check_signals
 from dashboard.core.incident.service import Incidents
 from dashboard.core.incident.state import IncidentState

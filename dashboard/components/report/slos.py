@@ -8,13 +8,14 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dashboard.components.report_cards import BadgeColor, page_link
+from dashboard.components.badges import BadgeColor
+from dashboard.components.report.cards import page_link
 from dashboard.core.reporting.slo import SloStatus
 from dashboard.core.telemetry import signals as sig
 
 STATE_COLORS: dict[str, BadgeColor] = {"burning": "red", "exhausted": "orange", "ok": "green", "no data": "gray"}
 STATE_WORDS = {"burning": "Burning now", "exhausted": "Budget spent", "ok": "Within budget", "no data": "No data"}
-WAR_ROOM_VIEW = Path(__file__).resolve().parents[1] / "views" / "war_room.py"
+WAR_ROOM_VIEW = Path(__file__).resolve().parents[2] / "views" / "war_room.py"
 
 
 def budget_text(status: SloStatus) -> str:

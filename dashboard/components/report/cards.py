@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from dashboard.components.badges import severity_color
 from dashboard.core.incident.comms import CommsClock
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.incident_metrics import format_duration
@@ -16,12 +17,10 @@ from dashboard.core.reporting.summary import Figure, IncidentCard, executive_upd
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.text import md
 
-# the colours Streamlit's badge and metric delta accept
-BadgeColor = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"]
+# the colours Streamlit's metric delta accepts
 DeltaColor = Literal["normal", "inverse", "off", "red", "orange", "yellow", "green", "blue", "violet", "gray",
                      "grey", "primary"]
 
-SEVERITY_COLORS: dict[str, BadgeColor] = {"SEV1": "red", "SEV2": "orange", "SEV3": "yellow", "SEV4": "gray"}
 TREND_WORDS = {"better": "getting better", "worse": "getting worse", "steady": "holding steady",
                "unknown": "trend unknown"}
 TREND_COLORS: dict[str, DeltaColor] = {"better": "green", "worse": "red", "steady": "gray", "unknown": "gray"}
@@ -49,7 +48,7 @@ def trend_delta(trend: str | None) -> dict:
 def state_badges(card: IncidentCard) -> None:
     s = card.state
     row = st.container(horizontal=True, vertical_alignment="center")
-    row.badge(s.severity or "severity not set", color=SEVERITY_COLORS.get(s.severity or "", "gray"))
+    row.badge(s.severity or "severity not set", color=severity_color(s.severity))
     row.badge(s.status.capitalize(), color="blue")
     row.markdown(f"Commander **{md(s.commander or 'unassigned')}**"
                  + (f" · service {md(s.service)}" if s.service else ""))

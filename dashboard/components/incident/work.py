@@ -6,7 +6,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard.components.incident_session import hhmm, write
+from dashboard.components.incident.session import hhmm, write
 from dashboard.core.incident import events as ev
 from dashboard.core.incident.identity import Identity
 from dashboard.core.incident.playbooks import PHASE_LABELS, PHASES, playbook_for
