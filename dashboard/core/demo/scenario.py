@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dashboard.core.telemetry.contract import DEFAULT_ARTIFACT_COLUMNS
+
 # Segment mixes: value -> share of traffic. Shares of one segment sum to 1.
 DEFAULT_MIX: dict[str, dict[str, float]] = {
     "region": {"us-east": 0.35, "us-west": 0.20, "eu-west": 0.30, "ap-south": 0.15},
@@ -108,12 +110,5 @@ class Scenario:
         return seen
 
 
-# artifact kind -> request column (the demo's schema; matches contract defaults)
-ARTIFACT_COLUMNS = {
-    "app": "app_version",
-    "model": "model_version",
-    "prompt": "prompt_version",
-    "index": "index_version",
-    "router": "router_policy",
-    "policy": "policy_version",
-}
+# artifact kind -> request column: the demo writes the contract's default schema
+ARTIFACT_COLUMNS = DEFAULT_ARTIFACT_COLUMNS
