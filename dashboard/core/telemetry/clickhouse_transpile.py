@@ -21,7 +21,12 @@ it would pass through untranslated:
 - `UNPIVOT rel ON cols INTO NAME n VALUE v` becomes an ARRAY JOIN of (name, value)
   pairs over the same columns.
 
-Anything else DuckDB-only (`*COLUMNS`, hash()) raises `Untranslatable`;
+- `*COLUMNS(...)` in a list becomes that list's items; `list_has_any` is `hasAny`;
+- `hash(...)` becomes `cityHash64(...)`: a query that samples rows by hash picks
+  its own deterministic sample on ClickHouse (the same groups and totals, other rows);
+- a selected predicate (a BOOLEAN in DuckDB, a UInt8 in ClickHouse) is cast to Bool.
+
+Anything else DuckDB-only raises `Untranslatable`;
 such a file gets a hand-written queries/clickhouse/NAME.sql (clickhouse_sql.py).
 """
 
@@ -100,6 +105,19 @@ def _width_micros(node: exp.Expr) -> exp.Expr:
     raise Untranslatable(f"time_bucket width {node.sql(dialect='duckdb')} has no ClickHouse form here")
 
 
+def _functions(tree: exp.Expr) -> exp.Expr:
+    """DuckDB functions sqlglot passes through or spells wrongly for ClickHouse."""
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "hash":
+            # a sample picked by hash: ClickHouse's own 64-bit hash, so its own (deterministic) sample
+            return exp.Anonymous(this="cityHash64", expressions=[a.copy() for a in node.expressions])
+        if isinstance(node, exp.ArrayOverlaps):  # list_has_any (sqlglot writes `&&`, ClickHouse's AND)
+            return exp.Anonymous(this="hasAny", expressions=[node.this.copy(), node.expression.copy()])
+        return node
+
+    return tree.transform(rewrite)
+
+
 def _time_buckets(tree: exp.Expr) -> exp.Expr:
     def rewrite(node: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.DateBin):
@@ -157,6 +175,15 @@ def _expand_columns(select: exp.Select, known: dict[str, list[str]], params: dic
     if not any(e.find(exp.Columns) for e in select.expressions):
         return
     names = _relation_columns(select, known)
+    for unpacked in [m for e in select.expressions for m in e.find_all(exp.Columns) if m.args.get("unpack")]:
+        # *COLUMNS(...) inside a list or a call: its columns become that list's items
+        parent, key = unpacked.parent, unpacked.arg_key
+        items = parent.args.get(key) if parent is not None else None
+        if not isinstance(items, list):
+            raise Untranslatable("*COLUMNS(...) outside a list of arguments")
+        at = next(i for i, item in enumerate(items) if item is unpacked)
+        columns = [exp.column(n, quoted=True) for n in _pick(unpacked, names, params)]
+        parent.set(key, [*items[:at], *columns, *items[at + 1:]])
     out: list[exp.Expr] = []
     for item in select.expressions:
         matchers = list(item.find_all(exp.Columns))
@@ -216,6 +243,27 @@ def _unpivot(pivot: exp.Pivot, known: dict[str, list[str]], params: dict) -> Non
         pivot.replace(exp.Subquery(this=select))
 
 
+def _is_predicate(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Paren):
+        return _is_predicate(node.this)
+    if isinstance(node, (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)):
+        return True
+    if isinstance(node, exp.Anonymous) and str(node.this) == "hasAny":
+        return True
+    if isinstance(node, exp.Case):
+        branches = [i.args["true"] for i in node.args.get("ifs") or []]
+        default = node.args.get("default")
+        return all(_is_predicate(b) for b in [*branches, *([default] if default is not None else [])])
+    return False
+
+
+def _booleans(select: exp.Select) -> None:
+    """A selected predicate is a BOOLEAN in DuckDB, a UInt8 in ClickHouse: cast it to ClickHouse's Bool."""
+    for item in select.expressions:
+        if isinstance(item, exp.Alias) and _is_predicate(item.this):
+            item.set("this", exp.Cast(this=item.this.copy(), to=exp.DataType.build("Bool", dialect="clickhouse")))
+
+
 def _columns_before_aliases(select: exp.Select, known: dict[str, list[str]]) -> None:
     """Qualify a column a SELECT's alias would shadow: DuckDB reads `min(lo) ... AS lo` (outside ORDER BY)
     as the relation's column, ClickHouse as the alias."""
@@ -227,7 +275,10 @@ def _columns_before_aliases(select: exp.Select, known: dict[str, list[str]]) -> 
     if isinstance(rel, exp.Table) and rel.name in known:
         names, qualifier = known[rel.name], rel.alias_or_name
     elif isinstance(rel, exp.Subquery) and isinstance(rel.this, exp.Select):
-        names = _named(rel.this)
+        try:
+            names = _named(rel.this)
+        except Untranslatable:  # `SELECT *` of something: nothing here to qualify by
+            return
         if not rel.alias:
             rel.set("alias", exp.TableAlias(this=exp.to_identifier("__rel")))
         qualifier = rel.alias
@@ -261,7 +312,7 @@ def _expand_all(node: exp.Expr, known: dict[str, list[str]], params: dict) -> No
 def transpile(text: str, params: dict, relations: dict[str, list[str]]) -> str:
     """ClickHouse SQL for DuckDB `text`; `relations` names the columns of the CTEs the caller prepends."""
     tree = sqlglot.parse_one(text, read="duckdb")
-    tree = _time_buckets(_expand_macros(tree))
+    tree = _functions(_time_buckets(_expand_macros(tree)))
     known = dict(relations)
     # a CTE's columns are known once it is expanded; the CTEs come in order, each may read the ones before
     with_ = tree.args.get("with_") or tree.args.get("with")
@@ -274,4 +325,5 @@ def transpile(text: str, params: dict, relations: dict[str, list[str]]) -> str:
         _unpivot(pivot, known, params)
     for select in tree.find_all(exp.Select):
         _columns_before_aliases(select, known)
+        _booleans(select)
     return tree.sql(dialect="clickhouse", comments=False)
