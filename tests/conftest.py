@@ -27,6 +27,18 @@ def demo_data_copy(demo_data, tmp_path):
 
 
 @pytest.fixture(scope="session")
+def chdb_pair(tmp_path_factory):
+    """Two demo days with incidents, as the DuckDB store reads them and loaded into a chDB store: (data, folder).
+
+    Built once per test session (loading into ClickHouse costs seconds). Read-only:
+    a test that writes copies the data folder and loads its own chDB store.
+    """
+    from tests.fixtures import build_chdb_pair
+
+    return build_chdb_pair(tmp_path_factory.mktemp("chdb_pair"))
+
+
+@pytest.fixture(scope="session")
 def postgres_cluster():
     """A throwaway PostgreSQL server for this test session (stopped and removed after)."""
     from tests.fixtures import PostgresCluster

@@ -127,6 +127,18 @@ def chdb_copy(data: DataDir, folder: Path):
     return engine
 
 
+def build_chdb_pair(root: Path, days: int = 2, rps: float = 1.0):
+    """A demo store with its incidents, and a chDB store of the same telemetry loaded by `warroom store load`:
+    (data, chDB folder). The folder's warroom.toml is left without `[store]`: the caller picks the engine."""
+    from dashboard.cli import main
+
+    data = build_demo_week(root / "data", days=days, rps=rps)
+    folder = root / "clickhouse"
+    if main(["store", "load", "--data", str(data.root), "--store", f"chdb:{folder}"]) != 0:
+        raise RuntimeError("warroom store load failed")
+    return data, folder
+
+
 def truth(data: DataDir) -> dict:
     return json.loads(data.truth.read_text())
 

@@ -29,9 +29,9 @@ class Context:
     def telemetry(self):
         """The TelemetryStore, or None where the data folder holds no telemetry."""
         if self._telemetry is None and self.data.has_requests():
-            from dashboard.core.telemetry.query import TelemetryStore
+            from dashboard.core.telemetry.clickhouse_store import open_store
 
-            self._telemetry = TelemetryStore(self.data)
+            self._telemetry = open_store(self.data)
         return self._telemetry
 
     def now(self) -> datetime:

@@ -12,7 +12,7 @@ from dashboard.core.diagnosis.investigate import investigate
 from dashboard.core.diagnosis.models import Investigation, suspect_brief
 from dashboard.core.incident.references import unknown_values
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.clickhouse_store import open_store
 from dashboard.core.timeutil import utc
 
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     data = DataDir.at(args.data)
     if not data.has_requests():
         raise UserError(f"{data.root}: no request telemetry (requests/*.parquet); run `warroom demo` or ingest first")
-    store = TelemetryStore(data)
+    store = open_store(data)
     filters = parse_filters(args.filter, store.schema.dimension_columns)
     unknown = unknown_values(filters, store)
     if unknown:  # a typo must not read as "no regression"

@@ -19,13 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_slo(args: argparse.Namespace) -> int:
     from dashboard.core.reporting.slo_report import slo_rows, slo_table
     from dashboard.core.reporting.slo_store import evaluate_slos, load_slos
-    from dashboard.core.telemetry.query import TelemetryStore
+    from dashboard.core.telemetry.clickhouse_store import open_store
 
     data = existing_data_dir(args)
     config = load_slos(data)
     if not data.has_requests():
         raise UserError(f"no telemetry in {data.requests} (create some with `warroom demo --data DIR`)")
-    store = TelemetryStore(data)
+    store = open_store(data)
     statuses = evaluate_slos(store, config)
     if args.json:
         as_of = store.now()  # set: the folder has requests

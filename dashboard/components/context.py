@@ -2,7 +2,8 @@
 
 The data folder comes from `streamlit run dashboard/app.py -- --data DIR`, else
 $WARROOM_DATA, else data/. The store is one process-wide resource (DuckDB over
-Parquet); each query uses its own cursor, so sessions can share it.
+Parquet, or the ClickHouse store the folder's warroom.toml names in `[store]`);
+sessions share it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import cache
 import streamlit as st
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.telemetry.clickhouse_store import open_store
 from dashboard.core.telemetry.query import TelemetryStore
 
 
@@ -34,7 +36,7 @@ def data_dir() -> DataDir:
 
 @st.cache_resource(show_spinner=False)
 def _store(root: str) -> TelemetryStore:
-    return TelemetryStore(DataDir(root))
+    return open_store(DataDir(root))  # DuckDB, or the ClickHouse store the folder's [store] names
 
 
 def store() -> TelemetryStore:

@@ -85,9 +85,9 @@ def export_packet(data_dir: DataDir | str | Path, incident_id: str, out_dir: str
     if store is None:
         if not data.has_requests():
             raise PacketError(f"no telemetry in {data.requests}")
-        from dashboard.core.telemetry.query import TelemetryStore
+        from dashboard.core.telemetry.clickhouse_store import open_store
 
-        store = TelemetryStore(data)
+        store = open_store(data)
     now = utc(store.now())
     try:
         links = load_links(data)

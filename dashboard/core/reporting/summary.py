@@ -112,9 +112,9 @@ def open_incident_cards(data, store=None, now: datetime | None = None) -> list[I
         return []
     states = [s for s in Incidents.for_data_dir(data).list() if s.is_open]
     if store is None and data.has_requests():
-        from dashboard.core.telemetry.query import TelemetryStore
+        from dashboard.core.telemetry.clickhouse_store import open_store
 
-        store = TelemetryStore(data)
+        store = open_store(data)
     data_now = store.now() if store is not None else None
     as_of = utc(now or data_now or max((s.last_event_at for s in states), default=datetime.now().astimezone()))
     cards = []

@@ -160,9 +160,14 @@ class HttpEngine:
 
 
 def _frame(table) -> pl.DataFrame:
-    """An Arrow table as Polars (a table, never a single column, so always a DataFrame)."""
+    """An Arrow table as Polars (a table, never a single column, so always a DataFrame), its
+    timestamps in "UTC" as the DuckDB store's are (ClickHouse may name the zone Etc/UTC)."""
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    zoned = [name for name, dtype in frame.schema.items()
+             if isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC")]
+    if zoned:
+        frame = frame.with_columns(pl.col(zoned).dt.convert_time_zone("UTC"))
     return frame
 
 

@@ -7,8 +7,9 @@ optional segment filters. Every count is the merged cell sum, exact; quantiles c
 from the merged histogram, the same bins as the DuckDB store's, so within
 sketch.RELATIVE_ERROR.
 
-So far the ClickHouse store answers this series (what the Explorer's charts and the
-benchmark's series views read); the other query files still run on DuckDB only.
+A direct read of the rollup tables, kept beside the query files' ClickHouse forms
+(clickhouse_sql.py, which serve the pages) for the engine benchmark and as their
+check: signal_series.sql run through clickhouse_sql answers the same series.
 """
 
 from __future__ import annotations

@@ -134,9 +134,9 @@ def gather_postmortem(data: DataDir, incident_id: str, store=None) -> Postmortem
     except IncidentStoreError as exc:
         raise PostmortemError(f"{data.incidents_db}: {exc}") from None
     if store is None and data.has_requests():
-        from dashboard.core.telemetry.query import TelemetryStore
+        from dashboard.core.telemetry.clickhouse_store import open_store
 
-        store = TelemetryStore(data)
+        store = open_store(data)
     edits = {k: (e.text, e.author, e.edited_at) for k, e in PostmortemEdits(data.incidents_db).latest(state.id).items()}
     reproducer = (f"`warroom incident packet {state.id} --out DIR` exports affected and unaffected requests from "
                   "the incident window with every artifact version (Parquet, JSONL and a manifest) for the "
