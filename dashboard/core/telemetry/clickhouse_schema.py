@@ -1,9 +1,11 @@
 """The ClickHouse store's tables, created and versioned by the project (`warroom store migrate`).
 
 Returns the DDL for a store's schema (its segment and artifact columns) and applies
-it: `migrate(engine, schema)` creates what is missing and records the version in
-`warroom_schema`; `load_parquet(engine, data)` copies a Parquet store's requests,
-releases and quarantine into it (`warroom store load`).
+it: `migrate(engine, schema)` creates what is missing, adds the columns the data
+folder's schema gained since (a new segment or artifact column, to the requests
+table and both rollups) and records each change as a version in `warroom_schema`;
+`load_parquet(engine, data)` copies a Parquet store's requests, releases and
+quarantine into it (`warroom store load`).
 
     requests         MergeTree ordered by (service, hour, segments..., ts): the views'
                      filters, in the order they narrow
@@ -35,7 +37,7 @@ from dashboard.core.telemetry.clickhouse import quote
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA, TelemetrySchema
 from dashboard.core.telemetry.sketch import GAMMA, LN_GAMMA, SKETCHED, ZERO_BUCKET
 
-SCHEMA_VERSION = 1  # bump with a new entry in `_migrations` when a table changes
+SCHEMA_VERSION = 2  # the project's steps (`_migrations`); bump with a new entry when a table changes
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.String(), "row_number": pl.Int64(), "field": pl.String(), "reason": pl.String(),
 }
@@ -161,14 +163,19 @@ def rollup_select(schema: TelemetrySchema, grain: str) -> str:
 
 
 def _migrations(engine, schema: TelemetrySchema) -> dict[int, list[str]]:
-    return {1: [
-        requests_ddl(schema),
-        f"CREATE TABLE IF NOT EXISTS releases ({_columns(RELEASE_SCHEMA, ('ts',))}) "
-        f"ENGINE = MergeTree ORDER BY (ifNull(service, ''), ts)",
-        f"CREATE TABLE IF NOT EXISTS quarantine ({_columns(QUARANTINE_SCHEMA)}, "
-        f"loaded_at DateTime64(6, 'UTC') DEFAULT now64(6)) ENGINE = MergeTree ORDER BY loaded_at",
-        *functions_sql(),
-    ]}
+    """The project's steps, by number; a store records each as `project N` (warroom_schema.change)."""
+    return {
+        1: [
+            requests_ddl(schema),
+            f"CREATE TABLE IF NOT EXISTS releases ({_columns(RELEASE_SCHEMA, ('ts',))}) "
+            f"ENGINE = MergeTree ORDER BY (ifNull(service, ''), ts)",
+            f"CREATE TABLE IF NOT EXISTS quarantine ({_columns(QUARANTINE_SCHEMA)}, "
+            f"loaded_at DateTime64(6, 'UTC') DEFAULT now64(6)) ENGINE = MergeTree ORDER BY loaded_at",
+            *functions_sql(),
+        ],
+        # what each version changed, so a new column (migrate) is a version of its own
+        2: ["ALTER TABLE warroom_schema ADD COLUMN IF NOT EXISTS change String DEFAULT ''"],
+    }
 
 
 def _rollup_ddl(engine, schema: TelemetrySchema, grain: str) -> list[str]:
@@ -187,27 +194,81 @@ def _rollup_ddl(engine, schema: TelemetrySchema, grain: str) -> list[str]:
 
 
 def applied_version(engine) -> int:
+    """The store's schema version: the number of changes applied to it (project steps and new columns)."""
     engine.command("CREATE TABLE IF NOT EXISTS warroom_schema (version UInt32, fingerprint String, "
-                   "applied_at DateTime64(6, 'UTC') DEFAULT now64(6)) ENGINE = MergeTree ORDER BY version")
+                   "applied_at DateTime64(6, 'UTC') DEFAULT now64(6), change String DEFAULT '') "
+                   "ENGINE = MergeTree ORDER BY version")
     frame = engine.query("SELECT max(version) AS v FROM warroom_schema")
     return int(frame["v"][0] or 0)
 
 
+def _steps_done(engine) -> set[int]:
+    """The project's steps (`_migrations`) a store has: `project N` rows, and every row of a store
+    written before rows said what they changed (those were all project steps)."""
+    applied_version(engine)
+    have = set(engine.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
+                            "AND table = 'warroom_schema'")["name"])
+    if "change" not in have:
+        return {int(v) for v in engine.query("SELECT version FROM warroom_schema")["version"]}
+    done = set()
+    for version, change in engine.query("SELECT version, change FROM warroom_schema").iter_rows():
+        if not change:
+            done.add(int(version))
+        elif change.startswith("project "):
+            done.add(int(change.split()[1]))
+    return done
+
+
+def _record(engine, schema: TelemetrySchema, change: str) -> int:
+    version = applied_version(engine) + 1
+    engine.command("INSERT INTO warroom_schema (version, fingerprint, change) VALUES ($version, $fingerprint, "
+                   "$change)", {"version": version, "fingerprint": rollup.schema_fingerprint(schema),
+                                "change": change})
+    return version
+
+
+def missing_columns(engine, schema: TelemetrySchema) -> list[str]:
+    """Columns of the folder's schema (a new segment or artifact column) the requests table lacks."""
+    have = set(engine.query("SELECT name FROM system.columns WHERE database = currentDatabase() "
+                            "AND table = 'requests'")["name"])
+    return [c for c in schema.request_schema() if c not in have]
+
+
+def add_column_sql(engine, schema: TelemetrySchema, column: str) -> list[str]:
+    """A new column in the requests table and, for a segment or artifact column, in both rollups: appended
+    to each rollup's sorting key (an AggregatingMergeTree merges rows of equal key, so cells of different
+    values must differ in it) and read by its materialized view. Rows stored before read it as NULL, as
+    the DuckDB store reads a column older files lack."""
+    dtype = schema.request_schema()[column]
+    statements = [f"ALTER TABLE requests ADD COLUMN IF NOT EXISTS {quote(column)} {ch_type(dtype)}"]
+    if column in rollup.key_columns(schema):
+        for grain in ROLLUP_GRAINS:
+            key = engine.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() "
+                               "AND name = $name", {"name": f"rollup_{grain}"})["sorting_key"][0]
+            statements += [f"ALTER TABLE rollup_{grain} ADD COLUMN IF NOT EXISTS {quote(column)} {ch_type(dtype)}, "
+                           f"MODIFY ORDER BY ({key}, {quote(column)})",
+                           f"ALTER TABLE rollup_{grain}_mv MODIFY QUERY {rollup_select(schema, grain)}"]
+    return statements
+
+
 def migrate(engine, schema: TelemetrySchema) -> list[int]:
-    """Apply every migration newer than the store's version; returns the versions applied."""
-    done = applied_version(engine)
+    """Apply the project's steps the store lacks, then add the columns the folder's schema gained
+    (each a new version); returns the versions applied (none when the store is up to date)."""
+    done = _steps_done(engine)
     applied = []
-    for version, statements in sorted(_migrations(engine, schema).items()):
-        if version <= done:
+    for step, statements in sorted(_migrations(engine, schema).items()):
+        if step in done:
             continue
         for statement in statements:
             engine.command(statement)
         for grain in ROLLUP_GRAINS:
             for statement in _rollup_ddl(engine, schema, grain):
                 engine.command(statement)
-        engine.command("INSERT INTO warroom_schema (version, fingerprint) VALUES ($version, $fingerprint)",
-                       {"version": version, "fingerprint": rollup.schema_fingerprint(schema)})
-        applied.append(version)
+        applied.append(_record(engine, schema, f"project {step}"))
+    for column in missing_columns(engine, schema):
+        for statement in add_column_sql(engine, schema, column):
+            engine.command(statement)
+        applied.append(_record(engine, schema, f"add column {column}"))
     return applied
 
 

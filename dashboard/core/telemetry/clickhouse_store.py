@@ -52,6 +52,11 @@ class ClickHouseTelemetryStore(TelemetryStore):
         if not {"requests", "releases", "rollup_minute", "rollup_hour"} <= tables:
             raise StoreConfigError(f"{self.describe()}: no telemetry tables yet; run `warroom store migrate` "
                                    f"(and `warroom store load` for telemetry already in {data.root})")
+        from dashboard.core.telemetry.clickhouse_schema import missing_columns
+
+        if missing := missing_columns(engine, self.schema):
+            raise StoreConfigError(f"{self.describe()}: the requests table has no column(s) {', '.join(missing)} "
+                                   f"of {data.schema_file.name}; run `warroom store migrate`")
 
     def describe(self) -> str:
         return self.config.describe() if self.config is not None else "clickhouse"
