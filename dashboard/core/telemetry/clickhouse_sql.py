@@ -19,7 +19,6 @@ be put in one or the other (the test checks every file is in exactly one).
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
 
 from dashboard.core.telemetry.clickhouse import PARAM_RE, param_type, quote
 from dashboard.core.telemetry.clickhouse_cells import ClickHouseCells
@@ -33,7 +32,7 @@ from dashboard.core.telemetry.query_sql import (
     scoped_cte,
     with_scope,
 )
-from dashboard.core.telemetry.rollup_scope import DEFAULT_ORIGIN, Buckets
+from dashboard.core.telemetry.rollup_scope import Buckets, needs_full_keys
 
 OVERRIDES_DIR = QUERIES_DIR / "clickhouse"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*): \}")
@@ -121,14 +120,8 @@ def clickhouse_sql(name: str, params: dict | None = None, scope: Scope | None = 
 
 def cells_builder(sql: SqlFile, scope: Scope, params: dict, keys: list[str], columns: list[str]) -> ClickHouseCells:
     """The ClickHouse cells for a query's scope and time buckets (as TelemetryStore._cells_sql for DuckDB)."""
-    if "bucket_us" in params:
-        origin = params.get("origin") or DEFAULT_ORIGIN
-        origin = origin if origin.tzinfo else origin.replace(tzinfo=UTC)
-        buckets = Buckets(timedelta(microseconds=int(params["bucket_us"])), origin)
-    else:
-        buckets = Buckets(sql.grain)
-    full_keys = bool({"dims", "version_column"} & set(params))
-    return ClickHouseCells(keys, set(columns), scope, buckets, full_keys=full_keys)
+    return ClickHouseCells(keys, set(columns), scope, Buckets.of_query(sql.grain, params),
+                           full_keys=needs_full_keys(params))
 
 
 CLICKHOUSE = Dialect(param=lambda k: "{" + k + ": }", member=lambda c, k: f"{c} IN {{{k}: }}",

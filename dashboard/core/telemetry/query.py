@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -47,7 +47,7 @@ from dashboard.core.telemetry.query_sql import (
     scoped_cte,
     with_scope,
 )
-from dashboard.core.telemetry.rollup_scope import DEFAULT_ORIGIN, Buckets, CellsBuilder
+from dashboard.core.telemetry.rollup_scope import Buckets, CellsBuilder, needs_full_keys
 
 __all__ = ["QUERIES_DIR", "Scope", "TelemetryStore", "choose_bucket", "duckdb_path", "literal_glob", "load_sql"]
 
@@ -178,15 +178,8 @@ class TelemetryStore:
 
     def _cells_sql(self, sql: SqlFile, scope: Scope, params: dict) -> tuple[str, dict]:
         """The `cells` / `sketch_cells` CTEs for a query's scope and time buckets."""
-        if "bucket_us" in params:
-            origin = params.get("origin") or DEFAULT_ORIGIN
-            origin = origin if origin.tzinfo else origin.replace(tzinfo=UTC)
-            buckets = Buckets(timedelta(microseconds=int(params["bucket_us"])), origin)
-        else:
-            buckets = Buckets(sql.grain)
-        # per-service tables serve a query with no filters and no other grouping
-        full_keys = bool({"dims", "version_column"} & set(params))
-        builder = CellsBuilder(rollup.key_columns(self.schema), self._column, scope, buckets, full_keys=full_keys)
+        builder = CellsBuilder(rollup.key_columns(self.schema), self._column, scope,
+                               Buckets.of_query(sql.grain, params), full_keys=needs_full_keys(params))
         ctes = []
         if sql.uses_cells:
             ctes.append(builder.cells())

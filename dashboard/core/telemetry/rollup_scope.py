@@ -48,6 +48,20 @@ class Buckets:
         return first == last
 
 
+    @classmethod
+    def of_query(cls, grain: timedelta | None, params: dict) -> Buckets:
+        """A query's buckets: `$bucket_us` wide from `$origin` when it takes them, else its file's grain."""
+        if "bucket_us" not in params:
+            return cls(grain)
+        origin = params.get("origin") or DEFAULT_ORIGIN
+        origin = origin if origin.tzinfo else origin.replace(tzinfo=UTC)
+        return cls(timedelta(microseconds=int(params["bucket_us"])), origin)
+
+
+def needs_full_keys(params: dict) -> bool:
+    """Whether a query groups or filters beyond the service: the per-service tables serve the rest."""
+    return bool({"dims", "version_column"} & set(params))
+
 def _floor(t: datetime, grain: timedelta) -> datetime:
     return t - (t - EPOCH) % grain
 
