@@ -26,13 +26,13 @@ from dashboard.core.telemetry.query_sql import QUERIES_DIR, Dialect, Scope, load
 OVERRIDES_DIR = QUERIES_DIR / "clickhouse"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*): \}")
 
-PORTED = ("releases_in_range", "time_range_scan", "ingest_stored_request_ids", "reporting_distinct_users",
-          "measure_percentiles")
+PORTED = ("releases_in_range", "time_range_scan", "ingest_stored_request_ids", "measure_percentiles")
 _CELLS = "reads the rollup cells CTE, which the ClickHouse store builds from its own tables (clickhouse_query.py)"
 DUCKDB_ONLY: dict[str, str] = {
     **{name: _CELLS for name in (
         "diagnosis_exposure", "diagnosis_measure_stats", "diagnosis_rate_counts", "diagnosis_slow_counts",
         "diagnosis_slow_leaves", "dimension_values", "incident_slow_share", "measure_quantile",
+        "reporting_distinct_users",
         "reporting_slo_counts", "segment_leaves", "signal_series", "version_first_served", "version_mix")},
     "measure_histogram": "COLUMNS(lambda ...) picks the measure column; ClickHouse needs it named in the text",
     "measure_presence": "reads Parquet footers (parquet_metadata); ClickHouse knows its columns from its schema",
@@ -58,7 +58,7 @@ def clickhouse_sql(name: str, params: dict | None = None, scope: Scope | None = 
     if set(params) != sql.params:
         raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
     text = _text(name)
-    if sql.uses_cells or sql.uses_sketch:
+    if sql.uses_rollups:
         raise ValueError(f"query {name} reads rollup cells: {DUCKDB_ONLY.get(name, _CELLS)}")
     if sql.uses_scope:
         if scope is None:
