@@ -61,19 +61,22 @@ def stop_app(proc: subprocess.Popen) -> None:
 # sign that a page's script has finished (the minimal toolbar shows no status widget, and a slow
 # query leaves the element count still for seconds while the script runs)
 SCRIPT_DONE = "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
+# placeholders of elements not yet delivered: right after a navigation the root still reads notRunning
+# (the new run has not started) while the previous page's layout shows as skeletons
+NO_SKELETON = "!document.querySelector('[data-testid=\"stSkeleton\"]')"
 
 
 def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Streamlit is done when its script is not running and the main block has content."""
+    """Streamlit is done when its script is not running and the main block has content, none of it a placeholder."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
     page.wait_for_function(
-        f"() => {SCRIPT_DONE}"
+        f"() => {SCRIPT_DONE} && {NO_SKELETON}"
         " && document.querySelectorAll('[data-testid=\"stElementContainer\"]').length > 2",
         timeout=timeout)
 
 
 def wait_until_settled(page, quiet_ms: int = 1000, timeout: float = 300_000) -> None:
-    """Drawn (wait_for_app), then for `quiet_ms` no new element, no spinner and no script run:
+    """Drawn (wait_for_app), then for `quiet_ms` no new element, no spinner, no placeholder and no script run:
     charts and lazy parts have arrived too."""
     wait_for_app(page, timeout)
     page.wait_for_function(
@@ -81,7 +84,8 @@ def wait_until_settled(page, quiet_ms: int = 1000, timeout: float = 300_000) -> 
             const n = document.querySelectorAll('[data-testid="stElementContainer"]').length
                 + document.querySelectorAll('.js-plotly-plot').length;
             const now = performance.now();
-            const busy = !(""" + SCRIPT_DONE + """) || document.querySelector('[data-testid="stSpinner"]');
+            const busy = !(""" + SCRIPT_DONE + """) || !(""" + NO_SKELETON + """)
+                || document.querySelector('[data-testid="stSpinner"]');
             if (window.__warroomCount !== n || busy) {
                 window.__warroomCount = n; window.__warroomSince = now; return false;
             }
