@@ -49,7 +49,7 @@ def headline_figures(impact: Impact) -> list[Figure]:
     out = [Figure("Requests affected", f"{impact.requests_affected:,}", share, bad=impact.requests_affected > 0)]
     if impact.users_affected is not None:
         out.append(Figure("Users affected", f"{impact.users_affected:,}",
-                          f"distinct users in scope (sketched: within {USERS_BOUND:.0%})"))
+                          f"distinct users in scope, ±{USERS_BOUND:.0%}"))
     if impact.extra_spend_usd is not None:
         extra = impact.extra_spend_usd
         out.append(Figure("Extra spend" if extra >= 0 else "Spend change",
