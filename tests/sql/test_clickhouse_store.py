@@ -155,11 +155,6 @@ def _ported_calls(duck) -> dict[str, tuple[dict, Scope | None]]:
         "releases_in_range": ({"start": first - timedelta(days=30), "end": last + timedelta(days=30)}, None),
         "time_range_scan": ({}, None),
         "ingest_stored_request_ids": ({"first_ts": window[0], "last_ts": window[1]}, None),
-        # buckets aligned to an origin that is not a whole minute, over a filtered scope
-        "measure_percentiles": ({"bucket_us": 600_000_000, "origin": window[0] + timedelta(seconds=7),
-                                 "measure": "ttft_ms"},
-                                Scope.of(window[0] + timedelta(seconds=7), window[0] + timedelta(hours=2),
-                                         {"language": ["en"]})),
     }
 
 

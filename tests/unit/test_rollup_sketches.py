@@ -16,10 +16,11 @@ import pytest
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.reporting.impact_store import distinct_users
-from dashboard.core.telemetry import rollup, rollup_verify, user_sketch
+from dashboard.core.telemetry import rollup, rollup_verify, sketch, user_sketch
 from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.demo import write_demo
-from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.distributions import distribution_measures, histogram
+from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +104,48 @@ def test_verify_covers_the_user_registers(generated, tmp_path):
                        .otherwise(pl.col("rho")).alias("rho")).write_parquet(path)
     _, differences = rollup_verify.verify(data, request_files(data.requests))
     assert [(d.table, d.detail) for d in differences] == [("hour_users", f"rho: 1 of {frame.height} rows differ")]
+
+
+def test_percentiles_within_the_sketch_bound_on_random_windows_and_filters(generated):
+    store = TelemetryStore(generated, cache=False)
+    rows = raw_rows(generated)
+    rng = random.Random(8)
+    for a, b, filters, scope in _windows(store, rows, seed=9, count=10):
+        measure = rng.choice(distribution_measures(store))
+        width = rng.choice([timedelta(minutes=1), timedelta(minutes=5), timedelta(hours=1)])
+        origin = a.replace(second=0, microsecond=0) if rng.random() < 0.7 else a  # the explorer's, or any
+        got = store.run_sql("measure_percentiles", {"bucket_us": int(width.total_seconds() * 1e6), "origin": origin,
+                                                    "measure": measure}, Scope.of(a, b, filters)).sort("bucket")
+        step = int(width.total_seconds() * 1e6)
+        want = (scope.filter(pl.col(measure).is_not_null())
+                .with_columns(((pl.col("ts") - origin).dt.total_microseconds() // step).alias("k"))
+                .group_by("k").agg(n=pl.len(), **{f"p{int(q * 100)}": pl.col(measure).cast(pl.Float64)
+                                                   .quantile(q, interpolation="linear") for q in (0.5, 0.9, 0.99)})
+                .sort("k"))
+        assert got["n"].to_list() == want["n"].to_list(), (a, b, filters, measure)
+        for column in ("p50", "p90", "p99"):
+            assert got[column].to_list() == pytest.approx(want[column].to_list(), rel=sketch.RELATIVE_ERROR,
+                                                          abs=1e-9), (a, b, filters, measure, column)
+
+
+def test_histogram_within_the_sketch_bound_on_random_windows_and_filters(generated):
+    """The edges within 1 % of the exact extremes, the total exact, and each bin's cumulative count between
+    the requests certainly below its upper edge and those that could be read as below it (within 1 %)."""
+    store = TelemetryStore(generated, cache=False)
+    rows = raw_rows(generated)
+    a_err = sketch.RELATIVE_ERROR
+    for i, (a, b, filters, scope) in enumerate(_windows(store, rows, seed=13, count=10)):
+        measure = distribution_measures(store)[i % len(distribution_measures(store))]
+        got = histogram(store, measure, a, b, filters, bins=25)
+        x = scope[measure].drop_nulls().cast(pl.Float64)
+        if x.is_empty():
+            assert got.is_empty()
+            continue
+        assert int(got["requests"].sum()) == x.len()
+        assert got["lo"][0] == pytest.approx(x.min(), rel=a_err, abs=1e-9)
+        assert got["hi"][-1] == pytest.approx(x.max(), rel=a_err, abs=1e-9)
+        cumulative = 0
+        for hi, n in zip(got["hi"], got["requests"], strict=True):
+            cumulative += n
+            assert int((x < hi / (1 + a_err)).sum()) <= cumulative <= int((x <= hi / (1 - a_err)).sum()), (
+                a, b, filters, measure, hi)

@@ -5,9 +5,9 @@ and its parameters, from the same file the DuckDB store runs (one definition per
 query), with a ClickHouse `scoped` CTE when the query reads `scoped`. sqlglot turns
 `$name` into ClickHouse's `{name: }`; the type is filled in from the value, as
 clickhouse.bind does. A file in queries/clickhouse/ of the same name replaces the
-transpiled text where a DuckDB construct has no translation (measure_percentiles:
-COLUMNS(lambda ...) and time_bucket with an origin); it declares the same
-parameters and a test compares its answers with the DuckDB file's.
+transpiled text where a DuckDB construct has no translation (none needs one today:
+measure_percentiles did while it read rows); it declares the same parameters and a
+test compares its answers with the DuckDB file's.
 
 `PORTED` lists the files with a ClickHouse form that runs and agrees with DuckDB
 (tested on chDB); `DUCKDB_ONLY` the rest, each with why, so a new query file must
@@ -26,15 +26,14 @@ from dashboard.core.telemetry.query_sql import QUERIES_DIR, Dialect, Scope, load
 OVERRIDES_DIR = QUERIES_DIR / "clickhouse"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*): \}")
 
-PORTED = ("releases_in_range", "time_range_scan", "ingest_stored_request_ids", "measure_percentiles")
+PORTED = ("releases_in_range", "time_range_scan", "ingest_stored_request_ids")
 _CELLS = "reads the rollup cells CTE, which the ClickHouse store builds from its own tables (clickhouse_query.py)"
 DUCKDB_ONLY: dict[str, str] = {
     **{name: _CELLS for name in (
         "diagnosis_exposure", "diagnosis_measure_stats", "diagnosis_rate_counts", "diagnosis_slow_counts",
         "diagnosis_slow_leaves", "dimension_values", "incident_slow_share", "measure_quantile",
-        "reporting_distinct_users",
+        "reporting_distinct_users", "measure_percentiles", "measure_histogram",
         "reporting_slo_counts", "segment_leaves", "signal_series", "version_first_served", "version_mix")},
-    "measure_histogram": "COLUMNS(lambda ...) picks the measure column; ClickHouse needs it named in the text",
     "measure_presence": "reads Parquet footers (parquet_metadata); ClickHouse knows its columns from its schema",
     "reporting_packet_sample": "COLUMNS(lambda ...) over artifact columns; and DuckDB's hash() picks the sample",
     "version_sample_requests": "DuckDB's hash() picks the sample; ClickHouse's hashes differ, so would the rows",
