@@ -1,20 +1,27 @@
--- Per time bucket: percentiles of one numeric request measure (latency, time to
--- first token, input or output tokens), over the requests that carry it.
+-- Per time bucket: percentiles of one sketched request measure (latency, time to
+-- first token, input or output tokens), over the requests that carry it, from the
+-- merged quantile sketch of the rollups (sketch.py: within 1 % of quantile_cont on
+-- the rows; n exact).
 -- Returns: bucket, n, p50, p90, p99
 -- params: $bucket_us, $origin (buckets are aligned to it), $measure
+WITH binned AS (
+    SELECT time_bucket(to_microseconds($bucket_us), t, $origin) AS bucket, bin, sum(n) AS n
+    FROM sketch_cells
+    WHERE measure = $measure
+    GROUP BY ALL
+),
+ranked AS (
+    SELECT bucket, bin,
+           sum(n) OVER (PARTITION BY bucket ORDER BY bin) AS cum,
+           sum(n) OVER (PARTITION BY bucket)              AS total
+    FROM binned
+)
 SELECT
     bucket,
-    n,
-    q[1]                            AS p50,
-    q[2]                            AS p90,
-    q[3]                            AS p99
-FROM (
-    SELECT
-        time_bucket(to_microseconds($bucket_us), ts, $origin)   AS bucket,
-        count(x)                                                AS n,
-        quantile_cont(x, [0.50, 0.90, 0.99])                    AS q
-    FROM (SELECT ts, CAST(COLUMNS(lambda c: c = $measure) AS DOUBLE) AS x FROM scoped)
-    WHERE x IS NOT NULL
-    GROUP BY 1
-)
+    max(total)::BIGINT                              AS n,
+    sketch_quantile(0.50, bin, cum, total, true)    AS p50,
+    sketch_quantile(0.90, bin, cum, total, true)    AS p90,
+    sketch_quantile(0.99, bin, cum, total, true)    AS p99
+FROM ranked
+GROUP BY bucket
 ORDER BY bucket

@@ -1,9 +1,12 @@
--- Distinct users among the scoped requests (exact, for an incident's
--- "users affected"), and how many requests carried a user id at all.
+-- Distinct users among the scoped requests (an incident's "users affected"), from the
+-- rollups' distinct-user registers merged over the scope (user_sketch.py: a HyperLogLog
+-- within 5 % of the exact count), and how many requests carried a user id at all.
 -- Returns one row: users, requests_with_user, requests
 -- params: (none)
+WITH registers AS (
+    SELECT reg, max(rho) AS rho FROM user_cells GROUP BY reg
+)
 SELECT
-    count(DISTINCT user_id) AS users,
-    count(user_id)          AS requests_with_user,
-    count(*)                AS requests
-FROM scoped
+    (SELECT round(hll_count(rho))::BIGINT FROM registers)   AS users,
+    (SELECT coalesce(sum(user_id_n), 0)::BIGINT FROM cells)  AS requests_with_user,
+    (SELECT coalesce(sum(requests), 0)::BIGINT FROM cells)   AS requests

@@ -168,6 +168,8 @@ def absent_caption(available: list[str]) -> None:
 
 def marker_kinds(present: list[str], key: str = "markers") -> set[str]:
     kinds = [k for k in ARTIFACT_KINDS if k in present]
+    if not kinds:  # a store without releases: no label over an empty row of choices
+        return set()
     picked = st.pills("Release markers", kinds, selection_mode="multi", default=kinds, key=key,
                       bind="query-params")
     return set(picked or [])

@@ -15,6 +15,7 @@ from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.slo import SloStatus
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry.user_sketch import BOUND as USERS_BOUND
 from dashboard.core.timeutil import utc
 
 
@@ -47,7 +48,8 @@ def headline_figures(impact: Impact) -> list[Figure]:
     share = f"{impact.share_affected:.0%} of all traffic" if impact.share_affected is not None else ""
     out = [Figure("Requests affected", f"{impact.requests_affected:,}", share, bad=impact.requests_affected > 0)]
     if impact.users_affected is not None:
-        out.append(Figure("Users affected", f"{impact.users_affected:,}", "distinct users in scope"))
+        out.append(Figure("Users affected", f"{impact.users_affected:,}",
+                          f"distinct users in scope, ±{USERS_BOUND:.0%}"))
     if impact.extra_spend_usd is not None:
         extra = impact.extra_spend_usd
         out.append(Figure("Extra spend" if extra >= 0 else "Spend change",

@@ -7,9 +7,10 @@ runs with), with the ClickHouse `scoped` CTE, or the `cells` / `sketch_cells` CT
 of the rollup tables (clickhouse_cells.py), when the query reads them. sqlglot turns
 `$name` into ClickHouse's `{name: }`; the type is filled in from the value, as
 clickhouse.bind does. A file in queries/clickhouse/ of the same name replaces the
-transpiled text where a DuckDB construct has no translation (measure_percentiles:
-quantile_cont over a list of levels); it declares the same parameters and a test
-compares its answers with the DuckDB file's.
+transpiled text where the DuckDB file has no translation: reporting_distinct_users,
+which merges the DuckDB rollups' user registers (the ClickHouse rollups keep none, so
+its form counts the scope's rows); it declares the same parameters, may read another
+relation than the DuckDB file, and a test compares its answers with the DuckDB file's.
 
 `PORTED` lists the files with a ClickHouse form that runs and agrees with DuckDB
 (tested on chDB); `DUCKDB_ONLY` the rest, each with why, so a new query file must
@@ -49,6 +50,8 @@ PORTED = (
 # ported files that pick a sample of rows by hash: ClickHouse's hash picks its own (deterministic) rows,
 # so they agree with DuckDB on the groups and their totals, not on which rows are shown
 OWN_SAMPLE = ("reporting_packet_sample", "version_sample_requests")
+# ported files whose DuckDB form is a sketch and whose ClickHouse form is exact: equal within the sketch's bound
+SKETCHED_ON_DUCKDB = {"reporting_distinct_users": ("users",)}
 DUCKDB_ONLY: dict[str, str] = {
     "measure_presence": "reads Parquet footers (parquet_metadata); the ClickHouse store counts each measure column "
                         "(clickhouse_store.measures)",
@@ -82,23 +85,28 @@ def clickhouse_sql(name: str, params: dict | None = None, scope: Scope | None = 
     params = dict(params or {})
     if set(params) != sql.params:
         raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
+    override = OVERRIDES_DIR / f"{name}.sql"
+    reads = load_sql(f"{OVERRIDES_DIR.name}/{name}") if override.exists() else sql  # the relations it reads
+    if reads.uses_users:
+        raise ValueError(f"query {name} reads user registers, which the ClickHouse rollups do not keep: "
+                         f"give it a form in {OVERRIDES_DIR.name}/")
     relations: dict[str, list[str]] = {}
     cte = None
-    if sql.uses_cells or sql.uses_sketch:
+    if reads.uses_cells or reads.uses_sketch:
         if scope is None:
             raise ValueError(f"query {name} reads rollup cells: pass a Scope")
         if keys is None or columns is None:
             raise ValueError(f"query {name} reads rollup cells: pass the store's columns and rollup keys")
         builder = cells_builder(sql, scope, params, keys, columns)
         parts = []
-        if sql.uses_cells:
+        if reads.uses_cells:
             parts.append(builder.cells())
             relations["cells"] = builder.cell_columns()
-        if sql.uses_sketch:
+        if reads.uses_sketch:
             parts.append(builder.sketch_cells())
             relations["sketch_cells"] = builder.sketch_columns()
         cte, cte_params = "WITH " + ",\n".join(parts), builder.params
-    elif sql.uses_scope:
+    elif reads.uses_scope:
         if scope is None:
             raise ValueError(f"query {name} reads `scoped`: pass a Scope")
         cte, cte_params = scoped_cte_clickhouse(scope, columns)

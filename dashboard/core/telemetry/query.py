@@ -6,7 +6,8 @@ Telemetry stays in Parquet files (no database file lock), so ingestion and the
 live simulator can add files while the app reads: the views re-glob per query.
 
 Views read rollups (rollup.py), not request rows: a query that reads `cells`
-(counts and sums) or `sketch_cells` (quantile sketches) gets them prepended for its
+(counts and sums), `sketch_cells` (quantile sketches) or `user_cells` (distinct-user
+registers) gets them prepended for its
 scope by rollup_scope.py, hour and minute cells with request rows only for the
 partial minutes at a range's ends. A query that reads `scoped` (where rows are the
 answer: the packet's sample, an ingest's duplicate check) gets the requests in a
@@ -28,7 +29,7 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry import rollup
+from dashboard.core.telemetry import rollup, user_sketch
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry.contract import RELEASE_SCHEMA, REQUEST_MEASURES, read_schema
@@ -165,6 +166,10 @@ class TelemetryStore:
                 continue
             if table == "keys":
                 select = f"SELECT 0::UBIGINT AS k, {', '.join(rollup.q(k) for k in keys)} FROM requests WHERE false"
+            elif "users" in table:  # the registers, per service or per key hash
+                select = user_sketch.register_sql(empty, ["service"], "ts", rollup.q)
+                if not table.endswith("_service"):
+                    select = f"SELECT 0::UBIGINT AS k, * EXCLUDE (service) FROM ({select})"
             elif table.endswith("sketch_service"):
                 select = rollup.sketch_sql(empty, ["service"], "ts")
             elif table.endswith("_service"):
@@ -185,6 +190,8 @@ class TelemetryStore:
             ctes.append(builder.cells())
         if sql.uses_sketch:
             ctes.append(builder.sketch_cells())
+        if sql.uses_users:
+            ctes.append(builder.user_cells())
         return "WITH " + ",\n".join(ctes), builder.params
 
     def _column(self, name: str) -> str:
@@ -204,7 +211,7 @@ class TelemetryStore:
         if self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
             return hit
         text = sql.text
-        if sql.uses_cells or sql.uses_sketch:
+        if sql.uses_rollups:
             if scope is None:
                 raise ValueError(f"query {name} reads rollup cells: pass a Scope")
             cte, cell_params = self._cells_sql(sql, scope, params)

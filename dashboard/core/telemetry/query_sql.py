@@ -47,7 +47,12 @@ class SqlFile:
     uses_scope: bool
     uses_cells: bool
     uses_sketch: bool
+    uses_users: bool
     grain: timedelta | None  # "-- cells grain: 1 minute": cells no coarser than this
+
+    @property
+    def uses_rollups(self) -> bool:
+        return self.uses_cells or self.uses_sketch or self.uses_users
 
 
 @cache
@@ -64,7 +69,7 @@ def load_sql(name: str) -> SqlFile:
     grain = re.search(r"^-- cells grain: 1 (minute|hour)$", text, re.MULTILINE)
     return SqlFile(name, text, frozenset(PARAM_RE.findall(body)), frozenset(PARAM_RE.findall(header)),
                    bool(re.search(r"\bscoped\b", body)), bool(re.search(r"\bcells\b", body)),
-                   bool(re.search(r"\bsketch_cells\b", body)),
+                   bool(re.search(r"\bsketch_cells\b", body)), bool(re.search(r"\buser_cells\b", body)),
                    (timedelta(minutes=1) if grain.group(1) == "minute" else timedelta(hours=1)) if grain else None)
 
 

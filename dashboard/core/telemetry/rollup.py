@@ -12,6 +12,9 @@ Returns, for each request file, four rollup files (built by `build_rollups`):
     rollups/keys/          k -> the key columns, for the sketches
     rollups/hour/          the same sums per hour
     rollups/hour_sketch/   the same sketch per hour
+    rollups/minute_users/  the distinct-user sketch (user_sketch.py: HyperLogLog registers) per the
+                           same cell: one row per register reached, (k, t, reg, rho)
+    rollups/hour_users/    the same registers per hour
     rollups/*_service/     the sums and sketches per service only (what an unfiltered view reads)
 
 Every count and sum merges by SUM (the time span by MIN/MAX), so any time range, filter and grouping is a GROUP BY
@@ -43,10 +46,13 @@ from dashboard.core.datadir import DataDir, remove_leftovers, temporary_beside
 from dashboard.core.telemetry.contract import REQUEST_MEASURES, TelemetrySchema, read_schema
 from dashboard.core.telemetry.signals import COUNTS
 from dashboard.core.telemetry.sketch import SKETCHED, macros_sql
+from dashboard.core.telemetry.user_sketch import macros_sql as user_macros_sql
+from dashboard.core.telemetry.user_sketch import register_sql
 
-FORMAT_VERSION = 3  # bump when the aggregates below change: every rollup is rebuilt
+FORMAT_VERSION = 4  # bump when the aggregates below change: every rollup is rebuilt
 # the minute counts are written last and read first: a set is complete when they exist
 TABLES = ("keys", "minute_sketch", "hour_sketch", "minute_sketch_service", "hour_sketch_service",
+          "minute_users", "hour_users", "minute_users_service", "hour_users_service",
           "minute_service", "hour_service", "hour", "minute")
 
 # Per-measure moments beside the registry's counts: sums of squares and of logs, so
@@ -87,6 +93,8 @@ def aggregates() -> list[Aggregate]:
         lx = f"ln(greatest(CAST({q(m)} AS DOUBLE), {floor!r}))"
         out += [Aggregate(f"m_{m}_lnc_sum", f"sum({lx})", cast="DOUBLE"),
                 Aggregate(f"m_{m}_lnc_sumsq", f"sum({lx} * {lx})", cast="DOUBLE")]
+    # requests that carry a user id (beside the distinct-user sketch: "users affected" is shown only then)
+    out.append(Aggregate("user_id_n", "count(user_id)"))
     out += [Aggregate("first_ts", "min(ts)", "min", "TIMESTAMPTZ"),
             Aggregate("last_ts", "max(ts)", "max", "TIMESTAMPTZ")]
     return out
@@ -103,8 +111,8 @@ def merged_counts_sql(indent: str = "    ") -> str:
 
 
 def macros_sql_all() -> list[str]:
-    """Macros a connection reading rollups needs: the sketch's, and a variance from sums."""
-    return [*macros_sql(),
+    """Macros a connection reading rollups needs: the sketches', and a variance from sums."""
+    return [*macros_sql(), *user_macros_sql(),
             # var_samp from n, sum and sum of squares (NULL below two values, like var_samp)
             "CREATE OR REPLACE MACRO var_from_sums(s, ss, n) AS "
             "CASE WHEN n > 1 THEN greatest((ss - s * s / n) / (n - 1), 0) END"]
@@ -115,7 +123,7 @@ def key_columns(schema: TelemetrySchema) -> list[str]:
 
 
 def schema_fingerprint(schema: TelemetrySchema) -> str:
-    text = repr((FORMAT_VERSION, key_columns(schema), aggregates(), SKETCHED, macros_sql()))
+    text = repr((FORMAT_VERSION, key_columns(schema), aggregates(), SKETCHED, macros_sql(), user_macros_sql()))
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -167,7 +175,8 @@ def _raw_select(con: duckdb.DuckDBPyConnection, raw: Path, schema: TelemetrySche
     have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_path(raw)})").fetchall()}
     cols = [q(c) if c in have else f"CAST(NULL AS VARCHAR) AS {q(c)}" for c in key_columns(schema)]
     measures = [q(m) if m in have else f"CAST(NULL AS {_duck_type(m)}) AS {q(m)}" for m in REQUEST_MEASURES]
-    return f"SELECT ts, {', '.join(cols)}, {', '.join(measures)} FROM read_parquet({_sql_path(raw)})"
+    user = "user_id" if "user_id" in have else "CAST(NULL AS VARCHAR) AS user_id"
+    return f"SELECT ts, {', '.join(cols)}, {', '.join(measures)}, {user} FROM read_parquet({_sql_path(raw)})"
 
 
 def _duck_type(measure: str) -> str:
@@ -224,7 +233,7 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
     key_list = ", ".join(q(k) for k in keys)
     tag = uuid.uuid4().hex[:8]
     src, dic = f"_src_{tag}", f"_dict_{tag}"
-    needed = sorted(set(REQUEST_MEASURES))
+    needed = sorted({*REQUEST_MEASURES, "user_id"})
     con.execute(f"CREATE TEMP TABLE {src} AS SELECT hash({key_list}) AS k, "
                 f"time_bucket(INTERVAL 1 minute, ts) AS t, ts, {', '.join(q(m) for m in needed)} "
                 f"FROM ({_raw_select(con, rollups.raw, schema)})")
@@ -258,6 +267,17 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
         _write(con, hour_sketch, rollups.path("hour_sketch"), sketch_order)
         _write(con, by_service.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch_service"), service_order)
         _write(con, by_service.format(hour_sketch), rollups.path("hour_sketch_service"), service_order)
+        # the distinct-user registers: the largest rank per register merges by MAX
+        con.execute(f"CREATE TEMP TABLE {src}_users AS {register_sql(f'SELECT * FROM {src}', ['k'], 't', q)}")
+        hour_users = (f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, reg, max(rho) AS rho FROM {src}_users "
+                      f"GROUP BY ALL")
+        users_by_service = (f"SELECT d.service, c.t, c.reg, max(c.rho) AS rho FROM ({{}}) c JOIN {dic} d USING (k) "
+                            f"GROUP BY ALL")
+        _write(con, f"SELECT * FROM {src}_users", rollups.path("minute_users"), "t, k, reg")
+        _write(con, hour_users, rollups.path("hour_users"), "t, k, reg")
+        _write(con, users_by_service.format(f"SELECT * FROM {src}_users"), rollups.path("minute_users_service"),
+               "t, service, reg")
+        _write(con, users_by_service.format(hour_users), rollups.path("hour_users_service"), "t, service, reg")
         con.execute(f"CREATE TEMP TABLE {src}_cells AS SELECT k, t, {aggs} FROM {src} GROUP BY ALL")
         # per service only: what a view without filters reads (a few rows per minute)
         per_service = f"SELECT d.service, c.t, {sums} FROM ({{}}) c JOIN {dic} d USING (k) GROUP BY ALL"
@@ -268,7 +288,7 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
                                   f"GROUP BY ALL"), rollups.path("hour"), "t, k")
         _write(con, joined.format(f"SELECT * FROM {src}_cells"), rollups.path("minute"), "t, k")
     finally:
-        for table in (src, dic, f"{src}_sk", f"{src}_cells"):
+        for table in (src, dic, f"{src}_sk", f"{src}_cells", f"{src}_users"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 

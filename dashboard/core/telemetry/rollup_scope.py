@@ -1,9 +1,10 @@
 """What a view reads instead of raw rows: the rollup cells of a scope, as SQL.
 
-Returns the `cells` and `sketch_cells` CTEs a query in queries/ reads (see query.py):
+Returns the `cells`, `sketch_cells` and `user_cells` CTEs a query in queries/ reads (see query.py):
 
     cells         key columns, t, grp and every rollup sum (rollup.aggregates())
     sketch_cells  [key columns,] t, grp, measure, bin, n
+    user_cells    [key columns,] t, grp, reg, rho (distinct-user registers: user_sketch.py)
 
 A time range [start, end) is cut into tiers, each exact:
     hour cells for the whole hours inside it (when the query's buckets are whole hours),
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dashboard.core.telemetry import rollup
+from dashboard.core.telemetry.user_sketch import register_sql
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -174,3 +176,23 @@ class CellsBuilder:
             source = "SELECT * FROM requests WHERE false"
             parts.append(f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
         return "sketch_cells AS (" + "\nUNION ALL BY NAME\n".join(parts) + ")"
+
+    def user_cells(self) -> str:
+        """The distinct-user registers of the scope (merge them with max(rho) GROUP BY reg)."""
+        keys = self.keys if self.full_keys else ["service"]
+        key_list = ", ".join(rollup.q(k) for k in keys)
+        parts = []
+        for tier, where, grp in self._pieces():
+            if tier == "raw":
+                source = f"SELECT * FROM requests WHERE {where}"
+                parts.append(f"SELECT *, {grp} AS grp FROM ({register_sql(source, keys, 'ts', rollup.q)})")
+            elif self.full_keys:
+                source = f"SELECT * FROM rollup_{tier}_users JOIN rollup_keys USING (k) WHERE {where}"
+                parts.append(f"SELECT {key_list}, t, reg, rho, {grp} AS grp FROM ({source})")
+            else:
+                parts.append(f"SELECT {key_list}, t, reg, rho, {grp} AS grp FROM rollup_{tier}_users_service "
+                             f"WHERE {where}")
+        if not parts:
+            source = "SELECT * FROM requests WHERE false"
+            parts.append(f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({register_sql(source, keys, 'ts', rollup.q)})")
+        return "user_cells AS (" + "\nUNION ALL BY NAME\n".join(parts) + ")"

@@ -69,7 +69,8 @@ def _compare(con: duckdb.DuckDBPyConnection, stored: Path, fresh: Path, table: s
         return f"columns differ: {a.columns} vs {b.columns}"
     if a.height != b.height:
         return f"{a.height} rows stored, {b.height} recomputed"
-    keys = [c for c in a.columns if a[c].dtype in (pl.String, pl.Datetime("us", "UTC")) or c in ("bin", "measure", "t")]
+    keys = [c for c in a.columns
+            if a[c].dtype in (pl.String, pl.Datetime("us", "UTC")) or c in ("bin", "measure", "t", "k", "reg")]
     keys = [c for c in keys if c not in ("first_ts", "last_ts")]
     a, b = a.sort(keys, nulls_last=True), b.sort(keys, nulls_last=True)
     for c in a.columns:
