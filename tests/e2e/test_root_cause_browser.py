@@ -44,6 +44,9 @@ def test_an_incident_opens_prefilled_from_the_finding(page, app_url):
     assert "also=task_success_rate" in page.url and "also=quality_score" in page.url  # what moved with it
     page.get_by_text("Open an incident", exact=True).first.wait_for(timeout=60_000)
     page.get_by_text("Suggested severity").wait_for(timeout=60_000)
+    # the draft's fields are drawn after its measured facts: wait for the last of them
+    page.locator('[data-testid="stMain"] [data-testid="stSelectbox"] input[aria-label="Severity"]').wait_for(
+        state="attached", timeout=60_000)
     picked = page.eval_on_selector_all(
         '[data-testid="stMain"] [data-testid="stSelectbox"] input',
         "els => Object.fromEntries(els.map(e => [e.getAttribute('aria-label'), e.value]))")

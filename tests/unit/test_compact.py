@@ -107,7 +107,7 @@ def test_a_reader_during_compaction_always_sees_every_row_once(live_store, tmp_p
     finally:
         done.set()
         reader.join(timeout=60)
-    assert not errors, errors
+    assert not errors, "\n".join(str(e) for e in errors)
     assert seen and set(seen) == {expected}
 
 
