@@ -19,9 +19,15 @@ import pytest
 
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.clickhouse import ChdbEngine
-from dashboard.core.telemetry.clickhouse_sql import OVERRIDES_DIR, OWN_SAMPLE, PORTED, SKETCHED_ON_DUCKDB, clickhouse_sql
-from dashboard.core.telemetry.user_sketch import BOUND as USER_SKETCH_BOUND
+from dashboard.core.telemetry.clickhouse_sql import (
+    OVERRIDES_DIR,
+    OWN_SAMPLE,
+    PORTED,
+    SKETCHED_ON_DUCKDB,
+    clickhouse_sql,
+)
 from dashboard.core.telemetry.query import Scope, TelemetryStore, load_sql
+from dashboard.core.telemetry.user_sketch import BOUND as USER_SKETCH_BOUND
 
 pytestmark = pytest.mark.slow  # the shared chDB store is loaded once per session (seconds)
 

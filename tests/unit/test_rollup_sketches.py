@@ -15,10 +15,10 @@ import polars as pl
 import pytest
 
 from dashboard.core.datadir import DataDir
+from dashboard.core.demo import write_demo
 from dashboard.core.reporting.impact_store import distinct_users
 from dashboard.core.telemetry import rollup, rollup_verify, sketch, user_sketch
 from dashboard.core.telemetry.compact import request_files
-from dashboard.core.telemetry.demo import write_demo
 from dashboard.core.telemetry.distributions import distribution_measures, histogram
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 

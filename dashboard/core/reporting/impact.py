@@ -71,6 +71,7 @@ class Impact:
     requests_affected: int
     requests_total: int | None  # every request in the window, filters or not
     users_affected: int | None
+    users_bound: float  # relative bound of users_affected (0: exact)
     cost_usd: float
     extra_spend_usd: float | None
     extra_output_tokens: float | None
@@ -221,7 +222,7 @@ def differs(frame: pl.DataFrame, baseline: pl.DataFrame, math_: sig.Signal, base
 
 def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: datetime, end: datetime,
                    now: datetime | None = None, filters: dict[str, str] | None = None,
-                   requests_total: int | None = None, users_affected: int | None = None,
+                   requests_total: int | None = None, users_affected: int | None = None, users_bound: float = 0.0,
                    baseline_label: str = "baseline",
                    signals: tuple[str, ...] | None = None) -> Impact:
     """Impact of the window [start, end) of `frame` (the affected scope) against `baseline`.
@@ -242,7 +243,7 @@ def compute_impact(frame: pl.DataFrame, baseline: pl.DataFrame, *, start: dateti
     return Impact(
         window_start=start, window_end=end, filters=dict(filters or {}), baseline_label=baseline_label,
         requests_affected=int(scoped["requests"].sum() or 0) if not scoped.is_empty() else 0,
-        requests_total=requests_total, users_affected=users_affected,
+        requests_total=requests_total, users_affected=users_affected, users_bound=users_bound,
         cost_usd=float(scoped["cost_usd"].sum() or 0) if "cost_usd" in scoped.columns else 0.0,
         extra_spend_usd=extra_over_baseline(scoped, baseline, "cost_usd"),
         extra_output_tokens=extra_over_baseline(scoped, baseline, "output_tokens"),

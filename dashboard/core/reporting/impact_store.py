@@ -62,6 +62,7 @@ def measure_impact(store, *, start: datetime, end: datetime | None = None, filte
     return compute_impact(
         frame, base, start=start, end=end, now=now, filters={k: str(v) for k, v in (filters or {}).items()},
         requests_total=requests_total, users_affected=distinct_users(store, start, end, filters or None),
+        users_bound=store.DISTINCT_USERS_BOUND,
         baseline_label=label, signals=tuple(n for n in DELTA_SIGNALS if n in set(store.signals())),
     )
 

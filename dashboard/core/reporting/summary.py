@@ -15,7 +15,6 @@ from dashboard.core.incident.state import IncidentState
 from dashboard.core.reporting.impact import Impact
 from dashboard.core.reporting.slo import SloStatus
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.telemetry.user_sketch import BOUND as USERS_BOUND
 from dashboard.core.timeutil import utc
 
 
@@ -49,7 +48,7 @@ def headline_figures(impact: Impact) -> list[Figure]:
     out = [Figure("Requests affected", f"{impact.requests_affected:,}", share, bad=impact.requests_affected > 0)]
     if impact.users_affected is not None:
         out.append(Figure("Users affected", f"{impact.users_affected:,}",
-                          f"distinct users in scope, ±{USERS_BOUND:.0%}"))
+                          "distinct users in scope" + (f", ±{impact.users_bound:.0%}" if impact.users_bound else "")))
     if impact.extra_spend_usd is not None:
         extra = impact.extra_spend_usd
         out.append(Figure("Extra spend" if extra >= 0 else "Spend change",

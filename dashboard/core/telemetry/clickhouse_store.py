@@ -36,6 +36,8 @@ from dashboard.core.telemetry.store_config import StoreConfig, StoreConfigError,
 class ClickHouseTelemetryStore(TelemetryStore):
     """TelemetryStore's questions answered by a ClickHouse store (`engine`: clickhouse.open_engine)."""
 
+    DISTINCT_USERS_BOUND = 0.0  # its reporting_distinct_users counts the scope's user ids exactly
+
     def __init__(self, data: DataDir, engine, cache: bool = True, config: StoreConfig | None = None):
         # no DuckDB connection and no Parquet views: nothing here reads the data folder's files
         self.data = data

@@ -63,6 +63,7 @@ class TelemetryStore:
     """
 
     CACHE_ENTRIES = 256
+    DISTINCT_USERS_BOUND = user_sketch.BOUND  # reporting_distinct_users merges the rollups' HyperLogLog
 
     def __init__(self, data: DataDir, cache: bool = True):
         self.data = data
