@@ -101,7 +101,7 @@ def explorer_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], obje
     ]
 
 
-def _page_runs(queries: list[tuple[str, Callable[[], object]]], repeats: int) -> list[float]:
+def page_runs(queries: list[tuple[str, Callable[[], object]]], repeats: int) -> list[float]:
     """Seconds for the whole query set, `repeats` times (setup stays outside the clock)."""
     runs = []
     for _ in range(repeats):
@@ -129,11 +129,11 @@ def run_query_bench(data: DataDir, rows: int = 10_000_000, repeats: int = 5, pee
             fn()
             warm.append(time.perf_counter() - t0)
         timings.append(QueryTiming(name, cold, statistics.median(warm)))
-    whole = _page_runs(explorer_queries(fresh), repeats)
-    week = _page_runs(explorer_queries(fresh)[:3] + week_queries(fresh), repeats)
+    whole = page_runs(explorer_queries(fresh), repeats)
+    week = page_runs(explorer_queries(fresh)[:3] + week_queries(fresh), repeats)
     cached_queries = explorer_queries(TelemetryStore(data))
-    _page_runs(cached_queries, 1)  # fill the result cache
-    repeat_view = _page_runs(cached_queries, repeats)
+    page_runs(cached_queries, 1)  # fill the result cache
+    repeat_view = page_runs(cached_queries, repeats)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the peer loads anything
     result = {
         "rows": total_rows,
@@ -191,7 +191,7 @@ def run_compaction_bench(data: DataDir, minutes: int = 60, slice_seconds: float 
         store = TelemetryStore(data, cache=False)
         queries = explorer_queries(store)
         files = len(list(data.requests.glob("*.parquet")))
-        return files, statistics.median(_page_runs(queries, repeats))
+        return files, statistics.median(page_runs(queries, repeats))
 
     before_files, before = page_view()
     merged = compact_live_files(data)
