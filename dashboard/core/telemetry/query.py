@@ -108,6 +108,18 @@ class TelemetryStore:
         live slices is being compacted, the listing shows the merged file and hides
         the slices it holds (compact.visible_request_names), so no row is counted twice.
         """
+        for attempt in range(1, RETRIES_ON_VANISHED + 1):
+            try:
+                return self._create_views(version)
+            except duckdb.IOException:
+                # creating a view reads its files' schemas: a file listed a moment ago was
+                # compacted away before the view was bound; list again
+                if attempt == RETRIES_ON_VANISHED:
+                    raise
+                version = None
+                time.sleep(0.05 * min(attempt, 4))
+
+    def _create_views(self, version: tuple | None) -> None:
         version = self.files_version() if version is None else version
         files = self._request_files(version)
         state = (files, any(folder == self.data.releases.name for folder, *_ in version))
@@ -119,7 +131,7 @@ class TelemetryStore:
             source = f"read_parquet([{listed}], union_by_name = true)"
             have = self._columns_of(source)
             if have is None:  # a listed file was compacted away: list again
-                return self._ensure_views()
+                return self._create_views(None)
         with self._lock:
             con = self._con
             if source and have is not None:  # have: read from the same files
