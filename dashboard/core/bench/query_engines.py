@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from dashboard.core.bench.query import page_runs, explorer_queries, week_queries
+from dashboard.core.bench.query import explorer_queries, page_runs, week_queries
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry import clickhouse_schema
 from dashboard.core.telemetry.clickhouse_query import MOMENTS
