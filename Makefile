@@ -17,9 +17,10 @@ run: install demo-data
 test: lint types system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# the edit loop: everything but the browser tests and the tests marked slow (`make test` runs them all)
+# the edit loop: the core, SQL and CLI tests; not the browser tests, the AppTest page tests (tests/app)
+# or the tests marked slow (`make test` runs them all)
 test-fast: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not e2e and not slow"
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not e2e and not slow and not app"
 
 # ruff (configured in pyproject.toml): pyflakes, pycodestyle errors, import order, bugbear, pyupgrade
 lint: install

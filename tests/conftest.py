@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.fixtures import build_demo_week, copy_store, parquet_fingerprint, rewritten_in_place
@@ -59,3 +61,14 @@ def event_store(request, tmp_path):
 
     cluster = request.getfixturevalue("postgres_cluster")
     return PostgresIncidentStore(cluster.fresh_schema_url(f"t_{abs(hash(request.node.nodeid)) % 10**12}"))
+
+
+APP_TESTS = Path(__file__).parent / "app"
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test under tests/app `app`: each drives whole pages with Streamlit's AppTest
+    (seconds each, two thirds of the suite), so the edit loop (`make test-fast`) leaves them out."""
+    for item in items:
+        if APP_TESTS in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.app)
