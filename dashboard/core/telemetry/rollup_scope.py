@@ -159,40 +159,31 @@ class CellsBuilder:
         return f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({rollup.cell_sql(source, self.keys, 'ts')})"
 
     def sketch_cells(self) -> str:
-        keys = self.keys if self.full_keys else ["service"]
-        key_list = ", ".join(rollup.q(k) for k in keys)
-        parts = []
-        for tier, where, grp in self._pieces():
-            if tier == "raw":
-                source = f"SELECT * FROM requests WHERE {where}"
-                parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
-                continue
-            if self.full_keys:  # filters and groups read the key columns through the hash
-                source = f"SELECT * FROM rollup_{tier}_sketch s JOIN rollup_keys USING (k) WHERE {where}"
-            else:
-                source = f"SELECT * FROM rollup_{tier}_sketch_service WHERE {where}"
-            parts.append(f"SELECT {key_list}, t, measure, bin, n, {grp} AS grp FROM ({source})")
-        if not parts:
-            source = "SELECT * FROM requests WHERE false"
-            parts.append(f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({rollup.sketch_sql(source, keys, 'ts')})")
-        return "sketch_cells AS (" + "\nUNION ALL BY NAME\n".join(parts) + ")"
+        return self._merged_cells("sketch_cells", "sketch", "measure, bin, n",
+                                  lambda source, keys: rollup.sketch_sql(source, keys, "ts"))
 
     def user_cells(self) -> str:
         """The distinct-user registers of the scope (merge them with max(rho) GROUP BY reg)."""
+        return self._merged_cells("user_cells", "users", "reg, rho",
+                                  lambda source, keys: register_sql(source, keys, "ts", rollup.q))
+
+    def _merged_cells(self, name: str, table: str, columns: str, from_rows) -> str:
+        """A CTE over rollup_<tier>_<table>: its rows at whole minutes and hours, `from_rows` of the
+        request rows at partial minutes (and of no rows, typed, when the range is empty)."""
         keys = self.keys if self.full_keys else ["service"]
         key_list = ", ".join(rollup.q(k) for k in keys)
         parts = []
         for tier, where, grp in self._pieces():
             if tier == "raw":
-                source = f"SELECT * FROM requests WHERE {where}"
-                parts.append(f"SELECT *, {grp} AS grp FROM ({register_sql(source, keys, 'ts', rollup.q)})")
-            elif self.full_keys:
-                source = f"SELECT * FROM rollup_{tier}_users JOIN rollup_keys USING (k) WHERE {where}"
-                parts.append(f"SELECT {key_list}, t, reg, rho, {grp} AS grp FROM ({source})")
+                rows = from_rows(f"SELECT * FROM requests WHERE {where}", keys)
+                parts.append(f"SELECT *, {grp} AS grp FROM ({rows})")
+            elif self.full_keys:  # filters and groups read the key columns through the hash
+                source = f"SELECT * FROM rollup_{tier}_{table} JOIN rollup_keys USING (k) WHERE {where}"
+                parts.append(f"SELECT {key_list}, t, {columns}, {grp} AS grp FROM ({source})")
             else:
-                parts.append(f"SELECT {key_list}, t, reg, rho, {grp} AS grp FROM rollup_{tier}_users_service "
+                parts.append(f"SELECT {key_list}, t, {columns}, {grp} AS grp FROM rollup_{tier}_{table}_service "
                              f"WHERE {where}")
         if not parts:
-            source = "SELECT * FROM requests WHERE false"
-            parts.append(f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({register_sql(source, keys, 'ts', rollup.q)})")
-        return "user_cells AS (" + "\nUNION ALL BY NAME\n".join(parts) + ")"
+            empty = from_rows("SELECT * FROM requests WHERE false", keys)
+            parts.append(f"SELECT *, CAST(NULL AS VARCHAR) AS grp FROM ({empty})")
+        return f"{name} AS (" + "\nUNION ALL BY NAME\n".join(parts) + ")"
