@@ -22,6 +22,18 @@ def demo_data(tmp_path_factory):
     assert not changed, f"Parquet files of the shared demo store were rewritten in place (through a link?): {changed}"
 
 
+@pytest.fixture(scope="session")
+def two_demo_days(tmp_path_factory):
+    """Two demo days at 0.6 requests a second (about 100k requests, without incidents): small enough to
+    compare rollup answers with every request row. Read-only: a test that writes copies it."""
+    from dashboard.core.datadir import DataDir
+    from dashboard.core.demo import write_demo
+
+    data = DataDir(tmp_path_factory.mktemp("two_demo_days") / "data")
+    write_demo(data, days=2, rps=0.6)
+    return data
+
+
 @pytest.fixture
 def demo_data_copy(demo_data, tmp_path):
     """A private demo week to write into: Parquet hard-linked, everything else copied (`copy_store`)."""

@@ -65,6 +65,15 @@ def run_cli(*args: str) -> CliRun:
     return CliRun(code, out.getvalue(), err.getvalue())
 
 
+def raw_rows(data: DataDir):
+    """Every stored request row of `data` (the answer a rollup must equal), as one Polars frame."""
+    import polars as pl
+
+    from dashboard.core.telemetry.compact import request_files
+
+    return pl.concat([pl.read_parquet(p) for p in request_files(data.requests)], how="diagonal_relaxed")
+
+
 def build_demo_week(root: Path, seed: int = DEFAULT_SEED, days: int = 7, rps: float = 10.0,
                     with_incidents: bool = True) -> DataDir:
     data = DataDir(root)

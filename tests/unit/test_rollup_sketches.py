@@ -15,23 +15,12 @@ import polars as pl
 import pytest
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.demo import write_demo
 from dashboard.core.reporting.impact_store import distinct_users
 from dashboard.core.telemetry import rollup, rollup_verify, sketch, user_sketch
 from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.distributions import distribution_measures, histogram
 from dashboard.core.telemetry.query import Scope, TelemetryStore
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> DataDir:
-    data = DataDir(tmp_path_factory.mktemp("sketches") / "data")
-    write_demo(data, days=2, rps=0.6)
-    return data
-
-
-def raw_rows(data: DataDir) -> pl.DataFrame:
-    return pl.concat([pl.read_parquet(p) for p in request_files(data.requests)], how="diagonal_relaxed")
+from tests.fixtures import raw_rows
 
 
 def _span(store: TelemetryStore) -> tuple[datetime, datetime]:
@@ -76,9 +65,9 @@ def test_python_twin_of_the_register_sql_agrees():
     assert sql_count == pytest.approx(user_sketch.estimate(store_regs), rel=1e-12)
 
 
-def test_distinct_users_within_the_bound_on_random_windows_and_filters(generated):
-    store = TelemetryStore(generated, cache=False)
-    rows = raw_rows(generated)
+def test_distinct_users_within_the_bound_on_random_windows_and_filters(two_demo_days):
+    store = TelemetryStore(two_demo_days, cache=False)
+    rows = raw_rows(two_demo_days)
     seen = []
     for a, b, filters, scope in _windows(store, rows, seed=5, count=24):
         want = scope["user_id"].n_unique() - int(scope["user_id"].null_count() > 0)
@@ -92,11 +81,11 @@ def test_distinct_users_within_the_bound_on_random_windows_and_filters(generated
     assert min(seen) < 200 and max(seen) > 4 * user_sketch.M  # both regimes: few users, and far more than registers
 
 
-def test_verify_covers_the_user_registers(generated, tmp_path):
+def test_verify_covers_the_user_registers(two_demo_days, tmp_path):
     import shutil
 
     data = DataDir(tmp_path / "data")
-    shutil.copytree(generated.root, data.root)
+    shutil.copytree(two_demo_days.root, data.root)
     assert rollup_verify.verify(data, request_files(data.requests))[1] == []
     path = next((rollup.rollup_root(data) / "hour_users").glob("*.parquet"))
     frame = pl.read_parquet(path)
@@ -106,9 +95,9 @@ def test_verify_covers_the_user_registers(generated, tmp_path):
     assert [(d.table, d.detail) for d in differences] == [("hour_users", f"rho: 1 of {frame.height} rows differ")]
 
 
-def test_percentiles_within_the_sketch_bound_on_random_windows_and_filters(generated):
-    store = TelemetryStore(generated, cache=False)
-    rows = raw_rows(generated)
+def test_percentiles_within_the_sketch_bound_on_random_windows_and_filters(two_demo_days):
+    store = TelemetryStore(two_demo_days, cache=False)
+    rows = raw_rows(two_demo_days)
     rng = random.Random(8)
     for a, b, filters, scope in _windows(store, rows, seed=9, count=10):
         measure = rng.choice(distribution_measures(store))
@@ -128,11 +117,11 @@ def test_percentiles_within_the_sketch_bound_on_random_windows_and_filters(gener
                                                           abs=1e-9), (a, b, filters, measure, column)
 
 
-def test_histogram_within_the_sketch_bound_on_random_windows_and_filters(generated):
+def test_histogram_within_the_sketch_bound_on_random_windows_and_filters(two_demo_days):
     """The edges within 1 % of the exact extremes, the total exact, and each bin's cumulative count between
     the requests certainly below its upper edge and those that could be read as below it (within 1 %)."""
-    store = TelemetryStore(generated, cache=False)
-    rows = raw_rows(generated)
+    store = TelemetryStore(two_demo_days, cache=False)
+    rows = raw_rows(two_demo_days)
     a_err = sketch.RELATIVE_ERROR
     for i, (a, b, filters, scope) in enumerate(_windows(store, rows, seed=13, count=10)):
         measure = distribution_measures(store)[i % len(distribution_measures(store))]

@@ -20,6 +20,7 @@ from dashboard.core.demo import write_demo
 from dashboard.core.telemetry import rollup, rollup_verify, sketch
 from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.query import TelemetryStore
+from tests.fixtures import raw_rows
 
 COUNT_COLUMNS = {
     "requests": pl.len(),
@@ -34,17 +35,6 @@ COUNT_COLUMNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> DataDir:
-    data = DataDir(tmp_path_factory.mktemp("rollups") / "data")
-    write_demo(data, days=2, rps=0.6)
-    return data
-
-
-def raw_rows(data: DataDir) -> pl.DataFrame:
-    return pl.concat([pl.read_parquet(p) for p in request_files(data.requests)], how="diagonal_relaxed")
-
-
 def test_sketch_bound_holds_on_every_quantile():
     rng = random.Random(3)
     values = [math.exp(rng.gauss(6.5, 1.2)) for _ in range(5000)] + [0.0] * 7
@@ -57,9 +47,9 @@ def test_sketch_bound_holds_on_every_quantile():
         assert sketch.quantile(buckets, q) == pytest.approx(truth, rel=sketch.RELATIVE_ERROR)
 
 
-def test_random_filters_and_ranges_match_the_request_rows(generated):
-    store = TelemetryStore(generated, cache=False)
-    rows = raw_rows(generated)
+def test_random_filters_and_ranges_match_the_request_rows(two_demo_days):
+    store = TelemetryStore(two_demo_days, cache=False)
+    rows = raw_rows(two_demo_days)
     first, last, _ = (t.astimezone(UTC) if isinstance(t, datetime) else t for t in store.time_range())
     rng = random.Random(11)
     dims = {d: rows[d].drop_nulls().unique().sort().to_list() for d in ("region", "tier", "language", "prompt_version")}
@@ -88,9 +78,9 @@ def test_random_filters_and_ranges_match_the_request_rows(generated):
                                                                 rel=sketch.RELATIVE_ERROR)
 
 
-def test_windows_and_leaves_match_the_request_rows(generated):
-    store = TelemetryStore(generated, cache=False)
-    rows = raw_rows(generated)
+def test_windows_and_leaves_match_the_request_rows(two_demo_days):
+    store = TelemetryStore(two_demo_days, cache=False)
+    rows = raw_rows(two_demo_days)
     first, last, _ = (t.astimezone(UTC) if isinstance(t, datetime) else t for t in store.time_range())
     base = (first + timedelta(hours=2, seconds=17), first + timedelta(hours=9, microseconds=5))
     cur = (first + timedelta(hours=30, minutes=1, seconds=3), last)
@@ -106,9 +96,9 @@ def test_windows_and_leaves_match_the_request_rows(generated):
                                           ["language"].drop_nulls().unique())
 
 
-def test_rebuilding_gives_the_same_rollups_and_verify_finds_tampering(generated, tmp_path):
+def test_rebuilding_gives_the_same_rollups_and_verify_finds_tampering(two_demo_days, tmp_path):
     data = DataDir(tmp_path / "data")
-    shutil.copytree(generated.root, data.root)
+    shutil.copytree(two_demo_days.root, data.root)
     before = {p.relative_to(data.root): pl.read_parquet(p) for p in rollup.rollup_root(data).rglob("*.parquet")}
     assert rollup.maintain(data) == 0  # nothing new: nothing built
     rollup.rebuild(data)
@@ -126,9 +116,9 @@ def test_rebuilding_gives_the_same_rollups_and_verify_finds_tampering(generated,
     assert [(d.table, d.detail) for d in differences] == [("minute", f"refused: 1 of {frame.height} rows differ")]
 
 
-def test_a_crash_mid_build_leaves_previous_rollups_valid_and_is_finished_later(generated, tmp_path, monkeypatch):
+def test_a_crash_mid_build_leaves_previous_rollups_valid_and_is_finished_later(two_demo_days, tmp_path, monkeypatch):
     data = DataDir(tmp_path / "data")
-    shutil.copytree(generated.root, data.root)
+    shutil.copytree(two_demo_days.root, data.root)
     store = TelemetryStore(data, cache=False)
     first, last, total = store.time_range()
     extra = raw_rows(data).head(500).with_columns(
