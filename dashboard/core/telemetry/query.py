@@ -3,7 +3,8 @@
 One DuckDB connection per store; every query runs on its own cursor, because a
 shared connection refuses concurrent calls from several browser sessions.
 Telemetry stays in Parquet files (no database file lock), so ingestion and the
-live simulator can add files while the app reads: the views re-glob per query.
+live simulator can add files while the app reads: the views (query_views.py) are
+bound again on each new file listing.
 
 Views read rollups (rollup.py), not request rows: a query that reads `cells`
 (counts and sums), `sketch_cells` (quantile sketches) or `user_cells` (distinct-user
@@ -23,28 +24,24 @@ import os
 import threading
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry import rollup, user_sketch
+from dashboard.core.telemetry import query_views, rollup, user_sketch
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compact import visible_request_names
-from dashboard.core.telemetry.contract import RELEASE_SCHEMA, REQUEST_MEASURES, read_schema
+from dashboard.core.telemetry.contract import REQUEST_MEASURES, read_schema
 from dashboard.core.telemetry.query_cache import ResultCache
 from dashboard.core.telemetry.query_sql import (
     QUERIES_DIR,
     Scope,
     SqlFile,
     choose_bucket,
-    create_empty_table,
-    duck_type,
     duckdb_path,
     literal_glob,
     load_sql,
-    parquet_glob,
     scoped_cte,
     with_scope,
 )
@@ -125,74 +122,9 @@ class TelemetryStore:
         state = (files, any(folder == self.data.releases.name for folder, *_ in version))
         if state == self._views_have_files:
             return
-        source = have = None
-        if files:
-            listed = ", ".join("'" + duckdb_path(f) + "'" for f in files)
-            source = f"read_parquet([{listed}], union_by_name = true)"
-            have = self._columns_of(source)
-            if have is None:  # a listed file was compacted away: list again
-                return self._create_views(None)
         with self._lock:
-            con = self._con
-            if source and have is not None:  # have: read from the same files
-                # a column no file has (a source without cost, without any safety field) reads as
-                # typed nulls, so every query runs on any store; `measures()` says it is absent
-                extra = "".join(f', CAST(NULL AS {duck_type(dtype)}) AS "{name}"'
-                                for name, dtype in self.schema.request_schema().items() if name not in have)
-                con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT *{extra} FROM {source}")
-            else:
-                create_empty_table(con, "_empty_requests", self.schema.request_schema())
-                con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
-            self._create_rollup_views(con, files)
-            create_empty_table(con, "_empty_releases", RELEASE_SCHEMA)
-            if state[1]:
-                # the empty typed table supplies columns that older release files lack (commit, url)
-                con.execute(f"CREATE OR REPLACE VIEW releases AS SELECT * FROM read_parquet("
-                            f"'{parquet_glob(self.data.releases)}', union_by_name = true) "
-                            f"UNION ALL BY NAME SELECT * FROM _empty_releases")
-            else:
-                con.execute("CREATE OR REPLACE VIEW releases AS SELECT * FROM _empty_releases")
+            query_views.create_views(self._con, self.data, self.schema, *state)
             self._views_have_files = state
-
-    def _columns_of(self, source: str) -> set[str] | None:
-        """The columns of a file list (from the files' schemas); None when a file vanished meanwhile."""
-        cursor = self._con.cursor()
-        try:
-            return {row[0] for row in cursor.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-        except duckdb.IOException:
-            return None
-        finally:
-            cursor.close()
-
-    def _create_rollup_views(self, con: duckdb.DuckDBPyConnection, files: tuple[str, ...]) -> None:
-        """One view per rollup table over the rollups of exactly the request files listed (built when missing)."""
-        sets = rollup.ensure_rollups(self.data, [Path(f) for f in files], self.schema) if files else []
-        keys = rollup.key_columns(self.schema)
-        empty = "SELECT * FROM requests WHERE false"
-        for table in rollup.TABLES:
-            paths = [str(rs.path(table)) for rs in sets]
-            if paths:
-                listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-                distinct = "DISTINCT " if table == "keys" else ""  # files share combinations
-                con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS SELECT {distinct}* "
-                            f"FROM read_parquet([{listed}], union_by_name = true)")
-                continue
-            if table == "keys":
-                select = f"SELECT 0::UBIGINT AS k, {', '.join(rollup.q(k) for k in keys)} FROM requests WHERE false"
-            elif "users" in table:  # the registers, per service or per key hash
-                select = user_sketch.register_sql(empty, ["service"], "ts", rollup.q)
-                if not table.endswith("_service"):
-                    select = f"SELECT 0::UBIGINT AS k, * EXCLUDE (service) FROM ({select})"
-            elif table.endswith("sketch_service"):
-                select = rollup.sketch_sql(empty, ["service"], "ts")
-            elif table.endswith("_service"):
-                select = rollup.cell_sql(empty, ["service"], "ts")
-            elif "sketch" in table:
-                select = ("SELECT 0::UBIGINT AS k, * EXCLUDE (service) FROM ("
-                          + rollup.sketch_sql(empty, ["service"], "ts") + ")")
-            else:
-                select = rollup.cell_sql(empty, keys, "ts")
-            con.execute(f"CREATE OR REPLACE VIEW rollup_{table} AS {select}")
 
     def _cells_sql(self, sql: SqlFile, scope: Scope, params: dict) -> tuple[str, dict]:
         """The `cells` / `sketch_cells` CTEs for a query's scope and time buckets."""
