@@ -41,8 +41,8 @@ def baseline_windows(store, start: datetime, end: datetime, method: str = "auto"
 
 
 def distinct_users(store, start: datetime, end: datetime, filters: dict | None = None) -> int | None:
-    """Distinct user ids in the window, from the rollups' distinct-user sketch (within
-    user_sketch.BOUND of the exact count); None when no request carries one."""
+    """Distinct user ids in the window (within the store's DISTINCT_USERS_BOUND of the exact count:
+    DuckDB merges the rollups' HyperLogLog); None when no request carries one."""
     row = store.run_sql("reporting_distinct_users", {}, Scope.of(start, end, filters)).row(0, named=True)
     return int(row["users"]) if row["requests_with_user"] else None
 

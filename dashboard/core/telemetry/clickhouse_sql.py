@@ -20,6 +20,7 @@ be put in one or the other (the test checks every file is in exactly one).
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from dashboard.core.telemetry.clickhouse import PARAM_RE, param_type, quote
 from dashboard.core.telemetry.clickhouse_cells import ClickHouseCells
@@ -64,13 +65,15 @@ SETTINGS = "aggregate_functions_null_for_empty = 1, join_use_nulls = 1"
 (min(...) FILTER (...) matching nothing) and the unmatched side of a LEFT JOIN."""
 
 
-def _override(name: str) -> str | None:
+@cache
+def _override(name: str) -> tuple[SqlFile, str] | None:
+    """The hand-written ClickHouse form of a query file, if any: (the relations it reads, its text)."""
     path = OVERRIDES_DIR / f"{name}.sql"
     if not path.exists():
         return None
     # written with `$name` like the DuckDB files; typed below like the transpiled ones
     body = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
-    return PARAM_RE.sub(lambda m: "{" + m.group(1) + ": }", body)
+    return load_sql(f"{OVERRIDES_DIR.name}/{name}"), PARAM_RE.sub(lambda m: "{" + m.group(1) + ": }", body)
 
 
 def clickhouse_sql(name: str, params: dict | None = None, scope: Scope | None = None,
@@ -85,8 +88,8 @@ def clickhouse_sql(name: str, params: dict | None = None, scope: Scope | None = 
     params = dict(params or {})
     if set(params) != sql.params:
         raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
-    override = OVERRIDES_DIR / f"{name}.sql"
-    reads = load_sql(f"{OVERRIDES_DIR.name}/{name}") if override.exists() else sql  # the relations it reads
+    override = _override(name)
+    reads = override[0] if override else sql  # the relations it reads
     if reads.uses_users:
         raise ValueError(f"query {name} reads user registers, which the ClickHouse rollups do not keep: "
                          f"give it a form in {OVERRIDES_DIR.name}/")
@@ -111,9 +114,7 @@ def clickhouse_sql(name: str, params: dict | None = None, scope: Scope | None = 
             raise ValueError(f"query {name} reads `scoped`: pass a Scope")
         cte, cte_params = scoped_cte_clickhouse(scope, columns)
         relations["scoped"] = [*(columns or ()), "grp"]  # as `SELECT *, grp` of the requests gives them
-    text = _override(name)
-    if text is None:
-        text = transpile(sql.text, params, relations)
+    text = override[1] if override else transpile(sql.text, params, relations)
     if cte is not None:
         text, params = with_scope(cte, text), {**params, **cte_params}
 
