@@ -187,5 +187,6 @@ def test_side_by_side_benchmark_finds_the_same_answers(both, capsys):
     assert main(["bench", "query", "--data", str(data.root), "--store", f"chdb:{folder}", "--repeats", "1",
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert len(result["views"]) == 4 and all(v["same_answer"] for v in result["views"])
+    series = [v for v in result["views"] if v["same_answer"] is not None]
+    assert len(series) >= 5 and all(v["same_answer"] for v in series), series
     assert result["chdb_load_s"] is None  # the store was loaded already: not loaded twice
