@@ -28,6 +28,8 @@ LN_GAMMA = math.log(GAMMA)
 # below every bucket a positive value reaches before 1e-284 (exp(-32768 * ln(gamma))), far
 # below any latency, token count or cost
 ZERO_BUCKET = -32768
+# q is read in millionths by the SQL quantile (sketch_quantile): p99.9999 is the finest
+RANK_SCALE = 1_000_000
 
 # the measures that get a sketch: latency, time to first token and the token counts
 SKETCHED = ("latency_ms", "ttft_ms", "input_tokens", "output_tokens")
@@ -43,12 +45,21 @@ def macros_sql() -> list[str]:
         # an aggregate over the bins of one sketch (rows where `keep` holds), each with its
         # running count `cum` and the sketch's `total`: the value of rank q * (total - 1),
         # interpolated between the two nearest ranks like quantile_cont (each within the
-        # bound, so their blend is too)
+        # bound, so their blend is too). The rank is integer arithmetic on q in millionths:
+        # exact on both engines (ClickHouse has no DECIMAL here) and a third faster than
+        # DECIMAL(38) per bin in DuckDB; the division is exact below 2^53 / 10^6 requests.
+        "CREATE OR REPLACE MACRO sketch_rank_x(q, total) AS "
+        f"CAST(round(q * {RANK_SCALE}) AS BIGINT) * (CAST(total AS BIGINT) - 1)",
+        "CREATE OR REPLACE MACRO sketch_rank_floor(q, total) AS "
+        f"(sketch_rank_x(q, total) - sketch_rank_x(q, total) % {RANK_SCALE}) / {RANK_SCALE}",
+        "CREATE OR REPLACE MACRO sketch_rank_frac(q, total) AS "
+        f"(sketch_rank_x(q, total) % {RANK_SCALE}) / {float(RANK_SCALE)!r}",
         "CREATE OR REPLACE MACRO sketch_quantile(q, bin, cum, total, keep) AS "
-        "sketch_value(min(bin) FILTER (WHERE keep AND cum > floor(q * (total - 1)))) "
-        "* (1 - (q * (max(total) FILTER (WHERE keep) - 1) - floor(q * (max(total) FILTER (WHERE keep) - 1)))) "
-        "+ sketch_value(min(bin) FILTER (WHERE keep AND cum > ceil(q * (total - 1)))) "
-        "* (q * (max(total) FILTER (WHERE keep) - 1) - floor(q * (max(total) FILTER (WHERE keep) - 1)))",
+        "sketch_value(min(bin) FILTER (WHERE keep AND CAST(cum AS BIGINT) > sketch_rank_floor(q, total))) "
+        "* (1 - sketch_rank_frac(q, max(total) FILTER (WHERE keep))) "
+        "+ sketch_value(min(bin) FILTER (WHERE keep AND CAST(cum AS BIGINT) > "
+        f"sketch_rank_floor(q, total) + CAST(sketch_rank_x(q, total) % {RANK_SCALE} > 0 AS INTEGER))) "
+        "* sketch_rank_frac(q, max(total) FILTER (WHERE keep))",
     ]
 
 
