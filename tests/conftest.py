@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -7,15 +11,40 @@ import pytest
 from tests.fixtures import build_demo_week, copy_store, parquet_fingerprint, rewritten_in_place
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder `build` fills once per test run, shared by every xdist worker: the first worker to
+    take the lock builds it, the others wait and read it. Without xdist it is this session's own.
+
+    Only for read-only stores (tests that write copy them): a build that failed or was cut short
+    leaves no `.built` mark, so the next worker starts it again from an empty folder.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # one folder above the workers' own
+    folder, done = shared / name, shared / f"{name}.built"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory):
-    """The full demo week (as `make run` generates it), built once per test session.
+    """The full demo week (as `make run` generates it), built once per test run for every worker.
 
     Read-only: tests that write (ingest, incidents) copy it with `demo_data_copy`.
     Copies hard-link its Parquet files, so the session ends by checking none of
     them was written in place through a copy.
     """
-    data = build_demo_week(tmp_path_factory.mktemp("demo") / "data")
+    from dashboard.core.datadir import DataDir
+
+    data = DataDir(built_once(tmp_path_factory, "demo", lambda root: build_demo_week(root / "data")) / "data")
     before = parquet_fingerprint(data.root)
     yield data
     changed = rewritten_in_place(data.root, before)
@@ -29,9 +58,9 @@ def two_demo_days(tmp_path_factory):
     from dashboard.core.datadir import DataDir
     from dashboard.core.demo import write_demo
 
-    data = DataDir(tmp_path_factory.mktemp("two_demo_days") / "data")
-    write_demo(data, days=2, rps=0.6)
-    return data
+    folder = built_once(tmp_path_factory, "two_demo_days",
+                        lambda root: write_demo(DataDir(root / "data"), days=2, rps=0.6))
+    return DataDir(folder / "data")
 
 
 @pytest.fixture
