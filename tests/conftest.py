@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.core.datadir import DataDir
 from tests.fixtures import build_demo_week, copy_store, parquet_fingerprint, rewritten_in_place
 
 
@@ -42,8 +43,6 @@ def demo_data(tmp_path_factory):
     Copies hard-link its Parquet files, so the session ends by checking none of
     them was written in place through a copy.
     """
-    from dashboard.core.datadir import DataDir
-
     data = DataDir(built_once(tmp_path_factory, "demo", lambda root: build_demo_week(root / "data")) / "data")
     before = parquet_fingerprint(data.root)
     yield data
@@ -55,7 +54,6 @@ def demo_data(tmp_path_factory):
 def two_demo_days(tmp_path_factory):
     """Two demo days at 0.6 requests a second (about 100k requests, without incidents): small enough to
     compare rollup answers with every request row. Read-only: a test that writes copies it."""
-    from dashboard.core.datadir import DataDir
     from dashboard.core.demo import write_demo
 
     folder = built_once(tmp_path_factory, "two_demo_days",

@@ -46,19 +46,20 @@ def macros_sql() -> list[str]:
         # running count `cum` and the sketch's `total`: the value of rank q * (total - 1),
         # interpolated between the two nearest ranks like quantile_cont (each within the
         # bound, so their blend is too). The rank is integer arithmetic on q in millionths:
-        # exact on both engines (ClickHouse has no DECIMAL here) and a third faster than
-        # DECIMAL(38) per bin in DuckDB; the division is exact below 2^53 / 10^6 requests.
+        # exact on both engines (ClickHouse has no DECIMAL here) and about 15 % faster than
+        # DECIMAL(38) on a day series in DuckDB; the division is exact below 2^53 / 10^6 requests.
         "CREATE OR REPLACE MACRO sketch_rank_x(q, total) AS "
         f"CAST(round(q * {RANK_SCALE}) AS BIGINT) * (CAST(total AS BIGINT) - 1)",
         "CREATE OR REPLACE MACRO sketch_rank_floor(q, total) AS "
         f"(sketch_rank_x(q, total) - sketch_rank_x(q, total) % {RANK_SCALE}) / {RANK_SCALE}",
+        "CREATE OR REPLACE MACRO sketch_rank_ceil(q, total) AS "
+        f"sketch_rank_floor(q, total) + CAST(sketch_rank_x(q, total) % {RANK_SCALE} > 0 AS INTEGER)",
         "CREATE OR REPLACE MACRO sketch_rank_frac(q, total) AS "
         f"(sketch_rank_x(q, total) % {RANK_SCALE}) / {float(RANK_SCALE)!r}",
         "CREATE OR REPLACE MACRO sketch_quantile(q, bin, cum, total, keep) AS "
         "sketch_value(min(bin) FILTER (WHERE keep AND CAST(cum AS BIGINT) > sketch_rank_floor(q, total))) "
         "* (1 - sketch_rank_frac(q, max(total) FILTER (WHERE keep))) "
-        "+ sketch_value(min(bin) FILTER (WHERE keep AND CAST(cum AS BIGINT) > "
-        f"sketch_rank_floor(q, total) + CAST(sketch_rank_x(q, total) % {RANK_SCALE} > 0 AS INTEGER))) "
+        "+ sketch_value(min(bin) FILTER (WHERE keep AND CAST(cum AS BIGINT) > sketch_rank_ceil(q, total))) "
         "* sketch_rank_frac(q, max(total) FILTER (WHERE keep))",
     ]
 
