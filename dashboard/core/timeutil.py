@@ -5,12 +5,13 @@ another zone is converted, so two moments always compare on the same clock),
 `as_utc` does the same for the other shapes a timestamp arrives in (ISO text,
 a NumPy datetime64 from a series), `naive_utc` gives the naive UTC wall time
 Streamlit's date and time inputs want, and `utc_buckets` puts a frame's bucket
-column on the zone Polars compares with.
+column on the zone Polars compares with, and `floor_to` / `ceil_to` put a moment on a
+grid of whole minutes or hours counted from the Unix epoch (where the rollups' cells lie).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -21,6 +22,20 @@ def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def floor_to(moment: datetime, grain: timedelta) -> datetime:
+    """The last multiple of `grain` since the epoch at or before `moment` (an aware datetime)."""
+    return moment - (moment - EPOCH) % grain
+
+
+def ceil_to(moment: datetime, grain: timedelta) -> datetime:
+    """The first multiple of `grain` since the epoch at or after `moment` (an aware datetime)."""
+    floor = floor_to(moment, grain)
+    return floor if floor == moment else floor + grain
 
 
 def utc_now() -> datetime:

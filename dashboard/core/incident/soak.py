@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dashboard.core.stats import READING_Z
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.timeutil import utc
+from dashboard.core.timeutil import ceil_to, floor_to, utc
 
 SoakStatus = Literal["not_started", "soaking", "broken", "passed"]
 MINUTE = timedelta(minutes=1)
@@ -182,22 +182,13 @@ class SoakEvaluation(BaseModel):
         return f"soaking: {self.progress:.0%} done, {left}"
 
 
-def _ceil_minute(moment: datetime) -> datetime:
-    floor = moment.replace(second=0, microsecond=0)
-    return floor if floor == moment else floor + MINUTE
-
-
-def _floor_minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
 def _dense_counts(counts: Iterable[MinuteCount | tuple], first: datetime, n: int) -> tuple[list[float], list[float]]:
     """Per-minute numerators and denominators for minutes first .. first+n-1; absent minutes are zero."""
     num = [0.0] * n
     den = [0.0] * n
     for row in counts:
         minute, a, b = row
-        index = int((_floor_minute(utc(minute)) - first) / MINUTE)
+        index = int((floor_to(utc(minute), MINUTE) - first) / MINUTE)
         if 0 <= index < n:
             num[index] += float(a or 0)
             den[index] += float(b or 0)
@@ -207,8 +198,8 @@ def _dense_counts(counts: Iterable[MinuteCount | tuple], first: datetime, n: int
 def evaluate_metric(metric: VerificationMetric, counts: Iterable[MinuteCount | tuple],
                     soak_started_at: datetime, now: datetime) -> MetricSoak:
     """Judge one metric over the complete minutes between the soak start and `now`."""
-    first = _ceil_minute(utc(soak_started_at))  # a minute straddling the start holds pre-fix traffic
-    end = _floor_minute(utc(now))  # the current minute is still filling up
+    first = ceil_to(utc(soak_started_at), MINUTE)  # a minute straddling the start holds pre-fix traffic
+    end = floor_to(utc(now), MINUTE)  # the current minute is still filling up
     n = max(0, int((end - first) / MINUTE))
     num, den = _dense_counts(counts, first, n)
     w = metric.window_minutes

@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.user_sketch import register_sql
+from dashboard.core.timeutil import EPOCH, ceil_to, floor_to
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # DuckDB's time_bucket origin when none is given (a Monday, midnight): whole minutes and hours
 DEFAULT_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 
@@ -64,24 +64,15 @@ def needs_full_keys(params: dict) -> bool:
     """Whether a query groups or filters beyond the service: the per-service tables serve the rest."""
     return bool({"dims", "version_column"} & set(params))
 
-def _floor(t: datetime, grain: timedelta) -> datetime:
-    return t - (t - EPOCH) % grain
-
-
-def _ceil(t: datetime, grain: timedelta) -> datetime:
-    f = _floor(t, grain)
-    return f if f == t else f + grain
-
-
 def tiers(start: datetime, end: datetime, buckets: Buckets, hours: bool = True) -> list[tuple[str, datetime, datetime]]:
     """[(tier, lo, hi)] covering [start, end) exactly once; tier is 'hour', 'minute' or 'raw'."""
     if end <= start:
         return []
     out: list[tuple[str, datetime, datetime]] = []
-    m_lo, m_hi = _ceil(start, MINUTE), _floor(end, MINUTE)
+    m_lo, m_hi = ceil_to(start, MINUTE), floor_to(end, MINUTE)
     if m_lo >= m_hi or not buckets.allows(MINUTE, m_lo, m_hi):
         return [("raw", start, end)]
-    h_lo, h_hi = _ceil(start, HOUR), _floor(end, HOUR)
+    h_lo, h_hi = ceil_to(start, HOUR), floor_to(end, HOUR)
     if hours and h_lo < h_hi and buckets.allows(HOUR, h_lo, h_hi):
         out += [("minute", m_lo, h_lo), ("hour", h_lo, h_hi), ("minute", h_hi, m_hi)]
     else:
