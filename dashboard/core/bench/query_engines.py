@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from dashboard.core.bench.query import explorer_queries, page_runs, week_queries
+from dashboard.core.bench.query import explorer_queries, page_runs, week_page, week_queries
 from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry import clickhouse_schema
 from dashboard.core.telemetry.clickhouse_query import MOMENTS
@@ -80,8 +80,7 @@ def run_engine_bench(data: DataDir, engine, repeats: int = 5) -> dict:
                       "same_answer": same_series(duck_answer, ch_answer)})
 
     def page(store: TelemetryStore, week: bool) -> float:
-        queries = explorer_queries(store)
-        return statistics.median(page_runs(queries[:3] + week_queries(store) if week else queries, repeats))
+        return statistics.median(page_runs(week_page(store) if week else explorer_queries(store), repeats))
 
     pages = [{"name": f"whole page view, {label}", "duckdb_s": round(page(duck, week), 4),
               "chdb_s": round(page(ch, week), 4)} for label, week in (("incident day", False), ("week", True))]
