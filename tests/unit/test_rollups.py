@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from dashboard.core.datadir import DataDir
 from dashboard.core.demo import write_demo
-from dashboard.core.telemetry import rollup, rollup_verify, sketch
+from dashboard.core.telemetry import rollup, rollup_scope, rollup_verify, sketch
 from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.query import TelemetryStore
 from tests.fixtures import raw_rows
@@ -94,6 +94,32 @@ def test_windows_and_leaves_match_the_request_rows(two_demo_days):
     values = store.dimension_values(base[0], cur[1])
     assert set(values["language"]) == set(rows.filter((pl.col("ts") >= base[0]) & (pl.col("ts") < cur[1]))
                                           ["language"].drop_nulls().unique())
+
+
+@pytest.mark.parametrize("filters", [None, {"tier": ["paid"]}])
+@pytest.mark.parametrize("overlap", [False, True])
+def test_many_windows_read_together_count_each_row_in_each_window(two_demo_days, filters, overlap):
+    store = TelemetryStore(two_demo_days, cache=False)
+    rows = raw_rows(two_demo_days)
+    first = store.time_range()[0].astimezone(UTC)
+    # a baseline of same-clock windows a few hours apart, edges inside minutes; with `overlap`
+    # one more window spans two of them, so its rows count in both
+    windows = [(f"w{i}", first + timedelta(hours=1 + 5 * i, seconds=13), first + timedelta(hours=3 + 5 * i, seconds=41))
+               for i in range(5)]
+    if overlap:
+        windows.append(("wide", first + timedelta(hours=2, minutes=30), first + timedelta(hours=12, microseconds=9)))
+    spans = rollup_scope.stretches([(lbl, a, b) for lbl, a, b in windows], rollup_scope.Buckets())
+    scans_per_tier = {tier: len(s) for tier, s in spans}
+    assert (max(scans_per_tier.values()) == 1) is overlap  # apart when they overlap, together when not
+    got = store.window_totals(windows, filters=filters).sort("grp")
+    for label, a, b in windows:
+        scope = rows.filter((pl.col("ts") >= a) & (pl.col("ts") < b))
+        if filters:
+            scope = scope.filter(pl.col("tier").is_in(filters["tier"]))
+        want = scope.select(**COUNT_COLUMNS)
+        row = got.filter(pl.col("grp") == label)
+        for column in COUNT_COLUMNS:
+            assert int(row[column][0]) == int(want[column][0]), (label, column)
 
 
 def test_rebuilding_gives_the_same_rollups_and_verify_finds_tampering(two_demo_days, tmp_path):

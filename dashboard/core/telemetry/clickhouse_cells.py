@@ -7,7 +7,8 @@ query files in queries/ read, with the same columns the DuckDB store's have:
     sketch_cells  key columns, t, measure, bin, n, grp
 
 and the parameters they bind. The range is cut into the same tiers
-(rollup_scope.tiers: hour cells, minute cells, request rows at partial minutes),
+(rollup_scope.stretches: hour cells, minute cells, request rows at partial minutes,
+one scan per tier when the windows do not overlap),
 so an edge inside a minute is as exact here as there. Hour and minute cells come
 from rollup_hour / rollup_minute (clickhouse_schema.py), whose rows a background
 merge may not have combined yet: harmless, every query sums cells. A sketch cell
@@ -22,7 +23,7 @@ from datetime import datetime
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.clickhouse import quote
 from dashboard.core.telemetry.clickhouse_schema import SOURCE, sketch_bucket_sql
-from dashboard.core.telemetry.rollup_scope import Buckets, tiers
+from dashboard.core.telemetry.rollup_scope import Buckets, stretches
 from dashboard.core.telemetry.sketch import SKETCHED
 
 TIME = "DateTime64(6, 'UTC')"
@@ -70,30 +71,31 @@ class ClickHouseCells:
             return [(label, a, b) for label, a, b in self.scope.windows]
         return [(None, self.scope.start, self.scope.end)]
 
-    def _grp(self, label: str | None, prefix: str = "") -> str:
-        if label is not None:
-            return f"CAST({self._param(label)} AS {TEXT})"
+    def _grp(self, labelled: list[tuple[str | None, str, str]], time: str, prefix: str = "") -> str:
+        """The grp column of one scan, as rollup_scope.CellsBuilder._grp (the CASE on `time`)."""
+        if labelled[0][0] is not None:
+            if len(labelled) == 1:
+                return f"CAST({self._param(labelled[0][0])} AS {TEXT})"
+            arms = " ".join(f"WHEN {time} >= {lo} AND {time} < {hi} THEN {self._param(label)}"
+                            for label, lo, hi in labelled)
+            return f"CAST(CASE {arms} END AS {TEXT})"
         if self.scope.by:
             return f"CAST({prefix}{self.column(self.scope.by)} AS {TEXT})"
         return f"CAST(NULL AS {TEXT})"
 
-    def _where(self, time: str, lo: datetime, hi: datetime, minute: str, prefix: str = "") -> str:
-        where = [f"{time} >= {self._param(lo)}", f"{time} < {self._param(hi)}",
-                 *(f"{prefix}{c} IN {{{p}: }}" for c, p in self._filters)]
-        if self.scope.minutes:
-            where.append(f"{minute} IN {{cells_minutes: }}")
-        return " AND ".join(where)
-
     def _pieces(self):
-        """(tier, WHERE clause, grp expression) per stretch, as rollup_scope.CellsBuilder._pieces."""
+        """(tier, WHERE clause, grp expression) per scan, as rollup_scope.CellsBuilder._pieces."""
         raw = f"{SOURCE}.ts"
-        for label, a, b in self._ranges():
-            for tier, lo, hi in tiers(a, b, self.buckets, hours=not self.scope.minutes):
-                if tier == "raw":
-                    minute = f"toDateTime64(toStartOfMinute({raw}), 6, 'UTC')"
-                    yield tier, self._where(raw, lo, hi, minute, f"{SOURCE}."), self._grp(label, f"{SOURCE}.")
-                else:
-                    yield tier, self._where("t", lo, hi, "toDateTime64(t, 6, 'UTC')"), self._grp(label)
+        for tier, spans in stretches(self._ranges(), self.buckets, hours=not self.scope.minutes):
+            time, minute, prefix = ((raw, f"toDateTime64(toStartOfMinute({raw}), 6, 'UTC')", f"{SOURCE}.")
+                                    if tier == "raw" else ("t", "toDateTime64(t, 6, 'UTC')", ""))
+            labelled = [(label, self._param(lo), self._param(hi)) for label, lo, hi in spans]
+            where = [" OR ".join(f"({time} >= {lo} AND {time} < {hi})" for _, lo, hi in labelled),
+                     *(f"{prefix}{c} IN {{{p}: }}" for c, p in self._filters)]
+            where[0] = f"({where[0]})"
+            if self.scope.minutes:
+                where.append(f"{minute} IN {{cells_minutes: }}")
+            yield tier, " AND ".join(where), self._grp(labelled, time, prefix)
 
     def _keys(self, prefix: str = "") -> str:
         return ", ".join(f"{prefix}{quote(k)} AS {quote(k)}" for k in self.keys)

@@ -14,6 +14,8 @@ A time range [start, end) is cut into tiers, each exact:
 A tier is used only when every one of its cells falls inside one of the query's time
 buckets (bucket width and origin aligned to it, or the whole range inside one bucket);
 otherwise the finer tier serves. Filters and the grouping column apply to every tier alike.
+The stretches of one tier are read by one scan (`stretches`): a baseline of six days'
+windows is three scans per table, not eighteen, unless the windows overlap.
 """
 
 from __future__ import annotations
@@ -81,6 +83,27 @@ def tiers(start: datetime, end: datetime, buckets: Buckets, hours: bool = True) 
     return [(tier, lo, hi) for tier, lo, hi in out if lo < hi]
 
 
+Span = tuple[str | None, datetime, datetime]  # (window label or None, lo, hi)
+
+
+def stretches(ranges: list[Span], buckets: Buckets, hours: bool = True) -> list[tuple[str, list[Span]]]:
+    """[(tier, spans)]: every range cut into tiers, the spans of one tier together (one scan
+    reads them) when no two ranges overlap; overlapping ranges (a row counted in two windows)
+    keep a scan per span."""
+    pieces = [(tier, (label, lo, hi)) for label, a, b in ranges for tier, lo, hi in tiers(a, b, buckets, hours)]
+    if not _disjoint(ranges):
+        return [(tier, [span]) for tier, span in pieces]
+    grouped: dict[str, list[Span]] = {}
+    for tier, span in pieces:
+        grouped.setdefault(tier, []).append(span)
+    return list(grouped.items())
+
+
+def _disjoint(ranges: list[Span]) -> bool:
+    spans = sorted((a, b) for _, a, b in ranges)
+    return all(before[1] <= after[0] for before, after in zip(spans, spans[1:], strict=False))
+
+
 class CellsBuilder:
     """Builds the two CTEs for one scope; parameters are collected as it goes."""
 
@@ -108,28 +131,29 @@ class CellsBuilder:
             return [(label, a, b) for label, a, b in self.scope.windows]
         return [(None, self.scope.start, self.scope.end)]
 
-    def _grp(self, label: str | None) -> str:
-        if label is not None:
-            return f"CAST({self._param(label)} AS VARCHAR)"
+    def _grp(self, labelled: list[tuple[str | None, str, str]]) -> str:
+        """The grp column of one scan: its window's label (a CASE over the scan's spans, on `t`,
+        which raw rows carry as their cell's time too), else the grouping column, else NULL."""
+        if labelled[0][0] is not None:
+            if len(labelled) == 1:
+                return f"CAST({self._param(labelled[0][0])} AS VARCHAR)"
+            arms = " ".join(f"WHEN t >= {lo} AND t < {hi} THEN {self._param(label)}" for label, lo, hi in labelled)
+            return f"CAST(CASE {arms} END AS VARCHAR)"
         if self.scope.by:
             return f"CAST({self.quote(self.scope.by)} AS VARCHAR)"
         return "CAST(NULL AS VARCHAR)"
 
-    def _where(self, column: str, lo: datetime, hi: datetime, minute_expr: str) -> str:
-        where = [f"{column} >= {self._param(lo)}", f"{column} < {self._param(hi)}", *self._filter_sql]
-        if self.scope.minutes:
-            where.append(f"{minute_expr} IN (SELECT unnest($cells_minutes))")
-        return " AND ".join(where)
-
     def _pieces(self):
-        """(tier, WHERE clause, grp expression) for every stretch a view reads: whole hours from
+        """(tier, WHERE clause, grp expression) for every scan a view reads: whole hours from
         the hour cells, whole minutes from the minute cells, partial minutes from raw rows."""
-        for label, a, b in self._ranges():
-            for tier, lo, hi in tiers(a, b, self.buckets, hours=not self.scope.minutes):
-                if tier == "raw":
-                    yield tier, self._where("ts", lo, hi, "time_bucket(INTERVAL 1 minute, ts)"), self._grp(label)
-                else:
-                    yield tier, self._where("t", lo, hi, "t"), self._grp(label)
+        for tier, spans in stretches(self._ranges(), self.buckets, hours=not self.scope.minutes):
+            column, minute = ("ts", "time_bucket(INTERVAL 1 minute, ts)") if tier == "raw" else ("t", "t")
+            labelled = [(label, self._param(lo), self._param(hi)) for label, lo, hi in spans]
+            time = " OR ".join(f"({column} >= {lo} AND {column} < {hi})" for _, lo, hi in labelled)
+            where = [f"({time})", *self._filter_sql]
+            if self.scope.minutes:
+                where.append(f"{minute} IN (SELECT unnest($cells_minutes))")
+            yield tier, " AND ".join(where), self._grp(labelled)
 
     def cells(self) -> str:
         parts = []
