@@ -16,15 +16,16 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
 
 def utc(moment: datetime) -> datetime:
     """An aware UTC datetime (naive ones are taken to be UTC already)."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def floor_to(moment: datetime, grain: timedelta) -> datetime:

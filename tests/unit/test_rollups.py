@@ -108,7 +108,7 @@ def test_many_windows_read_together_count_each_row_in_each_window(two_demo_days,
                for i in range(5)]
     if overlap:
         windows.append(("wide", first + timedelta(hours=2, minutes=30), first + timedelta(hours=12, microseconds=9)))
-    spans = rollup_scope.stretches([(lbl, a, b) for lbl, a, b in windows], rollup_scope.Buckets())
+    spans = rollup_scope.stretches(windows, rollup_scope.Buckets())
     scans_per_tier = {tier: len(s) for tier, s in spans}
     assert (max(scans_per_tier.values()) == 1) is overlap  # apart when they overlap, together when not
     got = store.window_totals(windows, filters=filters).sort("grp")

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dashboard.core.stats import READING_Z
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.timeutil import ceil_to, floor_to, utc
+from dashboard.core.timeutil import MINUTE, ceil_to, floor_to, utc
 
 SoakStatus = Literal["not_started", "soaking", "broken", "passed"]
-MINUTE = timedelta(minutes=1)
 
 
 class VerificationMetric(BaseModel):

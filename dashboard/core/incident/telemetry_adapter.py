@@ -16,9 +16,7 @@ from dashboard.core.incident.soak import MinuteCount, SoakEvaluation, Verificati
 from dashboard.core.incident.state import IncidentState
 from dashboard.core.incident.verification import propose_verification
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.timeutil import utc
-
-MINUTE = timedelta(minutes=1)
+from dashboard.core.timeutil import MINUTE, utc
 
 # Pooled signals (rates, means) are verified on their registry counts per minute.
 # Percentiles (latency, tokens) do not pool, so they are verified on their own counts

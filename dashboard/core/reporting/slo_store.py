@@ -12,9 +12,8 @@ from dashboard.core.reporting.slo import DEFAULT_POLICIES, BurnPolicy, SloStatus
 from dashboard.core.reporting.slo_config import SloConfig, SloDecl, load_slo_config, slo_file_for
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.query import Scope
-from dashboard.core.timeutil import ceil_to
+from dashboard.core.timeutil import MINUTE, ceil_to
 
-MINUTE = timedelta(minutes=1)
 REQUEST_BUCKET = timedelta(minutes=5)  # request-based SLOs: fine enough for the 5-minute burn window
 
 

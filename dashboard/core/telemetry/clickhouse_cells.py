@@ -23,7 +23,7 @@ from datetime import datetime
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.clickhouse import quote
 from dashboard.core.telemetry.clickhouse_schema import SOURCE, sketch_bucket_sql
-from dashboard.core.telemetry.rollup_scope import Buckets, stretches
+from dashboard.core.telemetry.rollup_scope import Buckets, spans_sql, stretches, window_sql
 from dashboard.core.telemetry.sketch import SKETCHED
 
 TIME = "DateTime64(6, 'UTC')"
@@ -73,12 +73,8 @@ class ClickHouseCells:
 
     def _grp(self, labelled: list[tuple[str | None, str, str]], time: str, prefix: str = "") -> str:
         """The grp column of one scan, as rollup_scope.CellsBuilder._grp (the CASE on `time`)."""
-        if labelled[0][0] is not None:
-            if len(labelled) == 1:
-                return f"CAST({self._param(labelled[0][0])} AS {TEXT})"
-            arms = " ".join(f"WHEN {time} >= {lo} AND {time} < {hi} THEN {self._param(label)}"
-                            for label, lo, hi in labelled)
-            return f"CAST(CASE {arms} END AS {TEXT})"
+        if (window := window_sql(labelled, time, self._param)) is not None:
+            return f"CAST({window} AS {TEXT})"
         if self.scope.by:
             return f"CAST({prefix}{self.column(self.scope.by)} AS {TEXT})"
         return f"CAST(NULL AS {TEXT})"
@@ -90,9 +86,7 @@ class ClickHouseCells:
             time, minute, prefix = ((raw, f"toDateTime64(toStartOfMinute({raw}), 6, 'UTC')", f"{SOURCE}.")
                                     if tier == "raw" else ("t", "toDateTime64(t, 6, 'UTC')", ""))
             labelled = [(label, self._param(lo), self._param(hi)) for label, lo, hi in spans]
-            where = [" OR ".join(f"({time} >= {lo} AND {time} < {hi})" for _, lo, hi in labelled),
-                     *(f"{prefix}{c} IN {{{p}: }}" for c, p in self._filters)]
-            where[0] = f"({where[0]})"
+            where = [spans_sql(labelled, time), *(f"{prefix}{c} IN {{{p}: }}" for c, p in self._filters)]
             if self.scope.minutes:
                 where.append(f"{minute} IN {{cells_minutes: }}")
             yield tier, " AND ".join(where), self._grp(labelled, time, prefix)

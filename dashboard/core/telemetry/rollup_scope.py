@@ -25,10 +25,8 @@ from datetime import UTC, datetime, timedelta
 
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.user_sketch import register_sql
-from dashboard.core.timeutil import EPOCH, ceil_to, floor_to
+from dashboard.core.timeutil import EPOCH, HOUR, MINUTE, ceil_to, floor_to
 
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 # DuckDB's time_bucket origin when none is given (a Monday, midnight): whole minutes and hours
 DEFAULT_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 
@@ -104,6 +102,22 @@ def _disjoint(ranges: list[Span]) -> bool:
     return all(before[1] <= after[0] for before, after in zip(spans, spans[1:], strict=False))
 
 
+def spans_sql(labelled: list[tuple[str | None, str, str]], column: str) -> str:
+    """One scan's time condition: its spans OR-ed (lo and hi are bound parameters)."""
+    return "(" + " OR ".join(f"({column} >= {lo} AND {column} < {hi})" for _, lo, hi in labelled) + ")"
+
+
+def window_sql(labelled: list[tuple[str | None, str, str]], column: str, bind) -> str | None:
+    """The window each row of one scan falls in: its label (bound by `bind`), a CASE over the
+    scan's spans when it reads several windows, None when the scope has no windows."""
+    if labelled[0][0] is None:
+        return None
+    if len(labelled) == 1:
+        return bind(labelled[0][0])
+    return "CASE " + " ".join(f"WHEN {column} >= {lo} AND {column} < {hi} THEN {bind(label)}"
+                              for label, lo, hi in labelled) + " END"
+
+
 class CellsBuilder:
     """Builds the two CTEs for one scope; parameters are collected as it goes."""
 
@@ -134,11 +148,8 @@ class CellsBuilder:
     def _grp(self, labelled: list[tuple[str | None, str, str]]) -> str:
         """The grp column of one scan: its window's label (a CASE over the scan's spans, on `t`,
         which raw rows carry as their cell's time too), else the grouping column, else NULL."""
-        if labelled[0][0] is not None:
-            if len(labelled) == 1:
-                return f"CAST({self._param(labelled[0][0])} AS VARCHAR)"
-            arms = " ".join(f"WHEN t >= {lo} AND t < {hi} THEN {self._param(label)}" for label, lo, hi in labelled)
-            return f"CAST(CASE {arms} END AS VARCHAR)"
+        if (window := window_sql(labelled, "t", self._param)) is not None:
+            return f"CAST({window} AS VARCHAR)"
         if self.scope.by:
             return f"CAST({self.quote(self.scope.by)} AS VARCHAR)"
         return "CAST(NULL AS VARCHAR)"
@@ -149,8 +160,7 @@ class CellsBuilder:
         for tier, spans in stretches(self._ranges(), self.buckets, hours=not self.scope.minutes):
             column, minute = ("ts", "time_bucket(INTERVAL 1 minute, ts)") if tier == "raw" else ("t", "t")
             labelled = [(label, self._param(lo), self._param(hi)) for label, lo, hi in spans]
-            time = " OR ".join(f"({column} >= {lo} AND {column} < {hi})" for _, lo, hi in labelled)
-            where = [f"({time})", *self._filter_sql]
+            where = [spans_sql(labelled, column), *self._filter_sql]
             if self.scope.minutes:
                 where.append(f"{minute} IN (SELECT unnest($cells_minutes))")
             yield tier, " AND ".join(where), self._grp(labelled)
