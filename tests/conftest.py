@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import fcntl
+import functools
+import hashlib
+import importlib.metadata
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -11,14 +15,64 @@ import pytest
 from dashboard.core.datadir import DataDir
 from tests.fixtures import build_demo_week, copy_store, parquet_fingerprint, rewritten_in_place
 
+REPO = Path(__file__).parent.parent
+# what a built test store depends on besides its builder's arguments: the code that writes it
+# (the whole domain, the shared fixtures) and, through `build_key`, every installed package's version
+BUILT_FROM = ("dashboard/core/**/*.py", "tests/fixtures*.py", "tests/conftest.py", "pyproject.toml")
 
-def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
-    """A folder `build` fills once per test run, shared by every xdist worker: the first worker to
-    take the lock builds it, the others wait and read it. Without xdist it is this session's own.
+
+@functools.cache
+def build_key() -> str:
+    """A digest of the files in BUILT_FROM and of the installed packages' versions: a change to
+    either (an edit in the domain, an upgraded DuckDB or NumPy) builds the kept stores again."""
+    digest = hashlib.sha256()
+    for path in sorted(p for pattern in BUILT_FROM for p in REPO.glob(pattern)):
+        digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
+    installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    digest.update("\n".join(installed).encode())
+    return digest.hexdigest()[:16]
+
+
+def files_of(folder: Path) -> dict[str, list[int]]:
+    """(size, modification time) of every file under `folder`: what any write would change."""
+    return {str(p.relative_to(folder)): [p.stat().st_size, p.stat().st_mtime_ns]
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def kept_across_runs(cache_root: Path, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder `build` fills once and later test runs reuse (the edit loop's second run skips the
+    demo week's build): kept under `cache_root` with the `build_key` of the code that built it.
+
+    Reused only when every file is as it was built (a listing taken after the build, compared on
+    each use), so a store changed by hand or by a test through a link is built again, as is one
+    from other code. One process builds while the others (xdist workers, a second run) wait.
+    """
+    cache_root.mkdir(parents=True, exist_ok=True)
+    key = build_key()
+    folder, listing = cache_root / f"{name}-{key}", cache_root / f"{name}-{key}.files.json"
+    with open(cache_root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (listing.exists() and folder.is_dir() and json.loads(listing.read_text()) == files_of(folder)):
+            for old in cache_root.glob(f"{name}-*"):  # other keys' stores, or this one half built
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+            folder.mkdir()
+            build(folder)
+            listing.write_text(json.dumps(files_of(folder)))
+    return folder
+
+
+def built_once(config: pytest.Config, tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """A folder `build` fills once, shared by every xdist worker: kept between runs in pytest's
+    cache folder (`kept_across_runs`), or, with the cache off (`-p no:cacheprovider`,
+    WARROOM_TEST_REBUILD=1), built once per test run: the first worker to take the lock builds it,
+    the others wait and read it. Without xdist it is this session's own.
 
     Only for read-only stores (tests that write copy them): a build that failed or was cut short
     leaves no `.built` mark, so the next worker starts it again from an empty folder.
     """
+    cache = getattr(config, "cache", None)
+    if cache is not None and not os.environ.get("WARROOM_TEST_REBUILD"):
+        return kept_across_runs(cache.mkdir("warroom-stores"), name, build)
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         folder = tmp_path_factory.mktemp(name)
         build(folder)
@@ -36,14 +90,15 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> 
 
 
 @pytest.fixture(scope="session")
-def demo_data(tmp_path_factory):
-    """The full demo week (as `make run` generates it), built once per test run for every worker.
+def demo_data(pytestconfig, tmp_path_factory):
+    """The full demo week (as `make run` generates it), built once for every worker and kept between runs.
 
     Read-only: tests that write (ingest, incidents) copy it with `demo_data_copy`.
     Copies hard-link its Parquet files, so the session ends by checking none of
     them was written in place through a copy.
     """
-    data = DataDir(built_once(tmp_path_factory, "demo", lambda root: build_demo_week(root / "data")) / "data")
+    folder = built_once(pytestconfig, tmp_path_factory, "demo", lambda root: build_demo_week(root / "data"))
+    data = DataDir(folder / "data")
     before = parquet_fingerprint(data.root)
     yield data
     changed = rewritten_in_place(data.root, before)
@@ -51,12 +106,12 @@ def demo_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def two_demo_days(tmp_path_factory):
+def two_demo_days(pytestconfig, tmp_path_factory):
     """Two demo days at 0.6 requests a second (about 100k requests, without incidents): small enough to
     compare rollup answers with every request row. Read-only: a test that writes copies it."""
     from dashboard.core.demo import write_demo
 
-    folder = built_once(tmp_path_factory, "two_demo_days",
+    folder = built_once(pytestconfig, tmp_path_factory, "two_demo_days",
                         lambda root: write_demo(DataDir(root / "data"), days=2, rps=0.6))
     return DataDir(folder / "data")
 

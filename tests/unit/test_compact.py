@@ -117,8 +117,8 @@ def test_live_mode_compacts_each_block_as_it_ends(live_store, tmp_path):
     compact_live_files(data, keep_latest=0)
     before = sum(1 for n in data.requests.glob(f"{COMPACTED_PREFIX}*.parquet"))
     clock = iter(range(0, 10_000))
-    # 30 simulated minutes, a 20-second slice per (fake) second
-    live.run_live(data, speed=20, duration_s=90, flush_every_s=1, clock=lambda: next(clock), sleep=lambda s: None)
+    # 30 simulated minutes (three ten-minute blocks end), a 40-second slice per (fake) second
+    live.run_live(data, speed=40, duration_s=45, flush_every_s=1, clock=lambda: next(clock), sleep=lambda s: None)
     names = [p.name for p in data.requests.glob("*.parquet")]
     assert len({n[5:17] for n in names if n.startswith("live-")}) == 1  # only the newest block is in slices
     assert sum(n.startswith(COMPACTED_PREFIX) for n in names) - before >= 2
