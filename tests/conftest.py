@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.core.datadir import DataDir
-from tests.fixtures import build_demo_week, copy_store, parquet_fingerprint, rewritten_in_place
+from tests.fixtures import build_demo_week, copy_store
 
 REPO = Path(__file__).parent.parent
 # what a built test store depends on besides its builder's arguments: the code that writes it
@@ -94,15 +94,16 @@ def demo_data(pytestconfig, tmp_path_factory):
     """The full demo week (as `make run` generates it), built once for every worker and kept between runs.
 
     Read-only: tests that write (ingest, incidents) copy it with `demo_data_copy`.
-    Copies hard-link its Parquet files, so the session ends by checking none of
-    them was written in place through a copy.
+    Copies hard-link its Parquet files, so the session ends by checking that no file
+    was written in place (through a copy or not), added or removed.
     """
     folder = built_once(pytestconfig, tmp_path_factory, "demo", lambda root: build_demo_week(root / "data"))
     data = DataDir(folder / "data")
-    before = parquet_fingerprint(data.root)
+    before = files_of(data.root)
     yield data
-    changed = rewritten_in_place(data.root, before)
-    assert not changed, f"Parquet files of the shared demo store were rewritten in place (through a link?): {changed}"
+    after = files_of(data.root)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    assert not changed, f"files of the shared demo store were written, added or removed (through a link?): {changed}"
 
 
 @pytest.fixture(scope="session")

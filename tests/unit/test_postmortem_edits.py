@@ -62,3 +62,14 @@ def test_rows_cannot_be_rewritten(db):
 def test_incident_events_untouched_by_edits(db):
     PostmortemEdits(db).save("INC-1", "summary", "v1", "ana", expected_seq=0)
     assert IncidentStore(db).version("INC-1") == 1
+
+
+def test_reading_edits_never_writes_the_incident_database(db):
+    """Opening a postmortem reads its edits; before the first save that must leave the file as it was
+    (the table is the first save's to create)."""
+    before = (db.read_bytes(), db.stat().st_mtime_ns)
+    edits = PostmortemEdits(db)
+    assert edits.latest("INC-1") == {} and edits.history("INC-1", "summary") == []
+    assert (db.read_bytes(), db.stat().st_mtime_ns) == before
+    edits.save("INC-1", "summary", "first words", "ana", expected_seq=0, at=WHEN)
+    assert edits.latest("INC-1")["summary"].text == "first words"

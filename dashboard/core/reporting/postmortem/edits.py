@@ -66,24 +66,27 @@ class PostmortemEdits:
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection | None]:
-        """A connection to read edits from, or None when none were ever saved."""
+        """A connection to read edits from, or None when none were ever saved.
+
+        Reading never writes: the table is created by the first save, so opening a
+        postmortem leaves the incident database as it was (a read-only folder too).
+        """
         if not self.path.exists():
             yield None
-        elif writable(self.path):
-            with self._connect() as conn:
-                yield conn
-        else:  # a read-only data folder: read as it is, never create the table
-            with read_only_connection(self.path) as conn:
-                has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'postmortem_edits'").fetchone()
-                yield conn if has_table else None
+            return
+        opened = self._connect(create=False) if writable(self.path) else read_only_connection(self.path)
+        with opened as conn:
+            has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'postmortem_edits'").fetchone()
+            yield conn if has_table else None
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, create: bool = True) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             conn.execute("PRAGMA busy_timeout = 30000")
-            conn.executescript(SCHEMA)
+            if create:
+                conn.executescript(SCHEMA)
             yield conn
         finally:
             conn.close()
