@@ -188,3 +188,23 @@ def test_compaction_keeps_every_row_counted_once(tmp_path):
     # the merged slices' rollups are gone with them; the block files have theirs
     rollup_names = {p.name.split("~")[0] for p in (rollup.rollup_root(data) / "minute").glob("*.parquet")}
     assert rollup_names == {p.stem for p in data.requests.glob("*.parquet")}
+
+
+def test_builds_after_writes_keep_one_connection_per_thread_and_process(monkeypatch):
+    """The live writers build rollups after every slice on one kept connection; another thread, or a
+    forked child (another pid), gets its own, since a DuckDB connection must not be shared across them."""
+    import os
+    import threading
+
+    from dashboard.core.telemetry import rollup
+
+    first = rollup._builder()
+    assert rollup._builder() is first
+    elsewhere: list = []
+    thread = threading.Thread(target=lambda: elsewhere.append(rollup._builder()))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not first
+    parent = os.getpid()
+    monkeypatch.setattr(rollup.os, "getpid", lambda: parent + 1)
+    assert rollup._builder() is not first
