@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.core.datadir import DataDir
-from tests.fixtures import build_demo_week, copy_store
+from tests.fixtures import build_demo_week, changed_files, copy_store, files_of
 
 REPO = Path(__file__).parent.parent
 # what a built test store depends on besides its builder's arguments: the code that writes it
@@ -31,12 +31,6 @@ def build_key() -> str:
     installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
     digest.update("\n".join(installed).encode())
     return digest.hexdigest()[:16]
-
-
-def files_of(folder: Path) -> dict[str, list[int]]:
-    """(size, modification time) of every file under `folder`: what any write would change."""
-    return {str(p.relative_to(folder)): [p.stat().st_size, p.stat().st_mtime_ns]
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def kept_across_runs(cache_root: Path, name: str, build: Callable[[Path], object]) -> Path:
@@ -101,8 +95,7 @@ def demo_data(pytestconfig, tmp_path_factory):
     data = DataDir(folder / "data")
     before = files_of(data.root)
     yield data
-    after = files_of(data.root)
-    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    changed = changed_files(before, files_of(data.root))
     assert not changed, f"files of the shared demo store were written, added or removed (through a link?): {changed}"
 
 

@@ -110,14 +110,26 @@ def copy_store(source: Path, target: Path) -> DataDir:
     return DataDir(target)
 
 
-def parquet_fingerprint(root: Path) -> dict[str, tuple[int, int]]:
-    """(size, modification time) of every Parquet file under `root`: what an in-place write would change."""
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*.parquet"))}
+def files_of(root: Path, pattern: str = "*") -> dict[str, list[int]]:
+    """[size, modification time] of every file under `root` matching `pattern`: what a write would change."""
+    import stat as mode
+
+    out = {}
+    for path in sorted(root.rglob(pattern)):
+        seen = path.stat()
+        if mode.S_ISREG(seen.st_mode):
+            out[str(path.relative_to(root))] = [seen.st_size, seen.st_mtime_ns]
+    return out
 
 
-def rewritten_in_place(root: Path, before: dict[str, tuple[int, int]]) -> list[str]:
+def changed_files(before: dict[str, list[int]], after: dict[str, list[int]]) -> list[str]:
+    """The files written, added or removed between two `files_of` listings."""
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+
+def rewritten_in_place(root: Path, before: dict[str, list[int]]) -> list[str]:
     """The Parquet files under `root` that changed since `before` was taken (new and removed ones do not count)."""
-    return [name for name, seen in parquet_fingerprint(root).items() if before.get(name) not in (None, seen)]
+    return [name for name, seen in files_of(root, "*.parquet").items() if before.get(name) not in (None, seen)]
 
 
 STORE_ENGINES = ("duckdb", "chdb")

@@ -20,7 +20,7 @@ from dashboard.core.telemetry.compact import (
     visible_request_names,
 )
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import copy_store, parquet_fingerprint, rewritten_in_place
+from tests.fixtures import copy_store, files_of, rewritten_in_place
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def live_store(demo_data, tmp_path_factory):
     """The demo week plus 40 simulated minutes written as one-minute slices (about 40 files over 5 blocks)."""
     data = copy_store(demo_data.root, tmp_path_factory.mktemp("compact") / "data")
     live.append_minutes(data, 40, chunk=timedelta(minutes=1))
-    before = parquet_fingerprint(data.root)
+    before = files_of(data.root, "*.parquet")
     yield data
     changed = rewritten_in_place(data.root, before)
     assert not changed, f"Parquet files of the shared live store were rewritten in place: {changed}"

@@ -314,15 +314,14 @@ def ensure_rollups(data: DataDir, raws: list[Path], schema: TelemetrySchema | No
     """The complete rollups of the given request files (the ones a reader reads), building missing ones."""
     schema = schema or read_schema(data)
     fingerprint = schema_fingerprint(schema)
-    out, con = [], None
+    out = []
     for raw in raws:
         rs = rollup_set(data, raw, fingerprint)
         if rs is None:
             continue
         if not rs.complete():
             try:
-                con = con or _builder()
-                build_one(rs, schema, con)
+                build_one(rs, schema, _builder())
             except duckdb.IOException:
                 if raw.exists():
                     raise
@@ -339,7 +338,6 @@ def maintain(data: DataDir) -> int:
     existing = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     wanted: set[str] = set()
     built = 0
-    con = None
     for raw in existing:  # every request file, hidden slices too: a reader may still hold their names
         rs = rollup_set(data, raw, fingerprint)
         if rs is None:
@@ -347,8 +345,7 @@ def maintain(data: DataDir) -> int:
         wanted.add(rs.name)
         if not rs.complete():
             try:
-                con = con or _builder()
-                build_one(rs, schema, con)
+                build_one(rs, schema, _builder())
                 built += 1
             except duckdb.IOException:
                 if raw.exists():
