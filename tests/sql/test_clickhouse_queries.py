@@ -77,6 +77,9 @@ def calls(duck: TelemetryStore) -> dict[str, list[tuple[dict, Scope | None]]]:
                                  Scope.of(a, b, {"language": ["en"]})),
                                 ({"bucket_us": 60_000_000, "origin": hour, "measure": "latency_ms",
                                   "limit": 800.0}, Scope.of(hour, hour + timedelta(hours=4), minutes=minutes))],
+        "sketch_bins": [({}, Scope.of(hour, hour + timedelta(hours=4), {"tier": ["paid"]}, by="prompt_version",
+                                      minutes=minutes)),
+                        ({}, Scope.of(a, b, {"language": ["en"]}, windows=windows))],
         "measure_quantile": [({"measure": "latency_ms", "q": 0.95}, Scope.of(a, b)),
                              ({"measure": "input_tokens", "q": 0.5}, Scope.of(a, b, {"tier": ["free"]})),
                              ({"measure": "latency_ms", "q": 0.99}, Scope.of(a, a))],  # empty: NULL

@@ -10,8 +10,8 @@ import polars as pl
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.demo.engine import conform
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.telemetry.compare import before_after, compare
-from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.compare import before_after, compare, tail_counts
+from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 AT = datetime(2025, 3, 3, 13, 0, tzinfo=UTC)
 
@@ -55,3 +55,23 @@ def test_no_change_stays_within_noise_on_the_p95(tmp_path):
     for row in frame.iter_rows(named=True):
         assert row["test"].startswith("share slower than the baseline")
         assert not row["beyond_noise"], row
+
+
+def test_one_scan_of_the_sketch_counts_every_side_as_a_query_per_side_does(demo_data):
+    # the cohort comparison and before/after read every side's tail from one sketch_bins scan;
+    # the soak counts the same thing one scope at a time (incident_slow_share): they must agree
+    store = TelemetryStore(demo_data, cache=False)
+    _, last, _ = store.time_range()
+    start = last.replace(hour=0, minute=0, second=0, microsecond=0)
+    whole = {"bucket_us": int((last - start).total_seconds() * 1e6) + 1, "origin": start}
+    bins = store.run_sql("sketch_bins", {}, Scope.of(start, last, {"tier": ["paid"]}, by="prompt_version"))
+    versions = sorted(set(bins["grp"].to_list()))
+    assert len(versions) >= 2
+    for version in versions:
+        for measure, limit in (("latency_ms", 900.0), ("output_tokens", 220.0), ("ttft_ms", 300.0)):
+            one = store.run_sql("incident_slow_share", {**whole, "measure": measure, "limit": limit},
+                                Scope.of(start, last, {"tier": ["paid"], "prompt_version": [version]}))
+            want = (int(one["slower"].sum()), int(one["requests"].sum()))
+            assert tail_counts(bins, version, measure, limit) == want, (version, measure)
+            assert 0 < want[0] < want[1]
+    assert tail_counts(bins, "no such version", "latency_ms", 900.0) == (0, 0)

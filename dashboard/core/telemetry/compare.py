@@ -161,35 +161,55 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
     chosen = [sig.get(n) for n in (names or sig.DIAGNOSABLE) if sig.get(n).test is not None and n in have]
     others = [c for c in store.schema.dimension_columns if c != column and c not in (filters or {})]
     leaves = store.segment_leaves([("window", start, end)], [column, *others], filters, minutes=minutes)
+    bins = tail_bins(store, chosen, Scope.of(start, end, filters, by=column, minutes=minutes))
     out = []
     for v in versions:
         if v == base_version:
             continue
         mixed = confounders(leaves, column, others, [base_version, v])
-        base_side, other_side = ((start, end, {**(filters or {}), column: [name]}) for name in (base_version, v))
         out += [{"version": v, **_unconfounded(
-            quantile_test(store, s, compare(s, rows[base_version], rows[v]), rows[base_version], base_side, other_side,
-                          minutes),
+            quantile_test(s, compare(s, rows[base_version], rows[v]), rows[base_version], bins, base_version, v),
             s, leaves, column, mixed, base_version, v).to_json_dict()} for s in chosen]
     return totals.with_columns(pl.col(column).alias("version")), pl.DataFrame(out) if out else pl.DataFrame()
 
 
-def quantile_test(store: TelemetryStore, signal: sig.Signal, result: Comparison, base_row: dict,
-                  base: tuple[datetime, datetime, dict], other: tuple[datetime, datetime, dict],
-                  minutes: tuple[datetime, ...] = ()) -> Comparison:
+def tail_bins(store: TelemetryStore, signals: list[sig.Signal], scope: Scope) -> pl.DataFrame:
+    """The merged sketch bins of every side of a comparison at once (`grp`: the cohort or the
+    window), for the tail tests of `signals`; an empty frame when none of them is a tail.
+
+    One scan of the sketch cells serves every side and measure: a cohort comparison asked
+    one query per version, side and measure before (12 on a day of three prompt versions).
+    """
+    if not any(s.tail and s.measure is not None for s in signals):
+        return pl.DataFrame()
+    return store.run_sql("sketch_bins", {}, scope)
+
+
+def tail_counts(bins: pl.DataFrame, group: str, measure: str, threshold: float) -> tuple[int, int]:
+    """(requests whose `measure` is above `threshold`, requests with the measure) in one group of
+    `tail_bins`: a request is judged by its sketch bin's value, as incident_slow_share does."""
+    if bins.is_empty():
+        return 0, 0
+    rows = bins.filter((pl.col("grp") == group) & (pl.col("measure") == measure))
+    return int(rows.filter(pl.col("value") > threshold)["n"].sum()), int(rows["n"].sum())
+
+
+def quantile_test(signal: sig.Signal, result: Comparison, base_row: dict, bins: pl.DataFrame,
+                  base_group: str, other_group: str) -> Comparison:
     """A tail percentile (latency, tokens) tested on itself: the share above the baseline's value, both sides.
 
     The log-mean test answers "did typical latency move"; a p95 alert asks
     whether the slow tail grew, which a change confined to the tail (a
     timeout path, a cold cache for some requests) moves without moving the
     mean. Requests slower than the baseline's p95 are counted on both sides
-    (the counts the soak also pools) and compared as rates.
+    (the counts the soak also pools) and compared as rates; `bins` holds both
+    sides' sketches (`tail_bins`), `base_group` and `other_group` name them.
     """
     label = signal.percentile_label
     threshold = base_row.get(signal.column or signal.name)
     if not signal.tail or signal.measure is None or threshold is None or not math.isfinite(float(threshold)):
         return result
-    counts = [_slower(store, signal.measure, float(threshold), *side, minutes) for side in (base, other)]
+    counts = [tail_counts(bins, group, signal.measure, float(threshold)) for group in (base_group, other_group)]
     (x_a, n_a), (x_b, n_b) = counts
     if n_a <= 0 or n_b <= 0:
         return result
@@ -200,16 +220,6 @@ def quantile_test(store: TelemetryStore, signal: sig.Signal, result: Comparison,
             f"({r.test})")
     return replace(result, p_value=r.p_value, beyond_noise=beyond,
                    worse=bool(beyond and signal.is_worse(x_b / n_b - x_a / n_a)), test=text)
-
-
-def _slower(store: TelemetryStore, measure: str, threshold: float, start: datetime, end: datetime, filters: dict,
-            minutes: tuple[datetime, ...]) -> tuple[int, int]:
-    bucket = {"bucket_us": int((end - start).total_seconds() * 1e6) + 1, "origin": start, "measure": measure,
-              "limit": threshold}
-    frame = store.run_sql("incident_slow_share", bucket, Scope.of(start, end, filters, minutes=minutes))
-    if frame.is_empty():
-        return 0, 0
-    return int(frame["slower"].sum()), int(frame["requests"].sum())
 
 
 def _unconfounded(result: Comparison, signal: sig.Signal, leaves: pl.DataFrame, column: str,
@@ -245,15 +255,16 @@ def before_after(store: TelemetryStore, at: datetime, minutes: int = 30, filters
                  names: list[str] | None = None) -> pl.DataFrame:
     """Every signal in the `minutes` before and after `at` (e.g. a release)."""
     span = timedelta(minutes=minutes)
-    totals = store.window_totals([("before", at - span, at), ("after", at, at + span)], filters)
+    windows = [("before", at - span, at), ("after", at, at + span)]
+    totals = store.window_totals(windows, filters)
     rows = {r["grp"]: r for r in totals.iter_rows(named=True)}
     if "before" not in rows or "after" not in rows:
         return pl.DataFrame()
     have = set(store.signals())
     chosen = [sig.get(n) for n in (names or [s.name for s in sig.SIGNALS]) if n in have]
-    before, after = (at - span, at, filters or {}), (at, at + span, filters or {})
-    return comparisons_frame([quantile_test(store, s, compare(s, rows["before"], rows["after"]), rows["before"],
-                                            before, after) for s in chosen])
+    bins = tail_bins(store, chosen, Scope.of(at - span, at + span, filters, windows=windows))
+    return comparisons_frame([quantile_test(s, compare(s, rows["before"], rows["after"]), rows["before"], bins,
+                                            "before", "after") for s in chosen])
 
 
 def moved_with(store: TelemetryStore, signal: str, at: datetime, filters: dict | None = None,
