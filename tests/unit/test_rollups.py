@@ -208,3 +208,40 @@ def test_builds_after_writes_keep_one_connection_per_thread_and_process(monkeypa
     parent = os.getpid()
     monkeypatch.setattr(rollup.os, "getpid", lambda: parent + 1)
     assert rollup._builder() is not first
+
+
+def test_partial_minutes_read_only_the_files_that_meet_them_and_every_column(tmp_path):
+    from dashboard.core.datadir import atomic_write_parquet
+    from tests.fixtures import request_rows
+
+    data = DataDir(tmp_path / "data")
+    day = datetime(2025, 3, 3, tzinfo=UTC)
+    # two files a day apart; the older one has no ttft_ms column at all (an exporter without it)
+    old = request_rows([{"ts": day + timedelta(seconds=7 * i), "request_id": f"o{i}", "latency_ms": 100.0 + i}
+                        for i in range(600)]).drop("ttft_ms")
+    new = request_rows([{"ts": day + timedelta(days=1, seconds=7 * i), "request_id": f"n{i}",
+                         "latency_ms": 300.0 + i, "ttft_ms": 40.0 + i % 9} for i in range(600)])
+    atomic_write_parquet(old, data.requests / "old.parquet")
+    atomic_write_parquet(new, data.requests / "new.parquet")
+    store = TelemetryStore(data, cache=False)
+    version = store.files_version()
+    first, last, total = store.time_range()
+    assert (first, last, total) == (day, day + timedelta(days=1, seconds=7 * 599), 1200)
+    # an edge inside the older file's minutes names that file alone; one in neither file names none
+    inside_old = store._rows_between(version, day + timedelta(minutes=3), day + timedelta(minutes=4))
+    assert "old.parquet" in inside_old and "new.parquet" not in inside_old
+    assert store._rows_between(version, day + timedelta(hours=5), day + timedelta(hours=6)) == "_empty_requests"
+    assert store._rows_between(version, first, last + timedelta(seconds=1)) == "requests"
+    # a view whose partial minutes fall in the file without the column still answers, as the rows say
+    a, b = day + timedelta(minutes=2, seconds=30), day + timedelta(minutes=40, seconds=11)
+    got = store.series(a, b, bucket=b - a + timedelta(microseconds=1))
+    want = old.filter((pl.col("ts") >= a) & (pl.col("ts") < b))
+    assert got["requests"].to_list() == [want.height]
+    assert got["latency_p50_ms"][0] == pytest.approx(want["latency_ms"].median(), rel=sketch.RELATIVE_ERROR)
+    assert got["ttft_p50_ms"].to_list() == [None]
+    b2 = day + timedelta(days=1, minutes=20, seconds=3)  # across both files: every row once
+    both = store.series(a, b2, bucket=b2 - a + timedelta(microseconds=1))
+    rows = pl.concat([old, new.drop("ttft_ms")])
+    assert both["requests"].to_list() == [rows.filter((pl.col("ts") >= a) & (pl.col("ts") < b2)).height]
+    assert both["ttft_p50_ms"][0] == pytest.approx(
+        new.filter(pl.col("ts") < b2)["ttft_ms"].median(), rel=sketch.RELATIVE_ERROR)

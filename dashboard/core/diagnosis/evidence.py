@@ -190,7 +190,8 @@ def exposure_evidence(release: Release, reg: Regression, shares: dict[tuple[str,
     dims = sorted({d for d, _ in shares})
     best = None
     for dim in dims:
-        values = [(v, s) for (d, v), s in shares.items() if d == dim]
+        # by name: `shares` comes from a grouped query, whose row order is the engine's
+        values = sorted((v, s) for (d, v), s in shares.items() if d == dim)
         exposed = [v for v, s in values if s >= 0.5]
         unexposed = [v for v, s in values if s <= 0.05]
         if not exposed or not unexposed:

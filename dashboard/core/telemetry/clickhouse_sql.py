@@ -56,7 +56,7 @@ SKETCHED_ON_DUCKDB = {"reporting_distinct_users": ("users",)}
 DUCKDB_ONLY: dict[str, str] = {
     "measure_presence": "reads Parquet footers (parquet_metadata); the ClickHouse store counts each measure column "
                         "(clickhouse_store.measures)",
-    "time_range": "reads Parquet footers for the span; time_range_scan is the ClickHouse store's form",
+    "request_file_spans": "reads Parquet footers for each file's span; time_range_scan is the ClickHouse store's form",
 }
 
 

@@ -88,10 +88,11 @@ class ClickHouseTelemetryStore(TelemetryStore):
             self._cache.put(key, result)
         return result
 
-    def _execute(self, text: str, params: dict | None, version: tuple) -> pl.DataFrame:
+    def _execute(self, compose, version: tuple) -> pl.DataFrame:
         # the base class's ad-hoc scans (measures_by_service) quote names with double quotes,
         # which ClickHouse reads as identifiers too
-        return self.engine.query(text, params)
+        text, params = compose(version)
+        return self.engine.query(text, params or None)
 
     def time_range(self) -> tuple[datetime | None, datetime | None, int]:
         row = self.run_sql("time_range_scan").row(0, named=True)

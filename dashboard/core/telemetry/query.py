@@ -74,6 +74,7 @@ class TelemetryStore:
         self._cache_enabled = cache  # query results; `_scan`'s presence checks are cached either way
         self._cache = ResultCache(self.CACHE_ENTRIES)
         self._measures: tuple[tuple, frozenset[str]] | None = None
+        self._spans: tuple[tuple, dict] | None = None  # (listing, per-file spans): _file_spans
         self._ensure_views()
 
     def files_version(self) -> tuple:
@@ -126,10 +127,11 @@ class TelemetryStore:
             query_views.create_views(self._con, self.data, self.schema, *state)
             self._views_have_files = state
 
-    def _cells_sql(self, sql: SqlFile, scope: Scope, params: dict) -> tuple[str, dict]:
-        """The `cells` / `sketch_cells` CTEs for a query's scope and time buckets."""
+    def _cells_sql(self, sql: SqlFile, scope: Scope, params: dict, version: tuple) -> tuple[str, dict]:
+        """The `cells` / `sketch_cells` CTEs for a query's scope and time buckets, over `version`'s files."""
         builder = CellsBuilder(rollup.key_columns(self.schema), self._column, scope,
-                               Buckets.of_query(sql.grain, params), full_keys=needs_full_keys(params))
+                               Buckets.of_query(sql.grain, params), full_keys=needs_full_keys(params),
+                               rows_between=lambda lo, hi: self._rows_between(version, lo, hi))
         ctes = []
         if sql.uses_cells:
             ctes.append(builder.cells())
@@ -155,31 +157,36 @@ class TelemetryStore:
         version = self.files_version()  # one listing serves the cache key and the views
         if self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
             return hit
-        text = sql.text
-        if sql.uses_rollups:
-            if scope is None:
-                raise ValueError(f"query {name} reads rollup cells: pass a Scope")
-            cte, cell_params = self._cells_sql(sql, scope, params)
-            text, params = with_scope(cte, text), {**params, **cell_params}
-        elif sql.uses_scope:
-            if scope is None:
-                raise ValueError(f"query {name} reads `scoped`: pass a Scope")
-            cte, scope_params = scoped_cte(scope, self._column)
-            text, params = with_scope(cte, text), {**params, **scope_params}
-        result = self._execute(text, params, version)
+        def compose(version: tuple) -> tuple[str, dict]:
+            """The text and parameters over one listing (the raw tier names its files)."""
+            if sql.uses_rollups:
+                if scope is None:
+                    raise ValueError(f"query {name} reads rollup cells: pass a Scope")
+                cte, cell_params = self._cells_sql(sql, scope, params, version)
+                return with_scope(cte, sql.text), {**params, **cell_params}
+            if sql.uses_scope:
+                if scope is None:
+                    raise ValueError(f"query {name} reads `scoped`: pass a Scope")
+                cte, scope_params = scoped_cte(scope, self._column)
+                return with_scope(cte, sql.text), {**params, **scope_params}
+            return sql.text, params
+
+        result = self._execute(compose, version)
         if self._cache_enabled:
             self._cache.put(key, result)
         return result
 
-    def _execute(self, text: str, params: dict | None, version: tuple) -> pl.DataFrame:
-        """Run SQL on its own cursor over the views of `version`'s file listing."""
+    def _execute(self, compose, version: tuple) -> pl.DataFrame:
+        """Run SQL on its own cursor over the views of `version`'s file listing; `compose(version)`
+        gives the text and parameters (composed again on a new listing)."""
         attempts = 0
         while True:
             self._ensure_views(version)
             listed = self._views_have_files
+            text, params = compose(version)
             cursor = self._con.cursor()
             try:
-                return cursor.sql(text, params=params).pl()
+                return cursor.sql(text, params=params or None).pl()
             except duckdb.IOException:
                 # a file listed a moment ago was compacted away (a request file, or a rollup file
                 # the listing does not name): rerun on the new listing; an unreadable file that is
@@ -201,17 +208,55 @@ class TelemetryStore:
         """(first, last, count) of the requests, from file statistics when every file has them."""
         if not self.data.has_requests():
             return None, None, 0
+        spans = self._file_spans(self.files_version())
+        if not spans or any(span is None for span in spans.values()):
+            row = self.run_sql("time_range_scan").row(0, named=True)
+            return row["first_ts"], row["last_ts"], int(row["requests"] or 0)
+        known = [span for span in spans.values() if span is not None]
+        return min(s[0] for s in known), max(s[1] for s in known), sum(s[2] for s in known)
+
+    def _file_spans(self, version: tuple) -> dict[str, tuple[datetime, datetime, int] | None]:
+        """Per request file of the listing: (first ts, last ts, rows) from its statistics; None for a
+        file without them. Cached with the listing, even when query results are not (it is metadata,
+        asked by every view with a partial minute)."""
+        cached = self._spans
+        if cached is not None and cached[0] == version:
+            return cached[1]
         while True:  # the file list is a parameter here: list again while compaction moves files
-            files = self._request_files(self.files_version())
+            files = self._request_files(version)
             try:
-                row = self.run_sql("time_range", {"files": [literal_glob(f) for f in files]}).row(0, named=True)
+                frame = self.run_sql("request_file_spans", {"files": [literal_glob(f) for f in files]}) \
+                    if files else pl.DataFrame()
                 break
             except duckdb.IOException:
-                if self._request_files(self.files_version()) == files:
+                fresh = self.files_version()
+                if self._request_files(fresh) == files:
                     raise
-        if row["files_without_stats"] or row["first_ts"] is None:
-            row = self.run_sql("time_range_scan").row(0, named=True)
-        return row["first_ts"], row["last_ts"], int(row["requests"] or 0)
+                version = fresh
+        read = {row["file"]: row for row in frame.iter_rows(named=True)}
+        spans: dict[str, tuple[datetime, datetime, int] | None] = {}
+        for f in files:
+            row = read.get(f) or read.get(literal_glob(f))
+            if row is None:  # no row groups: an empty file holds no rows
+                continue
+            spans[f] = (None if row["without_stats"] or row["first_ts"] is None
+                        else (row["first_ts"], row["last_ts"], int(row["requests"] or 0)))
+        self._spans = (version, spans)
+        return spans
+
+    def _rows_between(self, version: tuple, lo: datetime, hi: datetime) -> str:
+        """The request rows of [lo, hi) and more, as a relation: only the files whose span meets the
+        range (a partial minute at a view's edge reads one file's footer, not every file's), typed
+        like the `requests` view; the view itself when every file meets it."""
+        spans = self._file_spans(version)
+        meeting = [f for f, span in spans.items() if span is None or (span[0] < hi and span[1] >= lo)]
+        if len(meeting) == len(spans):
+            return "requests"
+        if not meeting:
+            return "_empty_requests"
+        listed = ", ".join("'" + duckdb_path(f) + "'" for f in meeting)
+        return (f"(SELECT * FROM read_parquet([{listed}], union_by_name = true) "
+                f"UNION ALL BY NAME SELECT * FROM _empty_requests)")
 
     def measures(self) -> frozenset[str]:
         """The request measures the store has: present in some file and not null in every row.
@@ -272,7 +317,7 @@ class TelemetryStore:
         version = self.files_version()
         if (hit := self._cache.get(key, version)) is not None:
             return hit
-        result = self._execute(text, None, version)
+        result = self._execute(lambda _: (text, {}), version)
         self._cache.put(key, result)
         return result
 

@@ -3,6 +3,7 @@
 `create_views(con, data, schema, files, has_releases)` (re)creates on the connection:
 
     requests          the request files listed, by name; a column no file has reads as typed nulls
+    _empty_requests   a typed table of no rows, with every column of the contract
     releases          every release file, with the columns older files lack
     rollup_<table>    one per rollup table (rollup.TABLES), over the rollups of exactly the
                       request files listed (built when missing); typed and empty without files
@@ -25,6 +26,9 @@ from dashboard.core.telemetry.query_sql import create_empty_table, duck_type, du
 
 def create_views(con: duckdb.DuckDBPyConnection, data: DataDir, schema, files: tuple[str, ...],
                  has_releases: bool) -> None:
+    # typed and empty: the requests of no file, and the columns a subset of the files lacks
+    # (TelemetryStore._rows_between reads the files that meet a partial minute through it)
+    create_empty_table(con, "_empty_requests", schema.request_schema())
     if files:
         listed = ", ".join("'" + duckdb_path(f) + "'" for f in files)
         source = f"read_parquet([{listed}], union_by_name = true)"
@@ -35,7 +39,6 @@ def create_views(con: duckdb.DuckDBPyConnection, data: DataDir, schema, files: t
                         for name, dtype in schema.request_schema().items() if name not in have)
         con.execute(f"CREATE OR REPLACE VIEW requests AS SELECT *{extra} FROM {source}")
     else:
-        create_empty_table(con, "_empty_requests", schema.request_schema())
         con.execute("CREATE OR REPLACE VIEW requests AS SELECT * FROM _empty_requests")
     create_rollup_views(con, data, schema, files)
     create_empty_table(con, "_empty_releases", RELEASE_SCHEMA)

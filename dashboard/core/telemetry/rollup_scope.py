@@ -20,6 +20,7 @@ windows is three scans per table, not eighteen, unless the windows overlap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -121,9 +122,13 @@ def window_sql(labelled: list[tuple[str | None, str, str]], column: str, bind) -
 class CellsBuilder:
     """Builds the two CTEs for one scope; parameters are collected as it goes."""
 
-    def __init__(self, keys: list[str], quote, scope, buckets: Buckets, full_keys: bool):
+    def __init__(self, keys: list[str], quote, scope, buckets: Buckets, full_keys: bool,
+                 rows_between: Callable[[datetime, datetime], str] = lambda lo, hi: "requests"):
         self.keys = keys
         self.quote = quote  # checks a column name against the schema and quotes it
+        # the relation holding (at least) the request rows of [lo, hi): the store names only the
+        # files that meet a partial minute, so an edge does not read every file's footer
+        self.rows_between = rows_between
         self.scope = scope
         self.buckets = buckets
         self.full_keys = full_keys or bool(scope.filters) or scope.by not in (None, "service")
@@ -155,15 +160,18 @@ class CellsBuilder:
         return "CAST(NULL AS VARCHAR)"
 
     def _pieces(self):
-        """(tier, WHERE clause, grp expression) for every scan a view reads: whole hours from
-        the hour cells, whole minutes from the minute cells, partial minutes from raw rows."""
+        """(tier, WHERE clause, grp expression, rows) for every scan a view reads: whole hours from
+        the hour cells, whole minutes from the minute cells, partial minutes from raw rows (`rows`:
+        the relation they are read from; None for the cell tiers)."""
         for tier, spans in stretches(self._ranges(), self.buckets, hours=not self.scope.minutes):
             column, minute = ("ts", "time_bucket(INTERVAL 1 minute, ts)") if tier == "raw" else ("t", "t")
+            rows = self.rows_between(min(lo for _, lo, _ in spans), max(hi for _, _, hi in spans)) \
+                if tier == "raw" else None
             labelled = [(label, self._param(lo), self._param(hi)) for label, lo, hi in spans]
             where = [spans_sql(labelled, column), *self._filter_sql]
             if self.scope.minutes:
                 where.append(f"{minute} IN (SELECT unnest($cells_minutes))")
-            yield tier, " AND ".join(where), self._grp(labelled)
+            yield tier, " AND ".join(where), self._grp(labelled), rows
 
     def cells(self) -> str:
         parts = []
@@ -171,9 +179,9 @@ class CellsBuilder:
         suffix = "" if self.full_keys else "_service"
         key_list = ", ".join(rollup.q(k) for k in keys)
         sums = ", ".join(rollup.q(a.name) for a in rollup.aggregates())
-        for tier, where, grp in self._pieces():
+        for tier, where, grp, rows in self._pieces():
             if tier == "raw":
-                source = f"SELECT * FROM requests WHERE {where}"
+                source = f"SELECT * FROM {rows} WHERE {where}"
                 parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.cell_sql(source, keys, 'ts')})")
             else:
                 parts.append(f"SELECT {key_list}, t, {sums}, {grp} AS grp FROM rollup_{tier}{suffix} WHERE {where}")
@@ -198,10 +206,10 @@ class CellsBuilder:
         keys = self.keys if self.full_keys else ["service"]
         key_list = ", ".join(rollup.q(k) for k in keys)
         parts = []
-        for tier, where, grp in self._pieces():
+        for tier, where, grp, rows in self._pieces():
             if tier == "raw":
-                rows = from_rows(f"SELECT * FROM requests WHERE {where}", keys)
-                parts.append(f"SELECT *, {grp} AS grp FROM ({rows})")
+                raw = from_rows(f"SELECT * FROM {rows} WHERE {where}", keys)
+                parts.append(f"SELECT *, {grp} AS grp FROM ({raw})")
             elif self.full_keys:  # filters and groups read the key columns through the hash
                 source = f"SELECT * FROM rollup_{tier}_{table} JOIN rollup_keys USING (k) WHERE {where}"
                 parts.append(f"SELECT {key_list}, t, {columns}, {grp} AS grp FROM ({source})")
