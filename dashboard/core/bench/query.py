@@ -15,7 +15,7 @@ from dashboard.core.reporting.slo_store import evaluate_slos, load_slos
 from dashboard.core.telemetry import rollup
 from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.compare import before_after, cohort_comparison
-from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.query import TelemetryStore, choose_bucket
 from dashboard.core.telemetry.release_timeline import release_timeline
 
 PAID_ENGLISH = {"tier": ["paid"], "language": ["en"]}
@@ -70,7 +70,7 @@ def incident_day(store: TelemetryStore) -> tuple[datetime, datetime]:
 
 
 def week_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], object]]]:
-    """The explorer over the whole week (1-hour buckets), unfiltered and on paid English."""
+    """The explorer over the whole week (its buckets for the range: 10 minutes), unfiltered and on paid English."""
     first, now = _span(store)
     # from the first whole minute, as the explorer's "Whole store" range starts: buckets aligned to
     # an instant inside a minute cannot be summed from minute or hour cells, so every row is read
@@ -168,13 +168,14 @@ def run_peer(data: DataDir, store: TelemetryStore, repeats: int, ours: dict[str,
 
     frame, load_s = bench_peer.load(data)
     start, now = incident_day(store)
-    first = store.time_range()[0]
+    first = _span(store)[0].replace(second=0, microsecond=0)  # as week_queries: the first whole minute
+    week = choose_bucket(first, now)  # the explorer's buckets for the range, as store.series picks them
     views = {
         "series (all traffic)": (start, now, timedelta(minutes=1)),
         "series (paid English)": (start, now, timedelta(minutes=1), PAID_ENGLISH),
         "cohort lines by prompt": (start, now, timedelta(minutes=1), PAID_ENGLISH, "prompt_version"),
-        "week: series (all traffic)": (first, now, timedelta(hours=1)),
-        "week: series (paid English)": (first, now, timedelta(hours=1), PAID_ENGLISH),
+        "week: series (all traffic)": (first, now, week),
+        "week: series (paid English)": (first, now, week, PAID_ENGLISH),
     }
     peer = bench_peer.time_views(frame, views, repeats)
     return {"load_s": round(load_s, 2), "resident_mb": round(frame.estimated_size() / 2**20),

@@ -28,7 +28,10 @@ def load(data: DataDir) -> tuple[pl.DataFrame, float]:
 
 def series(frame: pl.DataFrame, start: datetime, end: datetime, every: timedelta, filters: dict | None = None,
            by: str | None = None) -> pl.DataFrame:
-    scope = frame.filter((pl.col("ts") >= start) & (pl.col("ts") < end))
+    # the bounds in the frame's own zone: Polars compares datetimes only within one zone name
+    zone = getattr(frame.schema["ts"], "time_zone", None) or "UTC"
+    lo, hi = (pl.lit(t).dt.convert_time_zone(zone) for t in (start, end))
+    scope = frame.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi))
     for column, values in (filters or {}).items():
         scope = scope.filter(pl.col(column).is_in(values))
     keys = [pl.col("ts").dt.truncate(every).alias("bucket")] + ([pl.col(by)] if by else [])
