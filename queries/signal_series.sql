@@ -2,15 +2,14 @@
 -- the counts and sums every signal is computed from, read from the rollup cells.
 -- Rates are derived in Python from numerator/denominator counts, never averaged
 -- across buckets; means and variances come from exact sums (of squares, of logs);
--- percentiles from the merged quantile sketch (within sketch.RELATIVE_ERROR).
+-- percentiles from the merged quantile sketch (within sketch.RELATIVE_ERROR), read
+-- from signal_quantile_bins.sql and joined on by TelemetryStore.series.
 -- Returns: bucket, grp, the registry's count columns (signals.COUNTS: requests,
 --   errors, refused, task_success, task_success_n, quality_sum, quality_n, ...),
---   then the per-bucket moments and quantiles: log_latency_mean, log_latency_var,
+--   then the per-bucket moments: log_latency_mean, log_latency_var,
 --   log_cost_mean, log_cost_var, log_ttft_mean, log_ttft_var,
 --   log_input_tokens_mean, log_input_tokens_var, log_output_tokens_mean,
---   log_output_tokens_var, latency_p50_ms, latency_p95_ms, latency_p99_ms,
---   ttft_p50_ms, input_tokens_p95, input_tokens_p99, output_tokens_p95,
---   output_tokens_p99, input_tokens_var, output_tokens_var, quality_var
+--   log_output_tokens_var, input_tokens_var, output_tokens_var, quality_var
 -- params: $bucket_us, $origin (buckets are aligned to it)
 WITH counts AS (
     SELECT
@@ -19,30 +18,6 @@ WITH counts AS (
         @cell_counts,
         sum(COLUMNS('^m_(latency_ms|cost_usd|ttft_ms|input_tokens|output_tokens|quality_score)_'))
     FROM cells
-    GROUP BY ALL
-),
-sketches AS (
-    SELECT measure, bucket, grp, bin,
-           sum(n) OVER (PARTITION BY measure, bucket, grp ORDER BY bin) AS cum,
-           sum(n) OVER (PARTITION BY measure, bucket, grp)              AS total
-    FROM (
-        SELECT measure, time_bucket(to_microseconds($bucket_us), t, $origin) AS bucket, grp, bin, sum(n) AS n
-        FROM sketch_cells
-        WHERE measure IN ('latency_ms', 'ttft_ms', 'input_tokens', 'output_tokens')
-        GROUP BY ALL
-    )
-),
-quantiles AS (
-    SELECT bucket, grp,
-           sketch_quantile(0.50, bin, cum, total, measure = 'latency_ms') AS latency_p50_ms,
-           sketch_quantile(0.95, bin, cum, total, measure = 'latency_ms') AS latency_p95_ms,
-           sketch_quantile(0.99, bin, cum, total, measure = 'latency_ms') AS latency_p99_ms,
-           sketch_quantile(0.50, bin, cum, total, measure = 'ttft_ms')    AS ttft_p50_ms,
-           sketch_quantile(0.95, bin, cum, total, measure = 'input_tokens')  AS input_tokens_p95,
-           sketch_quantile(0.99, bin, cum, total, measure = 'input_tokens')  AS input_tokens_p99,
-           sketch_quantile(0.95, bin, cum, total, measure = 'output_tokens') AS output_tokens_p95,
-           sketch_quantile(0.99, bin, cum, total, measure = 'output_tokens') AS output_tokens_p99
-    FROM sketches
     GROUP BY ALL
 ),
 moments AS (
@@ -63,8 +38,5 @@ moments AS (
         var_from_sums(m_quality_score_sum, m_quality_score_sumsq, m_quality_score_n)        AS quality_var
     FROM counts
 )
-SELECT m.*, latency_p50_ms, latency_p95_ms, latency_p99_ms, ttft_p50_ms,
-       input_tokens_p95, input_tokens_p99, output_tokens_p95, output_tokens_p99
-FROM moments m
-LEFT JOIN quantiles q ON q.bucket = m.bucket AND q.grp IS NOT DISTINCT FROM m.grp
-ORDER BY m.bucket, m.grp
+SELECT * FROM moments
+ORDER BY bucket, grp

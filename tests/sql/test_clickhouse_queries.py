@@ -77,6 +77,8 @@ def calls(duck: TelemetryStore) -> dict[str, list[tuple[dict, Scope | None]]]:
                                  Scope.of(a, b, {"language": ["en"]})),
                                 ({"bucket_us": 60_000_000, "origin": hour, "measure": "latency_ms",
                                   "limit": 800.0}, Scope.of(hour, hour + timedelta(hours=4), minutes=minutes))],
+        "signal_quantile_bins": [({"bucket_us": five, "origin": a}, Scope.of(a, b, by="tier")),
+                                 ({"bucket_us": 3_600_000_000, "origin": hour}, Scope.of(first, last))],
         "sketch_bins": [({}, Scope.of(hour, hour + timedelta(hours=4), {"tier": ["paid"]}, by="prompt_version",
                                       minutes=minutes)),
                         ({}, Scope.of(a, b, {"language": ["en"]}, windows=windows))],

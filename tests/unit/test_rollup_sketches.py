@@ -138,3 +138,33 @@ def test_histogram_within_the_sketch_bound_on_random_windows_and_filters(two_dem
             cumulative += n
             assert int((x < hi / (1 + a_err)).sum()) <= cumulative <= int((x <= hi / (1 - a_err)).sum()), (
                 a, b, filters, measure, hi)
+
+
+def test_the_series_percentiles_read_every_sketch_as_the_sql_quantile_does():
+    # random sketches per (bucket, group, measure), some groups null, some measures absent, one
+    # sketch of a single request and one of zeros: every column as sketch.quantile (the SQL
+    # macro's twin) reads its own sketch, and None where the bucket has no sketch of the measure
+    rng = random.Random(5)
+    rows, want = [], {}
+    for bucket in range(6):
+        for grp in (None, "a", "b"):
+            for m, measure in enumerate(sketch.SKETCHED, start=1):
+                if rng.random() < 0.2:
+                    continue
+                size = rng.choice([1, 2, 5, 40, 300])
+                bins: dict[int, int] = {}
+                for _ in range(size):
+                    b = sketch.ZERO_BUCKET if measure.endswith("tokens") and rng.random() < 0.1 \
+                        else rng.randint(300, 420)
+                    bins[b] = bins.get(b, 0) + rng.randint(1, 9)
+                rows += [{"measure": m, "bucket": bucket, "grp": grp, "bin": b, "n": n} for b, n in bins.items()]
+                want[(bucket, grp, measure)] = bins
+    rng.shuffle(rows)
+    got = sketch.quantile_columns(pl.DataFrame(rows))
+    assert got.height == len({(b, g) for b, g, _ in want})
+    for row in got.iter_rows(named=True):
+        for column, measure, q in sketch.SERIES_QUANTILES:
+            bins = want.get((row["bucket"], row["grp"], measure))
+            expected = sketch.quantile(bins, q) if bins else None
+            assert row[column] == (pytest.approx(expected, rel=1e-12) if expected is not None else None), column
+    assert sketch.quantile_columns(pl.DataFrame(rows).head(0)).is_empty()

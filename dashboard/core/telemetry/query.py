@@ -29,7 +29,7 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry import query_views, rollup, user_sketch
+from dashboard.core.telemetry import query_views, rollup, sketch, user_sketch
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry.contract import REQUEST_MEASURES, read_schema
@@ -328,7 +328,17 @@ class TelemetryStore:
     def series(self, start: datetime, end: datetime, filters: dict | None = None,
                bucket: timedelta | None = None, by: str | None = None) -> pl.DataFrame:
         bucket = bucket or choose_bucket(start, end)
-        return self.run_sql("signal_series", _bucket_params(bucket, start), Scope.of(start, end, filters, by))
+        return self._signal_series(_bucket_params(bucket, start), Scope.of(start, end, filters, by))
+
+    def _signal_series(self, params: dict, scope: Scope) -> pl.DataFrame:
+        """signal_series with the percentiles of its buckets (sketch.quantile_columns) joined on."""
+        counts = self.run_sql("signal_series", params, scope)
+        quantiles = sketch.quantile_columns(self.run_sql("signal_quantile_bins", params, scope))
+        if counts.is_empty():
+            return counts.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c, _, _ in sketch.SERIES_QUANTILES)
+        quantiles = quantiles.with_columns(pl.col("bucket").cast(counts.schema["bucket"]),
+                                           pl.col("grp").cast(counts.schema["grp"]))
+        return counts.join(quantiles, on=["bucket", "grp"], how="left", nulls_equal=True)
 
     def window_totals(self, windows: list[tuple[str, datetime, datetime]], filters: dict | None = None,
                       by: str | None = None, minutes: tuple[datetime, ...] = ()) -> pl.DataFrame:
@@ -338,11 +348,11 @@ class TelemetryStore:
         if by is None:
             scope = Scope.of(start, end, filters, windows=windows, minutes=minutes)
             params = _bucket_params(end - start, start, whole_window=True)
-            return self.run_sql("signal_series", params, scope).drop("bucket")
+            return self._signal_series(params, scope).drop("bucket")
         frames = []
         for label, a, b in windows:
-            part = self.run_sql("signal_series", _bucket_params(b - a, a, whole_window=True),
-                                Scope.of(a, b, filters, by, minutes=minutes))
+            part = self._signal_series(_bucket_params(b - a, a, whole_window=True),
+                                       Scope.of(a, b, filters, by, minutes=minutes))
             frames.append(part.drop("bucket").rename({"grp": by}).with_columns(pl.lit(label).alias("grp")))
         return pl.concat(frames) if frames else pl.DataFrame()
 

@@ -92,3 +92,55 @@ def quantile(buckets: dict[int, int], q: float) -> float | None:
 
     lo, frac = math.floor(rank), rank - math.floor(rank)
     return at(lo) * (1 - frac) + at(math.ceil(rank)) * frac
+
+
+# the series' percentile columns: (column, measure, q); the measure's number is its place in SKETCHED, from 1
+SERIES_QUANTILES = (
+    ("latency_p50_ms", "latency_ms", 0.50), ("latency_p95_ms", "latency_ms", 0.95),
+    ("latency_p99_ms", "latency_ms", 0.99), ("ttft_p50_ms", "ttft_ms", 0.50),
+    ("input_tokens_p95", "input_tokens", 0.95), ("input_tokens_p99", "input_tokens", 0.99),
+    ("output_tokens_p95", "output_tokens", 0.95), ("output_tokens_p99", "output_tokens", 0.99),
+)
+
+
+def quantile_columns(bins, keys: tuple[str, ...] = ("bucket", "grp")):
+    """The SERIES_QUANTILES of every sketch in `bins` (queries/signal_quantile_bins.sql: measure,
+    keys..., bin, n), one row per key with a bin: the arithmetic of the sketch_quantile macro
+    (integer ranks on q in millionths, the two nearest ranks blended), on every sketch at once.
+
+    The bins are sorted by sketch and bin; one running count over all of them, less the count
+    before each sketch, is that sketch's own, so the bin holding a rank is one binary search.
+    """
+    import numpy as np
+    import polars as pl
+
+    order = ["measure", *keys, "bin"]
+    frame = bins.sort(order, nulls_last=True)
+    if frame.is_empty():
+        return pl.DataFrame(schema={**{k: bins.schema[k] for k in keys},
+                                    **{c: pl.Float64 for c, _, _ in SERIES_QUANTILES}})
+    new_sketch = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in ["measure", *keys])
+    starts = np.flatnonzero(frame.select(new_sketch.fill_null(True)).to_series().to_numpy())
+    ends = np.append(starts[1:], frame.height)
+    cum = np.cumsum(frame["n"].to_numpy().astype(np.int64))
+    before = np.where(starts > 0, cum[starts - 1], 0)
+    total = cum[ends - 1] - before
+    bin_of = frame["bin"].to_numpy()
+    heads = frame[starts].select("measure", *keys)
+    measure_of = heads["measure"].to_numpy()
+
+    def value(i):
+        return np.where(bin_of[i] == ZERO_BUCKET, 0.0, 2 * np.exp(bin_of[i] * LN_GAMMA) / (GAMMA + 1))
+
+    columns = {}
+    for name, measure, q in SERIES_QUANTILES:
+        x = int(round(q * RANK_SCALE)) * (total - 1)
+        floor, part = x // RANK_SCALE, x % RANK_SCALE
+        frac = part / float(RANK_SCALE)
+        low = value(np.searchsorted(cum, before + floor, side="right"))
+        high = value(np.searchsorted(cum, before + floor + (part > 0), side="right"))
+        columns[name] = np.where(measure_of == SKETCHED.index(measure) + 1, low * (1 - frac) + high * frac, np.nan)
+    wide = heads.with_columns(**{name: pl.Series(v).fill_nan(None) for name, v in columns.items()})
+    # one row per key: each sketch filled its own measure's columns
+    return wide.group_by(list(keys), maintain_order=True).agg(
+        pl.col(name).drop_nulls().first() for name, _, _ in SERIES_QUANTILES)
