@@ -245,3 +245,14 @@ def test_partial_minutes_read_only_the_files_that_meet_them_and_every_column(tmp
     assert both["requests"].to_list() == [rows.filter((pl.col("ts") >= a) & (pl.col("ts") < b2)).height]
     assert both["ttft_p50_ms"][0] == pytest.approx(
         new.filter(pl.col("ts") < b2)["ttft_ms"].median(), rel=sketch.RELATIVE_ERROR)
+
+
+def test_the_result_cache_keeps_a_series_with_its_percentiles_not_its_sketch_bins(two_demo_days):
+    store = TelemetryStore(two_demo_days)
+    first, last, _ = store.time_range()
+    once = store.series(first, last, {"tier": ["paid"]})
+    assert store.series(first, last, {"tier": ["paid"]}) is once  # the joined answer, from the cache
+    assert once["latency_p95_ms"].drop_nulls().len() > 0
+    kept = [key[0] for key in store._cache._results]
+    assert "signal_quantile_bins" not in kept and "signal_series" not in kept
+    assert "signal_series with quantiles" in kept

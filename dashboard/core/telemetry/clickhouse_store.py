@@ -70,7 +70,8 @@ class ClickHouseTelemetryStore(TelemetryStore):
             "AND table IN ('requests', 'releases') GROUP BY table ORDER BY table")
         return ("clickhouse", *((str(t), int(n)) for t, n in frame.iter_rows()))
 
-    def run_sql(self, name: str, params: dict | None = None, scope: Scope | None = None) -> pl.DataFrame:
+    def run_sql(self, name: str, params: dict | None = None, scope: Scope | None = None,
+                keep: bool = True) -> pl.DataFrame:
         """Run queries/<name>.sql in its ClickHouse form; its declared parameters must be exactly the ones given."""
         if name in DUCKDB_ONLY:
             raise ValueError(f"query {name} has no ClickHouse form: {DUCKDB_ONLY[name]}")
@@ -80,11 +81,11 @@ class ClickHouseTelemetryStore(TelemetryStore):
             raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
         key = (name, repr(sorted(params.items())), repr(scope))
         version = self.files_version()
-        if self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
+        if keep and self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
             return hit
         text, bound = clickhouse_sql(name, params, scope, self._columns, self._keys)
         result = self.engine.query(text, bound)
-        if self._cache_enabled:
+        if keep and self._cache_enabled:
             self._cache.put(key, result)
         return result
 

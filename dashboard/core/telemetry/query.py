@@ -147,16 +147,19 @@ class TelemetryStore:
             raise ValueError(f"unknown column {name!r}; known dimensions: {sorted(self.schema.dimension_columns)}")
         return '"' + name.replace('"', '""') + '"'
 
-    def run_sql(self, name: str, params: dict | None = None, scope: Scope | None = None) -> pl.DataFrame:
-        """Run queries/<name>.sql; its declared parameters must be exactly the ones given."""
+    def run_sql(self, name: str, params: dict | None = None, scope: Scope | None = None,
+                keep: bool = True) -> pl.DataFrame:
+        """Run queries/<name>.sql; its declared parameters must be exactly the ones given. `keep=False`:
+        neither read from nor kept in the result cache (a caller that caches what it derives)."""
         sql = load_sql(name)
         params = dict(params or {})
         if set(params) != sql.params:
             raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
         key = (name, repr(sorted(params.items())), repr(scope))
         version = self.files_version()  # one listing serves the cache key and the views
-        if self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
+        if keep and self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
             return hit
+
         def compose(version: tuple) -> tuple[str, dict]:
             """The text and parameters over one listing (the raw tier names its files)."""
             if sql.uses_rollups:
@@ -172,7 +175,7 @@ class TelemetryStore:
             return sql.text, params
 
         result = self._execute(compose, version)
-        if self._cache_enabled:
+        if keep and self._cache_enabled:
             self._cache.put(key, result)
         return result
 
@@ -331,14 +334,25 @@ class TelemetryStore:
         return self._signal_series(_bucket_params(bucket, start), Scope.of(start, end, filters, by))
 
     def _signal_series(self, params: dict, scope: Scope) -> pl.DataFrame:
-        """signal_series with the percentiles of its buckets (sketch.quantile_columns) joined on."""
-        counts = self.run_sql("signal_series", params, scope)
-        quantiles = sketch.quantile_columns(self.run_sql("signal_quantile_bins", params, scope))
+        """signal_series with the percentiles of its buckets (sketch.quantile_columns) joined on.
+
+        The joined answer is what the result cache keeps: the bins (half a million rows for a
+        day of minutes) are read, turned into percentiles and dropped."""
+        key = ("signal_series with quantiles", repr(sorted(params.items())), repr(scope))
+        if self._cache_enabled and (hit := self._cache.get(key, self.files_version())) is not None:
+            return hit
+        counts = self.run_sql("signal_series", params, scope, keep=False)
+        quantiles = sketch.quantile_columns(self.run_sql("signal_quantile_bins", params, scope, keep=False))
         if counts.is_empty():
-            return counts.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c, _, _ in sketch.SERIES_QUANTILES)
-        quantiles = quantiles.with_columns(pl.col("bucket").cast(counts.schema["bucket"]),
-                                           pl.col("grp").cast(counts.schema["grp"]))
-        return counts.join(quantiles, on=["bucket", "grp"], how="left", nulls_equal=True)
+            result = counts.with_columns(pl.lit(None, dtype=pl.Float64).alias(c)
+                                         for c, _, _ in sketch.SERIES_QUANTILES)
+        else:
+            quantiles = quantiles.with_columns(pl.col("bucket").cast(counts.schema["bucket"]),
+                                               pl.col("grp").cast(counts.schema["grp"]))
+            result = counts.join(quantiles, on=["bucket", "grp"], how="left", nulls_equal=True)
+        if self._cache_enabled:
+            self._cache.put(key, result)
+        return result
 
     def window_totals(self, windows: list[tuple[str, datetime, datetime]], filters: dict | None = None,
                       by: str | None = None, minutes: tuple[datetime, ...] = ()) -> pl.DataFrame:
