@@ -78,10 +78,10 @@ def calls(duck: TelemetryStore) -> dict[str, list[tuple[dict, Scope | None]]]:
                                 ({"bucket_us": 60_000_000, "origin": hour, "measure": "latency_ms",
                                   "limit": 800.0}, Scope.of(hour, hour + timedelta(hours=4), minutes=minutes))],
         "signal_quantile_bins": [({"bucket_us": five, "origin": a}, Scope.of(a, b, by="tier")),
+                                 ({"bucket_us": five, "origin": hour},
+                                  Scope.of(hour, hour + timedelta(hours=4), {"tier": ["paid"]}, by="prompt_version",
+                                           minutes=minutes)),
                                  ({"bucket_us": 3_600_000_000, "origin": hour}, Scope.of(first, last))],
-        "sketch_bins": [({}, Scope.of(hour, hour + timedelta(hours=4), {"tier": ["paid"]}, by="prompt_version",
-                                      minutes=minutes)),
-                        ({}, Scope.of(a, b, {"language": ["en"]}, windows=windows))],
         "measure_quantile": [({"measure": "latency_ms", "q": 0.95}, Scope.of(a, b)),
                              ({"measure": "input_tokens", "q": 0.5}, Scope.of(a, b, {"tier": ["free"]})),
                              ({"measure": "latency_ms", "q": 0.99}, Scope.of(a, a))],  # empty: NULL

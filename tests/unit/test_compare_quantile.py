@@ -10,7 +10,7 @@ import polars as pl
 from dashboard.core.datadir import DataDir, atomic_write_parquet
 from dashboard.core.demo.engine import conform
 from dashboard.core.telemetry import signals as sig
-from dashboard.core.telemetry.compare import before_after, compare, tail_counts
+from dashboard.core.telemetry.compare import before_after, compare, tail_bins, tail_counts
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
 AT = datetime(2025, 3, 3, 13, 0, tzinfo=UTC)
@@ -58,13 +58,13 @@ def test_no_change_stays_within_noise_on_the_p95(tmp_path):
 
 
 def test_one_scan_of_the_sketch_counts_every_side_as_a_query_per_side_does(demo_data):
-    # the cohort comparison and before/after read every side's tail from one sketch_bins scan;
+    # the cohort comparison and before/after read every side's tail from one scan of the sketch bins (tail_bins);
     # the soak counts the same thing one scope at a time (incident_slow_share): they must agree
     store = TelemetryStore(demo_data, cache=False)
     _, last, _ = store.time_range()
     start = last.replace(hour=0, minute=0, second=0, microsecond=0)
     whole = {"bucket_us": int((last - start).total_seconds() * 1e6) + 1, "origin": start}
-    bins = store.run_sql("sketch_bins", {}, Scope.of(start, last, {"tier": ["paid"]}, by="prompt_version"))
+    bins = tail_bins(store, [sig.get("latency_p95_ms")], Scope.of(start, last, {"tier": ["paid"]}, by="prompt_version"))
     versions = sorted(set(bins["grp"].to_list()))
     assert len(versions) >= 2
     for version in versions:

@@ -46,7 +46,7 @@ PORTED = (
     # the rollup cells (clickhouse_cells.py)
     "diagnosis_exposure", "diagnosis_measure_stats", "diagnosis_rate_counts", "diagnosis_slow_counts",
     "diagnosis_slow_leaves", "dimension_values", "incident_slow_share", "measure_quantile",
-    "reporting_slo_counts", "segment_leaves", "signal_series", "signal_quantile_bins", "sketch_bins",
+    "reporting_slo_counts", "segment_leaves", "signal_series", "signal_quantile_bins",
     "version_first_served", "version_mix",
 )
 # ported files that pick a sample of rows by hash: ClickHouse's hash picks its own (deterministic) rows,

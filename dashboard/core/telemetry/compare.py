@@ -22,6 +22,7 @@ from scipy import stats as sps
 
 from dashboard.core.stats import SCREENING_ALPHA, two_proportion_test, welch_log_test
 from dashboard.core.telemetry import signals as sig
+from dashboard.core.telemetry import sketch
 from dashboard.core.telemetry.compare_strata import confounders, stratified_rate_test
 from dashboard.core.telemetry.query import Scope, TelemetryStore
 
@@ -175,22 +176,26 @@ def cohort_comparison(store: TelemetryStore, kind: str, start: datetime, end: da
 
 def tail_bins(store: TelemetryStore, signals: list[sig.Signal], scope: Scope) -> pl.DataFrame:
     """The merged sketch bins of every side of a comparison at once (`grp`: the cohort or the
-    window), for the tail tests of `signals`; an empty frame when none of them is a tail.
+    window; queries/signal_quantile_bins.sql over the whole scope), each with the value it
+    reports; an empty frame when none of `signals` is a tail.
 
     One scan of the sketch cells serves every side and measure: a cohort comparison asked
     one query per version, side and measure before (12 on a day of three prompt versions).
     """
     if not any(s.tail and s.measure is not None for s in signals):
         return pl.DataFrame()
-    return store.run_sql("sketch_bins", {}, scope)
+    whole = {"bucket_us": (scope.end - scope.start) // timedelta(microseconds=1) + 1, "origin": scope.start}
+    bins = store.run_sql("signal_quantile_bins", whole, scope)
+    return bins.with_columns(value=pl.Series(sketch.bin_values(bins["bin"].to_numpy()), dtype=pl.Float64))
 
 
 def tail_counts(bins: pl.DataFrame, group: str, measure: str, threshold: float) -> tuple[int, int]:
     """(requests whose `measure` is above `threshold`, requests with the measure) in one group of
-    `tail_bins`: a request is judged by its sketch bin's value, as incident_slow_share does."""
+    `tail_bins`: a request is judged by its sketch bin's value, as incident_slow_share does, in the
+    arithmetic the threshold (a series percentile: sketch.quantile_columns) was read with."""
     if bins.is_empty():
         return 0, 0
-    rows = bins.filter((pl.col("grp") == group) & (pl.col("measure") == measure))
+    rows = bins.filter((pl.col("grp") == group) & (pl.col("measure") == sketch.SKETCHED.index(measure) + 1))
     return int(rows.filter(pl.col("value") > threshold)["n"].sum()), int(rows["n"].sum())
 
 

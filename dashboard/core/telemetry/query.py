@@ -29,7 +29,7 @@ import duckdb
 import polars as pl
 
 from dashboard.core.datadir import DataDir
-from dashboard.core.telemetry import query_views, rollup, sketch, user_sketch
+from dashboard.core.telemetry import query_views, request_spans, rollup, sketch, user_sketch
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry.compact import visible_request_names
 from dashboard.core.telemetry.contract import REQUEST_MEASURES, read_schema
@@ -218,7 +218,7 @@ class TelemetryStore:
         known = [span for span in spans.values() if span is not None]
         return min(s[0] for s in known), max(s[1] for s in known), sum(s[2] for s in known)
 
-    def _file_spans(self, version: tuple) -> dict[str, tuple[datetime, datetime, int] | None]:
+    def _file_spans(self, version: tuple) -> dict[str, request_spans.Span]:
         """Per request file of the listing: (first ts, last ts, rows) from its statistics; None for a
         file without them. Cached with the listing, even when query results are not (it is metadata,
         asked by every view with a partial minute)."""
@@ -236,30 +236,13 @@ class TelemetryStore:
                 if self._request_files(fresh) == files:
                     raise
                 version = fresh
-        read = {row["file"]: row for row in frame.iter_rows(named=True)}
-        spans: dict[str, tuple[datetime, datetime, int] | None] = {}
-        for f in files:
-            row = read.get(f) or read.get(literal_glob(f))
-            if row is None:  # no row groups: an empty file holds no rows
-                continue
-            spans[f] = (None if row["without_stats"] or row["first_ts"] is None
-                        else (row["first_ts"], row["last_ts"], int(row["requests"] or 0)))
+        spans = request_spans.spans_of(frame, files)
         self._spans = (version, spans)
         return spans
 
     def _rows_between(self, version: tuple, lo: datetime, hi: datetime) -> str:
-        """The request rows of [lo, hi) and more, as a relation: only the files whose span meets the
-        range (a partial minute at a view's edge reads one file's footer, not every file's), typed
-        like the `requests` view; the view itself when every file meets it."""
-        spans = self._file_spans(version)
-        meeting = [f for f, span in spans.items() if span is None or (span[0] < hi and span[1] >= lo)]
-        if len(meeting) == len(spans):
-            return "requests"
-        if not meeting:
-            return "_empty_requests"
-        listed = ", ".join("'" + duckdb_path(f) + "'" for f in meeting)
-        return (f"(SELECT * FROM read_parquet([{listed}], union_by_name = true) "
-                f"UNION ALL BY NAME SELECT * FROM _empty_requests)")
+        """The request rows of [lo, hi) and more, as a relation (request_spans.rows_between)."""
+        return request_spans.rows_between(self._file_spans(version), lo, hi)
 
     def measures(self) -> frozenset[str]:
         """The request measures the store has: present in some file and not null in every row.

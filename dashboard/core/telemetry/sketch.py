@@ -103,6 +103,14 @@ SERIES_QUANTILES = (
 )
 
 
+def bin_values(bins):
+    """The value each bin of a NumPy array reports (value_of, vectorized): the one arithmetic the
+    series' percentiles and the tail counts compared against them share."""
+    import numpy as np
+
+    return np.where(bins == ZERO_BUCKET, 0.0, 2 * np.exp(bins * LN_GAMMA) / (GAMMA + 1))
+
+
 def quantile_columns(bins, keys: tuple[str, ...] = ("bucket", "grp")):
     """The SERIES_QUANTILES of every sketch in `bins` (queries/signal_quantile_bins.sql: measure,
     keys..., bin, n), one row per key with a bin: the arithmetic of the sketch_quantile macro
@@ -130,7 +138,7 @@ def quantile_columns(bins, keys: tuple[str, ...] = ("bucket", "grp")):
     measure_of = heads["measure"].to_numpy()
 
     def value(i):
-        return np.where(bin_of[i] == ZERO_BUCKET, 0.0, 2 * np.exp(bin_of[i] * LN_GAMMA) / (GAMMA + 1))
+        return bin_values(bin_of[i])
 
     columns = {}
     for name, measure, q in SERIES_QUANTILES:
