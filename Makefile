@@ -7,6 +7,9 @@ DATA   ?= $(or $(WARROOM_DATA),data)
 PORT   ?= 8501
 # two test processes: the suite is I/O- and browser-bound, and the machines have two cores
 PYTEST_ARGS ?= -n 2
+# pytest keeps its rewritten test modules, and every CLI subprocess its compiled modules, as bytecode:
+# an environment that turns bytecode off would recompile about 200 modules in each worker and subprocess
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: run test test-fast lint types install system-deps demo-data bench clean
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.core.datadir import DataDir
-from tests.fixtures import build_demo_week, changed_files, copy_store, files_of
+from tests.fixtures import build_demo_week, changed_files, copy_store, files_of, rewritten_in_place
 
 REPO = Path(__file__).parent.parent
 # what a built test store depends on besides its builder's arguments: the code that writes it
@@ -108,6 +108,35 @@ def two_demo_days(pytestconfig, tmp_path_factory):
     folder = built_once(pytestconfig, tmp_path_factory, "two_demo_days",
                         lambda root: write_demo(DataDir(root / "data"), days=2, rps=0.6))
     return DataDir(folder / "data")
+
+
+@pytest.fixture(scope="session")
+def one_demo_day(pytestconfig, tmp_path_factory):
+    """One demo day at the demo's traffic, with the demo incidents: enough for every command to have
+    something to read, built once and kept like the demo week. Read-only: a test that writes copies it."""
+    folder = built_once(pytestconfig, tmp_path_factory, "one_demo_day", lambda root: build_demo_week(root / "data",
+                                                                                                     days=1))
+    return DataDir(folder / "data")
+
+
+@pytest.fixture(scope="session")
+def live_demo_week(pytestconfig, tmp_path_factory, demo_data):
+    """The demo week and 40 simulated minutes after it, written as one-minute live slices (about 40 files
+    over five ten-minute blocks, each with its rollups): what compaction merges. Built once and kept like
+    the demo week; read-only (a test copies it), and the session ends by checking no Parquet file of it
+    was rewritten in place."""
+    from datetime import timedelta
+
+    from dashboard.core.demo import live
+
+    def build(root: Path) -> None:
+        live.append_minutes(copy_store(demo_data.root, root / "data"), 40, chunk=timedelta(minutes=1))
+
+    data = DataDir(built_once(pytestconfig, tmp_path_factory, "live_demo_week", build) / "data")
+    before = files_of(data.root, "*.parquet")
+    yield data
+    changed = rewritten_in_place(data.root, before)
+    assert not changed, f"Parquet files of the shared live store were rewritten in place: {changed}"
 
 
 @pytest.fixture

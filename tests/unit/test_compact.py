@@ -20,18 +20,13 @@ from dashboard.core.telemetry.compact import (
     visible_request_names,
 )
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import copy_store, files_of, rewritten_in_place
+from tests.fixtures import copy_store
 
 
-@pytest.fixture(scope="module")
-def live_store(demo_data, tmp_path_factory):
-    """The demo week plus 40 simulated minutes written as one-minute slices (about 40 files over 5 blocks)."""
-    data = copy_store(demo_data.root, tmp_path_factory.mktemp("compact") / "data")
-    live.append_minutes(data, 40, chunk=timedelta(minutes=1))
-    before = files_of(data.root, "*.parquet")
-    yield data
-    changed = rewritten_in_place(data.root, before)
-    assert not changed, f"Parquet files of the shared live store were rewritten in place: {changed}"
+@pytest.fixture
+def live_store(live_demo_week):
+    """The demo week plus 40 simulated minutes written as one-minute slices (tests/conftest.py)."""
+    return live_demo_week
 
 
 def snapshot(data: DataDir) -> tuple[int, pl.DataFrame]:
@@ -117,8 +112,8 @@ def test_live_mode_compacts_each_block_as_it_ends(live_store, tmp_path):
     compact_live_files(data, keep_latest=0)
     before = sum(1 for n in data.requests.glob(f"{COMPACTED_PREFIX}*.parquet"))
     clock = iter(range(0, 10_000))
-    # 30 simulated minutes (three ten-minute blocks end), a 40-second slice per (fake) second
-    live.run_live(data, speed=40, duration_s=45, flush_every_s=1, clock=lambda: next(clock), sleep=lambda s: None)
+    # 30 simulated minutes (three ten-minute blocks end), a two-minute slice per (fake) second
+    live.run_live(data, speed=120, duration_s=15, flush_every_s=1, clock=lambda: next(clock), sleep=lambda s: None)
     names = [p.name for p in data.requests.glob("*.parquet")]
     assert len({n[5:17] for n in names if n.startswith("live-")}) == 1  # only the newest block is in slices
     assert sum(n.startswith(COMPACTED_PREFIX) for n in names) - before >= 2

@@ -13,15 +13,15 @@ from dashboard.cli import main
 from dashboard.core.datadir import DataDir
 from dashboard.core.demo import live
 from dashboard.core.telemetry.query import TelemetryStore
-from tests.fixtures import build_demo_week, copy_store, read_only_view
+from tests.fixtures import copy_store, read_only_view
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
 
 
 @pytest.fixture(scope="module")
-def glob_named_data(tmp_path_factory) -> DataDir:
+def glob_named_data(one_demo_day, tmp_path_factory) -> DataDir:
     """A day of demo telemetry in a folder whose name DuckDB and Polars would read as a glob."""
-    return build_demo_week(tmp_path_factory.mktemp("paths") / "data[1]*?", days=1)
+    return copy_store(one_demo_day.root, tmp_path_factory.mktemp("paths") / "data[1]*?")
 
 
 def test_a_data_folder_named_with_glob_characters_works_for_every_command(glob_named_data, capsys):

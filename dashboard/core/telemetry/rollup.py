@@ -37,6 +37,7 @@ import hashlib
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,14 +240,21 @@ class RollupKeyCollision(RuntimeError):
     """Two key combinations hashed alike in one file (never seen; refusing keeps counts exact)."""
 
 
-def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyConnection | None = None) -> None:
+# writes one rollup table: (connection, its SELECT, the target file, the ORDER BY of its rows)
+Writer = Callable[[duckdb.DuckDBPyConnection, str, Path, str], None]
+
+
+def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyConnection | None = None,
+              write: Writer | None = None) -> None:
     """Write the rollup files of one request file (the minute counts last: they mark it complete).
 
     Rows are grouped by a 64-bit hash of their key columns (grouping by a dozen strings
     costs several times more); each combination's columns are joined back from a
     per-file dictionary, which is checked to map every hash to one combination.
+    `write` is `_write` but for `warroom rollup verify`, which compares the rows instead.
     """
     con = con or _connect()
+    write = write or _write
     keys = key_columns(schema)
     key_list = ", ".join(q(k) for k in keys)
     tag = uuid.uuid4().hex[:8]
@@ -280,31 +288,31 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
         service_order = "measure, t, service, bin"
         # the per-combination sketches keep only the key's hash (narrow rows, several times
         # faster to write and scan); `keys` maps it back to the columns
-        _write(con, f"SELECT * FROM {dic}", rollups.path("keys"), "k")
-        _write(con, f"SELECT * FROM {src}_sk", rollups.path("minute_sketch"), sketch_order)
-        _write(con, hour_sketch, rollups.path("hour_sketch"), sketch_order)
-        _write(con, by_service.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch_service"), service_order)
-        _write(con, by_service.format(hour_sketch), rollups.path("hour_sketch_service"), service_order)
+        write(con, f"SELECT * FROM {dic}", rollups.path("keys"), "k")
+        write(con, f"SELECT * FROM {src}_sk", rollups.path("minute_sketch"), sketch_order)
+        write(con, hour_sketch, rollups.path("hour_sketch"), sketch_order)
+        write(con, by_service.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch_service"), service_order)
+        write(con, by_service.format(hour_sketch), rollups.path("hour_sketch_service"), service_order)
         # the distinct-user registers: the largest rank per register merges by MAX
         con.execute(f"CREATE TEMP TABLE {src}_users AS {register_sql(f'SELECT * FROM {src}', ['k'], 't', q)}")
         hour_users = (f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, reg, max(rho) AS rho FROM {src}_users "
                       f"GROUP BY ALL")
         users_by_service = (f"SELECT d.service, c.t, c.reg, max(c.rho) AS rho FROM ({{}}) c JOIN {dic} d USING (k) "
                             f"GROUP BY ALL")
-        _write(con, f"SELECT * FROM {src}_users", rollups.path("minute_users"), "t, k, reg")
-        _write(con, hour_users, rollups.path("hour_users"), "t, k, reg")
-        _write(con, users_by_service.format(f"SELECT * FROM {src}_users"), rollups.path("minute_users_service"),
+        write(con, f"SELECT * FROM {src}_users", rollups.path("minute_users"), "t, k, reg")
+        write(con, hour_users, rollups.path("hour_users"), "t, k, reg")
+        write(con, users_by_service.format(f"SELECT * FROM {src}_users"), rollups.path("minute_users_service"),
                "t, service, reg")
-        _write(con, users_by_service.format(hour_users), rollups.path("hour_users_service"), "t, service, reg")
+        write(con, users_by_service.format(hour_users), rollups.path("hour_users_service"), "t, service, reg")
         con.execute(f"CREATE TEMP TABLE {src}_cells AS SELECT k, t, {aggs} FROM {src} GROUP BY ALL")
         # per service only: what a view without filters reads (a few rows per minute)
         per_service = f"SELECT d.service, c.t, {sums} FROM ({{}}) c JOIN {dic} d USING (k) GROUP BY ALL"
-        _write(con, per_service.format(f"SELECT * FROM {src}_cells"), rollups.path("minute_service"), "t, service")
-        _write(con, per_service.format(f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, {sums} FROM {src}_cells "
+        write(con, per_service.format(f"SELECT * FROM {src}_cells"), rollups.path("minute_service"), "t, service")
+        write(con, per_service.format(f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, {sums} FROM {src}_cells "
                                        f"GROUP BY ALL"), rollups.path("hour_service"), "t, service")
-        _write(con, joined.format(f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, {sums} FROM {src}_cells "
+        write(con, joined.format(f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, {sums} FROM {src}_cells "
                                   f"GROUP BY ALL"), rollups.path("hour"), "t, k")
-        _write(con, joined.format(f"SELECT * FROM {src}_cells"), rollups.path("minute"), "t, k")
+        write(con, joined.format(f"SELECT * FROM {src}_cells"), rollups.path("minute"), "t, k")
     finally:
         for table in (src, dic, f"{src}_sk", f"{src}_cells", f"{src}_users"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
