@@ -5,8 +5,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= $(or $(WARROOM_DATA),data)
 PORT   ?= 8501
-# two test processes: the suite is I/O- and browser-bound, and the machines have two cores
-PYTEST_ARGS ?= -n 2
+# two test processes (the machines have two cores); an idle one takes tests from the other, so the run ends together
+PYTEST_ARGS ?= -n 2 --dist worksteal
 # pytest keeps its rewritten test modules, and every CLI subprocess its compiled modules, as bytecode:
 # an environment that turns bytecode off would recompile about 200 modules in each worker and subprocess
 export PYTHONDONTWRITEBYTECODE :=

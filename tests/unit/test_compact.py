@@ -22,6 +22,9 @@ from dashboard.core.telemetry.compact import (
 from dashboard.core.telemetry.query import TelemetryStore
 from tests.fixtures import copy_store
 
+# every test here writes and compacts a copy of the demo week with live slices (seconds each)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def live_store(live_demo_week):

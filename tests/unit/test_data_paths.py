@@ -24,6 +24,7 @@ def glob_named_data(one_demo_day, tmp_path_factory) -> DataDir:
     return copy_store(one_demo_day.root, tmp_path_factory.mktemp("paths") / "data[1]*?")
 
 
+@pytest.mark.slow
 def test_a_data_folder_named_with_glob_characters_works_for_every_command(glob_named_data, capsys):
     at = ["--data", str(glob_named_data.root)]
     count = TelemetryStore(glob_named_data, cache=False).time_range()[2]
@@ -85,6 +86,7 @@ def stat_kind(path: Path) -> str:
     return "chr" if stat.S_ISCHR(mode) else "fifo" if stat.S_ISFIFO(mode) else "other"
 
 
+@pytest.mark.slow
 def test_postmortem_out_replaces_a_regular_file_and_writes_a_new_one(demo_data, tmp_path, capsys):
     old = tmp_path / "old.md"
     old.write_text("old")
@@ -118,6 +120,7 @@ def test_packet_out_refuses_an_existing_folder_unless_forced_and_never_the_data_
     assert main(["incident", "packet", "INC-1", "--out", str(tmp_path / "empty-ok"), "--sample", "5", *at]) == 0
 
 
+@pytest.mark.slow
 def test_a_read_only_data_folder_can_be_read_and_refuses_writes_in_one_line(demo_data, tmp_path, capsys):
     copy = tmp_path / "data"
     copy_store(demo_data.root, copy)

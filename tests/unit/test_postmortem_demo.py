@@ -70,6 +70,7 @@ def test_impact_and_causes(pm):
     assert pm.times.duration("detect").total_seconds() == 40 * 60
 
 
+@pytest.mark.slow
 def test_cli_exports_markdown_and_html(demo_data_copy, tmp_path, capsys):
     incident = support_bot_id(demo_data_copy)
     save_section(demo_data_copy, incident, "went_well", "- Comms landed on time", "lena", expected_seq=0)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import polars as pl
+import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
@@ -26,6 +27,7 @@ def start(data, port, *extra):
     return proc, line
 
 
+@pytest.mark.slow
 def test_acknowledged_spans_survive_a_kill_9_and_a_resend_after_restart_is_stored_once(tmp_path):
     data = tmp_path / "data"
     port = _free_port()

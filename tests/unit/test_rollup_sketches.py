@@ -81,6 +81,7 @@ def test_distinct_users_within_the_bound_on_random_windows_and_filters(two_demo_
     assert min(seen) < 200 and max(seen) > 4 * user_sketch.M  # both regimes: few users, and far more than registers
 
 
+@pytest.mark.slow
 def test_verify_covers_the_user_registers(two_demo_days, tmp_path):
     import shutil
 

@@ -122,6 +122,7 @@ def test_many_windows_read_together_count_each_row_in_each_window(two_demo_days,
             assert int(row[column][0]) == int(want[column][0]), (label, column)
 
 
+@pytest.mark.slow
 def test_rebuilding_gives_the_same_rollups_and_verify_finds_tampering(two_demo_days, tmp_path):
     data = DataDir(tmp_path / "data")
     shutil.copytree(two_demo_days.root, data.root)
@@ -142,6 +143,7 @@ def test_rebuilding_gives_the_same_rollups_and_verify_finds_tampering(two_demo_d
     assert [(d.table, d.detail) for d in differences] == [("minute", f"refused: 1 of {frame.height} rows differ")]
 
 
+@pytest.mark.slow
 def test_a_crash_mid_build_leaves_previous_rollups_valid_and_is_finished_later(two_demo_days, tmp_path, monkeypatch):
     data = DataDir(tmp_path / "data")
     shutil.copytree(two_demo_days.root, data.root)
@@ -172,6 +174,7 @@ def test_a_crash_mid_build_leaves_previous_rollups_valid_and_is_finished_later(t
     assert differences == []
 
 
+@pytest.mark.slow
 def test_compaction_keeps_every_row_counted_once(tmp_path):
     from dashboard.core.demo import live
     from dashboard.core.telemetry.compact import compact_live_files
