@@ -20,6 +20,7 @@ from dashboard.core.demo import write_demo
 from dashboard.core.telemetry import rollup, rollup_scope, rollup_verify, sketch
 from dashboard.core.telemetry.compact import request_files
 from dashboard.core.telemetry.query import TelemetryStore
+from dashboard.core.telemetry.query_sql import Scope
 from tests.fixtures import raw_rows
 
 COUNT_COLUMNS = {
@@ -76,6 +77,59 @@ def test_random_filters_and_ranges_match_the_request_rows(two_demo_days):
         assert got["log_latency_mean"].to_list() == pytest.approx(want["log_latency_mean"].to_list(), rel=1e-9)
         assert got["latency_p95_ms"].to_list() == pytest.approx(want["latency_p95_ms"].to_list(),
                                                                 rel=sketch.RELATIVE_ERROR)
+
+
+def test_ten_minute_tier_fills_between_hours_and_minutes_only_where_buckets_fit():
+    t0 = datetime(2025, 2, 18, tzinfo=UTC)
+    a, b = t0 + timedelta(minutes=3, seconds=20), t0 + timedelta(hours=2, minutes=47, microseconds=5)
+    ten = rollup_scope.Buckets(timedelta(minutes=10), t0)
+    pieces = rollup_scope.tiers(a, b, ten, tens=True)
+    assert [(tier, lo - t0, hi - t0) for tier, lo, hi in sorted(pieces, key=lambda p: p[1])] == [
+        ("raw", timedelta(minutes=3, seconds=20), timedelta(minutes=4)),
+        ("minute", timedelta(minutes=4), timedelta(minutes=10)),
+        ("ten_minute", timedelta(minutes=10), timedelta(hours=2, minutes=40)),
+        ("minute", timedelta(hours=2, minutes=40), timedelta(hours=2, minutes=47)),
+        ("raw", timedelta(hours=2, minutes=47), timedelta(hours=2, minutes=47, microseconds=5))]
+    # without the tier (per-service and user cells), with buckets it does not fit (five minutes, an
+    # origin off the ten-minute grid), or when only some minutes are read, minutes serve as before
+    for buckets, kwargs in ((ten, {"tens": False}), (rollup_scope.Buckets(timedelta(minutes=5), t0), {"tens": True}),
+                            (rollup_scope.Buckets(timedelta(minutes=10), t0 + timedelta(minutes=3)), {"tens": True}),
+                            (ten, {"tens": True, "hours": False})):
+        assert {tier for tier, _, _ in rollup_scope.tiers(a, b, buckets, **kwargs)} == {"raw", "minute"}
+    # where hours fit, hours and minutes as before; a stretch under an hour keeps its minutes
+    hourly = rollup_scope.tiers(a, t0 + timedelta(hours=5, minutes=31), rollup_scope.Buckets(timedelta(hours=1), t0),
+                                tens=True)
+    assert {tier for tier, _, _ in hourly} == {"raw", "minute", "hour"}
+    short = rollup_scope.tiers(a, t0 + timedelta(minutes=69, seconds=1), ten, tens=True)
+    assert {tier for tier, _, _ in short} == {"raw", "minute"}
+
+
+@pytest.mark.parametrize("width", [timedelta(minutes=10), timedelta(minutes=30)])
+def test_filtered_ten_minute_buckets_read_the_ten_minute_cells_and_match_the_request_rows(two_demo_days, width):
+    store = TelemetryStore(two_demo_days, cache=False)
+    rows = raw_rows(two_demo_days)
+    first, _, _ = store.time_range()
+    origin = first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    a, b = origin, origin + timedelta(hours=30, minutes=7, seconds=41)  # the end inside a minute and ten minutes
+    filters = {"tier": ["paid"], "language": ["en", "de"]}
+    scope = rollup_scope.CellsBuilder(rollup.key_columns(store.schema), rollup.q, Scope.of(a, b, filters),
+                                      rollup_scope.Buckets(width, origin), full_keys=False)
+    assert "rollup_ten_minute " in scope.cells() and "rollup_ten_minute_sketch " in scope.sketch_cells()
+    got = store.series(a, b, filters, bucket=width).sort("bucket")
+    picked = rows.filter((pl.col("ts") >= a) & (pl.col("ts") < b) & pl.col("tier").is_in(filters["tier"])
+                         & pl.col("language").is_in(filters["language"]))
+    step_us = int(width.total_seconds() * 1e6)
+    want = (picked.with_columns(((pl.col("ts") - origin).dt.total_microseconds() // step_us).alias("k"))
+            .group_by("k").agg(**COUNT_COLUMNS,
+                               latency_p95_ms=pl.col("latency_ms").quantile(0.95, interpolation="linear"),
+                               quality_sum=pl.col("quality_score").sum())
+            .sort("k"))
+    assert got.height == want.height > 50
+    for column in COUNT_COLUMNS:
+        assert got[column].cast(pl.Int64).to_list() == want[column].cast(pl.Int64).to_list(), column
+    assert got["quality_sum"].to_list() == pytest.approx(want["quality_sum"].to_list(), rel=1e-9)
+    assert got["latency_p95_ms"].to_list() == pytest.approx(want["latency_p95_ms"].to_list(),
+                                                            rel=sketch.RELATIVE_ERROR)
 
 
 def test_windows_and_leaves_match_the_request_rows(two_demo_days):

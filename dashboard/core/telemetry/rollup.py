@@ -12,6 +12,8 @@ Returns, for each request file, four rollup files (built by `build_rollups`):
     rollups/keys/          k -> the key columns, for the sketches
     rollups/hour/          the same sums per hour
     rollups/hour_sketch/   the same sketch per hour
+    rollups/ten_minute/    the same sums per ten minutes (every key: the filtered views of a week)
+    rollups/ten_minute_sketch/ the same sketch per ten minutes
     rollups/minute_users/  the distinct-user sketch (user_sketch.py: HyperLogLog registers) per the
                            same cell: one row per register reached, (k, t, reg, rho)
     rollups/hour_users/    the same registers per hour
@@ -51,11 +53,11 @@ from dashboard.core.telemetry.sketch import SKETCHED, macros_sql
 from dashboard.core.telemetry.user_sketch import macros_sql as user_macros_sql
 from dashboard.core.telemetry.user_sketch import register_sql
 
-FORMAT_VERSION = 4  # bump when the aggregates below change: every rollup is rebuilt
+FORMAT_VERSION = 5  # bump when the aggregates below change: every rollup is rebuilt
 # the minute counts are written last and read first: a set is complete when they exist
-TABLES = ("keys", "minute_sketch", "hour_sketch", "minute_sketch_service", "hour_sketch_service",
+TABLES = ("keys", "minute_sketch", "ten_minute_sketch", "hour_sketch", "minute_sketch_service", "hour_sketch_service",
           "minute_users", "hour_users", "minute_users_service", "hour_users_service",
-          "minute_service", "hour_service", "hour", "minute")
+          "minute_service", "hour_service", "hour", "ten_minute", "minute")
 
 # Per-measure moments beside the registry's counts: sums of squares and of logs, so
 # means, variances and log-scale tests come from sums exactly as from rows.
@@ -290,6 +292,10 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
         # faster to write and scan); `keys` maps it back to the columns
         write(con, f"SELECT * FROM {dic}", rollups.path("keys"), "k")
         write(con, f"SELECT * FROM {src}_sk", rollups.path("minute_sketch"), sketch_order)
+        # ten-minute cells of every key: what a filtered week at the explorer's 10-minute buckets reads
+        # (a third of the minute bins; the hour cells do not fit its buckets)
+        write(con, f"SELECT k, time_bucket(INTERVAL 10 minute, t) AS t, measure, bin, sum(n)::BIGINT AS n "
+                   f"FROM {src}_sk GROUP BY ALL", rollups.path("ten_minute_sketch"), sketch_order)
         write(con, hour_sketch, rollups.path("hour_sketch"), sketch_order)
         write(con, by_service.format(f"SELECT * FROM {src}_sk"), rollups.path("minute_sketch_service"), service_order)
         write(con, by_service.format(hour_sketch), rollups.path("hour_sketch_service"), service_order)
@@ -312,6 +318,8 @@ def build_one(rollups: RollupSet, schema: TelemetrySchema, con: duckdb.DuckDBPyC
                                        f"GROUP BY ALL"), rollups.path("hour_service"), "t, service")
         write(con, joined.format(f"SELECT k, time_bucket(INTERVAL 1 hour, t) AS t, {sums} FROM {src}_cells "
                                   f"GROUP BY ALL"), rollups.path("hour"), "t, k")
+        write(con, joined.format(f"SELECT k, time_bucket(INTERVAL 10 minute, t) AS t, {sums} FROM {src}_cells "
+                                 f"GROUP BY ALL"), rollups.path("ten_minute"), "t, k")
         write(con, joined.format(f"SELECT * FROM {src}_cells"), rollups.path("minute"), "t, k")
     finally:
         for table in (src, dic, f"{src}_sk", f"{src}_cells", f"{src}_users"):
