@@ -21,8 +21,8 @@ test: lint types system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # the edit loop: the core, SQL and CLI tests; not the browser tests, the AppTest page tests (tests/app)
-# or the tests marked slow (`make test` runs them all)
-test-fast: lint
+# or the tests marked slow (`make test` runs them all); lint and types first, as in `make test`
+test-fast: lint types
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not e2e and not slow and not app"
 
 # ruff (configured in pyproject.toml): pyflakes, pycodestyle errors, import order, bugbear, pyupgrade

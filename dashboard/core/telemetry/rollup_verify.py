@@ -84,8 +84,9 @@ def _compare(a: pl.DataFrame, b: pl.DataFrame) -> str | None:
     for c in a.columns:
         x, y = a[c], b[c]
         if x.dtype.is_float():
-            worst = ((x - y).abs() / y.abs().clip(1e-12)).fill_null(0).fill_nan(0).max()
-            if (x.is_null() != y.is_null()).any() or (worst or 0) > 1e-9:
+            largest = ((x - y).abs() / y.abs().clip(1e-12)).fill_null(0).fill_nan(0).max()
+            worst = float(largest) if isinstance(largest, int | float) else 0.0  # None on no rows
+            if (x.is_null() != y.is_null()).any() or worst > 1e-9:
                 return f"{c}: differs (worst relative difference {worst:.3g})"
         elif not x.equals(y):
             diff = int(x.ne_missing(y).sum())
