@@ -64,6 +64,13 @@ def _span(store: TelemetryStore) -> tuple[datetime, datetime]:
     return first, now
 
 
+def whole_store(store: TelemetryStore) -> tuple[datetime, datetime]:
+    """The explorer's "Whole store" range: from the first whole minute (buckets aligned to an instant
+    inside a minute cannot be summed from minute or hour cells, so every row would be read)."""
+    first, now = _span(store)
+    return first.replace(second=0, microsecond=0), now
+
+
 def incident_day(store: TelemetryStore) -> tuple[datetime, datetime]:
     _, now = _span(store)
     return now.replace(hour=0, minute=0, second=0, microsecond=0), now
@@ -71,10 +78,7 @@ def incident_day(store: TelemetryStore) -> tuple[datetime, datetime]:
 
 def week_queries(store: TelemetryStore) -> list[tuple[str, Callable[[], object]]]:
     """The explorer over the whole week (its buckets for the range: 10 minutes), unfiltered and on paid English."""
-    first, now = _span(store)
-    # from the first whole minute, as the explorer's "Whole store" range starts: buckets aligned to
-    # an instant inside a minute cannot be summed from minute or hour cells, so every row is read
-    first = first.replace(second=0, microsecond=0)
+    first, now = whole_store(store)
     return [
         ("week: dimension_values", lambda: store.dimension_values(first, now)),
         ("week: series (all traffic)", lambda: store.series(first, now)),
@@ -168,7 +172,7 @@ def run_peer(data: DataDir, store: TelemetryStore, repeats: int, ours: dict[str,
 
     frame, load_s = bench_peer.load(data)
     start, now = incident_day(store)
-    first = _span(store)[0].replace(second=0, microsecond=0)  # as week_queries: the first whole minute
+    first = whole_store(store)[0]
     week = choose_bucket(first, now)  # the explorer's buckets for the range, as store.series picks them
     views = {
         "series (all traffic)": (start, now, timedelta(minutes=1)),

@@ -29,7 +29,7 @@ from dashboard.core.telemetry.clickhouse_sql import DUCKDB_ONLY, clickhouse_sql
 from dashboard.core.telemetry.contract import REQUEST_MEASURES, read_schema
 from dashboard.core.telemetry.query import TelemetryStore
 from dashboard.core.telemetry.query_cache import ResultCache
-from dashboard.core.telemetry.query_sql import Scope, load_sql
+from dashboard.core.telemetry.query_sql import Scope, SqlFile
 from dashboard.core.telemetry.store_config import StoreConfig, StoreConfigError, store_config
 
 
@@ -70,24 +70,12 @@ class ClickHouseTelemetryStore(TelemetryStore):
             "AND table IN ('requests', 'releases') GROUP BY table ORDER BY table")
         return ("clickhouse", *((str(t), int(n)) for t, n in frame.iter_rows()))
 
-    def run_sql(self, name: str, params: dict | None = None, scope: Scope | None = None,
-                keep: bool = True) -> pl.DataFrame:
-        """Run queries/<name>.sql in its ClickHouse form; its declared parameters must be exactly the ones given."""
-        if name in DUCKDB_ONLY:
-            raise ValueError(f"query {name} has no ClickHouse form: {DUCKDB_ONLY[name]}")
-        sql = load_sql(name)
-        params = dict(params or {})
-        if set(params) != sql.params:
-            raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
-        key = (name, repr(sorted(params.items())), repr(scope))
-        version = self.files_version()
-        if keep and self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
-            return hit
-        text, bound = clickhouse_sql(name, params, scope, self._columns, self._keys)
-        result = self.engine.query(text, bound)
-        if keep and self._cache_enabled:
-            self._cache.put(key, result)
-        return result
+    def _run(self, sql: SqlFile, params: dict, scope: Scope | None, version: tuple) -> pl.DataFrame:
+        """A query file in its ClickHouse form (the base class checks its parameters and caches it)."""
+        if sql.name in DUCKDB_ONLY:
+            raise ValueError(f"query {sql.name} has no ClickHouse form: {DUCKDB_ONLY[sql.name]}")
+        text, bound = clickhouse_sql(sql.name, params, scope, self._columns, self._keys)
+        return self.engine.query(text, bound)
 
     def _execute(self, compose, version: tuple) -> pl.DataFrame:
         # the base class's ad-hoc scans (measures_by_service) quote names with double quotes,

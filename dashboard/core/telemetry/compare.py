@@ -24,7 +24,7 @@ from dashboard.core.stats import SCREENING_ALPHA, two_proportion_test, welch_log
 from dashboard.core.telemetry import signals as sig
 from dashboard.core.telemetry import sketch
 from dashboard.core.telemetry.compare_strata import confounders, stratified_rate_test
-from dashboard.core.telemetry.query import Scope, TelemetryStore
+from dashboard.core.telemetry.query import Scope, TelemetryStore, bucket_params
 
 NOISE_ALPHA = SCREENING_ALPHA  # many signals are compared at once (core/stats.py says why 0.01)
 
@@ -184,7 +184,7 @@ def tail_bins(store: TelemetryStore, signals: list[sig.Signal], scope: Scope) ->
     """
     if not any(s.tail and s.measure is not None for s in signals):
         return pl.DataFrame()
-    whole = {"bucket_us": (scope.end - scope.start) // timedelta(microseconds=1) + 1, "origin": scope.start}
+    whole = bucket_params(scope.end - scope.start, scope.start, whole_window=True)
     bins = store.run_sql("signal_quantile_bins", whole, scope)
     return bins.with_columns(value=pl.Series(sketch.bin_values(bins["bin"].to_numpy()), dtype=pl.Float64))
 

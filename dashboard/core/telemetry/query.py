@@ -147,37 +147,44 @@ class TelemetryStore:
             raise ValueError(f"unknown column {name!r}; known dimensions: {sorted(self.schema.dimension_columns)}")
         return '"' + name.replace('"', '""') + '"'
 
-    def run_sql(self, name: str, params: dict | None = None, scope: Scope | None = None,
-                keep: bool = True) -> pl.DataFrame:
-        """Run queries/<name>.sql; its declared parameters must be exactly the ones given. `keep=False`:
-        neither read from nor kept in the result cache (a caller that caches what it derives)."""
+    def run_sql(self, name: str, params: dict | None = None, scope: Scope | None = None) -> pl.DataFrame:
+        """Run queries/<name>.sql; its declared parameters must be exactly the ones given."""
         sql = load_sql(name)
         params = dict(params or {})
         if set(params) != sql.params:
             raise ValueError(f"query {name}: takes {sorted(sql.params)}, given {sorted(params)}")
-        key = (name, repr(sorted(params.items())), repr(scope))
-        version = self.files_version()  # one listing serves the cache key and the views
-        if keep and self._cache_enabled and (hit := self._cache.get(key, version)) is not None:
-            return hit
+        return self._cached((name, repr(sorted(params.items())), repr(scope)),
+                            lambda version: self._run(sql, params, scope, version))
 
+    def _cached(self, key: tuple, compute, always: bool = False) -> pl.DataFrame:
+        """`compute(version)` over one file listing, kept in the result cache under `key` until the
+        listing changes (when the cache is on, or `always`: metadata every page view asks)."""
+        version = self.files_version()  # one listing serves the cache key and the views
+        use = always or self._cache_enabled
+        if use and (hit := self._cache.get(key, version)) is not None:
+            return hit
+        result = compute(version)
+        if use:
+            self._cache.put(key, result)
+        return result
+
+    def _run(self, sql: SqlFile, params: dict, scope: Scope | None, version: tuple) -> pl.DataFrame:
+        """One query file, its `cells` or `scoped` CTE composed for the scope, over `version`'s files."""
         def compose(version: tuple) -> tuple[str, dict]:
             """The text and parameters over one listing (the raw tier names its files)."""
             if sql.uses_rollups:
                 if scope is None:
-                    raise ValueError(f"query {name} reads rollup cells: pass a Scope")
+                    raise ValueError(f"query {sql.name} reads rollup cells: pass a Scope")
                 cte, cell_params = self._cells_sql(sql, scope, params, version)
                 return with_scope(cte, sql.text), {**params, **cell_params}
             if sql.uses_scope:
                 if scope is None:
-                    raise ValueError(f"query {name} reads `scoped`: pass a Scope")
+                    raise ValueError(f"query {sql.name} reads `scoped`: pass a Scope")
                 cte, scope_params = scoped_cte(scope, self._column)
                 return with_scope(cte, sql.text), {**params, **scope_params}
             return sql.text, params
 
-        result = self._execute(compose, version)
-        if keep and self._cache_enabled:
-            self._cache.put(key, result)
-        return result
+        return self._execute(compose, version)
 
     def _execute(self, compose, version: tuple) -> pl.DataFrame:
         """Run SQL on its own cursor over the views of `version`'s file listing; `compose(version)`
@@ -299,13 +306,8 @@ class TelemetryStore:
     def _scan(self, text: str) -> pl.DataFrame:
         """Ad-hoc SQL over the requests (measure presence), cached with the file listing even when
         query results are not (it is asked on every page view)."""
-        key = ("_scan", text)
-        version = self.files_version()
-        if (hit := self._cache.get(key, version)) is not None:
-            return hit
-        result = self._execute(lambda _: (text, {}), version)
-        self._cache.put(key, result)
-        return result
+        return self._cached(("_scan", text), lambda version: self._execute(lambda _: (text, {}), version),
+                            always=True)
 
     def now(self) -> datetime | None:
         """The data's clock: the newest telemetry timestamp."""
@@ -314,28 +316,24 @@ class TelemetryStore:
     def series(self, start: datetime, end: datetime, filters: dict | None = None,
                bucket: timedelta | None = None, by: str | None = None) -> pl.DataFrame:
         bucket = bucket or choose_bucket(start, end)
-        return self._signal_series(_bucket_params(bucket, start), Scope.of(start, end, filters, by))
+        return self._signal_series(bucket_params(bucket, start), Scope.of(start, end, filters, by))
 
     def _signal_series(self, params: dict, scope: Scope) -> pl.DataFrame:
         """signal_series with the percentiles of its buckets (sketch.quantile_columns) joined on.
 
         The joined answer is what the result cache keeps: the bins (half a million rows for a
         day of minutes) are read, turned into percentiles and dropped."""
-        key = ("signal_series with quantiles", repr(sorted(params.items())), repr(scope))
-        if self._cache_enabled and (hit := self._cache.get(key, self.files_version())) is not None:
-            return hit
-        counts = self.run_sql("signal_series", params, scope, keep=False)
-        quantiles = sketch.quantile_columns(self.run_sql("signal_quantile_bins", params, scope, keep=False))
-        if counts.is_empty():
-            result = counts.with_columns(pl.lit(None, dtype=pl.Float64).alias(c)
-                                         for c, _, _ in sketch.SERIES_QUANTILES)
-        else:
-            quantiles = quantiles.with_columns(pl.col("bucket").cast(counts.schema["bucket"]),
-                                               pl.col("grp").cast(counts.schema["grp"]))
-            result = counts.join(quantiles, on=["bucket", "grp"], how="left", nulls_equal=True)
-        if self._cache_enabled:
-            self._cache.put(key, result)
-        return result
+        def joined(version: tuple) -> pl.DataFrame:
+            counts = self._run(load_sql("signal_series"), params, scope, version)
+            bins = self._run(load_sql("signal_quantile_bins"), params, scope, version)
+            if counts.is_empty():
+                return counts.with_columns(pl.lit(None, dtype=pl.Float64).alias(c)
+                                           for c, _, _ in sketch.SERIES_QUANTILES)
+            quantiles = sketch.quantile_columns(bins).with_columns(pl.col("bucket").cast(counts.schema["bucket"]),
+                                                                   pl.col("grp").cast(counts.schema["grp"]))
+            return counts.join(quantiles, on=["bucket", "grp"], how="left", nulls_equal=True)
+
+        return self._cached(("signal_series with quantiles", repr(sorted(params.items())), repr(scope)), joined)
 
     def window_totals(self, windows: list[tuple[str, datetime, datetime]], filters: dict | None = None,
                       by: str | None = None, minutes: tuple[datetime, ...] = ()) -> pl.DataFrame:
@@ -344,11 +342,11 @@ class TelemetryStore:
         end = max(w[2] for w in windows)
         if by is None:
             scope = Scope.of(start, end, filters, windows=windows, minutes=minutes)
-            params = _bucket_params(end - start, start, whole_window=True)
+            params = bucket_params(end - start, start, whole_window=True)
             return self._signal_series(params, scope).drop("bucket")
         frames = []
         for label, a, b in windows:
-            part = self._signal_series(_bucket_params(b - a, a, whole_window=True),
+            part = self._signal_series(bucket_params(b - a, a, whole_window=True),
                                        Scope.of(a, b, filters, by, minutes=minutes))
             frames.append(part.drop("bucket").rename({"grp": by}).with_columns(pl.lit(label).alias("grp")))
         return pl.concat(frames) if frames else pl.DataFrame()
@@ -381,6 +379,7 @@ class TelemetryStore:
                             Scope.of(start, end, filters, windows=windows, minutes=minutes))
 
 
-def _bucket_params(width: timedelta, origin: datetime, whole_window: bool = False) -> dict:
-    # a whole-window bucket gets one extra microsecond so the window's last instant stays in it
-    return {"bucket_us": int(width.total_seconds() * 1e6) + int(whole_window), "origin": origin}
+def bucket_params(width: timedelta, origin: datetime, whole_window: bool = False) -> dict:
+    """$bucket_us and $origin of a bucketed query; a whole-window bucket gets one extra microsecond
+    so the window's last instant stays in it (microseconds counted exactly, not through a float)."""
+    return {"bucket_us": width // timedelta(microseconds=1) + int(whole_window), "origin": origin}

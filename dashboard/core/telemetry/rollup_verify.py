@@ -6,7 +6,6 @@ stale rollups, a row count, a count or a sum that differs).
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from dashboard.core.datadir import DataDir
 from dashboard.core.telemetry.contract import read_schema
 from dashboard.core.telemetry.rollup import (
     TABLES,
-    RollupSet,
     _connect,
     _sql_path,
     build_one,
@@ -44,22 +42,21 @@ def verify(data: DataDir, raws: list[Path]) -> tuple[int, list[Difference]]:
     con = _connect()
     differences: list[Difference] = []
     checked = 0
-    with tempfile.TemporaryDirectory(prefix="rollup-verify-") as scratch:
-        for raw in raws:
-            stored = rollup_set(data, raw, fingerprint)
-            if stored is None:
-                continue
-            checked += 1
-            if not stored.complete():
-                differences.append(Difference(raw.name, "*", "rollups missing or stale (run `warroom rollup build`)"))
-                continue
-            recomputed: dict[str, pl.DataFrame] = {}
-            build_one(RollupSet(raw, stored.name, Path(scratch)), schema, con, write=_kept_in(recomputed))
-            for table in TABLES:
-                detail = _compare(con.sql(f"SELECT * FROM read_parquet({_sql_path(stored.path(table))})").pl(),
-                                  recomputed[table])
-                if detail:
-                    differences.append(Difference(raw.name, table, detail))
+    for raw in raws:
+        stored = rollup_set(data, raw, fingerprint)
+        if stored is None:
+            continue
+        checked += 1
+        if not stored.complete():
+            differences.append(Difference(raw.name, "*", "rollups missing or stale (run `warroom rollup build`)"))
+            continue
+        recomputed: dict[str, pl.DataFrame] = {}
+        build_one(stored, schema, con, write=_kept_in(recomputed))  # kept in memory: no file is written
+        for table in TABLES:
+            detail = _compare(con.sql(f"SELECT * FROM read_parquet({_sql_path(stored.path(table))})").pl(),
+                              recomputed[table])
+            if detail:
+                differences.append(Difference(raw.name, table, detail))
     return checked, differences
 
 
