@@ -121,7 +121,9 @@ def test_open_post_verify_refused_then_closed_after_the_soak(page, room):
     shot(page, "war-room-comms")
 
     # mitigation in place: monitoring, then verification from the proposed defaults starts the soak
+    wait_for_app(page)  # the post's rerun done: a rerun still drawing shows the old, disabled button beside the new
     page.get_by_role("radio", name="monitoring", exact=True).check(force=True)
+    wait_for_app(page)
     page.get_by_role("button", name="Change status").click()
     page.get_by_text("Status monitoring recorded").wait_for(timeout=60_000)
     wait_for_app(page)
